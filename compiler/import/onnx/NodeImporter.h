@@ -1,0 +1,187 @@
+//===- NodeImporter.h - per-node context for ONNX op importers --*- C++ -*-===//
+//
+// Each ONNX op has an import function taking a NodeImporter: typed access to
+// the node's inputs (and their compile-time values), attributes with ONNX
+// defaults, and builders that check shapes before creating anything, so a
+// malformed model becomes an error naming the node, never an assertion.
+//
+// Attributes a function does not read are reported as unsupported after it
+// returns: an importer that ignores an attribute is a silent wrong answer.
+//
+//===----------------------------------------------------------------------===//
+#ifndef KILN_COMPILER_IMPORT_ONNX_NODEIMPORTER_H
+#define KILN_COMPILER_IMPORT_ONNX_NODEIMPORTER_H
+
+#include "dialects/kiln/IR/ConstantTensor.h"
+#include "dialects/kiln/IR/KilnDialect.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/Verifier.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringSet.h"
+
+#include <onnx/onnx_pb.h>
+
+#include <functional>
+#include <optional>
+#include <string>
+
+namespace kiln::onnx_import {
+
+using mlir::FailureOr;
+using mlir::LogicalResult;
+using mlir::RankedTensorType;
+using mlir::SmallVector;
+using mlir::Type;
+using mlir::Value;
+
+/// Maps an ONNX TensorProto data type to the Kiln element type; null when
+/// Kiln has none (strings, complex).
+Type elementTypeFor(mlir::MLIRContext &context, int onnxType);
+
+class NodeImporter {
+public:
+  NodeImporter(const onnx::NodeProto &node, int64_t opset,
+               mlir::OpBuilder &builder, mlir::Location loc,
+               const llvm::StringMap<Value> &values);
+
+  const onnx::NodeProto &node;
+  const int64_t opset;
+  mlir::OpBuilder &builder;
+  const mlir::Location loc;
+  mlir::MLIRContext *context() { return builder.getContext(); }
+
+  /// Emits "<op> node '<name>' (opset N): <message>" and returns failure.
+  LogicalResult error(const llvm::Twine &message);
+
+  //===--------------------------------------------------------------------===//
+  // Inputs
+  //===--------------------------------------------------------------------===//
+
+  /// Number of inputs, counting omitted optional ones ("" names).
+  int numInputs() const { return node.input_size(); }
+  bool hasInput(int i) const {
+    return i < node.input_size() && !node.input(i).empty();
+  }
+  Value input(int i) const { return inputs[i]; }
+  RankedTensorType inputType(int i) const {
+    return mlir::cast<RankedTensorType>(inputs[i].getType());
+  }
+  /// The compile-time value of input i, when it has one.
+  std::optional<mlir::kiln::ConstantTensor> constantInput(int i) const;
+  /// Input i as compile-time integers; an error naming `what` otherwise.
+  FailureOr<SmallVector<int64_t>> constantInts(int i, llvm::StringRef what);
+  /// Requires inputs [min, max] to be present.
+  LogicalResult expectInputs(int min, int max);
+
+  //===--------------------------------------------------------------------===//
+  // Attributes (each read marks the attribute as understood)
+  //===--------------------------------------------------------------------===//
+
+  bool hasAttr(llvm::StringRef name);
+  int64_t attrInt(llvm::StringRef name, int64_t defaultValue);
+  float attrFloat(llvm::StringRef name, float defaultValue);
+  std::string attrString(llvm::StringRef name, llvm::StringRef defaultValue);
+  SmallVector<int64_t> attrInts(llvm::StringRef name,
+                                llvm::ArrayRef<int64_t> defaultValue = {});
+  SmallVector<float> attrFloats(llvm::StringRef name);
+  const onnx::TensorProto *attrTensor(llvm::StringRef name);
+  /// Marks attributes as read without using them (their value is checked
+  /// by the caller or does not change inference results).
+  void ignoreAttr(llvm::StringRef name) { readAttrs.insert(name); }
+  /// The first attribute the import function did not read, if any.
+  std::optional<std::string> unreadAttribute() const;
+
+  //===--------------------------------------------------------------------===//
+  // Outputs
+  //===--------------------------------------------------------------------===//
+
+  int numOutputs() const { return node.output_size(); }
+  bool hasOutput(int i) const {
+    return i < node.output_size() && !node.output(i).empty();
+  }
+  void setOutput(int i, Value value) {
+    if (outputs.size() <= (size_t)i)
+      outputs.resize(i + 1);
+    outputs[i] = value;
+  }
+  const SmallVector<Value> &getOutputs() const { return outputs; }
+  /// Requires that outputs past `count` are absent or unnamed: ops whose
+  /// extra outputs Kiln does not compute (training statistics, indices).
+  LogicalResult expectOutputs(int count);
+
+  //===--------------------------------------------------------------------===//
+  // Building
+  //===--------------------------------------------------------------------===//
+
+  /// Builds an op whose result types are inferred, checking shapes first and
+  /// folding it when its operands are constant. `args` are the ODS builder
+  /// arguments after the result types.
+  template <typename OpTy, typename... Args>
+  FailureOr<SmallVector<Value>> createAll(Args &&...args) {
+    mlir::OperationState state(loc, OpTy::getOperationName());
+    OpTy::build(builder, state, mlir::TypeRange{}, std::forward<Args>(args)...);
+    SmallVector<Type> types;
+    if (failed(OpTy::inferReturnTypes(
+            context(), loc, state.operands,
+            state.attributes.getDictionary(context()), state.getRawProperties(),
+            state.regions, types)))
+      return mlir::failure();
+    state.addTypes(types);
+    return finish(builder.create(state));
+  }
+  template <typename OpTy, typename... Args>
+  FailureOr<Value> create(Args &&...args) {
+    auto results = createAll<OpTy>(std::forward<Args>(args)...);
+    if (failed(results))
+      return mlir::failure();
+    return results->front();
+  }
+  /// Same for ops whose result type is given (reshape, cast, expand).
+  template <typename OpTy, typename... Args>
+  FailureOr<Value> createTyped(Type type, Args &&...args) {
+    mlir::OperationState state(loc, OpTy::getOperationName());
+    OpTy::build(builder, state, type, std::forward<Args>(args)...);
+    auto results = finish(builder.create(state));
+    if (failed(results))
+      return mlir::failure();
+    return results->front();
+  }
+  Value constant(mlir::DenseElementsAttr value);
+  FailureOr<Value> reshape(Value value, llvm::ArrayRef<int64_t> shape);
+
+private:
+  FailureOr<SmallVector<Value>> finish(mlir::Operation *op);
+  const onnx::AttributeProto *attr(llvm::StringRef name);
+
+  SmallVector<Value> inputs;
+  SmallVector<Value> outputs;
+  llvm::StringSet<> readAttrs;
+};
+
+/// An op's import function. On success it has set every named output.
+using ImportFunction = std::function<LogicalResult(NodeImporter &)>;
+
+struct OpImporter {
+  ImportFunction function;
+  int64_t minOpset = 1; // earliest opset whose semantics it implements
+};
+
+using OpTable = llvm::StringMap<OpImporter>;
+
+/// Op families, one file each.
+void registerElementwiseOps(OpTable &table);
+void registerNeuralNetworkOps(OpTable &table);
+void registerReductionOps(OpTable &table);
+void registerTensorOps(OpTable &table);
+
+/// Decodes an ONNX tensor (raw or typed fields, or external data relative
+/// to `baseDir`) into an attribute; on failure returns null and sets `error`.
+mlir::DenseElementsAttr tensorToAttr(mlir::MLIRContext &context,
+                                     const onnx::TensorProto &tensor,
+                                     llvm::StringRef baseDir,
+                                     std::string &error);
+
+} // namespace kiln::onnx_import
+
+#endif // KILN_COMPILER_IMPORT_ONNX_NODEIMPORTER_H

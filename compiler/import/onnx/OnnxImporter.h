@@ -1,0 +1,33 @@
+//===- OnnxImporter.h - ONNX model -> Kiln dialect --------------*- C++ -*-===//
+#ifndef KILN_COMPILER_IMPORT_ONNX_ONNXIMPORTER_H
+#define KILN_COMPILER_IMPORT_ONNX_ONNXIMPORTER_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
+#include "llvm/ADT/StringMap.h"
+
+#include <string>
+#include <vector>
+
+namespace kiln {
+
+struct OnnxImportOptions {
+  /// Shapes for graph inputs, by name; required for inputs with symbolic or
+  /// unknown dims, and must agree with any dims the model fixes.
+  llvm::StringMap<std::vector<int64_t>> inputShapes;
+};
+
+/// Oldest and newest default-domain opsets the importer implements.
+constexpr int64_t kMinOnnxOpset = 7;
+constexpr int64_t kMaxOnnxOpset = 17;
+
+/// Reads the ONNX model at `path` into a module holding `func.func @main`
+/// of Kiln ops. Problems are reported through the context's diagnostic
+/// handler, located at the ONNX node; returns null after reporting.
+mlir::OwningOpRef<mlir::ModuleOp>
+importOnnxModel(mlir::MLIRContext &context, const std::string &path,
+                const OnnxImportOptions &options);
+
+} // namespace kiln
+
+#endif // KILN_COMPILER_IMPORT_ONNX_ONNXIMPORTER_H

@@ -1,0 +1,649 @@
+//===- KilnOps.cpp - Kiln op verification and shape inference -------------===//
+//
+// Every op that can compute its result type does so here (InferTypeOpAdaptor):
+// the importer builds ops without result types, and the verifier rejects IR
+// whose stated types disagree with the inferred ones.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialects/kiln/IR/KilnDialect.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/Diagnostics.h"
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/SmallSet.h"
+
+using namespace mlir;
+using namespace mlir::kiln;
+
+FailureOr<SmallVector<int64_t>>
+mlir::kiln::broadcastShapes(ArrayRef<int64_t> a, ArrayRef<int64_t> b) {
+  size_t rank = std::max(a.size(), b.size());
+  SmallVector<int64_t> result(rank);
+  for (size_t i = 0; i < rank; ++i) {
+    int64_t da = i < rank - a.size() ? 1 : a[i - (rank - a.size())];
+    int64_t db = i < rank - b.size() ? 1 : b[i - (rank - b.size())];
+    if (da != db && da != 1 && db != 1)
+      return failure();
+    result[i] = da == 1 ? db : da;
+  }
+  return result;
+}
+
+namespace {
+RankedTensorType tensorType(Value v) {
+  return cast<RankedTensorType>(v.getType());
+}
+
+std::string shapeString(ArrayRef<int64_t> shape) {
+  std::string s;
+  for (auto [i, d] : llvm::enumerate(shape))
+    s += (i ? "x" : "") + std::to_string(d);
+  return s.empty() ? "scalar" : s;
+}
+
+/// Output size of a sliding window along one dim (conv and pooling).
+int64_t windowOutputSize(int64_t in, int64_t kernel, int64_t stride,
+                         int64_t padBegin, int64_t padEnd, int64_t dilation,
+                         bool ceilMode) {
+  int64_t span = in + padBegin + padEnd - dilation * (kernel - 1) - 1;
+  if (span < 0)
+    return 0;
+  int64_t out = (ceilMode ? (span + stride - 1) / stride : span / stride) + 1;
+  // ONNX drops a last window that would start entirely in the end padding.
+  if (ceilMode && (out - 1) * stride >= in + padBegin)
+    --out;
+  return out;
+}
+
+LogicalResult checkSpatialAttrs(std::optional<Location> loc, StringRef opName,
+                                int64_t spatialRank, ArrayRef<int64_t> strides,
+                                ArrayRef<int64_t> pads,
+                                ArrayRef<int64_t> dilations) {
+  if ((int64_t)strides.size() != spatialRank ||
+      (int64_t)pads.size() != 2 * spatialRank ||
+      (int64_t)dilations.size() != spatialRank)
+    return emitOptionalError(loc, opName, ": expected ", spatialRank,
+                             " strides and dilations and ", 2 * spatialRank,
+                             " pads");
+  if (llvm::any_of(strides, [](int64_t s) { return s <= 0; }) ||
+      llvm::any_of(dilations, [](int64_t d) { return d <= 0; }) ||
+      llvm::any_of(pads, [](int64_t p) { return p < 0; }))
+    return emitOptionalError(loc, opName,
+                             ": strides and dilations must be positive and "
+                             "pads non-negative");
+  return success();
+}
+
+LogicalResult inferBroadcast(std::optional<Location> loc, StringRef opName,
+                             ArrayRef<Value> operands, Type elementType,
+                             SmallVectorImpl<Type> &inferred) {
+  SmallVector<int64_t> shape;
+  for (Value v : operands) {
+    auto next = broadcastShapes(shape, tensorType(v).getShape());
+    if (failed(next))
+      return emitOptionalError(
+          loc, opName, ": shapes cannot be broadcast together (",
+          shapeString(shape), " and ", shapeString(tensorType(v).getShape()),
+          ")");
+    shape = *next;
+  }
+  inferred.push_back(RankedTensorType::get(shape, elementType));
+  return success();
+}
+
+LogicalResult checkAxis(std::optional<Location> loc, StringRef opName,
+                        int64_t axis, int64_t rank) {
+  if (axis < 0 || axis >= std::max<int64_t>(rank, 1))
+    return emitOptionalError(loc, opName, ": axis ", axis,
+                             " out of range for rank ", rank);
+  return success();
+}
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// Shape inference
+//===----------------------------------------------------------------------===//
+
+LogicalResult ConstantOp::inferReturnTypes(MLIRContext *, std::optional<Location>,
+                                           Adaptor adaptor,
+                                           SmallVectorImpl<Type> &inferred) {
+  inferred.push_back(cast<TypedAttr>(adaptor.getValue()).getType());
+  return success();
+}
+
+#define KILN_BINARY_INFER(OP, RESULT_ELEMENT)                                  \
+  LogicalResult OP::inferReturnTypes(MLIRContext *context,                     \
+                                     std::optional<Location> loc,              \
+                                     Adaptor adaptor,                          \
+                                     SmallVectorImpl<Type> &inferred) {        \
+    Type lhsElement = tensorType(adaptor.getLhs()).getElementType();           \
+    (void)context;                                                             \
+    return inferBroadcast(loc, getOperationName(),                             \
+                          {adaptor.getLhs(), adaptor.getRhs()},                \
+                          RESULT_ELEMENT, inferred);                           \
+  }
+KILN_BINARY_INFER(AddOp, lhsElement)
+KILN_BINARY_INFER(SubOp, lhsElement)
+KILN_BINARY_INFER(MulOp, lhsElement)
+KILN_BINARY_INFER(DivOp, lhsElement)
+KILN_BINARY_INFER(PowOp, lhsElement)
+KILN_BINARY_INFER(MinOp, lhsElement)
+KILN_BINARY_INFER(MaxOp, lhsElement)
+KILN_BINARY_INFER(ModOp, lhsElement)
+KILN_BINARY_INFER(PReluOp, lhsElement)
+KILN_BINARY_INFER(AndOp, lhsElement)
+KILN_BINARY_INFER(OrOp, lhsElement)
+KILN_BINARY_INFER(XorOp, lhsElement)
+KILN_BINARY_INFER(EqualOp, IntegerType::get(context, 1))
+KILN_BINARY_INFER(LessOp, IntegerType::get(context, 1))
+KILN_BINARY_INFER(LessEqualOp, IntegerType::get(context, 1))
+KILN_BINARY_INFER(GreaterOp, IntegerType::get(context, 1))
+KILN_BINARY_INFER(GreaterEqualOp, IntegerType::get(context, 1))
+#undef KILN_BINARY_INFER
+
+LogicalResult WhereOp::inferReturnTypes(MLIRContext *,
+                                        std::optional<Location> loc,
+                                        Adaptor adaptor,
+                                        SmallVectorImpl<Type> &inferred) {
+  Type element = tensorType(adaptor.getX()).getElementType();
+  if (element != tensorType(adaptor.getY()).getElementType())
+    return emitOptionalError(loc, "kiln.where: x and y element types differ");
+  return inferBroadcast(loc, getOperationName(),
+                        {adaptor.getCondition(), adaptor.getX(), adaptor.getY()},
+                        element, inferred);
+}
+
+LogicalResult ExpandOp::verify() {
+  auto in = getInput().getType().getShape();
+  auto out = getOutput().getType().getShape();
+  auto shape = broadcastShapes(in, out);
+  if (failed(shape) || ArrayRef<int64_t>(*shape) != out)
+    return emitOpError("cannot broadcast ")
+           << shapeString(in) << " to " << shapeString(out);
+  if (getInput().getType().getElementType() !=
+      getOutput().getType().getElementType())
+    return emitOpError("element types differ");
+  return success();
+}
+
+LogicalResult MatMulOp::inferReturnTypes(MLIRContext *,
+                                         std::optional<Location> loc,
+                                         Adaptor adaptor,
+                                         SmallVectorImpl<Type> &inferred) {
+  auto lhsType = tensorType(adaptor.getLhs());
+  auto rhsType = tensorType(adaptor.getRhs());
+  SmallVector<int64_t> lhs(lhsType.getShape()), rhs(rhsType.getShape());
+  if (lhs.empty() || rhs.empty())
+    return emitOptionalError(loc, "kiln.matmul: operands must have rank >= 1");
+  bool lhsVector = lhs.size() == 1, rhsVector = rhs.size() == 1;
+  if (lhsVector)
+    lhs.insert(lhs.begin(), 1);
+  if (rhsVector)
+    rhs.push_back(1);
+  int64_t k = lhs.back();
+  if (rhs[rhs.size() - 2] != k)
+    return emitOptionalError(loc, "kiln.matmul: contraction sizes differ (",
+                             shapeString(lhsType.getShape()), " x ",
+                             shapeString(rhsType.getShape()), ")");
+  auto batch = broadcastShapes(ArrayRef<int64_t>(lhs).drop_back(2),
+                               ArrayRef<int64_t>(rhs).drop_back(2));
+  if (failed(batch))
+    return emitOptionalError(loc, "kiln.matmul: batch dims cannot broadcast (",
+                             shapeString(lhsType.getShape()), " x ",
+                             shapeString(rhsType.getShape()), ")");
+  SmallVector<int64_t> shape(*batch);
+  if (!lhsVector)
+    shape.push_back(lhs[lhs.size() - 2]);
+  if (!rhsVector)
+    shape.push_back(rhs.back());
+  if (lhsType.getElementType() != rhsType.getElementType())
+    return emitOptionalError(loc, "kiln.matmul: element types differ");
+  inferred.push_back(RankedTensorType::get(shape, lhsType.getElementType()));
+  return success();
+}
+
+LogicalResult GemmOp::inferReturnTypes(MLIRContext *,
+                                       std::optional<Location> loc,
+                                       Adaptor adaptor,
+                                       SmallVectorImpl<Type> &inferred) {
+  auto a = tensorType(adaptor.getA()), b = tensorType(adaptor.getB());
+  if (a.getRank() != 2 || b.getRank() != 2)
+    return emitOptionalError(loc, "kiln.gemm: A and B must be 2-D");
+  int64_t m = a.getDimSize(adaptor.getTransA() ? 1 : 0);
+  int64_t ka = a.getDimSize(adaptor.getTransA() ? 0 : 1);
+  int64_t kb = b.getDimSize(adaptor.getTransB() ? 1 : 0);
+  int64_t n = b.getDimSize(adaptor.getTransB() ? 0 : 1);
+  if (ka != kb)
+    return emitOptionalError(loc, "kiln.gemm: contraction sizes differ (", ka,
+                             " vs ", kb, ")");
+  if (Value c = adaptor.getC()) {
+    auto shape = broadcastShapes(tensorType(c).getShape(), {m, n});
+    if (failed(shape) || (*shape)[0] != m || (*shape)[1] != n)
+      return emitOptionalError(loc, "kiln.gemm: C (",
+                               shapeString(tensorType(c).getShape()),
+                               ") does not broadcast to ", m, "x", n);
+  }
+  inferred.push_back(RankedTensorType::get({m, n}, a.getElementType()));
+  return success();
+}
+
+LogicalResult ConvOp::inferReturnTypes(MLIRContext *,
+                                       std::optional<Location> loc,
+                                       Adaptor adaptor,
+                                       SmallVectorImpl<Type> &inferred) {
+  auto in = tensorType(adaptor.getInput());
+  auto filter = tensorType(adaptor.getFilter());
+  int64_t spatial = in.getRank() - 2;
+  if (spatial < 1 || filter.getRank() != in.getRank())
+    return emitOptionalError(loc, "kiln.conv: input and filter must have the "
+                                  "same rank >= 3");
+  if (failed(checkSpatialAttrs(loc, "kiln.conv", spatial, adaptor.getStrides(),
+                               adaptor.getPads(), adaptor.getDilations())))
+    return failure();
+  int64_t group = adaptor.getGroup();
+  int64_t channels = in.getDimSize(1), features = filter.getDimSize(0);
+  if (group <= 0 || channels % group || features % group ||
+      filter.getDimSize(1) * group != channels)
+    return emitOptionalError(loc, "kiln.conv: input channels (", channels,
+                             ") do not match filter (",
+                             shapeString(filter.getShape()), ") and group ",
+                             group);
+  if (Value bias = adaptor.getBias()) {
+    auto biasType = tensorType(bias);
+    if (biasType.getRank() != 1 || biasType.getDimSize(0) != features)
+      return emitOptionalError(loc, "kiln.conv: bias must have shape [",
+                               features, "]");
+  }
+  SmallVector<int64_t> shape = {in.getDimSize(0), features};
+  for (int64_t i = 0; i < spatial; ++i) {
+    int64_t out = windowOutputSize(
+        in.getDimSize(2 + i), filter.getDimSize(2 + i), adaptor.getStrides()[i],
+        adaptor.getPads()[i], adaptor.getPads()[spatial + i],
+        adaptor.getDilations()[i], /*ceilMode=*/false);
+    if (out <= 0)
+      return emitOptionalError(loc, "kiln.conv: empty output along spatial "
+                                    "dim ",
+                               i);
+    shape.push_back(out);
+  }
+  inferred.push_back(RankedTensorType::get(shape, in.getElementType()));
+  return success();
+}
+
+LogicalResult ConvTransposeOp::inferReturnTypes(
+    MLIRContext *, std::optional<Location> loc, Adaptor adaptor,
+    SmallVectorImpl<Type> &inferred) {
+  auto in = tensorType(adaptor.getInput());
+  auto filter = tensorType(adaptor.getFilter());
+  int64_t spatial = in.getRank() - 2;
+  if (spatial < 1 || filter.getRank() != in.getRank())
+    return emitOptionalError(loc, "kiln.conv_transpose: input and filter must "
+                                  "have the same rank >= 3");
+  if (failed(checkSpatialAttrs(loc, "kiln.conv_transpose", spatial,
+                               adaptor.getStrides(), adaptor.getPads(),
+                               adaptor.getDilations())))
+    return failure();
+  if ((int64_t)adaptor.getOutputPadding().size() != spatial)
+    return emitOptionalError(loc, "kiln.conv_transpose: expected ", spatial,
+                             " output_padding values");
+  int64_t group = adaptor.getGroup();
+  if (group <= 0 || filter.getDimSize(0) != in.getDimSize(1) ||
+      in.getDimSize(1) % group)
+    return emitOptionalError(loc, "kiln.conv_transpose: input channels do not "
+                                  "match the filter and group");
+  int64_t features = filter.getDimSize(1) * group;
+  SmallVector<int64_t> shape = {in.getDimSize(0), features};
+  for (int64_t i = 0; i < spatial; ++i) {
+    int64_t out = adaptor.getStrides()[i] * (in.getDimSize(2 + i) - 1) +
+                  adaptor.getOutputPadding()[i] +
+                  adaptor.getDilations()[i] * (filter.getDimSize(2 + i) - 1) +
+                  1 - adaptor.getPads()[i] - adaptor.getPads()[spatial + i];
+    if (out <= 0)
+      return emitOptionalError(loc, "kiln.conv_transpose: empty output");
+    shape.push_back(out);
+  }
+  inferred.push_back(RankedTensorType::get(shape, in.getElementType()));
+  return success();
+}
+
+LogicalResult BatchNormOp::inferReturnTypes(MLIRContext *,
+                                            std::optional<Location> loc,
+                                            Adaptor adaptor,
+                                            SmallVectorImpl<Type> &inferred) {
+  auto in = tensorType(adaptor.getInput());
+  int64_t channels = in.getRank() > 1 ? in.getDimSize(1) : 1;
+  for (Value v : {adaptor.getScale(), adaptor.getBias(), adaptor.getMean(),
+                  adaptor.getVariance()})
+    if (tensorType(v).getNumElements() != channels)
+      return emitOptionalError(loc, "kiln.batch_norm: parameters must have ",
+                               channels, " elements");
+  inferred.push_back(in);
+  return success();
+}
+
+LogicalResult LayerNormOp::inferReturnTypes(MLIRContext *,
+                                            std::optional<Location> loc,
+                                            Adaptor adaptor,
+                                            SmallVectorImpl<Type> &inferred) {
+  auto in = tensorType(adaptor.getInput());
+  if (failed(checkAxis(loc, "kiln.layer_norm", adaptor.getAxis(),
+                       in.getRank())))
+    return failure();
+  auto normalized = in.getShape().drop_front(adaptor.getAxis());
+  for (Value v : {adaptor.getScale(), adaptor.getBias()}) {
+    if (!v)
+      continue;
+    auto shape = broadcastShapes(tensorType(v).getShape(), normalized);
+    if (failed(shape) || ArrayRef<int64_t>(*shape) != normalized)
+      return emitOptionalError(loc, "kiln.layer_norm: scale/bias shape ",
+                               shapeString(tensorType(v).getShape()),
+                               " does not broadcast to ",
+                               shapeString(normalized));
+  }
+  inferred.push_back(in);
+  return success();
+}
+
+LogicalResult SoftmaxOp::verify() {
+  return checkAxis(getLoc(), getOperationName(), getAxis(),
+                   getInput().getType().getRank());
+}
+LogicalResult LogSoftmaxOp::verify() {
+  return checkAxis(getLoc(), getOperationName(), getAxis(),
+                   getInput().getType().getRank());
+}
+
+static LogicalResult inferPool(std::optional<Location> loc, StringRef opName,
+                               RankedTensorType in, ArrayRef<int64_t> kernel,
+                               ArrayRef<int64_t> strides, ArrayRef<int64_t> pads,
+                               ArrayRef<int64_t> dilations, bool ceilMode,
+                               SmallVectorImpl<Type> &inferred) {
+  int64_t spatial = in.getRank() - 2;
+  if (spatial < 1 || (int64_t)kernel.size() != spatial)
+    return emitOptionalError(loc, opName, ": expected ", spatial,
+                             " kernel dims for input of rank ", in.getRank());
+  if (failed(checkSpatialAttrs(loc, opName, spatial, strides, pads, dilations)))
+    return failure();
+  SmallVector<int64_t> shape(in.getShape().take_front(2));
+  for (int64_t i = 0; i < spatial; ++i) {
+    if (pads[i] >= kernel[i] || pads[spatial + i] >= kernel[i])
+      return emitOptionalError(loc, opName, ": pads must be smaller than the "
+                                            "kernel");
+    int64_t out =
+        windowOutputSize(in.getDimSize(2 + i), kernel[i], strides[i], pads[i],
+                         pads[spatial + i], dilations[i], ceilMode);
+    if (out <= 0)
+      return emitOptionalError(loc, opName, ": empty output");
+    shape.push_back(out);
+  }
+  inferred.push_back(RankedTensorType::get(shape, in.getElementType()));
+  return success();
+}
+
+LogicalResult MaxPoolOp::inferReturnTypes(MLIRContext *,
+                                          std::optional<Location> loc,
+                                          Adaptor adaptor,
+                                          SmallVectorImpl<Type> &inferred) {
+  return inferPool(loc, getOperationName(), tensorType(adaptor.getInput()),
+                   adaptor.getKernelShape(), adaptor.getStrides(),
+                   adaptor.getPads(), adaptor.getDilations(),
+                   adaptor.getCeilMode(), inferred);
+}
+
+LogicalResult AveragePoolOp::inferReturnTypes(MLIRContext *,
+                                              std::optional<Location> loc,
+                                              Adaptor adaptor,
+                                              SmallVectorImpl<Type> &inferred) {
+  SmallVector<int64_t> dilations(adaptor.getKernelShape().size(), 1);
+  return inferPool(loc, getOperationName(), tensorType(adaptor.getInput()),
+                   adaptor.getKernelShape(), adaptor.getStrides(),
+                   adaptor.getPads(), dilations, adaptor.getCeilMode(),
+                   inferred);
+}
+
+static LogicalResult inferReduce(std::optional<Location> loc, StringRef opName,
+                                 RankedTensorType in, ArrayRef<int64_t> axes,
+                                 bool keepdims, Type element,
+                                 SmallVectorImpl<Type> &inferred) {
+  for (auto [i, axis] : llvm::enumerate(axes)) {
+    if (axis < 0 || axis >= in.getRank() || (i > 0 && axes[i - 1] >= axis))
+      return emitOptionalError(loc, opName,
+                               ": axes must be sorted, unique and in range");
+  }
+  SmallVector<int64_t> shape;
+  for (int64_t d = 0; d < in.getRank(); ++d) {
+    if (!llvm::is_contained(axes, d))
+      shape.push_back(in.getDimSize(d));
+    else if (keepdims)
+      shape.push_back(1);
+  }
+  inferred.push_back(RankedTensorType::get(shape, element));
+  return success();
+}
+
+#define KILN_REDUCE_INFER(OP)                                                  \
+  LogicalResult OP::inferReturnTypes(MLIRContext *,                            \
+                                     std::optional<Location> loc,              \
+                                     Adaptor adaptor,                          \
+                                     SmallVectorImpl<Type> &inferred) {        \
+    auto in = tensorType(adaptor.getInput());                                  \
+    return inferReduce(loc, getOperationName(), in, adaptor.getAxes(),        \
+                       adaptor.getKeepdims(), in.getElementType(), inferred);  \
+  }
+KILN_REDUCE_INFER(ReduceSumOp)
+KILN_REDUCE_INFER(ReduceMeanOp)
+KILN_REDUCE_INFER(ReduceMaxOp)
+KILN_REDUCE_INFER(ReduceMinOp)
+KILN_REDUCE_INFER(ReduceProdOp)
+KILN_REDUCE_INFER(ReduceSumSquareOp)
+KILN_REDUCE_INFER(ReduceL1Op)
+KILN_REDUCE_INFER(ReduceL2Op)
+KILN_REDUCE_INFER(ReduceLogSumExpOp)
+KILN_REDUCE_INFER(ReduceLogSumOp)
+#undef KILN_REDUCE_INFER
+
+#define KILN_ARG_INFER(OP)                                                     \
+  LogicalResult OP::inferReturnTypes(MLIRContext *context,                     \
+                                     std::optional<Location> loc,              \
+                                     Adaptor adaptor,                          \
+                                     SmallVectorImpl<Type> &inferred) {        \
+    auto in = tensorType(adaptor.getInput());                                  \
+    int64_t axis = adaptor.getAxis();                                          \
+    if (failed(checkAxis(loc, getOperationName(), axis, in.getRank())))        \
+      return failure();                                                        \
+    return inferReduce(loc, getOperationName(), in, {axis},                    \
+                       adaptor.getKeepdims(), IntegerType::get(context, 64),   \
+                       inferred);                                              \
+  }
+KILN_ARG_INFER(ArgMaxOp)
+KILN_ARG_INFER(ArgMinOp)
+#undef KILN_ARG_INFER
+
+LogicalResult ReshapeOp::verify() {
+  if (getInput().getType().getNumElements() !=
+      getOutput().getType().getNumElements())
+    return emitOpError("cannot reshape ")
+           << shapeString(getInput().getType().getShape()) << " to "
+           << shapeString(getOutput().getType().getShape());
+  if (getInput().getType().getElementType() !=
+      getOutput().getType().getElementType())
+    return emitOpError("element types differ");
+  return success();
+}
+
+LogicalResult TransposeOp::inferReturnTypes(MLIRContext *,
+                                            std::optional<Location> loc,
+                                            Adaptor adaptor,
+                                            SmallVectorImpl<Type> &inferred) {
+  auto in = tensorType(adaptor.getInput());
+  ArrayRef<int64_t> perm = adaptor.getPerm();
+  if ((int64_t)perm.size() != in.getRank())
+    return emitOptionalError(loc, "kiln.transpose: perm has ", perm.size(),
+                             " entries for rank ", in.getRank());
+  SmallVector<int64_t> shape;
+  llvm::SmallSet<int64_t, 8> seen;
+  for (int64_t p : perm) {
+    if (p < 0 || p >= in.getRank() || !seen.insert(p).second)
+      return emitOptionalError(loc, "kiln.transpose: perm is not a "
+                                    "permutation");
+    shape.push_back(in.getDimSize(p));
+  }
+  inferred.push_back(RankedTensorType::get(shape, in.getElementType()));
+  return success();
+}
+
+LogicalResult ConcatOp::inferReturnTypes(MLIRContext *,
+                                         std::optional<Location> loc,
+                                         Adaptor adaptor,
+                                         SmallVectorImpl<Type> &inferred) {
+  if (adaptor.getInputs().empty())
+    return emitOptionalError(loc, "kiln.concat: needs at least one input");
+  auto first = tensorType(adaptor.getInputs()[0]);
+  int64_t axis = adaptor.getAxis();
+  if (failed(checkAxis(loc, "kiln.concat", axis, first.getRank())))
+    return failure();
+  SmallVector<int64_t> shape(first.getShape());
+  shape[axis] = 0;
+  for (Value v : adaptor.getInputs()) {
+    auto t = tensorType(v);
+    if (t.getRank() != first.getRank() ||
+        t.getElementType() != first.getElementType())
+      return emitOptionalError(loc, "kiln.concat: inputs differ in rank or "
+                                    "element type");
+    for (int64_t d = 0; d < t.getRank(); ++d)
+      if (d != axis && t.getDimSize(d) != first.getDimSize(d))
+        return emitOptionalError(loc, "kiln.concat: inputs differ in dim ", d,
+                                 " (", shapeString(first.getShape()), " vs ",
+                                 shapeString(t.getShape()), ")");
+    shape[axis] += t.getDimSize(axis);
+  }
+  inferred.push_back(RankedTensorType::get(shape, first.getElementType()));
+  return success();
+}
+
+LogicalResult SplitOp::inferReturnTypes(MLIRContext *,
+                                        std::optional<Location> loc,
+                                        Adaptor adaptor,
+                                        SmallVectorImpl<Type> &inferred) {
+  auto in = tensorType(adaptor.getInput());
+  int64_t axis = adaptor.getAxis();
+  if (failed(checkAxis(loc, "kiln.split", axis, in.getRank())))
+    return failure();
+  int64_t total = 0;
+  for (int64_t size : adaptor.getSizes()) {
+    if (size < 0)
+      return emitOptionalError(loc, "kiln.split: negative size");
+    SmallVector<int64_t> shape(in.getShape());
+    shape[axis] = size;
+    total += size;
+    inferred.push_back(RankedTensorType::get(shape, in.getElementType()));
+  }
+  if (total != in.getDimSize(axis))
+    return emitOptionalError(loc, "kiln.split: sizes sum to ", total,
+                             " but dim ", axis, " is ", in.getDimSize(axis));
+  return success();
+}
+
+LogicalResult SliceOp::inferReturnTypes(MLIRContext *,
+                                        std::optional<Location> loc,
+                                        Adaptor adaptor,
+                                        SmallVectorImpl<Type> &inferred) {
+  auto in = tensorType(adaptor.getInput());
+  auto starts = adaptor.getStarts(), sizes = adaptor.getSizes(),
+       steps = adaptor.getSteps();
+  int64_t rank = in.getRank();
+  if ((int64_t)starts.size() != rank || (int64_t)sizes.size() != rank ||
+      (int64_t)steps.size() != rank)
+    return emitOptionalError(loc, "kiln.slice: starts/sizes/steps need ", rank,
+                             " entries");
+  for (int64_t d = 0; d < rank; ++d) {
+    if (steps[d] == 0 || sizes[d] < 0)
+      return emitOptionalError(loc, "kiln.slice: bad step or size in dim ", d);
+    if (sizes[d] == 0)
+      continue;
+    int64_t last = starts[d] + (sizes[d] - 1) * steps[d];
+    if (starts[d] < 0 || starts[d] >= in.getDimSize(d) || last < 0 ||
+        last >= in.getDimSize(d))
+      return emitOptionalError(loc, "kiln.slice: window out of bounds in dim ",
+                               d);
+  }
+  inferred.push_back(RankedTensorType::get(sizes, in.getElementType()));
+  return success();
+}
+
+LogicalResult GatherOp::inferReturnTypes(MLIRContext *,
+                                         std::optional<Location> loc,
+                                         Adaptor adaptor,
+                                         SmallVectorImpl<Type> &inferred) {
+  auto data = tensorType(adaptor.getData());
+  auto indices = tensorType(adaptor.getIndices());
+  int64_t axis = adaptor.getAxis();
+  if (data.getRank() < 1 ||
+      failed(checkAxis(loc, "kiln.gather", axis, data.getRank())))
+    return failure();
+  SmallVector<int64_t> shape(data.getShape().take_front(axis));
+  llvm::append_range(shape, indices.getShape());
+  llvm::append_range(shape, data.getShape().drop_front(axis + 1));
+  inferred.push_back(RankedTensorType::get(shape, data.getElementType()));
+  return success();
+}
+
+LogicalResult PadOp::inferReturnTypes(MLIRContext *,
+                                      std::optional<Location> loc,
+                                      Adaptor adaptor,
+                                      SmallVectorImpl<Type> &inferred) {
+  auto in = tensorType(adaptor.getInput());
+  auto pads = adaptor.getPads();
+  int64_t rank = in.getRank();
+  StringRef mode = adaptor.getMode();
+  if (mode != "constant" && mode != "reflect" && mode != "edge")
+    return emitOptionalError(loc, "kiln.pad: unknown mode '", mode, "'");
+  if ((int64_t)pads.size() != 2 * rank)
+    return emitOptionalError(loc, "kiln.pad: expected ", 2 * rank, " pads");
+  SmallVector<int64_t> shape;
+  for (int64_t d = 0; d < rank; ++d) {
+    int64_t size = in.getDimSize(d) + pads[d] + pads[rank + d];
+    if (size < 0)
+      return emitOptionalError(loc, "kiln.pad: negative result size");
+    if (mode == "reflect" &&
+        (pads[d] >= in.getDimSize(d) || pads[rank + d] >= in.getDimSize(d)))
+      return emitOptionalError(loc, "kiln.pad: reflect pads must be smaller "
+                                    "than the dim");
+    shape.push_back(size);
+  }
+  inferred.push_back(RankedTensorType::get(shape, in.getElementType()));
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Dispatch regions
+//===----------------------------------------------------------------------===//
+
+void DispatchOp::build(OpBuilder &builder, OperationState &state,
+                       StringRef name, TypeRange resultTypes,
+                       ValueRange inputs) {
+  state.addAttribute(getNameAttrName(state.name),
+                     builder.getStringAttr(name));
+  state.addOperands(inputs);
+  state.addTypes(resultTypes);
+  Region *body = state.addRegion();
+  Block *block = new Block();
+  body->push_back(block);
+  for (Value input : inputs)
+    block->addArgument(input.getType(), input.getLoc());
+}
+
+LogicalResult DispatchOp::verify() {
+  Block &block = getBody().front();
+  if (block.getArgumentTypes() != getInputs().getTypes())
+    return emitOpError("region argument types must match the inputs");
+  auto yield = cast<YieldOp>(block.getTerminator());
+  if (yield.getValues().getTypes() != getResultTypes())
+    return emitOpError("yielded types must match the results");
+  return success();
+}
+
+#define GET_OP_CLASSES
+#include "dialects/kiln/KilnOps.cpp.inc"

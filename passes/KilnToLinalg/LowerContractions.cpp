@@ -1,0 +1,377 @@
+//===- LowerContractions.cpp - matmul, gemm, conv -> linalg ----------------===//
+//
+// Contractions become linalg.generic ops whose loops are ordered with the
+// reduction dims outside the contiguous output dim, so the innermost loop
+// streams along rows of the output and the weights (vectorizable), instead
+// of a dot product per output element.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/KilnToLinalg/LoweringUtils.h"
+
+using namespace mlir;
+using namespace mlir::kiln;
+
+namespace mlir::kiln::lowering {
+namespace {
+
+RankedTensorType tensorType(Value v) {
+  return cast<RankedTensorType>(v.getType());
+}
+
+Value multiplyAdd(OpBuilder &b, Location loc, Value acc, Value x, Value y) {
+  if (isa<FloatType>(acc.getType()))
+    return b.create<arith::AddFOp>(loc, acc,
+                                   b.create<arith::MulFOp>(loc, x, y));
+  return b.create<arith::AddIOp>(loc, acc, b.create<arith::MulIOp>(loc, x, y));
+}
+
+/// Batch-dim expressions of an operand with `shape` broadcast to `batch`.
+SmallVector<AffineExpr> batchExprs(MLIRContext *context,
+                                   ArrayRef<int64_t> shape,
+                                   ArrayRef<int64_t> batch) {
+  AffineMap map = broadcastMap(context, shape, batch);
+  return SmallVector<AffineExpr>(map.getResults());
+}
+
+struct MatMulLowering : public OpConversionPattern<MatMulOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(MatMulOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *context = getContext();
+    Value lhs = adaptor.getLhs(), rhs = adaptor.getRhs();
+    Type element = op.getType().getElementType();
+    if (tensorType(lhs).getRank() == 1)
+      lhs = reshapeTensor(rewriter, loc, lhs,
+                          RankedTensorType::get(
+                              {1, tensorType(lhs).getDimSize(0)}, element));
+    if (tensorType(rhs).getRank() == 1)
+      rhs = reshapeTensor(rewriter, loc, rhs,
+                          RankedTensorType::get(
+                              {tensorType(rhs).getDimSize(0), 1}, element));
+    ArrayRef<int64_t> l = tensorType(lhs).getShape(),
+                      r = tensorType(rhs).getShape();
+    auto batch = broadcastShapes(l.drop_back(2), r.drop_back(2));
+    if (failed(batch))
+      return failure();
+    int64_t nb = batch->size();
+    int64_t m = l[l.size() - 2], n = r.back();
+    SmallVector<int64_t> shape(*batch);
+    shape.push_back(m);
+    shape.push_back(n);
+    auto fullType = RankedTensorType::get(shape, element);
+
+    // Loops: batch..., m, k, n.
+    unsigned numDims = nb + 3;
+    auto d = [&](unsigned i) { return getAffineDimExpr(i, context); };
+    auto lhsExprs = batchExprs(context, l.drop_back(2), *batch);
+    lhsExprs.append({d(nb), d(nb + 1)});
+    auto rhsExprs = batchExprs(context, r.drop_back(2), *batch);
+    rhsExprs.append({d(nb + 1), d(nb + 2)});
+    SmallVector<AffineExpr> outExprs;
+    for (int64_t i = 0; i < nb; ++i)
+      outExprs.push_back(d(i));
+    outExprs.append({d(nb), d(nb + 2)});
+    SmallVector<AffineMap> maps = {
+        AffineMap::get(numDims, 0, lhsExprs, context),
+        AffineMap::get(numDims, 0, rhsExprs, context),
+        AffineMap::get(numDims, 0, outExprs, context)};
+    SmallVector<utils::IteratorType> iterators(nb,
+                                               utils::IteratorType::parallel);
+    iterators.append({utils::IteratorType::parallel,
+                      utils::IteratorType::reduction,
+                      utils::IteratorType::parallel});
+    Value init = filledTensor(rewriter, loc, fullType,
+                              scalarConstant(rewriter, loc, element, 0));
+    Value product =
+        rewriter
+            .create<linalg::GenericOp>(
+                loc, fullType, ValueRange{lhs, rhs}, init, maps, iterators,
+                [&](OpBuilder &b, Location nested, ValueRange args) {
+                  b.create<linalg::YieldOp>(
+                      nested, multiplyAdd(b, nested, args[2], args[0], args[1]));
+                })
+            .getResult(0);
+    rewriter.replaceOp(op, reshapeTensor(rewriter, loc, product, op.getType()));
+    return success();
+  }
+};
+
+struct GemmLowering : public OpConversionPattern<GemmOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(GemmOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *context = getContext();
+    RankedTensorType type = op.getType();
+    Type element = type.getElementType();
+    if (!isa<FloatType>(element))
+      return op.emitError("kiln.gemm: only floating-point gemm is supported");
+    double alpha = op.getAlpha().convertToDouble();
+    double beta = op.getBeta().convertToDouble();
+    Value init;
+    if (adaptor.getC() && beta != 0) {
+      init = elementwise(rewriter, loc, type, adaptor.getC(),
+                         [&](OpBuilder &b, Location l, ValueRange args) {
+                           if (beta == 1)
+                             return args[0];
+                           return b
+                               .create<arith::MulFOp>(
+                                   l, args[0],
+                                   scalarConstant(b, l, element, beta))
+                               .getResult();
+                         });
+    } else {
+      init = filledTensor(rewriter, loc, type,
+                          scalarConstant(rewriter, loc, element, 0));
+    }
+    // Loops: m, k, n.
+    auto d = [&](unsigned i) { return getAffineDimExpr(i, context); };
+    AffineMap aMap = AffineMap::get(
+        3, 0,
+        op.getTransA() ? ArrayRef<AffineExpr>{d(1), d(0)}
+                       : ArrayRef<AffineExpr>{d(0), d(1)},
+        context);
+    AffineMap bMap = AffineMap::get(
+        3, 0,
+        op.getTransB() ? ArrayRef<AffineExpr>{d(2), d(1)}
+                       : ArrayRef<AffineExpr>{d(1), d(2)},
+        context);
+    AffineMap outMap = AffineMap::get(3, 0, {d(0), d(2)}, context);
+    Value result =
+        rewriter
+            .create<linalg::GenericOp>(
+                loc, type, ValueRange{adaptor.getA(), adaptor.getB()}, init,
+                ArrayRef<AffineMap>{aMap, bMap, outMap},
+                ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
+                                              utils::IteratorType::reduction,
+                                              utils::IteratorType::parallel},
+                [&](OpBuilder &b, Location nested, ValueRange args) {
+                  Value x = args[0];
+                  if (alpha != 1)
+                    x = b.create<arith::MulFOp>(
+                        nested, x, scalarConstant(b, nested, element, alpha));
+                  b.create<linalg::YieldOp>(
+                      nested, multiplyAdd(b, nested, args[2], x, args[1]));
+                })
+            .getResult(0);
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+/// Grouped N-d convolution of NC... data with an FC... filter.
+Value buildConv(OpBuilder &b, Location loc, Value input, Value filter,
+                Value bias, ArrayRef<int64_t> strides, ArrayRef<int64_t> pads,
+                ArrayRef<int64_t> dilations, int64_t group,
+                RankedTensorType resultType) {
+  MLIRContext *context = b.getContext();
+  auto inType = tensorType(input), filterType = tensorType(filter);
+  Type element = inType.getElementType();
+  int64_t spatial = inType.getRank() - 2;
+  int64_t batch = inType.getDimSize(0), channels = inType.getDimSize(1);
+  int64_t features = filterType.getDimSize(0);
+  int64_t cpg = channels / group, fpg = features / group;
+
+  // Zero-pad the spatial dims.
+  if (llvm::any_of(pads, [](int64_t p) { return p != 0; })) {
+    SmallVector<int64_t> low(2, 0), high(2, 0);
+    SmallVector<int64_t> paddedShape(inType.getShape().take_front(2));
+    for (int64_t i = 0; i < spatial; ++i) {
+      low.push_back(pads[i]);
+      high.push_back(pads[spatial + i]);
+      paddedShape.push_back(inType.getDimSize(2 + i) + pads[i] +
+                            pads[spatial + i]);
+    }
+    auto paddedType = RankedTensorType::get(paddedShape, element);
+    input = padTensor(b, loc, paddedType, input, low, high,
+                      scalarConstant(b, loc, element, 0));
+    inType = paddedType;
+  }
+
+  // Expose the group dim: input N,G,C/G,X..., filter G,F/G,C/G,K...,
+  // output N,G,F/G,O...
+  SmallVector<int64_t> groupedIn = {batch, group, cpg};
+  llvm::append_range(groupedIn, inType.getShape().drop_front(2));
+  SmallVector<int64_t> groupedFilter = {group, fpg, cpg};
+  llvm::append_range(groupedFilter, filterType.getShape().drop_front(2));
+  SmallVector<int64_t> groupedOut = {batch, group, fpg};
+  llvm::append_range(groupedOut, resultType.getShape().drop_front(2));
+  auto groupedOutType = RankedTensorType::get(groupedOut, element);
+  input = reshapeTensor(b, loc, input,
+                        RankedTensorType::get(groupedIn, element));
+  filter = reshapeTensor(b, loc, filter,
+                         RankedTensorType::get(groupedFilter, element));
+
+  // Loops: n, g, fo, ci, k..., o... (outputs innermost).
+  unsigned numDims = 4 + 2 * spatial;
+  auto d = [&](unsigned i) { return getAffineDimExpr(i, context); };
+  SmallVector<AffineExpr> inExprs = {d(0), d(1), d(3)};
+  SmallVector<AffineExpr> filterExprs = {d(1), d(2), d(3)};
+  SmallVector<AffineExpr> outExprs = {d(0), d(1), d(2)};
+  for (int64_t i = 0; i < spatial; ++i) {
+    AffineExpr k = d(4 + i), o = d(4 + spatial + i);
+    inExprs.push_back(o * strides[i] + k * dilations[i]);
+    filterExprs.push_back(k);
+    outExprs.push_back(o);
+  }
+  SmallVector<utils::IteratorType> iterators(3, utils::IteratorType::parallel);
+  iterators.append(1 + spatial, utils::IteratorType::reduction);
+  iterators.append(spatial, utils::IteratorType::parallel);
+
+  Value init;
+  if (bias) {
+    Value groupedBias = reshapeTensor(
+        b, loc, bias, RankedTensorType::get({group, fpg}, element));
+    AffineMap biasMap = AffineMap::get(2 + 1 + spatial, 0, {d(1), d(2)},
+                                       context);
+    init = b.create<linalg::GenericOp>(
+                loc, groupedOutType, groupedBias,
+                emptyTensor(b, loc, groupedOutType),
+                ArrayRef<AffineMap>{biasMap,
+                                    b.getMultiDimIdentityMap(3 + spatial)},
+                SmallVector<utils::IteratorType>(
+                    3 + spatial, utils::IteratorType::parallel),
+                [](OpBuilder &nb, Location l, ValueRange args) {
+                  nb.create<linalg::YieldOp>(l, args[0]);
+                })
+               .getResult(0);
+  } else {
+    init = filledTensor(b, loc, groupedOutType,
+                        scalarConstant(b, loc, element, 0));
+  }
+  Value result =
+      b.create<linalg::GenericOp>(
+           loc, groupedOutType, ValueRange{input, filter}, init,
+           ArrayRef<AffineMap>{AffineMap::get(numDims, 0, inExprs, context),
+                               AffineMap::get(numDims, 0, filterExprs, context),
+                               AffineMap::get(numDims, 0, outExprs, context)},
+           iterators,
+           [&](OpBuilder &nb, Location l, ValueRange args) {
+             nb.create<linalg::YieldOp>(
+                 l, multiplyAdd(nb, l, args[2], args[0], args[1]));
+           })
+          .getResult(0);
+  return reshapeTensor(b, loc, result, resultType);
+}
+
+struct ConvLowering : public OpConversionPattern<ConvOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(ConvOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    rewriter.replaceOp(
+        op, buildConv(rewriter, op.getLoc(), adaptor.getInput(),
+                      adaptor.getFilter(), adaptor.getBias(), op.getStrides(),
+                      op.getPads(), op.getDilations(), op.getGroup(),
+                      op.getType()));
+    return success();
+  }
+};
+
+/// A transposed convolution is a stride-1 convolution of the input dilated
+/// by the stride and padded by dilation*(kernel-1), with the kernel flipped
+/// and its channel dims swapped; the requested pads then crop the result.
+struct ConvTransposeLowering : public OpConversionPattern<ConvTransposeOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(ConvTransposeOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *context = getContext();
+    Value input = adaptor.getInput(), filter = adaptor.getFilter();
+    auto inType = tensorType(input), filterType = tensorType(filter);
+    Type element = inType.getElementType();
+    int64_t spatial = inType.getRank() - 2;
+    int64_t group = op.getGroup();
+    int64_t channels = inType.getDimSize(1), cpg = channels / group;
+    int64_t fpg = filterType.getDimSize(1), features = fpg * group;
+    ArrayRef<int64_t> strides = op.getStrides(), dilations = op.getDilations(),
+                      pads = op.getPads(), outPad = op.getOutputPadding();
+
+    // Dilate and pad the input.
+    SmallVector<int64_t> dilatedShape(inType.getShape().take_front(2));
+    SmallVector<OpFoldResult> offsets(2, rewriter.getIndexAttr(0)),
+        sizes, steps(2, rewriter.getIndexAttr(1));
+    for (int64_t d = 0; d < 2; ++d)
+      sizes.push_back(rewriter.getIndexAttr(inType.getDimSize(d)));
+    SmallVector<int64_t> fullOut;
+    for (int64_t i = 0; i < spatial; ++i) {
+      int64_t k = filterType.getDimSize(2 + i);
+      int64_t edge = dilations[i] * (k - 1);
+      int64_t in = inType.getDimSize(2 + i);
+      dilatedShape.push_back((in - 1) * strides[i] + 1 + 2 * edge + outPad[i]);
+      offsets.push_back(rewriter.getIndexAttr(edge));
+      sizes.push_back(rewriter.getIndexAttr(in));
+      steps.push_back(rewriter.getIndexAttr(strides[i]));
+      fullOut.push_back((in - 1) * strides[i] + 1 + edge + outPad[i]);
+    }
+    auto dilatedType = RankedTensorType::get(dilatedShape, element);
+    Value zeros = filledTensor(rewriter, loc, dilatedType,
+                               scalarConstant(rewriter, loc, element, 0));
+    Value dilated = rewriter.create<tensor::InsertSliceOp>(
+        loc, input, zeros, offsets, sizes, steps);
+
+    // Filter C,F/G,K... -> G,F/G,C/G,K... flipped in space.
+    SmallVector<int64_t> splitFilter = {group, cpg, fpg};
+    llvm::append_range(splitFilter, filterType.getShape().drop_front(2));
+    Value grouped = reshapeTensor(rewriter, loc, filter,
+                                  RankedTensorType::get(splitFilter, element));
+    SmallVector<int64_t> convFilterShape = {group, fpg, cpg};
+    llvm::append_range(convFilterShape, filterType.getShape().drop_front(2));
+    auto convFilterType = RankedTensorType::get(convFilterShape, element);
+    unsigned rank = 3 + spatial;
+    auto d = [&](unsigned i) { return getAffineDimExpr(i, context); };
+    SmallVector<AffineExpr> readExprs = {d(0), d(2), d(1)};
+    for (int64_t i = 0; i < spatial; ++i)
+      readExprs.push_back(filterType.getDimSize(2 + i) - 1 - d(3 + i));
+    Value flipped =
+        rewriter
+            .create<linalg::GenericOp>(
+                loc, convFilterType, grouped,
+                emptyTensor(rewriter, loc, convFilterType),
+                ArrayRef<AffineMap>{AffineMap::get(rank, 0, readExprs, context),
+                                    rewriter.getMultiDimIdentityMap(rank)},
+                SmallVector<utils::IteratorType>(rank,
+                                                 utils::IteratorType::parallel),
+                [](OpBuilder &b, Location l, ValueRange args) {
+                  b.create<linalg::YieldOp>(l, args[0]);
+                })
+            .getResult(0);
+    SmallVector<int64_t> convFilterFlat = {features, cpg};
+    llvm::append_range(convFilterFlat, filterType.getShape().drop_front(2));
+    Value convFilter = reshapeTensor(
+        rewriter, loc, flipped, RankedTensorType::get(convFilterFlat, element));
+
+    SmallVector<int64_t> fullShape = {inType.getDimSize(0), features};
+    llvm::append_range(fullShape, fullOut);
+    auto fullType = RankedTensorType::get(fullShape, element);
+    SmallVector<int64_t> ones(spatial, 1), zeroPads(2 * spatial, 0);
+    Value full = buildConv(rewriter, loc, dilated, convFilter,
+                           adaptor.getBias(), ones, zeroPads, dilations, group,
+                           fullType);
+    // Crop the pads.
+    SmallVector<OpFoldResult> cropOffsets(2, rewriter.getIndexAttr(0)),
+        cropSizes, cropSteps(2 + spatial, rewriter.getIndexAttr(1));
+    for (int64_t dim : op.getType().getShape())
+      cropSizes.push_back(rewriter.getIndexAttr(dim));
+    for (int64_t i = 0; i < spatial; ++i)
+      cropOffsets.push_back(rewriter.getIndexAttr(pads[i]));
+    Value result = rewriter.create<tensor::ExtractSliceOp>(
+        loc, op.getType(), full, cropOffsets, cropSizes, cropSteps);
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+} // namespace
+
+void populateContractionPatterns(RewritePatternSet &patterns) {
+  patterns.add<MatMulLowering, GemmLowering, ConvLowering,
+               ConvTransposeLowering>(patterns.getContext());
+}
+
+} // namespace mlir::kiln::lowering

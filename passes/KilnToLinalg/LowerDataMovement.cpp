@@ -1,0 +1,272 @@
+//===- LowerDataMovement.cpp - reshape, transpose, slices, gather, pad -----===//
+//
+// Windows with positive strides are tensor slices (views, and copies only
+// where bufferization needs them). Anything whose source index is not an
+// affine function of the result index (gather, negative steps, reflect and
+// edge padding) is a linalg.generic that computes the source index and
+// reads it with tensor.extract.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/KilnToLinalg/LoweringUtils.h"
+
+using namespace mlir;
+using namespace mlir::kiln;
+
+namespace mlir::kiln::lowering {
+namespace {
+
+RankedTensorType tensorType(Value v) {
+  return cast<RankedTensorType>(v.getType());
+}
+
+Value indexConstant(OpBuilder &b, Location loc, int64_t v) {
+  return b.create<arith::ConstantIndexOp>(loc, v);
+}
+
+/// A generic over `type` whose body computes each element from its
+/// multi-index (and the `inputs` read at identity positions).
+Value indexedGeneric(
+    OpBuilder &b, Location loc, RankedTensorType type, ValueRange inputs,
+    ArrayRef<AffineMap> inputMaps,
+    function_ref<Value(OpBuilder &, Location, ValueRange index,
+                       ValueRange args)>
+        body) {
+  SmallVector<AffineMap> maps(inputMaps);
+  maps.push_back(b.getMultiDimIdentityMap(type.getRank()));
+  return b
+      .create<linalg::GenericOp>(
+          loc, type, inputs, emptyTensor(b, loc, type), maps,
+          SmallVector<utils::IteratorType>(type.getRank(),
+                                           utils::IteratorType::parallel),
+          [&](OpBuilder &nb, Location l, ValueRange args) {
+            SmallVector<Value> index;
+            for (int64_t d = 0; d < type.getRank(); ++d)
+              index.push_back(nb.create<linalg::IndexOp>(l, d));
+            nb.create<linalg::YieldOp>(l,
+                                       body(nb, l, index, args.drop_back()));
+          })
+      .getResult(0);
+}
+
+struct ReshapeLowering : public OpConversionPattern<ReshapeOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(ReshapeOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    rewriter.replaceOp(op, reshapeTensor(rewriter, op.getLoc(),
+                                         adaptor.getInput(), op.getType()));
+    return success();
+  }
+};
+
+struct TransposeLowering : public OpConversionPattern<TransposeOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(TransposeOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    MLIRContext *context = getContext();
+    ArrayRef<int64_t> perm = op.getPerm();
+    // Input dim perm[k] is read at loop dim k.
+    SmallVector<AffineExpr> exprs(perm.size());
+    for (auto [k, p] : llvm::enumerate(perm))
+      exprs[p] = getAffineDimExpr(k, context);
+    AffineMap map = AffineMap::get(perm.size(), 0, exprs, context);
+    rewriter.replaceOp(
+        op, indexedGeneric(rewriter, op.getLoc(), op.getType(),
+                           adaptor.getInput(), map,
+                           [](OpBuilder &, Location, ValueRange,
+                              ValueRange args) { return args[0]; }));
+    return success();
+  }
+};
+
+struct ConcatLowering : public OpConversionPattern<ConcatOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(ConcatOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    int64_t axis = op.getAxis(), rank = op.getType().getRank();
+    Value result = emptyTensor(rewriter, loc, op.getType());
+    int64_t offset = 0;
+    for (Value input : adaptor.getInputs()) {
+      auto type = tensorType(input);
+      SmallVector<OpFoldResult> offsets(rank, rewriter.getIndexAttr(0)),
+          sizes, strides(rank, rewriter.getIndexAttr(1));
+      offsets[axis] = rewriter.getIndexAttr(offset);
+      for (int64_t d : type.getShape())
+        sizes.push_back(rewriter.getIndexAttr(d));
+      result = rewriter.create<tensor::InsertSliceOp>(loc, input, result,
+                                                      offsets, sizes, strides);
+      offset += type.getDimSize(axis);
+    }
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+Value extractWindow(OpBuilder &b, Location loc, Value input,
+                    RankedTensorType resultType, ArrayRef<int64_t> starts,
+                    ArrayRef<int64_t> steps) {
+  SmallVector<OpFoldResult> offsets, sizes, strides;
+  for (int64_t d = 0; d < resultType.getRank(); ++d) {
+    offsets.push_back(b.getIndexAttr(starts[d]));
+    sizes.push_back(b.getIndexAttr(resultType.getDimSize(d)));
+    strides.push_back(b.getIndexAttr(steps[d]));
+  }
+  return b.create<tensor::ExtractSliceOp>(loc, resultType, input, offsets,
+                                          sizes, strides);
+}
+
+struct SplitLowering : public OpConversionPattern<SplitOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(SplitOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    int64_t rank = tensorType(adaptor.getInput()).getRank();
+    SmallVector<Value> results;
+    int64_t offset = 0;
+    for (Value result : op.getResults()) {
+      auto type = cast<RankedTensorType>(result.getType());
+      SmallVector<int64_t> starts(rank, 0), steps(rank, 1);
+      starts[op.getAxis()] = offset;
+      results.push_back(extractWindow(rewriter, op.getLoc(),
+                                      adaptor.getInput(), type, starts, steps));
+      offset += type.getDimSize(op.getAxis());
+    }
+    rewriter.replaceOp(op, results);
+    return success();
+  }
+};
+
+struct SliceLowering : public OpConversionPattern<SliceOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(SliceOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    ArrayRef<int64_t> starts = op.getStarts(), steps = op.getSteps();
+    if (llvm::all_of(steps, [](int64_t s) { return s > 0; })) {
+      rewriter.replaceOp(op, extractWindow(rewriter, loc, adaptor.getInput(),
+                                           op.getType(), starts, steps));
+      return success();
+    }
+    Value input = adaptor.getInput();
+    rewriter.replaceOp(
+        op, indexedGeneric(
+                rewriter, loc, op.getType(), {}, {},
+                [&](OpBuilder &b, Location l, ValueRange index, ValueRange) {
+                  SmallVector<Value> source;
+                  for (auto [d, i] : llvm::enumerate(index))
+                    source.push_back(b.create<arith::AddIOp>(
+                        l, indexConstant(b, l, starts[d]),
+                        b.create<arith::MulIOp>(
+                            l, i, indexConstant(b, l, steps[d]))));
+                  return b.create<tensor::ExtractOp>(l, input, source)
+                      .getResult();
+                }));
+    return success();
+  }
+};
+
+struct GatherLowering : public OpConversionPattern<GatherOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(GatherOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *context = getContext();
+    Value data = adaptor.getData(), indices = adaptor.getIndices();
+    auto dataType = tensorType(data), indexType = tensorType(indices);
+    int64_t axis = op.getAxis(), indexRank = indexType.getRank();
+    int64_t rank = op.getType().getRank();
+    SmallVector<AffineExpr> indexExprs;
+    for (int64_t d = 0; d < indexRank; ++d)
+      indexExprs.push_back(getAffineDimExpr(axis + d, context));
+    AffineMap indexMap = AffineMap::get(rank, 0, indexExprs, context);
+    int64_t axisSize = dataType.getDimSize(axis);
+    rewriter.replaceOp(
+        op,
+        indexedGeneric(
+            rewriter, loc, op.getType(), indices, indexMap,
+            [&](OpBuilder &b, Location l, ValueRange index, ValueRange args) {
+              Value at = b.create<arith::IndexCastOp>(l, b.getIndexType(),
+                                                      args[0]);
+              // Negative indices count from the end; anything still out of
+              // range is clamped so a bad index cannot read outside memory.
+              Value size = indexConstant(b, l, axisSize);
+              Value negative = b.create<arith::CmpIOp>(
+                  l, arith::CmpIPredicate::slt, at, indexConstant(b, l, 0));
+              at = b.create<arith::SelectOp>(
+                  l, negative, b.create<arith::AddIOp>(l, at, size), at);
+              at = b.create<arith::MaxSIOp>(l, at, indexConstant(b, l, 0));
+              at = b.create<arith::MinSIOp>(l, at,
+                                            indexConstant(b, l, axisSize - 1));
+              SmallVector<Value> source(index.take_front(axis));
+              source.push_back(at);
+              llvm::append_range(source, index.drop_front(axis + indexRank));
+              return b.create<tensor::ExtractOp>(l, data, source).getResult();
+            }));
+    return success();
+  }
+};
+
+struct PadLowering : public OpConversionPattern<PadOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(PadOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value input = adaptor.getInput();
+    auto inType = tensorType(input);
+    int64_t rank = inType.getRank();
+    ArrayRef<int64_t> pads = op.getPads();
+    if (op.getMode() == "constant") {
+      Value value = scalarConstant(rewriter, loc, inType.getElementType(),
+                                   op.getValue().convertToDouble());
+      rewriter.replaceOp(op, padTensor(rewriter, loc, op.getType(), input,
+                                       pads.take_front(rank),
+                                       pads.drop_front(rank), value));
+      return success();
+    }
+    bool reflect = op.getMode() == "reflect";
+    rewriter.replaceOp(
+        op,
+        indexedGeneric(
+            rewriter, loc, op.getType(), {}, {},
+            [&](OpBuilder &b, Location l, ValueRange index, ValueRange) {
+              SmallVector<Value> source;
+              for (int64_t d = 0; d < rank; ++d) {
+                int64_t size = inType.getDimSize(d);
+                Value i = b.create<arith::SubIOp>(
+                    l, index[d], indexConstant(b, l, pads[d]));
+                if (reflect) {
+                  // -i below the start, 2(n-1) - i past the end.
+                  Value zero = indexConstant(b, l, 0);
+                  Value mirrorLow = b.create<arith::SubIOp>(l, zero, i);
+                  i = b.create<arith::MaxSIOp>(l, i, mirrorLow);
+                  Value mirrorHigh = b.create<arith::SubIOp>(
+                      l, indexConstant(b, l, 2 * (size - 1)), i);
+                  i = b.create<arith::MinSIOp>(l, i, mirrorHigh);
+                }
+                i = b.create<arith::MaxSIOp>(l, i, indexConstant(b, l, 0));
+                i = b.create<arith::MinSIOp>(l, i,
+                                             indexConstant(b, l, size - 1));
+                source.push_back(i);
+              }
+              return b.create<tensor::ExtractOp>(l, input, source).getResult();
+            }));
+    return success();
+  }
+};
+
+} // namespace
+
+void populateDataMovementPatterns(RewritePatternSet &patterns) {
+  patterns.add<ReshapeLowering, TransposeLowering, ConcatLowering,
+               SplitLowering, SliceLowering, GatherLowering, PadLowering>(
+      patterns.getContext());
+}
+
+} // namespace mlir::kiln::lowering

@@ -1,0 +1,533 @@
+//===- LowerReductions.cpp - reductions, normalisation, pooling ------------===//
+
+#include "passes/KilnToLinalg/LoweringUtils.h"
+
+using namespace mlir;
+using namespace mlir::kiln;
+
+namespace mlir::kiln::lowering {
+namespace {
+
+RankedTensorType tensorType(Value v) {
+  return cast<RankedTensorType>(v.getType());
+}
+
+/// Map from a loop nest of `rank` dims to the dims not in `dropped`.
+AffineMap dropDimsMap(MLIRContext *context, int64_t rank,
+                      ArrayRef<int64_t> dropped) {
+  SmallVector<AffineExpr> exprs;
+  for (int64_t d = 0; d < rank; ++d)
+    if (!llvm::is_contained(dropped, d))
+      exprs.push_back(getAffineDimExpr(d, context));
+  return AffineMap::get(rank, 0, exprs, context);
+}
+
+/// A parallel linalg.generic over `type` with explicit input maps.
+Value mapGeneric(OpBuilder &b, Location loc, RankedTensorType type,
+                 ValueRange inputs, ArrayRef<AffineMap> inputMaps,
+                 ScalarBuilder body) {
+  SmallVector<AffineMap> maps(inputMaps);
+  maps.push_back(b.getMultiDimIdentityMap(type.getRank()));
+  return b
+      .create<linalg::GenericOp>(
+          loc, type, inputs, emptyTensor(b, loc, type), maps,
+          SmallVector<utils::IteratorType>(type.getRank(),
+                                           utils::IteratorType::parallel),
+          [&](OpBuilder &nb, Location l, ValueRange args) {
+            nb.create<linalg::YieldOp>(l, body(nb, l, args.drop_back()));
+          })
+      .getResult(0);
+}
+
+Value add(OpBuilder &b, Location l, Value x, Value y) {
+  if (isa<FloatType>(x.getType()))
+    return b.create<arith::AddFOp>(l, x, y);
+  return b.create<arith::AddIOp>(l, x, y);
+}
+Value mul(OpBuilder &b, Location l, Value x, Value y) {
+  if (isa<FloatType>(x.getType()))
+    return b.create<arith::MulFOp>(l, x, y);
+  return b.create<arith::MulIOp>(l, x, y);
+}
+
+/// All Reduce* ops: a reduction with a per-element map and combine, then an
+/// optional finishing map, then the keepdims reshape.
+template <typename OpTy>
+struct ReduceLowering : public OpConversionPattern<OpTy> {
+  using OpConversionPattern<OpTy>::OpConversionPattern;
+  using OpAdaptor = typename OpTy::Adaptor;
+  LogicalResult
+  matchAndRewrite(OpTy op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value input = adaptor.getInput();
+    auto inType = tensorType(input);
+    Type element = inType.getElementType();
+    bool fp = isa<FloatType>(element);
+    ArrayRef<int64_t> axes = op.getAxes();
+    constexpr bool isMax = std::is_same_v<OpTy, ReduceMaxOp>;
+    constexpr bool isMin = std::is_same_v<OpTy, ReduceMinOp>;
+    constexpr bool isProd = std::is_same_v<OpTy, ReduceProdOp>;
+    constexpr bool isMean = std::is_same_v<OpTy, ReduceMeanOp>;
+    constexpr bool needsFloat =
+        isMean || std::is_same_v<OpTy, ReduceL2Op> ||
+        std::is_same_v<OpTy, ReduceLogSumExpOp> ||
+        std::is_same_v<OpTy, ReduceLogSumOp>;
+    if (needsFloat && !fp)
+      return op.emitError() << op->getName()
+                            << " needs a floating-point input";
+
+    Value init = isMax   ? lowestConstant(rewriter, loc, element, false)
+                 : isMin ? lowestConstant(rewriter, loc, element, true)
+                         : scalarConstant(rewriter, loc, element,
+                                          isProd ? 1 : 0);
+    Value reduced = reduce(
+        rewriter, loc, input, axes, init,
+        [&](OpBuilder &b, Location l, ValueRange args) -> Value {
+          Value x = args[0], acc = args[1];
+          if constexpr (isMax)
+            return fp ? b.create<arith::MaximumFOp>(l, x, acc).getResult()
+                      : b.create<arith::MaxSIOp>(l, x, acc).getResult();
+          if constexpr (isMin)
+            return fp ? b.create<arith::MinimumFOp>(l, x, acc).getResult()
+                      : b.create<arith::MinSIOp>(l, x, acc).getResult();
+          if constexpr (isProd)
+            return mul(b, l, x, acc);
+          if constexpr (std::is_same_v<OpTy, ReduceSumSquareOp> ||
+                        std::is_same_v<OpTy, ReduceL2Op>)
+            return add(b, l, acc, mul(b, l, x, x));
+          if constexpr (std::is_same_v<OpTy, ReduceL1Op>)
+            return add(b, l, acc,
+                       fp ? b.create<math::AbsFOp>(l, x).getResult()
+                          : b.create<math::AbsIOp>(l, x).getResult());
+          if constexpr (std::is_same_v<OpTy, ReduceLogSumExpOp>)
+            return add(b, l, acc, b.create<math::ExpOp>(l, x));
+          return add(b, l, acc, x);
+        });
+
+    int64_t count = 1;
+    for (int64_t axis : axes)
+      count *= inType.getDimSize(axis);
+    auto reducedType = tensorType(reduced);
+    if constexpr (isMean || std::is_same_v<OpTy, ReduceL2Op> ||
+                  std::is_same_v<OpTy, ReduceLogSumExpOp> ||
+                  std::is_same_v<OpTy, ReduceLogSumOp>) {
+      reduced = elementwise(
+          rewriter, loc, reducedType, reduced,
+          [&](OpBuilder &b, Location l, ValueRange args) -> Value {
+            if constexpr (isMean)
+              return b.create<arith::DivFOp>(
+                  l, args[0], scalarConstant(b, l, element, (double)count));
+            if constexpr (std::is_same_v<OpTy, ReduceL2Op>)
+              return b.create<math::SqrtOp>(l, args[0]);
+            return b.create<math::LogOp>(l, args[0]);
+          });
+    }
+    rewriter.replaceOp(op, reshapeTensor(rewriter, loc, reduced, op.getType()));
+    return success();
+  }
+};
+
+template <typename OpTy>
+struct ArgReduceLowering : public OpConversionPattern<OpTy> {
+  using OpConversionPattern<OpTy>::OpConversionPattern;
+  using OpAdaptor = typename OpTy::Adaptor;
+  LogicalResult
+  matchAndRewrite(OpTy op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    constexpr bool isMax = std::is_same_v<OpTy, ArgMaxOp>;
+    Location loc = op.getLoc();
+    MLIRContext *context = rewriter.getContext();
+    Value input = adaptor.getInput();
+    auto inType = tensorType(input);
+    Type element = inType.getElementType();
+    bool fp = isa<FloatType>(element);
+    int64_t axis = op.getAxis();
+    bool last = op.getSelectLastIndex();
+    SmallVector<int64_t> shape;
+    for (int64_t d = 0; d < inType.getRank(); ++d)
+      if (d != axis)
+        shape.push_back(inType.getDimSize(d));
+    auto valueType = RankedTensorType::get(shape, element);
+    auto indexType = RankedTensorType::get(shape, rewriter.getI64Type());
+    Value values = filledTensor(rewriter, loc, valueType,
+                                lowestConstant(rewriter, loc, element, !isMax));
+    Value indices = filledTensor(
+        rewriter, loc, indexType,
+        scalarConstant(rewriter, loc, rewriter.getI64Type(), 0));
+    AffineMap outMap = dropDimsMap(context, inType.getRank(), {axis});
+    SmallVector<utils::IteratorType> iterators(inType.getRank(),
+                                               utils::IteratorType::parallel);
+    iterators[axis] = utils::IteratorType::reduction;
+    auto generic = rewriter.create<linalg::GenericOp>(
+        loc, TypeRange{valueType, indexType}, input,
+        ValueRange{values, indices},
+        ArrayRef<AffineMap>{rewriter.getMultiDimIdentityMap(inType.getRank()),
+                            outMap, outMap},
+        iterators, [&](OpBuilder &b, Location l, ValueRange args) {
+          Value x = args[0], best = args[1], bestIndex = args[2];
+          Value position = b.create<arith::IndexCastOp>(
+              l, b.getI64Type(), b.create<linalg::IndexOp>(l, axis));
+          Value better;
+          if (fp) {
+            auto predicate = isMax ? (last ? arith::CmpFPredicate::OGE
+                                           : arith::CmpFPredicate::OGT)
+                                   : (last ? arith::CmpFPredicate::OLE
+                                           : arith::CmpFPredicate::OLT);
+            better = b.create<arith::CmpFOp>(l, predicate, x, best);
+          } else {
+            auto predicate = isMax ? (last ? arith::CmpIPredicate::sge
+                                           : arith::CmpIPredicate::sgt)
+                                   : (last ? arith::CmpIPredicate::sle
+                                           : arith::CmpIPredicate::slt);
+            better = b.create<arith::CmpIOp>(l, predicate, x, best);
+          }
+          // The first element always wins so that an all-lowest row (or NaN
+          // handling aside) still reports a valid index.
+          Value first = b.create<arith::CmpIOp>(
+              l, arith::CmpIPredicate::eq, position,
+              scalarConstant(b, l, b.getI64Type(), 0));
+          better = b.create<arith::OrIOp>(l, better, first);
+          b.create<linalg::YieldOp>(
+              l, ValueRange{b.create<arith::SelectOp>(l, better, x, best),
+                            b.create<arith::SelectOp>(l, better, position,
+                                                      bestIndex)});
+        });
+    rewriter.replaceOp(op, reshapeTensor(rewriter, loc, generic.getResult(1),
+                                         op.getType()));
+    return success();
+  }
+};
+
+/// Softmax and LogSoftmax along one axis, max-subtracted.
+template <typename OpTy>
+struct SoftmaxLowering : public OpConversionPattern<OpTy> {
+  using OpConversionPattern<OpTy>::OpConversionPattern;
+  using OpAdaptor = typename OpTy::Adaptor;
+  LogicalResult
+  matchAndRewrite(OpTy op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    constexpr bool isLog = std::is_same_v<OpTy, LogSoftmaxOp>;
+    Location loc = op.getLoc();
+    MLIRContext *context = rewriter.getContext();
+    Value x = adaptor.getInput();
+    auto type = tensorType(x);
+    Type element = type.getElementType();
+    if (!isa<FloatType>(element))
+      return op.emitError() << op->getName()
+                            << " needs a floating-point input";
+    int64_t axis = op.getAxis();
+    AffineMap identity = rewriter.getMultiDimIdentityMap(type.getRank());
+    AffineMap rowMap = dropDimsMap(context, type.getRank(), {axis});
+    Value max = reduce(rewriter, loc, x, {axis},
+                       lowestConstant(rewriter, loc, element, false),
+                       [](OpBuilder &b, Location l, ValueRange args) -> Value {
+                         return b.create<arith::MaximumFOp>(l, args[0],
+                                                            args[1]);
+                       });
+    Value shiftedExp = mapGeneric(
+        rewriter, loc, type, ValueRange{x, max}, {identity, rowMap},
+        [](OpBuilder &b, Location l, ValueRange args) -> Value {
+          return b.create<math::ExpOp>(
+              l, b.create<arith::SubFOp>(l, args[0], args[1]));
+        });
+    Value sum = reduce(rewriter, loc, shiftedExp, {axis},
+                       scalarConstant(rewriter, loc, element, 0),
+                       [](OpBuilder &b, Location l, ValueRange args) -> Value {
+                         return b.create<arith::AddFOp>(l, args[0], args[1]);
+                       });
+    Value result;
+    if constexpr (isLog)
+      result = mapGeneric(
+          rewriter, loc, type, ValueRange{x, max, sum},
+          {identity, rowMap, rowMap},
+          [](OpBuilder &b, Location l, ValueRange args) -> Value {
+            Value shifted = b.create<arith::SubFOp>(l, args[0], args[1]);
+            return b.create<arith::SubFOp>(
+                l, shifted, b.create<math::LogOp>(l, args[2]));
+          });
+    else
+      result = mapGeneric(
+          rewriter, loc, type, ValueRange{shiftedExp, sum}, {identity, rowMap},
+          [](OpBuilder &b, Location l, ValueRange args) -> Value {
+            return b.create<arith::DivFOp>(l, args[0], args[1]);
+          });
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+struct BatchNormLowering : public OpConversionPattern<BatchNormOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(BatchNormOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *context = rewriter.getContext();
+    auto type = op.getType();
+    Type element = type.getElementType();
+    if (!isa<FloatType>(element))
+      return op.emitError("kiln.batch_norm needs a floating-point input");
+    int64_t rank = type.getRank();
+    int64_t channels = rank > 1 ? type.getDimSize(1) : 1;
+    auto paramType = RankedTensorType::get({channels}, element);
+    SmallVector<Value> inputs = {adaptor.getInput()};
+    for (Value v : {adaptor.getScale(), adaptor.getBias(), adaptor.getMean(),
+                    adaptor.getVariance()})
+      inputs.push_back(reshapeTensor(rewriter, loc, v, paramType));
+    AffineMap channelMap = AffineMap::get(
+        rank, 0,
+        rank > 1 ? getAffineDimExpr(1, context)
+                 : getAffineConstantExpr(0, context),
+        context);
+    AffineMap identity = rewriter.getMultiDimIdentityMap(rank);
+    double epsilon = op.getEpsilon().convertToDouble();
+    Value result = mapGeneric(
+        rewriter, loc, type, inputs,
+        {identity, channelMap, channelMap, channelMap, channelMap},
+        [&](OpBuilder &b, Location l, ValueRange args) -> Value {
+          Value centered = b.create<arith::SubFOp>(l, args[0], args[3]);
+          Value stddev = b.create<math::SqrtOp>(
+              l, b.create<arith::AddFOp>(
+                     l, args[4], scalarConstant(b, l, element, epsilon)));
+          Value normalized = b.create<arith::DivFOp>(l, centered, stddev);
+          return b.create<arith::AddFOp>(
+              l, b.create<arith::MulFOp>(l, normalized, args[1]), args[2]);
+        });
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+struct LayerNormLowering : public OpConversionPattern<LayerNormOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(LayerNormOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *context = rewriter.getContext();
+    auto type = op.getType();
+    Type element = type.getElementType();
+    if (!isa<FloatType>(element))
+      return op.emitError("kiln.layer_norm needs a floating-point input");
+    int64_t rank = type.getRank(), axis = op.getAxis();
+    SmallVector<int64_t> axes;
+    int64_t count = 1;
+    for (int64_t d = axis; d < rank; ++d) {
+      axes.push_back(d);
+      count *= type.getDimSize(d);
+    }
+    AffineMap identity = rewriter.getMultiDimIdentityMap(rank);
+    AffineMap rowMap = dropDimsMap(context, rank, axes);
+    auto sumOf = [](OpBuilder &b, Location l, ValueRange args) -> Value {
+      return b.create<arith::AddFOp>(l, args[0], args[1]);
+    };
+    Value zero = scalarConstant(rewriter, loc, element, 0);
+    Value sum = reduce(rewriter, loc, adaptor.getInput(), axes, zero, sumOf);
+    Value centered = mapGeneric(
+        rewriter, loc, type, ValueRange{adaptor.getInput(), sum},
+        {identity, rowMap}, [&](OpBuilder &b, Location l, ValueRange args) {
+          Value mean = b.create<arith::DivFOp>(
+              l, args[1], scalarConstant(b, l, element, (double)count));
+          return b.create<arith::SubFOp>(l, args[0], mean).getResult();
+        });
+    Value squares = reduce(
+        rewriter, loc, centered, axes, zero,
+        [](OpBuilder &b, Location l, ValueRange args) -> Value {
+          return b.create<arith::AddFOp>(
+              l, args[1], b.create<arith::MulFOp>(l, args[0], args[0]));
+        });
+    SmallVector<Value> inputs = {centered, squares, adaptor.getScale()};
+    SmallVector<AffineMap> maps = {
+        identity, rowMap,
+        broadcastMap(context, tensorType(adaptor.getScale()).getShape(),
+                     type.getShape())};
+    if (Value bias = adaptor.getBias()) {
+      inputs.push_back(bias);
+      maps.push_back(
+          broadcastMap(context, tensorType(bias).getShape(), type.getShape()));
+    }
+    double epsilon = op.getEpsilon().convertToDouble();
+    Value result = mapGeneric(
+        rewriter, loc, type, inputs, maps,
+        [&](OpBuilder &b, Location l, ValueRange args) -> Value {
+          Value variance = b.create<arith::DivFOp>(
+              l, args[1], scalarConstant(b, l, element, (double)count));
+          Value stddev = b.create<math::SqrtOp>(
+              l, b.create<arith::AddFOp>(
+                     l, variance, scalarConstant(b, l, element, epsilon)));
+          Value y = b.create<arith::MulFOp>(
+              l, b.create<arith::DivFOp>(l, args[0], stddev), args[2]);
+          if (args.size() > 3)
+            y = b.create<arith::AddFOp>(l, y, args[3]);
+          return y;
+        });
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+/// Pads `input`'s spatial dims for a pooling window so that every window of
+/// the output lies inside (ceil mode may need extra end padding).
+Value padForWindow(OpBuilder &b, Location loc, Value input,
+                   ArrayRef<int64_t> kernel, ArrayRef<int64_t> strides,
+                   ArrayRef<int64_t> pads, ArrayRef<int64_t> dilations,
+                   ArrayRef<int64_t> outShape, Value padValue) {
+  auto inType = tensorType(input);
+  int64_t spatial = kernel.size();
+  SmallVector<int64_t> low(2, 0), high(2, 0);
+  SmallVector<int64_t> shape(inType.getShape().take_front(2));
+  bool any = false;
+  for (int64_t i = 0; i < spatial; ++i) {
+    int64_t in = inType.getDimSize(2 + i);
+    int64_t needed =
+        (outShape[2 + i] - 1) * strides[i] + dilations[i] * (kernel[i] - 1) + 1;
+    int64_t end = std::max<int64_t>(needed - in - pads[i], pads[spatial + i]);
+    low.push_back(pads[i]);
+    high.push_back(end);
+    shape.push_back(in + pads[i] + end);
+    any |= pads[i] || end;
+  }
+  if (!any)
+    return input;
+  return padTensor(b, loc, RankedTensorType::get(shape, inType.getElementType()),
+                   input, low, high, padValue);
+}
+
+/// Sum or max over each window; the window's own shape is an extra
+/// shape-only operand so linalg knows the window loops' ranges.
+Value poolWindows(OpBuilder &b, Location loc, Value padded,
+                  RankedTensorType resultType, ArrayRef<int64_t> kernel,
+                  ArrayRef<int64_t> strides, ArrayRef<int64_t> dilations,
+                  Value init, bool isMax) {
+  MLIRContext *context = b.getContext();
+  int64_t spatial = kernel.size();
+  Type element = resultType.getElementType();
+  unsigned numDims = 2 + 2 * spatial;
+  auto d = [&](unsigned i) { return getAffineDimExpr(i, context); };
+  // Loops: n, c, k..., o...
+  SmallVector<AffineExpr> inExprs = {d(0), d(1)}, windowExprs,
+                          outExprs = {d(0), d(1)};
+  for (int64_t i = 0; i < spatial; ++i) {
+    AffineExpr k = d(2 + i), o = d(2 + spatial + i);
+    inExprs.push_back(o * strides[i] + k * dilations[i]);
+    windowExprs.push_back(k);
+    outExprs.push_back(o);
+  }
+  SmallVector<utils::IteratorType> iterators(2, utils::IteratorType::parallel);
+  iterators.append(spatial, utils::IteratorType::reduction);
+  iterators.append(spatial, utils::IteratorType::parallel);
+  Value window = b.create<tensor::EmptyOp>(loc, kernel, element);
+  Value filled = filledTensor(b, loc, resultType, init);
+  return b
+      .create<linalg::GenericOp>(
+          loc, resultType, ValueRange{padded, window}, filled,
+          ArrayRef<AffineMap>{AffineMap::get(numDims, 0, inExprs, context),
+                              AffineMap::get(numDims, 0, windowExprs, context),
+                              AffineMap::get(numDims, 0, outExprs, context)},
+          iterators,
+          [&](OpBuilder &nb, Location l, ValueRange args) {
+            Value v = isMax ? nb.create<arith::MaximumFOp>(l, args[0], args[2])
+                                  .getResult()
+                            : nb.create<arith::AddFOp>(l, args[0], args[2])
+                                  .getResult();
+            nb.create<linalg::YieldOp>(l, v);
+          })
+      .getResult(0);
+}
+
+struct MaxPoolLowering : public OpConversionPattern<MaxPoolOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(MaxPoolOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Type element = op.getType().getElementType();
+    if (!isa<FloatType>(element))
+      return op.emitError("kiln.max_pool: only floating-point inputs");
+    Value lowest = lowestConstant(rewriter, loc, element, false);
+    Value padded = padForWindow(rewriter, loc, adaptor.getInput(),
+                                op.getKernelShape(), op.getStrides(),
+                                op.getPads(), op.getDilations(),
+                                op.getType().getShape(), lowest);
+    rewriter.replaceOp(op, poolWindows(rewriter, loc, padded, op.getType(),
+                                       op.getKernelShape(), op.getStrides(),
+                                       op.getDilations(), lowest, true));
+    return success();
+  }
+};
+
+struct AveragePoolLowering : public OpConversionPattern<AveragePoolOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(AveragePoolOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto type = op.getType();
+    Type element = type.getElementType();
+    if (!isa<FloatType>(element))
+      return op.emitError("kiln.average_pool: only floating-point inputs");
+    ArrayRef<int64_t> kernel = op.getKernelShape(), strides = op.getStrides(),
+                      pads = op.getPads();
+    int64_t spatial = kernel.size();
+    SmallVector<int64_t> dilations(spatial, 1);
+    Value zero = scalarConstant(rewriter, loc, element, 0);
+    auto inType = tensorType(adaptor.getInput());
+    Value padded =
+        padForWindow(rewriter, loc, adaptor.getInput(), kernel, strides, pads,
+                     dilations, type.getShape(), zero);
+    Value sums = poolWindows(rewriter, loc, padded, type, kernel, strides,
+                             dilations, zero, false);
+
+    // Divisors are known at compile time: how many window positions fall
+    // inside the input (or inside input + pads with count_include_pad).
+    ArrayRef<int64_t> outSpatial = type.getShape().drop_front(2);
+    auto divisorType = RankedTensorType::get(outSpatial, element);
+    ConstantTensor divisors(divisorType);
+    SmallVector<int64_t> index(spatial, 0);
+    for (int64_t i = 0; i < divisors.size(); ++i) {
+      int64_t count = 1;
+      for (int64_t s = 0; s < spatial; ++s) {
+        int64_t in = inType.getDimSize(2 + s);
+        int64_t lo = op.getCountIncludePad() ? -pads[s] : 0;
+        int64_t hi = op.getCountIncludePad() ? in + pads[spatial + s] : in;
+        int64_t start = index[s] * strides[s] - pads[s];
+        int64_t first = std::max(start, lo);
+        int64_t last = std::min(start + kernel[s], hi);
+        count *= std::max<int64_t>(last - first, 1);
+      }
+      divisors.set(i, (double)count);
+      for (int64_t s = spatial - 1; s >= 0; --s) {
+        if (++index[s] < outSpatial[s])
+          break;
+        index[s] = 0;
+      }
+    }
+    Value divisorTensor =
+        rewriter.create<arith::ConstantOp>(loc, divisors.toAttr());
+    rewriter.replaceOp(
+        op, elementwise(rewriter, loc, type, ValueRange{sums, divisorTensor},
+                        [](OpBuilder &b, Location l, ValueRange args) -> Value {
+                          return b.create<arith::DivFOp>(l, args[0], args[1]);
+                        }));
+    return success();
+  }
+};
+
+} // namespace
+
+void populateReductionPatterns(RewritePatternSet &patterns) {
+  MLIRContext *context = patterns.getContext();
+  patterns.add<ReduceLowering<ReduceSumOp>, ReduceLowering<ReduceMeanOp>,
+               ReduceLowering<ReduceMaxOp>, ReduceLowering<ReduceMinOp>,
+               ReduceLowering<ReduceProdOp>, ReduceLowering<ReduceSumSquareOp>,
+               ReduceLowering<ReduceL1Op>, ReduceLowering<ReduceL2Op>,
+               ReduceLowering<ReduceLogSumExpOp>,
+               ReduceLowering<ReduceLogSumOp>>(context);
+  patterns.add<ArgReduceLowering<ArgMaxOp>, ArgReduceLowering<ArgMinOp>,
+               SoftmaxLowering<SoftmaxOp>, SoftmaxLowering<LogSoftmaxOp>,
+               BatchNormLowering, LayerNormLowering, MaxPoolLowering,
+               AveragePoolLowering>(context);
+}
+
+} // namespace mlir::kiln::lowering

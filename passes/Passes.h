@@ -1,0 +1,39 @@
+//===- Passes.h - Kiln graph passes -----------------------------*- C++ -*-===//
+#ifndef KILN_PASSES_PASSES_H
+#define KILN_PASSES_PASSES_H
+
+#include "dialects/kiln/IR/KilnDialect.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Pass/Pass.h"
+
+namespace mlir::kiln {
+
+#define GEN_PASS_DECL
+#include "passes/Passes.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "passes/Passes.h.inc"
+
+/// Attribute names shared by the passes and the bundle phase.
+constexpr llvm::StringLiteral kNameAttr = "kiln.name";
+constexpr llvm::StringLiteral kArenaOffsetAttr = "kiln.arena_offset";
+constexpr llvm::StringLiteral kArenaOffsetsAttr = "kiln.arena_offsets";
+constexpr llvm::StringLiteral kArenaSizeAttr = "kiln.arena_size";
+constexpr llvm::StringLiteral kScratchOffsetAttr = "kiln.scratch_offset";
+constexpr llvm::StringLiteral kScratchSizeAttr = "kiln.scratch_size";
+constexpr llvm::StringLiteral kWorkgroupsAttr = "kiln.workgroups";
+constexpr llvm::StringLiteral kExecutableModuleName = "kiln_executable";
+
+/// Bytes one element of `type` occupies in a buffer (i1 takes a byte).
+int64_t elementByteSize(Type type);
+/// Bytes of a static-shape tensor's buffer.
+int64_t tensorByteSize(RankedTensorType type);
+
+} // namespace mlir::kiln
+
+#endif // KILN_PASSES_PASSES_H

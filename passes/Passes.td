@@ -1,0 +1,143 @@
+//===- Passes.td - Kiln graph passes -----------------------*- tablegen -*-===//
+//
+// The target-independent passes of the pipeline, in phase order. Each has a
+// lit test under test/lit/passes/ named after the pass.
+//
+//===----------------------------------------------------------------------===//
+#ifndef KILN_PASSES_TD
+#define KILN_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def FoldBatchNorm : Pass<"kiln-fold-batch-norm", "mlir::func::FuncOp"> {
+  let summary = "Fold inference batch normalisation into the producer's weights";
+  let description = [{
+    A `kiln.batch_norm` with constant parameters is an affine map per channel,
+    y = x * a + b with a = scale / sqrt(var + eps) and b = bias - mean * a.
+    When x comes from a `kiln.conv` with a constant filter and no other user,
+    a and b are folded into the filter and bias and the batch norm disappears;
+    otherwise it becomes a `kiln.mul` and `kiln.add` with constant operands.
+
+    Before:
+    ```mlir
+    %c = kiln.conv %x, %w, %b {...}
+    %y = kiln.batch_norm %c, %scale, %bias, %mean, %var {epsilon = 1.0e-05}
+    ```
+    After:
+    ```mlir
+    %c = kiln.conv %x, %w2, %b2 {...}   // %w2 = %w * a, %b2 = %b * a + b
+    ```
+  }];
+  let dependentDialects = ["mlir::kiln::KilnDialect"];
+}
+
+def FormDispatches : Pass<"kiln-form-dispatches", "mlir::func::FuncOp"> {
+  let summary = "Fuse ops into dispatch regions (the unit of code generation)";
+  let description = [{
+    Walks the graph in order and groups each op with the elementwise ops
+    that consume its result and nothing else: a convolution or matmul with
+    its bias, activation and residual add; a chain of elementwise ops. Each
+    group becomes one `kiln.dispatch`. Large constants become operands
+    (weights); small ones are cloned into the region. Reshapes stay outside:
+    they are buffer aliases. A graph output that is a constant gets a copy
+    dispatch so that it has a buffer.
+
+    Before:
+    ```mlir
+    %0 = kiln.conv %x, %w, %b {...}
+    %1 = kiln.relu %0 : tensor<1x8x4x4xf32>
+    ```
+    After:
+    ```mlir
+    %1 = kiln.dispatch "conv_relu" (%x, %w, %b) : (...) -> tensor<1x8x4x4xf32> {
+    ^bb0(%a: ..., %b: ..., %c: ...):
+      %0 = kiln.conv %a, %b, %c {...}
+      %1 = kiln.relu %0 : tensor<1x8x4x4xf32>
+      kiln.yield %1 : tensor<1x8x4x4xf32>
+    }
+    ```
+  }];
+  let options = [
+    Option<"inlineConstantLimit", "inline-constant-limit", "int64_t", "16",
+           "Constants with at most this many elements are cloned into the "
+           "dispatch instead of being bound as weights">,
+  ];
+  let dependentDialects = ["mlir::kiln::KilnDialect"];
+}
+
+def OutlineDispatches : Pass<"kiln-outline-dispatches", "mlir::ModuleOp"> {
+  let summary = "Move dispatch bodies into functions of the executable module";
+  let description = [{
+    Each `kiln.dispatch` in `@main` becomes `func.func @dispatch_<i>` in a
+    nested `module @kiln_executable`, and a `kiln.dispatch_call` with entry
+    index i takes its place. Code generation then works on the executable
+    module alone; the schedule is the list of calls left in `@main`.
+
+    Before:
+    ```mlir
+    func.func @main(%x: tensor<4xf32>) -> tensor<4xf32> {
+      %0 = kiln.dispatch "relu" (%x) : (tensor<4xf32>) -> tensor<4xf32> {...}
+      return %0 : tensor<4xf32>
+    }
+    ```
+    After:
+    ```mlir
+    module @kiln_executable {
+      func.func @dispatch_0(%a: tensor<4xf32>) -> tensor<4xf32> {...}
+    }
+    func.func @main(%x: tensor<4xf32>) -> tensor<4xf32> {
+      %0 = kiln.dispatch_call @dispatch_0(%x) {entry = 0 : i64, name = "relu"}
+      return %0 : tensor<4xf32>
+    }
+    ```
+  }];
+  let dependentDialects = ["mlir::func::FuncDialect"];
+}
+
+def ConvertKilnToLinalg : Pass<"kiln-to-linalg", "mlir::func::FuncOp"> {
+  let summary = "Lower Kiln ops to linalg, tensor, arith and math on tensors";
+  let description = [{
+    Elementwise ops become `linalg.generic` with broadcasting indexing maps
+    (so that linalg's elementwise fusion merges chains); matmul, gemm and
+    convolution become contractions whose innermost loop runs along the
+    contiguous output dim; pooling and reductions become reductions over a
+    window; data movement uses tensor slices or index arithmetic.
+
+    Before:
+    ```mlir
+    %0 = kiln.relu %x : tensor<4xf32>
+    ```
+    After:
+    ```mlir
+    %e = tensor.empty() : tensor<4xf32>
+    %0 = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel"]}
+        ins(%x : tensor<4xf32>) outs(%e : tensor<4xf32>) {
+    ^bb0(%in: f32, %out: f32):
+      %z = arith.constant 0.0 : f32
+      %r = arith.maximumf %in, %z : f32
+      linalg.yield %r : f32
+    } -> tensor<4xf32>
+    ```
+  }];
+  let dependentDialects = [
+    "mlir::linalg::LinalgDialect", "mlir::tensor::TensorDialect",
+    "mlir::arith::ArithDialect", "mlir::math::MathDialect"
+  ];
+}
+
+def PlanMemory : Pass<"kiln-plan-memory", "mlir::ModuleOp"> {
+  let summary = "Pack all intermediate tensors into one arena by liveness";
+  let description = [{
+    Runs on `@main` after outlining. Every graph input, dispatch result and
+    dispatch scratch area gets a 64-byte-aligned offset in one arena; buffers
+    whose lifetimes do not overlap share bytes (largest first, lowest free
+    offset). Reshapes alias their operand. Inputs and outputs live for the
+    whole run, so a session can be run again with the same inputs.
+
+    Results are attributes: `kiln.arena_offset` on arguments and as an array
+    `kiln.arena_offsets` on dispatch calls and reshapes, `kiln.scratch_offset`
+    on calls with scratch, and `kiln.arena_size` on `@main`.
+  }];
+}
+
+#endif // KILN_PASSES_TD
