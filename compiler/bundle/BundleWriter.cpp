@@ -29,7 +29,8 @@ uint64_t alignTo(uint64_t value, uint64_t alignment) {
   return (value + alignment - 1) / alignment * alignment;
 }
 
-template <typename T> void appendStruct(std::vector<uint8_t> &out, const T &value) {
+template <typename T>
+void appendStruct(std::vector<uint8_t> &out, const T &value) {
   const uint8_t *bytes = reinterpret_cast<const uint8_t *>(&value);
   out.insert(out.end(), bytes, bytes + sizeof(T));
 }
@@ -138,14 +139,16 @@ bool BundleWriter::validate(std::string &error) const {
       bool empty = false;
       for (int64_t dim : spec.dims)
         empty |= dim == 0;
-      if ((bytes == 0 && !empty) || (spec.sizeBytes && spec.sizeBytes != bytes)) {
+      if ((bytes == 0 && !empty) ||
+          (spec.sizeBytes && spec.sizeBytes != bytes)) {
         error = where + ": sizeBytes " + std::to_string(spec.sizeBytes) +
                 " does not match its shape and dtype (" +
                 std::to_string(bytes) + " bytes)";
         return false;
       }
       if (spec.arenaOffset % KILN_TENSOR_ALIGNMENT != 0 ||
-          spec.arenaOffset > arenaSize || bytes > arenaSize - spec.arenaOffset) {
+          spec.arenaOffset > arenaSize ||
+          bytes > arenaSize - spec.arenaOffset) {
         error = where + ": arena range [" + std::to_string(spec.arenaOffset) +
                 ", +" + std::to_string(bytes) +
                 ") is misaligned or exceeds the arena (" +
@@ -168,8 +171,8 @@ bool BundleWriter::validate(std::string &error) const {
               ")";
       return false;
     }
-    uint64_t workgroups = uint64_t(dispatch.workgroupCount[0]) *
-                          dispatch.workgroupCount[1];
+    uint64_t workgroups =
+        uint64_t(dispatch.workgroupCount[0]) * dispatch.workgroupCount[1];
     if (dispatch.workgroupCount[2] &&
         workgroups > uint64_t(INT64_MAX) / dispatch.workgroupCount[2]) {
       error = where + ": workgroup count overflows";
@@ -316,8 +319,8 @@ std::vector<uint8_t> BundleWriter::serialize() const {
   header.section_table_offset = static_cast<uint32_t>(tableOffset);
   // Checksummed with header_checksum still 0, as readers recompute it.
   uint32_t crc = kiln_crc32(0, &header, sizeof(header));
-  header.header_checksum = kiln_crc32(
-      crc, table.data(), table.size() * sizeof(kiln_section_entry));
+  header.header_checksum =
+      kiln_crc32(crc, table.data(), table.size() * sizeof(kiln_section_entry));
 
   std::vector<uint8_t> file(offset, 0);
   std::memcpy(file.data(), &header, sizeof(header));

@@ -170,7 +170,7 @@ typedef struct kiln_schedule_header {
 
 /* CPU executables are position-independent ELF shared objects with no
  * dynamic imports. Each exports the symbol KILN_ENTRY_TABLE_SYMBOL, a
- * kiln_entry_table followed by `entry_count` function pointers. */
+ * kiln_entry_table_header followed by `entry_count` function pointers. */
 #define KILN_ENTRY_TABLE_SYMBOL "kiln_entry_table"
 #define KILN_ENTRY_TABLE_MAGIC 0x4B455854u /* "KEXT" */
 #define KILN_ENTRY_TABLE_VERSION 1u
@@ -180,13 +180,13 @@ typedef struct kiln_schedule_header {
 typedef void (*kiln_dispatch_fn)(void *const *bindings, int64_t workgroup_id,
                                  int64_t workgroup_count);
 
-typedef struct kiln_entry_table {
+typedef struct kiln_entry_table_header {
   uint32_t magic;   /* KILN_ENTRY_TABLE_MAGIC */
   uint32_t version; /* KILN_ENTRY_TABLE_VERSION */
   uint32_t entry_count;
   uint32_t reserved;
   /* followed by kiln_dispatch_fn entries[entry_count] */
-} kiln_entry_table;
+} kiln_entry_table_header;
 
 /* Bytes per element of `dtype`, or 0 for a value this version does not know.
  * Defines the rule kiln_tensor_desc.size_bytes follows. */
@@ -241,7 +241,7 @@ KILN_FORMAT_STATIC_ASSERT(sizeof(kiln_binding_desc) == 24, "binding layout");
 KILN_FORMAT_STATIC_ASSERT(sizeof(kiln_dispatch_desc) == 40, "dispatch layout");
 KILN_FORMAT_STATIC_ASSERT(sizeof(kiln_schedule_header) == 16,
                           "schedule layout");
-KILN_FORMAT_STATIC_ASSERT(sizeof(kiln_entry_table) == 16,
+KILN_FORMAT_STATIC_ASSERT(sizeof(kiln_entry_table_header) == 16,
                           "entry table layout");
 #undef KILN_FORMAT_STATIC_ASSERT
 

@@ -1,0 +1,203 @@
+//===- EmitBundle.cpp - planned IR -> bundle file --------------------------===//
+//
+// Reads the schedule straight off `@main`: arguments are inputs, each
+// kiln.dispatch_call a dispatch whose bindings are its operands (weights or
+// arena), its results and its scratch, and the returned values the outputs.
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/pipeline/EmitBundle.h"
+#include "passes/Passes.h"
+
+#include "llvm/ADT/DenseMap.h"
+
+using namespace mlir;
+
+namespace kiln {
+namespace {
+
+kiln_dtype dtypeOf(Type type) {
+  if (type.isF32())
+    return KILN_DTYPE_F32;
+  if (type.isF16())
+    return KILN_DTYPE_F16;
+  if (type.isF64())
+    return KILN_DTYPE_F64;
+  if (type.isBF16())
+    return KILN_DTYPE_BF16;
+  auto integer = dyn_cast<IntegerType>(type);
+  if (!integer)
+    return KILN_DTYPE_INVALID;
+  bool isUnsigned = integer.isUnsigned();
+  switch (integer.getWidth()) {
+  case 1:
+    return KILN_DTYPE_BOOL;
+  case 8:
+    return isUnsigned ? KILN_DTYPE_U8 : KILN_DTYPE_I8;
+  case 16:
+    return isUnsigned ? KILN_DTYPE_U16 : KILN_DTYPE_I16;
+  case 32:
+    return isUnsigned ? KILN_DTYPE_U32 : KILN_DTYPE_I32;
+  case 64:
+    return isUnsigned ? KILN_DTYPE_U64 : KILN_DTYPE_I64;
+  default:
+    return KILN_DTYPE_INVALID;
+  }
+}
+
+/// The bytes of a constant as the kernels read them: dense, row-major,
+/// one byte per bool.
+std::vector<char> constantBytes(DenseElementsAttr value) {
+  auto type = cast<RankedTensorType>(value.getType());
+  int64_t count = type.getNumElements();
+  int64_t elementSize = mlir::kiln::elementByteSize(type.getElementType());
+  std::vector<char> bytes(count * elementSize);
+  if (type.getElementType().isInteger(1)) {
+    auto values = value.getValues<bool>();
+    for (int64_t i = 0; i < count; ++i)
+      bytes[i] = values[i];
+  } else if (value.isSplat()) {
+    ArrayRef<char> one = value.getRawData();
+    for (int64_t i = 0; i < count; ++i)
+      std::copy(one.begin(), one.begin() + elementSize,
+                bytes.begin() + i * elementSize);
+  } else {
+    ArrayRef<char> raw = value.getRawData();
+    std::copy(raw.begin(), raw.end(), bytes.begin());
+  }
+  return bytes;
+}
+
+class BundleBuilder {
+public:
+  explicit BundleBuilder(func::FuncOp main) : main(main) {}
+
+  bool build(bundle::BundleWriter &writer, std::string &error);
+
+private:
+  /// Arena offset of a value (through reshapes), or nullopt for constants.
+  std::optional<int64_t> arenaOffset(Value value);
+  bundle::Binding bindingFor(Value value, bundle::BundleWriter &writer);
+
+  func::FuncOp main;
+  llvm::DenseMap<Attribute, uint64_t> weightOffsets;
+};
+
+std::optional<int64_t> BundleBuilder::arenaOffset(Value value) {
+  if (auto arg = dyn_cast<BlockArgument>(value))
+    return main.getArgAttrOfType<IntegerAttr>(arg.getArgNumber(),
+                                              mlir::kiln::kArenaOffsetAttr)
+        .getInt();
+  Operation *def = value.getDefiningOp();
+  auto offsets = def->getAttrOfType<DenseI64ArrayAttr>(mlir::kiln::kArenaOffsetsAttr);
+  if (!offsets)
+    return std::nullopt;
+  int64_t offset = offsets[cast<OpResult>(value).getResultNumber()];
+  if (offset < 0)
+    return std::nullopt;
+  return offset;
+}
+
+bundle::Binding BundleBuilder::bindingFor(Value value,
+                                          bundle::BundleWriter &writer) {
+  auto type = cast<RankedTensorType>(value.getType());
+  uint64_t size = mlir::kiln::tensorByteSize(type);
+  if (auto offset = arenaOffset(value))
+    return {KILN_BUFFER_ARENA, (uint64_t)*offset, size};
+  // A weight, possibly seen through reshapes (the bytes are the same).
+  Value source = value;
+  while (auto reshape = source.getDefiningOp<mlir::kiln::ReshapeOp>())
+    source = reshape.getInput();
+  auto constant = source.getDefiningOp<mlir::kiln::ConstantOp>();
+  auto dense = cast<DenseElementsAttr>(constant.getValue());
+  auto [it, inserted] = weightOffsets.try_emplace(dense, 0);
+  if (inserted) {
+    std::vector<char> bytes = constantBytes(dense);
+    it->second = writer.addWeight(bytes.data(), bytes.size());
+  }
+  return {KILN_BUFFER_WEIGHTS, it->second, size};
+}
+
+bool BundleBuilder::build(bundle::BundleWriter &writer, std::string &error) {
+  writer.setArenaSize(
+      main->getAttrOfType<IntegerAttr>(mlir::kiln::kArenaSizeAttr).getInt());
+  auto tensorSpec = [&](Value value, StringAttr name,
+                        bundle::TensorSpec &spec) {
+    auto type = cast<RankedTensorType>(value.getType());
+    spec.name = name ? name.str() : std::string();
+    spec.dtype = dtypeOf(type.getElementType());
+    spec.dims.assign(type.getShape().begin(), type.getShape().end());
+    spec.sizeBytes = mlir::kiln::tensorByteSize(type);
+    if (spec.dtype == KILN_DTYPE_INVALID) {
+      error = "tensor '" + spec.name + "' has element type without a bundle "
+                                       "dtype";
+      return false;
+    }
+    auto offset = arenaOffset(value);
+    if (!offset) {
+      error = "tensor '" + spec.name + "' has no arena buffer";
+      return false;
+    }
+    spec.arenaOffset = *offset;
+    return true;
+  };
+  for (BlockArgument arg : main.getArguments()) {
+    bundle::TensorSpec spec;
+    if (!tensorSpec(arg,
+                    main.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
+                                                      mlir::kiln::kNameAttr),
+                    spec))
+      return false;
+    writer.addInput(std::move(spec));
+  }
+  auto ret = cast<func::ReturnOp>(main.getBody().front().getTerminator());
+  for (auto [i, value] : llvm::enumerate(ret.getOperands())) {
+    bundle::TensorSpec spec;
+    if (!tensorSpec(value, main.getResultAttrOfType<StringAttr>(i,
+                                                              mlir::kiln::kNameAttr),
+                    spec))
+      return false;
+    writer.addOutput(std::move(spec));
+  }
+  uint32_t entries = 0;
+  for (auto call : main.getBody().front().getOps<mlir::kiln::DispatchCallOp>()) {
+    bundle::Dispatch dispatch;
+    if (auto name = call->getAttrOfType<StringAttr>(mlir::kiln::kNameAttr))
+      dispatch.name = name.str();
+    dispatch.entry = call.getEntry();
+    if (auto workgroups =
+            call->getAttrOfType<IntegerAttr>(mlir::kiln::kWorkgroupsAttr))
+      dispatch.workgroupCount[0] = workgroups.getInt();
+    for (Value operand : call.getInputs())
+      dispatch.bindings.push_back(bindingFor(operand, writer));
+    for (Value result : call.getResults())
+      dispatch.bindings.push_back(bindingFor(result, writer));
+    if (auto offset = call->getAttrOfType<IntegerAttr>(mlir::kiln::kScratchOffsetAttr))
+      dispatch.bindings.push_back(
+          {KILN_BUFFER_ARENA, (uint64_t)offset.getInt(),
+           (uint64_t)call->getAttrOfType<IntegerAttr>(mlir::kiln::kScratchSizeAttr)
+               .getInt()});
+    writer.addDispatch(std::move(dispatch));
+    ++entries;
+  }
+  writer.setEntryCount(entries);
+  return true;
+}
+
+} // namespace
+
+bool writeBundle(ModuleOp module, std::vector<bundle::Executable> executables,
+                 const std::string &path, std::string &error) {
+  auto main = module.lookupSymbol<func::FuncOp>("main");
+  bundle::BundleWriter writer;
+  if (auto name = module->getAttrOfType<StringAttr>("kiln.model_name"))
+    writer.setModelName(name.str());
+  BundleBuilder builder(main);
+  if (!builder.build(writer, error))
+    return false;
+  for (auto &executable : executables)
+    writer.addExecutable(std::move(executable));
+  return writer.writeFile(path, error);
+}
+
+} // namespace kiln

@@ -1,0 +1,265 @@
+//===- Pipeline.cpp - the phases of `kiln compile` -------------------------===//
+
+#include "compiler/pipeline/Pipeline.h"
+#include "compiler/pipeline/EmitBundle.h"
+#include "compiler/pipeline/Registration.h"
+#include "passes/Passes.h"
+#include "targets/cpu/CodeGen.h"
+#include "targets/cpu/Passes.h"
+
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Transforms/Passes.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <chrono>
+
+using namespace mlir;
+
+namespace kiln {
+
+namespace {
+constexpr std::pair<Phase, llvm::StringLiteral> kPhases[] = {
+    {Phase::Import, "import"}, {Phase::Graph, "graph"},
+    {Phase::Fuse, "fuse"},     {Phase::Lower, "lower"},
+    {Phase::Codegen, "codegen"}, {Phase::Bundle, "bundle"},
+};
+
+llvm::StringRef phaseName(Phase phase) {
+  for (auto [p, name] : kPhases)
+    if (p == phase)
+      return name;
+  return "";
+}
+
+/// "model.onnx: node 'conv1'" for a node location, "model.onnx" for a file.
+std::string describeLocation(Location loc) {
+  if (auto name = dyn_cast<NameLoc>(loc)) {
+    std::string file = describeLocation(name.getChildLoc());
+    return (file.empty() ? "" : file + ": ") + "node '" +
+           name.getName().str() + "'";
+  }
+  if (auto file = dyn_cast<FileLineColLoc>(loc))
+    return file.getFilename().str();
+  if (auto fused = dyn_cast<FusedLoc>(loc))
+    if (!fused.getLocations().empty())
+      return describeLocation(fused.getLocations().front());
+  return "";
+}
+
+class Compiler {
+public:
+  explicit Compiler(const CompileOptions &options)
+      : options(options), diagnostics(&context, [](Diagnostic &diag) {
+          if (diag.getSeverity() != DiagnosticSeverity::Error &&
+              diag.getSeverity() != DiagnosticSeverity::Warning)
+            return success();
+          std::string where = describeLocation(diag.getLocation());
+          llvm::errs() << "kiln: "
+                       << (diag.getSeverity() == DiagnosticSeverity::Error
+                               ? "error: "
+                               : "warning: ")
+                       << (where.empty() ? "" : where + ": ") << diag.str()
+                       << "\n";
+          return success();
+        }) {
+    DialectRegistry registry;
+    registerKilnDialects(registry);
+    context.appendDialectRegistry(registry);
+    context.loadAllAvailableDialects();
+  }
+
+  bool run();
+
+private:
+  /// Runs `body` as phase `phase`, timing it; true when compilation goes on.
+  template <typename Fn> bool phase(Phase phase, Fn body);
+  bool runPasses(Operation *op, function_ref<void(OpPassManager &)> build);
+  bool stopsAfter(Phase p) const { return options.compileTo == p; }
+  void printIR(Operation *op) {
+    OpPrintingFlags flags;
+    flags.elideLargeElementsAttrs(16);
+    op->print(llvm::outs(), flags);
+    llvm::outs() << "\n";
+  }
+
+  const CompileOptions &options;
+  MLIRContext context;
+  ScopedDiagnosticHandler diagnostics;
+  OwningOpRef<ModuleOp> module;
+  std::vector<OwningOpRef<ModuleOp>> loweredExecutables;
+  std::vector<bundle::Executable> executables;
+};
+
+template <typename Fn> bool Compiler::phase(Phase phase, Fn body) {
+  auto start = std::chrono::steady_clock::now();
+  bool ok = body();
+  if (options.verbose) {
+    double ms = std::chrono::duration<double, std::milli>(
+                    std::chrono::steady_clock::now() - start)
+                    .count();
+    llvm::errs() << llvm::format("kiln: %-8s %9.1f ms\n",
+                                 phaseName(phase).str().c_str(), ms);
+  }
+  return ok;
+}
+
+bool Compiler::runPasses(Operation *op,
+                         function_ref<void(OpPassManager &)> build) {
+  PassManager pm(&context, op->getName().getStringRef());
+  build(pm);
+  return succeeded(pm.run(op));
+}
+
+bool Compiler::run() {
+  std::vector<const mlir::kiln::cpu::CpuTarget *> targets;
+  for (const std::string &name : options.targets) {
+    const auto *target = mlir::kiln::cpu::findCpuTarget(name);
+    if (!target) {
+      std::string known;
+      for (llvm::StringRef t : targetNames())
+        known += (known.empty() ? "" : ", ") + t.str();
+      llvm::errs() << "kiln: error: unknown target '" << name
+                   << "' (known: " << known << ")\n";
+      return false;
+    }
+    targets.push_back(target);
+  }
+
+  if (!phase(Phase::Import, [&] {
+        module = importOnnxModel(context, options.modelPath, options.import);
+        return bool(module);
+      }))
+    return false;
+  if (stopsAfter(Phase::Import))
+    return printIR(*module), true;
+
+  if (!phase(Phase::Graph, [&] {
+        return runPasses(*module, [](OpPassManager &pm) {
+          pm.addPass(createCanonicalizerPass());
+          pm.addNestedPass<func::FuncOp>(mlir::kiln::createFoldBatchNorm());
+          pm.addPass(createCanonicalizerPass());
+          pm.addPass(createCSEPass());
+        });
+      }))
+    return false;
+  if (stopsAfter(Phase::Graph))
+    return printIR(*module), true;
+
+  if (!phase(Phase::Fuse, [&] {
+        return runPasses(*module, [](OpPassManager &pm) {
+          pm.addNestedPass<func::FuncOp>(mlir::kiln::createFormDispatches());
+          pm.addPass(mlir::kiln::createOutlineDispatches());
+          pm.addPass(createCanonicalizerPass());
+        });
+      }))
+    return false;
+  if (stopsAfter(Phase::Fuse))
+    return printIR(*module), true;
+
+  auto main = module->lookupSymbol<func::FuncOp>("main");
+  auto executable =
+      module->lookupSymbol<ModuleOp>(mlir::kiln::kExecutableModuleName);
+  unsigned entryCount = 0;
+  for (auto call : main.getBody().front().getOps<mlir::kiln::DispatchCallOp>())
+    (void)call, ++entryCount;
+
+  if (!phase(Phase::Lower, [&] {
+        // Each target lowers its own copy; a dispatch's scratch is the
+        // largest any target needs.
+        llvm::DenseMap<StringAttr, int64_t> scratch;
+        for (size_t i = 0; i < targets.size(); ++i) {
+          OwningOpRef<ModuleOp> copy(executable.clone());
+          if (!runPasses(*copy, mlir::kiln::cpu::buildCpuBufferizationPipeline))
+            return false;
+          for (auto func : copy->getOps<func::FuncOp>())
+            if (auto size = func->getAttrOfType<IntegerAttr>(
+                    mlir::kiln::kScratchSizeAttr))
+              scratch[func.getSymNameAttr()] =
+                  std::max(scratch[func.getSymNameAttr()], size.getInt());
+          if (!runPasses(*copy, mlir::kiln::cpu::buildCpuToLLVMPipeline))
+            return false;
+          loweredExecutables.push_back(std::move(copy));
+        }
+        Builder b(&context);
+        for (auto call :
+             main.getBody().front().getOps<mlir::kiln::DispatchCallOp>())
+          if (int64_t size = scratch.lookup(call.getCalleeAttr().getAttr()))
+            call->setAttr(mlir::kiln::kScratchSizeAttr,
+                          b.getI64IntegerAttr(size));
+        executable->erase();
+        return runPasses(*module, [](OpPassManager &pm) {
+          pm.addPass(mlir::kiln::createPlanMemory());
+        });
+      }))
+    return false;
+  if (stopsAfter(Phase::Lower)) {
+    printIR(*module);
+    for (auto &lowered : loweredExecutables)
+      printIR(*lowered);
+    return true;
+  }
+
+  if (!phase(Phase::Codegen, [&] {
+        for (size_t i = 0; i < targets.size(); ++i) {
+          bundle::Executable result;
+          result.target = targets[i]->id;
+          std::string error;
+          if (!mlir::kiln::cpu::emitCpuExecutable(
+                  *loweredExecutables[i], *targets[i], entryCount,
+                  result.image, error,
+                  stopsAfter(Phase::Codegen) ? &llvm::outs() : nullptr)) {
+            llvm::errs() << "kiln: error: " << options.modelPath << ": "
+                         << targets[i]->name << " code generation: " << error
+                         << "\n";
+            return false;
+          }
+          executables.push_back(std::move(result));
+        }
+        return true;
+      }))
+    return false;
+  if (stopsAfter(Phase::Codegen))
+    return true;
+
+  return phase(Phase::Bundle, [&] {
+    std::string error;
+    if (!writeBundle(*module, std::move(executables), options.outputPath,
+                     error)) {
+      llvm::errs() << "kiln: error: " << error << "\n";
+      return false;
+    }
+    return true;
+  });
+}
+
+} // namespace
+
+std::vector<llvm::StringRef> phaseNames() {
+  std::vector<llvm::StringRef> names;
+  for (auto [phase, name] : kPhases)
+    names.push_back(name);
+  return names;
+}
+
+std::optional<Phase> parsePhase(llvm::StringRef name) {
+  for (auto [phase, phaseName] : kPhases)
+    if (phaseName == name)
+      return phase;
+  return std::nullopt;
+}
+
+std::vector<llvm::StringRef> targetNames() {
+  std::vector<llvm::StringRef> names;
+  for (const auto &target : mlir::kiln::cpu::cpuTargets())
+    names.push_back(target.name);
+  return names;
+}
+
+bool compile(const CompileOptions &options) {
+  return Compiler(options).run();
+}
+
+} // namespace kiln

@@ -1,0 +1,44 @@
+//===- Pipeline.h - the phases of `kiln compile` ----------------*- C++ -*-===//
+#ifndef KILN_COMPILER_PIPELINE_PIPELINE_H
+#define KILN_COMPILER_PIPELINE_PIPELINE_H
+
+#include "compiler/import/onnx/OnnxImporter.h"
+
+#include "llvm/ADT/StringRef.h"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace kiln {
+
+/// The phases of compilation, in order (ARCHITECTURE.md §2).
+enum class Phase { Import, Graph, Fuse, Lower, Codegen, Bundle };
+
+/// Phase names as `--compile-to` takes them.
+std::vector<llvm::StringRef> phaseNames();
+std::optional<Phase> parsePhase(llvm::StringRef name);
+
+struct CompileOptions {
+  std::string modelPath;
+  std::string outputPath;
+  /// CPU targets by name (x86_64-avx2, aarch64-neon, ...).
+  std::vector<std::string> targets = {"x86_64-avx2"};
+  OnnxImportOptions import;
+  /// Stop after this phase and print its IR to stdout.
+  std::optional<Phase> compileTo;
+  /// Print each phase and its time to stderr.
+  bool verbose = false;
+};
+
+/// Target names `--target` accepts.
+std::vector<llvm::StringRef> targetNames();
+
+/// Runs the pipeline. Errors are printed to stderr as `kiln: error: ...`
+/// with the ONNX node they concern; returns false after an error, leaving no
+/// output file behind.
+bool compile(const CompileOptions &options);
+
+} // namespace kiln
+
+#endif // KILN_COMPILER_PIPELINE_PIPELINE_H

@@ -1,0 +1,116 @@
+//===- kiln.cpp - the Kiln command-line driver -----------------------------===//
+//
+// `kiln compile` runs the compiler pipeline; `kiln run`, `bench` and
+// `inspect` are the runtime's commands (runtime/tools), shared with the
+// runtime-only `kiln-run`.
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/pipeline/Pipeline.h"
+#include "runtime/tools/RuntimeCommands.h"
+
+#include "llvm/ADT/StringExtras.h"
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+
+namespace {
+
+/// Parses "NAME=1x3x224x224" (or comma-separated dims).
+bool parseShape(const std::string &text, kiln::OnnxImportOptions &options,
+                std::string &error) {
+  llvm::StringRef spec(text);
+  auto [name, dims] = spec.rsplit('=');
+  if (name.empty() || dims.empty() || !spec.contains('=')) {
+    error = "--shape expects NAME=DIMS (e.g. input=1x3x224x224), got '" +
+            text + "'";
+    return false;
+  }
+  std::vector<int64_t> shape;
+  llvm::SmallVector<llvm::StringRef> parts;
+  dims.split(parts, dims.contains(',') ? ',' : 'x');
+  for (llvm::StringRef part : parts) {
+    int64_t d;
+    if (part.trim().getAsInteger(10, d) || d < 0) {
+      error = "--shape " + text + ": '" + part.str() +
+              "' is not a non-negative dim";
+      return false;
+    }
+    shape.push_back(d);
+  }
+  if (dims == "scalar")
+    shape.clear();
+  options.inputShapes[name] = shape;
+  return true;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  CLI::App app{"kiln: ahead-of-time compiler and runtime for ONNX models"};
+  app.require_subcommand(1);
+  int exitCode = 0;
+
+  kiln::CompileOptions options;
+  std::string targets = "x86_64-avx2", compileTo;
+  std::vector<std::string> shapes;
+  CLI::App *compile =
+      app.add_subcommand("compile", "Compile an ONNX model into a bundle");
+  compile->add_option("model", options.modelPath, "ONNX model (.onnx)")
+      ->required();
+  compile->add_option("-o,--output", options.outputPath, "Bundle to write");
+  std::string targetHelp = "Comma-separated CPU targets:";
+  for (llvm::StringRef t : kiln::targetNames())
+    targetHelp += " " + t.str();
+  compile->add_option("--target", targets, targetHelp)->capture_default_str();
+  compile->add_option("--shape", shapes,
+                      "Shape of a graph input, NAME=DIMS (e.g. "
+                      "input=1x3x224x224); required for symbolic dims");
+  std::string phaseHelp = "Stop after a phase and print its IR:";
+  for (llvm::StringRef p : kiln::phaseNames())
+    phaseHelp += " " + p.str();
+  compile->add_option("--compile-to", compileTo, phaseHelp);
+  compile->add_flag("-v,--verbose", options.verbose,
+                    "Print each phase with its time");
+  compile->callback([&] {
+    exitCode = 1;
+    std::string error;
+    for (const std::string &shape : shapes)
+      if (!parseShape(shape, options.import, error)) {
+        std::fprintf(stderr, "kiln: error: %s\n", error.c_str());
+        return;
+      }
+    if (!compileTo.empty()) {
+      options.compileTo = kiln::parsePhase(compileTo);
+      if (!options.compileTo) {
+        std::fprintf(stderr, "kiln: error: unknown phase '%s'\n",
+                     compileTo.c_str());
+        return;
+      }
+    } else if (options.outputPath.empty()) {
+      std::fprintf(stderr, "kiln: error: compile needs -o OUT.kiln (or "
+                           "--compile-to PHASE)\n");
+      return;
+    }
+    options.targets.clear();
+    llvm::SmallVector<llvm::StringRef> parts;
+    llvm::StringRef(targets).split(parts, ',', -1, /*KeepEmpty=*/false);
+    for (llvm::StringRef part : parts)
+      options.targets.push_back(part.trim().str());
+    exitCode = kiln::compile(options) ? 0 : 1;
+  });
+
+  kiln::tools::addRuntimeCommands(app, exitCode);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp &help) {
+    return app.exit(help);
+  } catch (const CLI::CallForAllHelp &help) {
+    return app.exit(help);
+  } catch (const CLI::ParseError &error) {
+    std::fprintf(stderr, "kiln: error: %s\n", error.what());
+    return 1;
+  }
+  return exitCode;
+}

@@ -1,0 +1,119 @@
+#!/usr/bin/python3
+"""Classifies the 10,000 Fashion-MNIST test images with a Kiln-compiled CNN.
+
+  /usr/bin/python3 examples/fashion_mnist/demo.py [--kiln build/default/bin/kiln] [--threads N]
+
+Compiles fashion_cnn.onnx (made by train.py), writes the test set as batches
+of the model's fixed batch size, runs each batch through `kiln run`, prints the
+accuracy beside torch's, and times one batch with `kiln bench`.
+--check (the e2e test) fails unless kiln's logits for batch 0 match torch's
+and kiln's accuracy is within 0.1 percentage points of torch's.
+"""
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO_ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+from fashion_mnist_data import CLASS_NAMES, DEFAULT_DATA_DIR, load_split  # noqa: E402
+
+ACCURACY_TOLERANCE = 0.001  # 0.1 percentage points, i.e. 10 of 10,000 images
+LOGITS_TOLERANCE = 1e-4  # max abs error relative to max |torch logit|
+
+
+def kiln_call(kiln, *args):
+    proc = subprocess.run([kiln, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stderr)
+        raise SystemExit(f"demo: `kiln {args[0]}` failed (exit {proc.returncode})")
+    return proc.stdout
+
+
+def classify(kiln, bundle, images, batch, meta, threads, work_dir):
+    """Runs every batch through `kiln run`; returns (logits, seconds per call)."""
+    batch_dir = os.path.join(work_dir, "batches")
+    os.makedirs(batch_dir, exist_ok=True)
+    output_file = re.sub(r"[^A-Za-z0-9._-]", "_", meta["output"]) + ".npy"
+    logits, seconds = [], []
+    for index, start in enumerate(range(0, len(images), batch)):
+        input_path = os.path.join(batch_dir, f"batch_{index:03d}.npy")
+        np.save(input_path, images[start:start + batch])
+        out_dir = os.path.join(work_dir, "outputs", f"batch_{index:03d}")
+        os.makedirs(out_dir, exist_ok=True)
+        started = time.monotonic()
+        kiln_call(kiln, "run", bundle, "--input", f"{meta['input']}={input_path}",
+                  "--output-dir", out_dir, "--threads", str(threads))
+        seconds.append(time.monotonic() - started)
+        logits.append(np.load(os.path.join(out_dir, output_file)))
+    return np.concatenate(logits), seconds
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--kiln", default=os.path.join(REPO_ROOT, "build", "default", "bin", "kiln"))
+    parser.add_argument("--model-dir", default=HERE, help="where fashion_cnn.onnx and reference.json are")
+    parser.add_argument("--data-dir", default=DEFAULT_DATA_DIR)
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--bench-runs", type=int, default=50)
+    parser.add_argument("--work-dir", help="keep the bundle, batches and outputs here (default: temp dir)")
+    parser.add_argument("--check", action="store_true",
+                        help="exit non-zero unless kiln agrees with torch (logits and accuracy)")
+    args = parser.parse_args()
+
+    with open(os.path.join(args.model_dir, "reference.json")) as f:
+        meta = json.load(f)
+    batch = meta["batch"]
+    images, labels = load_split("t10k", args.data_dir)
+
+    with tempfile.TemporaryDirectory(prefix="kiln-fashion-") as temp_dir:
+        work_dir = args.work_dir or temp_dir
+        os.makedirs(work_dir, exist_ok=True)
+        bundle = os.path.join(work_dir, "fashion_cnn.kiln")
+        started = time.monotonic()
+        kiln_call(args.kiln, "compile", os.path.join(args.model_dir, meta["model"]), "-o", bundle)
+        print(f"compiled {meta['model']} in {time.monotonic() - started:.2f} s "
+              f"({os.path.getsize(bundle) / 1024:.0f} KiB bundle)")
+
+        logits, seconds = classify(args.kiln, bundle, images, batch, meta, args.threads, work_dir)
+        bench = kiln_call(args.kiln, "bench", bundle, "--runs", str(args.bench_runs),
+                          "--warmup", "5", "--threads", str(args.threads))
+
+    predictions = logits.argmax(1)
+    accuracy = float((predictions == labels).mean())
+    torch_accuracy = meta["torch_test_accuracy"]
+    print(f"classified {len(images)} images in {len(seconds)} `kiln run` calls of {batch} "
+          f"({np.median(seconds) * 1e3:.1f} ms median per call, process start included)")
+    for i in range(5):
+        print(f"  image {i}: {CLASS_NAMES[predictions[i]]:<12} (label: {CLASS_NAMES[labels[i]]})")
+    print(f"accuracy: kiln {accuracy * 100:.2f}%, torch {torch_accuracy * 100:.2f}%")
+    print(f"latency per batch of {batch} (kiln bench, {args.threads} thread(s)):")
+    for line in bench.splitlines():
+        match = re.match(r"\s*(min|median|p90):\s*([0-9.]+)\s*ms", line)
+        if match:
+            ms = float(match.group(2))
+            print(f"  {match.group(1)}: {ms:.3f} ms ({batch / ms * 1e3:,.0f} images/s)")
+
+    if not args.check:
+        return 0
+    reference = np.load(os.path.join(args.model_dir, "reference_logits.npy"))
+    logits_error = float(np.abs(logits[:batch] - reference).max() / np.abs(reference).max())
+    ok_logits = logits_error <= LOGITS_TOLERANCE
+    ok_accuracy = abs(accuracy - torch_accuracy) <= ACCURACY_TOLERANCE
+    print(f"check: batch 0 logits max|kiln-torch| / max|torch| = {logits_error:.3g} "
+          f"(tolerance {LOGITS_TOLERANCE:g}): {'ok' if ok_logits else 'FAIL'}")
+    print(f"check: accuracy difference {abs(accuracy - torch_accuracy) * 100:.2f} points "
+          f"(tolerance {ACCURACY_TOLERANCE * 100:.1f}): {'ok' if ok_accuracy else 'FAIL'}")
+    return 0 if ok_logits and ok_accuracy else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

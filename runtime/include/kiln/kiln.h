@@ -1,0 +1,149 @@
+/*
+ * Kiln runtime C API.
+ *
+ * Open a bundle written by `kiln compile` (from a file, or from bytes already
+ * in memory such as flash), create a session, copy inputs in, run, read
+ * outputs in place. Every call that can fail returns a kiln_status; the
+ * message of the last failed call on the calling thread is kiln_last_error().
+ *
+ * Thread safety: a kiln_model is immutable once opened and may be shared by
+ * sessions on different threads. A kiln_session is used by one thread at a
+ * time.
+ */
+#ifndef KILN_KILN_H
+#define KILN_KILN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kiln/bundle_format.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum kiln_status {
+  KILN_OK = 0,
+  KILN_ERROR_INVALID_ARGUMENT,
+  KILN_ERROR_IO,
+  KILN_ERROR_INVALID_BUNDLE,
+  KILN_ERROR_UNSUPPORTED, /* bundle version, no executable for this host */
+  KILN_ERROR_OUT_OF_MEMORY,
+  KILN_ERROR_INTERNAL,
+} kiln_status;
+
+/* "ok", "invalid argument", ... Never NULL. */
+const char *kiln_status_string(kiln_status status);
+
+/* Message of the last failed call on this thread, e.g.
+ * "model.kiln: section 3 (SCHEDULE): checksum mismatch". Successful calls
+ * leave it unchanged. "" when no call has failed yet. */
+const char *kiln_last_error(void);
+
+typedef struct kiln_model kiln_model;
+typedef struct kiln_session kiln_session;
+
+/* kiln_model_open_* flags. */
+enum {
+  /* Also check the WEIGHTS section's checksum (touches every weight page). */
+  KILN_OPEN_VERIFY_WEIGHTS = 1u,
+  /* Verify the bundle but load no executable: for tools that only describe a
+   * bundle (possibly one built for another machine). Sessions cannot be
+   * created from such a model. */
+  KILN_OPEN_SKIP_EXECUTABLE = 2u,
+};
+
+/* Maps `path` read-only and verifies it. */
+kiln_status kiln_model_open_file(const char *path, uint32_t flags,
+                                 kiln_model **out);
+/* Uses `data` in place: it must stay valid and unchanged until the model is
+ * closed, and be aligned to KILN_TENSOR_ALIGNMENT (64) bytes so that the
+ * weights are. */
+kiln_status kiln_model_open_memory(const void *data, size_t size,
+                                   uint32_t flags, kiln_model **out);
+/* Accepts NULL. Every session of the model must be destroyed first. */
+void kiln_model_close(kiln_model *model);
+
+typedef struct kiln_tensor_info {
+  const char *name; /* valid while the model is open */
+  kiln_dtype dtype;
+  uint32_t rank;
+  const int64_t *dims; /* `rank` entries, valid while the model is open */
+  uint64_t size_bytes;
+} kiln_tensor_info;
+
+uint32_t kiln_model_input_count(const kiln_model *model);
+uint32_t kiln_model_output_count(const kiln_model *model);
+kiln_status kiln_model_input_info(const kiln_model *model, uint32_t index,
+                                  kiln_tensor_info *out);
+kiln_status kiln_model_output_info(const kiln_model *model, uint32_t index,
+                                   kiln_tensor_info *out);
+uint64_t kiln_model_arena_size(const kiln_model *model);
+/* The selected executable's target, e.g. "x86_64-avx2"; "none" when the model
+ * was opened with KILN_OPEN_SKIP_EXECUTABLE. */
+const char *kiln_model_target_name(const kiln_model *model);
+
+/* Descriptive accessors, for tools such as `kiln inspect`. */
+const char *kiln_model_name(const kiln_model *model);
+const char *kiln_model_producer(const kiln_model *model);
+void kiln_model_version(const kiln_model *model, uint32_t *major,
+                        uint32_t *minor);
+uint64_t kiln_model_file_size(const kiln_model *model);
+uint32_t kiln_model_dispatch_count(const kiln_model *model);
+uint32_t kiln_model_entry_count(const kiln_model *model);
+
+/* kind and target are plain integers: a bundle of a newer minor version may
+ * hold values this header does not name. */
+typedef struct kiln_section_info {
+  uint32_t kind;   /* kiln_section_kind */
+  uint32_t target; /* kiln_target of EXECUTABLE sections, else 0 */
+  uint64_t offset;
+  uint64_t size;
+  uint32_t alignment;
+  uint32_t checksum;
+  uint32_t flags; /* KILN_SECTION_FLAG_* */
+} kiln_section_info;
+
+uint32_t kiln_model_section_count(const kiln_model *model);
+kiln_status kiln_model_section_info(const kiln_model *model, uint32_t index,
+                                    kiln_section_info *out);
+
+typedef struct kiln_session_options {
+  uint32_t struct_size;  /* sizeof(kiln_session_options) */
+  uint32_t thread_count; /* 0 = hardware concurrency */
+} kiln_session_options;
+
+/* Allocates the session's arena (zeroed) and prepares every dispatch;
+ * kiln_session_run then allocates nothing. `options` may be NULL. */
+kiln_status kiln_session_create(kiln_model *model,
+                                const kiln_session_options *options,
+                                kiln_session **out);
+/* Accepts NULL. */
+void kiln_session_destroy(kiln_session *session);
+/* Threads the session runs workgroups on (after resolving 0). */
+uint32_t kiln_session_thread_count(const kiln_session *session);
+
+/* Copies an input into the arena; `size_bytes` must equal the input's size. */
+kiln_status kiln_session_set_input(kiln_session *session, uint32_t index,
+                                   const void *data, uint64_t size_bytes);
+/* The input's storage in the arena, to write in place; NULL for a bad index.
+ * Writes stay until overwritten: run() does not clear inputs. */
+void *kiln_session_input_data(kiln_session *session, uint32_t index);
+kiln_status kiln_session_run(kiln_session *session);
+/* The output's storage in the arena, valid until the next run or destroy. */
+kiln_status kiln_session_output(kiln_session *session, uint32_t index,
+                                const void **data, uint64_t *size_bytes);
+
+/* "x86_64-avx2", "aarch64-neon", "aarch64-neon-dotprod-fp16", "none";
+ * "unknown" for other values (kiln_section_info.target may hold one). */
+const char *kiln_target_name(kiln_target target);
+/* "f32", "i64", "bool", ...; "invalid" for unknown values. */
+const char *kiln_dtype_name(kiln_dtype dtype);
+/* Bytes per element; 0 for unknown values. */
+uint32_t kiln_dtype_size(kiln_dtype dtype);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* KILN_KILN_H */

@@ -1,0 +1,433 @@
+//===- api.cpp - The kiln.h C API on a hosted system ----------------------===//
+//
+// Glues the freestanding core (verification, dispatch plans) to the platform
+// pieces (file mapping, heap, ELF loading, oneTBB) and keeps the last error
+// per thread. A firmware port replaces this file, not the core.
+//
+//===----------------------------------------------------------------------===//
+
+#include "bundle_verify.h"
+#include "cpu/elf_loader.h"
+#include "cpu/host_target.h"
+#include "dispatch_plan.h"
+#include "file_mapping.h"
+#include "names.h"
+#include "parallel_executor.h"
+
+#include <new>
+#include <stdlib.h>
+#include <string.h>
+
+using namespace kiln::runtime;
+
+struct kiln_model {
+  FileMapping mapping; // empty when opened from memory
+  char *path = nullptr;
+  BundleView view;
+  LoadedExecutable executable;
+  kiln_target target = KILN_TARGET_NONE;
+};
+
+struct kiln_session {
+  kiln_model *model = nullptr;
+  uint8_t *arena = nullptr;
+  void *tables = nullptr; // binding pointers, then dispatch plans
+  DispatchPlan *plans = nullptr;
+  uint32_t dispatchCount = 0;
+  uint32_t threadCount = 1;
+  ParallelExecutor *executor = nullptr;
+};
+
+namespace {
+
+// Sessions are sized for this many threads at most: more is surely a bug.
+constexpr uint32_t kMaxThreadCount = 4096;
+
+thread_local ErrorMessage lastError;
+
+kiln_status fail(kiln_status status, const ErrorMessage &message) {
+  lastError = message;
+  return status;
+}
+
+/// Reports misuse of the API: "<function>: <problem>".
+kiln_status invalidArgument(const char *function, const char *problem) {
+  lastError.clear();
+  lastError << function << ": " << problem;
+  return KILN_ERROR_INVALID_ARGUMENT;
+}
+
+kiln_status outOfMemory(const char *function) {
+  lastError.clear();
+  lastError << function << ": out of memory";
+  return KILN_ERROR_OUT_OF_MEMORY;
+}
+
+kiln_status indexError(const char *function, const char *what, uint32_t index,
+                       uint32_t count) {
+  lastError.clear();
+  lastError << function << ": " << what << " index " << index
+            << " is out of range (the model has " << count << ")";
+  return KILN_ERROR_INVALID_ARGUMENT;
+}
+
+void destroyModel(kiln_model *model) {
+  if (!model)
+    return;
+  unloadElfExecutable(model->executable);
+  unmapFile(model->mapping);
+  free(model->path);
+  delete model;
+}
+
+/// Picks the most capable executable the host can run and loads it.
+kiln_status loadBestExecutable(kiln_model &model, ErrorMessage &error) {
+  const BundleView &view = model.view;
+  uint32_t best = view.sectionCount;
+  int bestRank = 0;
+  for (uint32_t i = 0; i < view.sectionCount; ++i) {
+    const kiln_section_entry &section = view.sections[i];
+    if (section.kind != KILN_SECTION_EXECUTABLE)
+      continue;
+    int rank = hostTargetRank(section.target);
+    if (rank > bestRank) {
+      bestRank = rank;
+      best = i;
+    }
+  }
+  if (best == view.sectionCount) {
+    startError(error, model.path) << "no executable for this host, "
+                                  << hostDescription() << "; the bundle has";
+    const char *separator = " ";
+    for (uint32_t i = 0; i < view.sectionCount; ++i)
+      if (view.sections[i].kind == KILN_SECTION_EXECUTABLE) {
+        error << separator << targetName(view.sections[i].target);
+        separator = ", ";
+      }
+    return KILN_ERROR_UNSUPPORTED;
+  }
+  const kiln_section_entry &section = view.sections[best];
+  startSectionError(error, model.path, view, best);
+  kiln_status status = loadElfExecutable(
+      view.sectionData(best), section.size, elfMachineForTarget(section.target),
+      view.schedule->entry_count, model.executable, error);
+  if (status == KILN_OK)
+    model.target = static_cast<kiln_target>(section.target);
+  return status;
+}
+
+kiln_status openModel(const uint8_t *data, uint64_t size, uint32_t flags,
+                      kiln_model *model, kiln_model **out) {
+  ErrorMessage error;
+  kiln_status status =
+      verifyBundle(data, size, flags, model->path, model->view, error);
+  if (status == KILN_OK && !(flags & KILN_OPEN_SKIP_EXECUTABLE))
+    status = loadBestExecutable(*model, error);
+  if (status != KILN_OK) {
+    destroyModel(model);
+    return fail(status, error);
+  }
+  *out = model;
+  return KILN_OK;
+}
+
+constexpr uint32_t kKnownOpenFlags =
+    KILN_OPEN_VERIFY_WEIGHTS | KILN_OPEN_SKIP_EXECUTABLE;
+
+const kiln_tensor_desc *tensorAt(const kiln_model *model, bool output,
+                                 uint32_t index) {
+  const kiln_manifest_header &manifest = *model->view.manifest;
+  uint32_t count = output ? manifest.output_count : manifest.input_count;
+  if (index >= count)
+    return nullptr;
+  return output ? &model->view.output(index) : &model->view.input(index);
+}
+
+kiln_status tensorInfo(const kiln_model *model, bool output, uint32_t index,
+                       kiln_tensor_info *out, const char *function) {
+  if (!model || !out)
+    return invalidArgument(function, "model and out must not be null");
+  const kiln_tensor_desc *tensor = tensorAt(model, output, index);
+  if (!tensor)
+    return indexError(function, output ? "output" : "input", index,
+                      output ? model->view.manifest->output_count
+                             : model->view.manifest->input_count);
+  out->name = model->view.string(tensor->name);
+  out->dtype = static_cast<kiln_dtype>(tensor->dtype);
+  out->rank = tensor->rank;
+  out->dims = tensor->dims;
+  out->size_bytes = tensor->size_bytes;
+  return KILN_OK;
+}
+
+} // namespace
+
+extern "C" {
+
+const char *kiln_last_error(void) { return lastError.c_str(); }
+
+kiln_status kiln_model_open_file(const char *path, uint32_t flags,
+                                 kiln_model **out) {
+  if (out)
+    *out = nullptr;
+  if (!path || !out)
+    return invalidArgument("kiln_model_open_file",
+                           "path and out must not be null");
+  if (flags & ~kKnownOpenFlags)
+    return invalidArgument("kiln_model_open_file", "unknown flags");
+  kiln_model *model = new (std::nothrow) kiln_model;
+  char *pathCopy = model ? strdup(path) : nullptr;
+  if (!pathCopy) {
+    delete model;
+    return outOfMemory("kiln_model_open_file");
+  }
+  model->path = pathCopy;
+  ErrorMessage error;
+  if (kiln_status status = mapFile(path, model->mapping, error)) {
+    destroyModel(model);
+    return fail(status, error);
+  }
+  return openModel(model->mapping.data, model->mapping.size, flags, model, out);
+}
+
+kiln_status kiln_model_open_memory(const void *data, size_t size,
+                                   uint32_t flags, kiln_model **out) {
+  if (out)
+    *out = nullptr;
+  if (!data || !out)
+    return invalidArgument("kiln_model_open_memory",
+                           "data and out must not be null");
+  if (reinterpret_cast<uintptr_t>(data) % KILN_TENSOR_ALIGNMENT != 0)
+    return invalidArgument("kiln_model_open_memory",
+                           "data must be aligned to 64 bytes");
+  if (flags & ~kKnownOpenFlags)
+    return invalidArgument("kiln_model_open_memory", "unknown flags");
+  kiln_model *model = new (std::nothrow) kiln_model;
+  if (!model)
+    return outOfMemory("kiln_model_open_memory");
+  return openModel(static_cast<const uint8_t *>(data), size, flags, model, out);
+}
+
+void kiln_model_close(kiln_model *model) { destroyModel(model); }
+
+uint32_t kiln_model_input_count(const kiln_model *model) {
+  return model ? model->view.manifest->input_count : 0;
+}
+
+uint32_t kiln_model_output_count(const kiln_model *model) {
+  return model ? model->view.manifest->output_count : 0;
+}
+
+kiln_status kiln_model_input_info(const kiln_model *model, uint32_t index,
+                                  kiln_tensor_info *out) {
+  return tensorInfo(model, false, index, out, "kiln_model_input_info");
+}
+
+kiln_status kiln_model_output_info(const kiln_model *model, uint32_t index,
+                                   kiln_tensor_info *out) {
+  return tensorInfo(model, true, index, out, "kiln_model_output_info");
+}
+
+uint64_t kiln_model_arena_size(const kiln_model *model) {
+  return model ? model->view.manifest->arena_size : 0;
+}
+
+const char *kiln_model_target_name(const kiln_model *model) {
+  return kiln_target_name(model ? model->target : KILN_TARGET_NONE);
+}
+
+const char *kiln_model_name(const kiln_model *model) {
+  return model ? model->view.string(model->view.manifest->model_name) : "";
+}
+
+const char *kiln_model_producer(const kiln_model *model) {
+  return model ? model->view.string(model->view.manifest->producer) : "";
+}
+
+void kiln_model_version(const kiln_model *model, uint32_t *major,
+                        uint32_t *minor) {
+  if (major)
+    *major = model ? model->view.header->version_major : 0;
+  if (minor)
+    *minor = model ? model->view.header->version_minor : 0;
+}
+
+uint64_t kiln_model_file_size(const kiln_model *model) {
+  return model ? model->view.size : 0;
+}
+
+uint32_t kiln_model_dispatch_count(const kiln_model *model) {
+  return model ? model->view.schedule->dispatch_count : 0;
+}
+
+uint32_t kiln_model_entry_count(const kiln_model *model) {
+  return model ? model->view.schedule->entry_count : 0;
+}
+
+uint32_t kiln_model_section_count(const kiln_model *model) {
+  return model ? model->view.sectionCount : 0;
+}
+
+kiln_status kiln_model_section_info(const kiln_model *model, uint32_t index,
+                                    kiln_section_info *out) {
+  if (!model || !out)
+    return invalidArgument("kiln_model_section_info",
+                           "model and out must not be null");
+  if (index >= model->view.sectionCount)
+    return indexError("kiln_model_section_info", "section", index,
+                      model->view.sectionCount);
+  const kiln_section_entry &section = model->view.sections[index];
+  out->kind = section.kind;
+  out->target = section.target;
+  out->offset = section.offset;
+  out->size = section.size;
+  out->alignment = section.alignment;
+  out->checksum = section.checksum;
+  out->flags = section.flags;
+  return KILN_OK;
+}
+
+kiln_status kiln_session_create(kiln_model *model,
+                                const kiln_session_options *options,
+                                kiln_session **out) {
+  const char *function = "kiln_session_create";
+  if (out)
+    *out = nullptr;
+  if (!model || !out)
+    return invalidArgument(function, "model and out must not be null");
+  if (!model->executable.entries)
+    return invalidArgument(function,
+                           "the model was opened without an executable "
+                           "(KILN_OPEN_SKIP_EXECUTABLE)");
+  uint32_t threadCount = 0;
+  if (options) {
+    constexpr uint32_t kThreadCountEnd =
+        offsetof(kiln_session_options, thread_count) + sizeof(uint32_t);
+    if (options->struct_size < offsetof(kiln_session_options, thread_count))
+      return invalidArgument(function, "options->struct_size is too small");
+    if (options->struct_size >= kThreadCountEnd)
+      threadCount = options->thread_count;
+  }
+  if (threadCount > kMaxThreadCount)
+    return invalidArgument(function, "thread_count is unreasonably large");
+  if (threadCount == 0)
+    threadCount = defaultThreadCount();
+
+  const BundleView &view = model->view;
+  const kiln_manifest_header &manifest = *view.manifest;
+  const kiln_schedule_header &schedule = *view.schedule;
+  ErrorMessage error;
+  kiln_session *session = new (std::nothrow) kiln_session;
+  if (!session) {
+    error << function << ": out of memory";
+    return fail(KILN_ERROR_OUT_OF_MEMORY, error);
+  }
+  session->model = model;
+  session->dispatchCount = schedule.dispatch_count;
+  session->threadCount = threadCount;
+
+  // aligned_alloc wants a size that is a multiple of the alignment; an empty
+  // arena still gets one block so that pointers into it are valid.
+  uint64_t alignment = manifest.arena_alignment > KILN_TENSOR_ALIGNMENT
+                           ? manifest.arena_alignment
+                           : KILN_TENSOR_ALIGNMENT;
+  uint64_t arenaBytes = manifest.arena_size ? manifest.arena_size : 1;
+  bool arenaFits = arenaBytes <= SIZE_MAX - alignment;
+  if (arenaFits) {
+    arenaBytes = (arenaBytes + alignment - 1) & ~(alignment - 1);
+    session->arena =
+        static_cast<uint8_t *>(aligned_alloc(alignment, arenaBytes));
+  }
+  size_t pointerBytes = size_t(schedule.binding_count) * sizeof(void *);
+  size_t tableBytes =
+      pointerBytes + size_t(schedule.dispatch_count) * sizeof(DispatchPlan);
+  session->tables = malloc(tableBytes ? tableBytes : 1);
+  if (threadCount > 1)
+    session->executor = createParallelExecutor(threadCount);
+  if (!session->arena || !session->tables ||
+      (threadCount > 1 && !session->executor)) {
+    kiln_session_destroy(session);
+    error << function << ": cannot allocate the session (arena of "
+          << manifest.arena_size << " bytes)";
+    return fail(KILN_ERROR_OUT_OF_MEMORY, error);
+  }
+  memset(session->arena, 0, arenaBytes);
+  void **bindingPointers = static_cast<void **>(session->tables);
+  session->plans = reinterpret_cast<DispatchPlan *>(
+      static_cast<uint8_t *>(session->tables) + pointerBytes);
+  planDispatches(view, model->executable.entries, session->arena,
+                 bindingPointers, session->plans);
+  *out = session;
+  return KILN_OK;
+}
+
+void kiln_session_destroy(kiln_session *session) {
+  if (!session)
+    return;
+  destroyParallelExecutor(session->executor);
+  free(session->tables);
+  free(session->arena);
+  delete session;
+}
+
+uint32_t kiln_session_thread_count(const kiln_session *session) {
+  return session ? session->threadCount : 0;
+}
+
+kiln_status kiln_session_set_input(kiln_session *session, uint32_t index,
+                                   const void *data, uint64_t size_bytes) {
+  const char *function = "kiln_session_set_input";
+  if (!session)
+    return invalidArgument(function, "session must not be null");
+  const kiln_tensor_desc *input = tensorAt(session->model, false, index);
+  if (!input)
+    return indexError(function, "input", index,
+                      session->model->view.manifest->input_count);
+  if (size_bytes != input->size_bytes) {
+    lastError.clear();
+    lastError << function << ": input " << index << " '"
+              << session->model->view.string(input->name) << "' is "
+              << input->size_bytes << " bytes, got " << size_bytes;
+    return KILN_ERROR_INVALID_ARGUMENT;
+  }
+  if (!data && size_bytes)
+    return invalidArgument(function, "data must not be null");
+  if (size_bytes)
+    memcpy(session->arena + input->arena_offset, data, size_bytes);
+  return KILN_OK;
+}
+
+void *kiln_session_input_data(kiln_session *session, uint32_t index) {
+  if (!session)
+    return nullptr;
+  const kiln_tensor_desc *input = tensorAt(session->model, false, index);
+  return input ? session->arena + input->arena_offset : nullptr;
+}
+
+kiln_status kiln_session_run(kiln_session *session) {
+  if (!session)
+    return invalidArgument("kiln_session_run", "session must not be null");
+  if (session->executor)
+    runDispatchesInParallel(session->executor, session->plans,
+                            session->dispatchCount);
+  else
+    runDispatchesSequentially(session->plans, session->dispatchCount);
+  return KILN_OK;
+}
+
+kiln_status kiln_session_output(kiln_session *session, uint32_t index,
+                                const void **data, uint64_t *size_bytes) {
+  const char *function = "kiln_session_output";
+  if (!session || !data || !size_bytes)
+    return invalidArgument(function,
+                           "session, data and size_bytes must not be null");
+  const kiln_tensor_desc *output = tensorAt(session->model, true, index);
+  if (!output)
+    return indexError(function, "output", index,
+                      session->model->view.manifest->output_count);
+  *data = session->arena + output->arena_offset;
+  *size_bytes = output->size_bytes;
+  return KILN_OK;
+}
+
+} // extern "C"

@@ -1,0 +1,34 @@
+//===- dispatch_plan.h - Precomputed dispatches, sequential run -*- C++ -*-===//
+//
+// Part of the freestanding core. A session resolves every binding to a base
+// pointer once, at creation, so that running the schedule is only a loop of
+// indirect calls: no lookups, no allocation.
+//
+//===----------------------------------------------------------------------===//
+#ifndef KILN_RUNTIME_DISPATCH_PLAN_H
+#define KILN_RUNTIME_DISPATCH_PLAN_H
+
+#include "bundle_verify.h"
+
+namespace kiln::runtime {
+
+struct DispatchPlan {
+  kiln_dispatch_fn entry;
+  void *const *bindings;  // the dispatch's binding base pointers, in order
+  int64_t workgroupCount; // product of the grid
+};
+
+/// Resolves the schedule of a verified bundle against `arena` and the
+/// executable's `entries` (schedule entry_count of them). Fills
+/// `bindingPointers` (schedule binding_count entries) and `plans` (schedule
+/// dispatch_count entries).
+void planDispatches(const BundleView &view, const kiln_dispatch_fn *entries,
+                    uint8_t *arena, void **bindingPointers,
+                    DispatchPlan *plans);
+
+/// Runs the plans in order, each workgroup in order, on the calling thread.
+void runDispatchesSequentially(const DispatchPlan *plans, uint32_t count);
+
+} // namespace kiln::runtime
+
+#endif // KILN_RUNTIME_DISPATCH_PLAN_H

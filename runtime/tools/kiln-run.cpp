@@ -1,0 +1,30 @@
+//===- kiln-run.cpp - Runtime-only Kiln CLI -------------------------------===//
+//
+// `kiln-run run|bench|inspect`: the runtime subcommands of `kiln` without the
+// compiler, for machines (boards, servers) that only run bundles.
+//
+//===----------------------------------------------------------------------===//
+
+#include "RuntimeCommands.h"
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+
+int main(int argc, char **argv) {
+  CLI::App app{"kiln-run: run, benchmark and inspect Kiln bundles"};
+  app.require_subcommand(1);
+  int exitCode = 0;
+  kiln::tools::addRuntimeCommands(app, exitCode);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp &help) {
+    return app.exit(help);
+  } catch (const CLI::CallForAllHelp &help) {
+    return app.exit(help);
+  } catch (const CLI::ParseError &error) {
+    std::fprintf(stderr, "kiln: error: %s\n", error.what());
+    return 1;
+  }
+  return exitCode;
+}

@@ -1,0 +1,316 @@
+//===- CodeGen.cpp - LLVM dialect -> CPU executable ------------------------===//
+//
+// Translates the executable module to LLVM IR, adds the entry wrappers and
+// the entry table the runtime looks up, links the builtins bitcode (memcpy,
+// memset), optimises at O3 for the target CPU, emits an object file and links
+// it with ld.lld into a shared object. The result has no dynamic imports:
+// `--no-undefined` turns any stray libm/libc call into a compile error rather
+// than a bundle that fails to load.
+//
+//===----------------------------------------------------------------------===//
+
+#include "targets/cpu/CodeGen.h"
+
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Export.h"
+#include "llvm/Analysis/TargetLibraryInfo.h"
+#include "llvm/Bitcode/BitcodeReader.h"
+#include "llvm/IR/IRBuilder.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Module.h"
+#include "llvm/Linker/Linker.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Passes/PassBuilder.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FileUtilities.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/raw_ostream.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/Target/TargetOptions.h"
+#include "llvm/TargetParser/Triple.h"
+#include "llvm/Transforms/Utils/ModuleUtils.h"
+
+#include <mutex>
+
+extern "C" {
+void LLVMInitializeX86TargetInfo();
+void LLVMInitializeX86Target();
+void LLVMInitializeX86TargetMC();
+void LLVMInitializeX86AsmPrinter();
+void LLVMInitializeAArch64TargetInfo();
+void LLVMInitializeAArch64Target();
+void LLVMInitializeAArch64TargetMC();
+void LLVMInitializeAArch64AsmPrinter();
+
+// Builtins bitcode, embedded at build time (EmbedBitcode.S.in).
+extern const char kiln_builtins_x86_64_bc[], kiln_builtins_x86_64_bc_end[];
+extern const char kiln_builtins_aarch64_bc[], kiln_builtins_aarch64_bc_end[];
+}
+
+namespace mlir::kiln::cpu {
+
+llvm::ArrayRef<CpuTarget> cpuTargets() {
+  static const CpuTarget targets[] = {
+      {KILN_TARGET_X86_64_AVX2, "x86_64-avx2", "x86_64-unknown-linux-gnu",
+       "haswell", "+avx2,+fma,+f16c"},
+      {KILN_TARGET_AARCH64_NEON, "aarch64-neon", "aarch64-unknown-linux-gnu",
+       "generic", "+neon"},
+      {KILN_TARGET_AARCH64_NEON_DOTPROD_FP16, "aarch64-neon-dotprod-fp16",
+       "aarch64-unknown-linux-gnu", "cortex-a55",
+       "+neon,+dotprod,+fullfp16"},
+  };
+  return targets;
+}
+
+const CpuTarget *findCpuTarget(llvm::StringRef name) {
+  for (const CpuTarget &target : cpuTargets())
+    if (target.name == name)
+      return &target;
+  return nullptr;
+}
+
+namespace {
+
+void initializeLLVMTargets() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    LLVMInitializeX86TargetInfo();
+    LLVMInitializeX86Target();
+    LLVMInitializeX86TargetMC();
+    LLVMInitializeX86AsmPrinter();
+    LLVMInitializeAArch64TargetInfo();
+    LLVMInitializeAArch64Target();
+    LLVMInitializeAArch64TargetMC();
+    LLVMInitializeAArch64AsmPrinter();
+  });
+}
+
+llvm::StringRef builtinsBitcode(const llvm::Triple &triple) {
+  if (triple.getArch() == llvm::Triple::x86_64)
+    return {kiln_builtins_x86_64_bc,
+            (size_t)(kiln_builtins_x86_64_bc_end - kiln_builtins_x86_64_bc)};
+  return {kiln_builtins_aarch64_bc,
+          (size_t)(kiln_builtins_aarch64_bc_end - kiln_builtins_aarch64_bc)};
+}
+
+/// Adds `kiln_entry_<i>(void *const *bindings, i64 wg, i64 wgs)` for each
+/// dispatch function and the exported table pointing at them.
+bool addEntryTable(llvm::Module &module, unsigned entryCount,
+                   std::string &error) {
+  llvm::LLVMContext &context = module.getContext();
+  llvm::IRBuilder<> b(context);
+  llvm::Type *ptr = b.getPtrTy(), *i64 = b.getInt64Ty(), *i32 = b.getInt32Ty();
+  auto *entryType = llvm::FunctionType::get(b.getVoidTy(), {ptr, i64, i64},
+                                            /*isVarArg=*/false);
+  std::vector<llvm::Constant *> entries;
+  for (unsigned i = 0; i < entryCount; ++i) {
+    std::string name = "dispatch_" + std::to_string(i);
+    llvm::Function *dispatch = module.getFunction(name);
+    if (!dispatch || dispatch->isDeclaration()) {
+      error = "executable has no function " + name;
+      return false;
+    }
+    dispatch->setLinkage(llvm::GlobalValue::InternalLinkage);
+    auto *entry = llvm::Function::Create(
+        entryType, llvm::GlobalValue::InternalLinkage,
+        "kiln_entry_" + std::to_string(i), module);
+    b.SetInsertPoint(llvm::BasicBlock::Create(context, "entry", entry));
+    llvm::Value *bindings = entry->getArg(0);
+    std::vector<llvm::Value *> args;
+    unsigned numBuffers = dispatch->arg_size() - 2;
+    for (unsigned j = 0; j < numBuffers; ++j) {
+      llvm::Value *slot = b.CreateConstInBoundsGEP1_64(ptr, bindings, j);
+      auto *load = b.CreateAlignedLoad(ptr, slot, llvm::Align(8));
+      args.push_back(load);
+      // Bindings are 64-byte aligned and never alias each other's writes.
+      dispatch->addParamAttr(j, llvm::Attribute::NoAlias);
+      dispatch->addParamAttr(
+          j, llvm::Attribute::getWithAlignment(context, llvm::Align(64)));
+    }
+    args.push_back(entry->getArg(1));
+    args.push_back(entry->getArg(2));
+    b.CreateCall(dispatch, args);
+    b.CreateRetVoid();
+    entries.push_back(entry);
+  }
+  auto *arrayType = llvm::ArrayType::get(ptr, entryCount);
+  auto *tableType = llvm::StructType::get(context, {i32, i32, i32, i32,
+                                                    arrayType});
+  auto *table = llvm::ConstantStruct::get(
+      tableType, {b.getInt32(KILN_ENTRY_TABLE_MAGIC),
+                  b.getInt32(KILN_ENTRY_TABLE_VERSION),
+                  b.getInt32(entryCount), b.getInt32(0),
+                  llvm::ConstantArray::get(arrayType, entries)});
+  auto *global = new llvm::GlobalVariable(
+      module, tableType, /*isConstant=*/true,
+      llvm::GlobalValue::ExternalLinkage, table, KILN_ENTRY_TABLE_SYMBOL);
+  global->setAlignment(llvm::Align(16));
+  return true;
+}
+
+bool optimize(llvm::Module &module, llvm::TargetMachine &machine) {
+  llvm::LoopAnalysisManager lam;
+  llvm::FunctionAnalysisManager fam;
+  llvm::CGSCCAnalysisManager cgam;
+  llvm::ModuleAnalysisManager mam;
+  llvm::PipelineTuningOptions tuning;
+  tuning.LoopVectorization = true;
+  tuning.SLPVectorization = true;
+  tuning.LoopUnrolling = true;
+  llvm::PassBuilder builder(&machine, tuning);
+  // No C library: LLVM must not turn code into calls of library functions
+  // (beyond the mem* intrinsics the builtins provide).
+  llvm::TargetLibraryInfoImpl library(llvm::Triple(module.getTargetTriple()));
+  library.disableAllFunctions();
+  fam.registerPass([&] { return llvm::TargetLibraryAnalysis(library); });
+  builder.registerModuleAnalyses(mam);
+  builder.registerCGSCCAnalyses(cgam);
+  builder.registerFunctionAnalyses(fam);
+  builder.registerLoopAnalyses(lam);
+  builder.crossRegisterProxies(lam, fam, cgam, mam);
+  llvm::ModulePassManager passes =
+      builder.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3);
+  passes.run(module, mam);
+  return true;
+}
+
+/// Runs ld.lld on `object` and returns the shared object's bytes.
+bool linkSharedObject(llvm::StringRef object, std::vector<uint8_t> &elf,
+                      std::string &error) {
+  llvm::SmallString<128> objectPath, elfPath;
+  int objectFd;
+  if (auto ec = llvm::sys::fs::createTemporaryFile("kiln-exe", "o", objectFd,
+                                                   objectPath)) {
+    error = "cannot create a temporary file: " + ec.message();
+    return false;
+  }
+  llvm::FileRemover removeObject(objectPath.str());
+  {
+    llvm::raw_fd_ostream out(objectFd, /*shouldClose=*/true);
+    out << object;
+  }
+  if (auto ec = llvm::sys::fs::createTemporaryFile("kiln-exe", "so", elfPath)) {
+    error = "cannot create a temporary file: " + ec.message();
+    return false;
+  }
+  llvm::FileRemover removeElf(elfPath.str());
+  llvm::SmallString<128> logPath;
+  llvm::sys::fs::createTemporaryFile("kiln-lld", "log", logPath);
+  llvm::FileRemover removeLog(logPath.str());
+
+  llvm::StringRef lld = KILN_LLD_PATH;
+  llvm::SmallVector<llvm::StringRef> args = {
+      lld, "-shared", "--no-undefined", "-nostdlib", "-Bsymbolic",
+      "--build-id=none", "--hash-style=both", "-z", "max-page-size=4096",
+      "-z", "separate-loadable-segments", "-z", "norelro", "-z", "noexecstack",
+      "-o", elfPath, objectPath};
+  std::optional<llvm::StringRef> redirects[] = {std::nullopt,
+                                                llvm::StringRef(logPath),
+                                                llvm::StringRef(logPath)};
+  std::string message;
+  int rc = llvm::sys::ExecuteAndWait(lld, args, std::nullopt, redirects, 0, 0,
+                                     &message);
+  if (rc != 0) {
+    auto log = llvm::MemoryBuffer::getFile(logPath);
+    error = "linking the executable failed" +
+            (message.empty() ? "" : ": " + message) +
+            (log ? "\n" + (*log)->getBuffer().trim().str() : "");
+    return false;
+  }
+  auto buffer = llvm::MemoryBuffer::getFile(elfPath, /*IsText=*/false,
+                                            /*RequiresNullTerminator=*/false);
+  if (!buffer) {
+    error = "cannot read the linked executable";
+    return false;
+  }
+  elf.assign((*buffer)->getBufferStart(), (*buffer)->getBufferEnd());
+  return true;
+}
+
+} // namespace
+
+bool emitCpuExecutable(ModuleOp executable, const CpuTarget &target,
+                       unsigned entryCount, std::vector<uint8_t> &elf,
+                       std::string &error, llvm::raw_ostream *optimizedIR) {
+  initializeLLVMTargets();
+  DialectRegistry registry;
+  registerBuiltinDialectTranslation(registry);
+  registerLLVMDialectTranslation(registry);
+  executable->getContext()->appendDialectRegistry(registry);
+
+  llvm::LLVMContext context;
+  std::unique_ptr<llvm::Module> module =
+      translateModuleToLLVMIR(executable, context, "kiln_executable");
+  if (!module) {
+    error = "translation to LLVM IR failed";
+    return false;
+  }
+  llvm::Triple triple(target.triple);
+  std::string lookupError;
+  const llvm::Target *llvmTarget =
+      llvm::TargetRegistry::lookupTarget(triple.str(), lookupError);
+  if (!llvmTarget) {
+    error = lookupError;
+    return false;
+  }
+  llvm::TargetOptions options;
+  options.AllowFPOpFusion = llvm::FPOpFusion::Fast;
+  std::unique_ptr<llvm::TargetMachine> machine(
+      llvmTarget->createTargetMachine(triple.str(), target.cpu,
+                                      target.features, options,
+                                      llvm::Reloc::PIC_, llvm::CodeModel::Small,
+                                      llvm::CodeGenOptLevel::Aggressive));
+  module->setDataLayout(machine->createDataLayout());
+  module->setTargetTriple(triple.str());
+  for (llvm::Function &f : *module) {
+    if (f.isDeclaration())
+      continue;
+    f.addFnAttr("target-cpu", target.cpu);
+    f.addFnAttr("target-features", target.features);
+  }
+
+  if (!addEntryTable(*module, entryCount, error))
+    return false;
+
+  auto builtins = llvm::parseBitcodeFile(
+      llvm::MemoryBufferRef(builtinsBitcode(triple), "kiln-builtins"),
+      context);
+  if (!builtins) {
+    error = "cannot read the builtins bitcode: " +
+            llvm::toString(builtins.takeError());
+    return false;
+  }
+  (*builtins)->setDataLayout(module->getDataLayout());
+  (*builtins)->setTargetTriple(module->getTargetTriple());
+  if (llvm::Linker::linkModules(*module, std::move(*builtins))) {
+    error = "cannot link the builtins";
+    return false;
+  }
+  // Code generation may emit calls to these after IR optimisation.
+  std::vector<llvm::GlobalValue *> keep;
+  for (const char *name : {"memcpy", "memmove", "memset"})
+    if (llvm::Function *f = module->getFunction(name))
+      keep.push_back(f);
+  llvm::appendToCompilerUsed(*module, keep);
+
+  optimize(*module, *machine);
+  if (optimizedIR)
+    module->print(*optimizedIR, nullptr);
+
+  llvm::SmallString<0> object;
+  {
+    llvm::raw_svector_ostream stream(object);
+    llvm::legacy::PassManager codegen;
+    if (machine->addPassesToEmitFile(codegen, stream, nullptr,
+                                     llvm::CodeGenFileType::ObjectFile)) {
+      error = "the target cannot emit object files";
+      return false;
+    }
+    codegen.run(*module);
+  }
+  return linkSharedObject(object, elf, error);
+}
+
+} // namespace mlir::kiln::cpu

@@ -1,0 +1,45 @@
+//===- CodeGen.h - LLVM dialect -> CPU executable ---------------*- C++ -*-===//
+#ifndef KILN_TARGETS_CPU_CODEGEN_H
+#define KILN_TARGETS_CPU_CODEGEN_H
+
+#include "kiln/bundle_format.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace mlir::kiln::cpu {
+
+/// A CPU code target: what `--target` names and what LLVM is told.
+struct CpuTarget {
+  kiln_target id;
+  llvm::StringRef name;     // e.g. "x86_64-avx2"
+  llvm::StringRef triple;   // LLVM target triple
+  llvm::StringRef cpu;      // LLVM CPU name
+  llvm::StringRef features; // LLVM feature string
+};
+
+/// Every CPU target Kiln can generate code for.
+llvm::ArrayRef<CpuTarget> cpuTargets();
+/// The target called `name`, or null.
+const CpuTarget *findCpuTarget(llvm::StringRef name);
+
+/// Compiles the executable module (in the LLVM dialect; functions
+/// `dispatch_<i>` with bare-pointer buffer arguments followed by workgroup
+/// id and count) into a position-independent ELF shared object with no
+/// imports that exports the entry table of `entryCount` entries.
+/// When `optimizedIR` is given, the optimised LLVM IR is printed there.
+/// On failure returns false and sets `error`.
+bool emitCpuExecutable(ModuleOp executable, const CpuTarget &target,
+                       unsigned entryCount, std::vector<uint8_t> &elf,
+                       std::string &error,
+                       llvm::raw_ostream *optimizedIR = nullptr);
+
+} // namespace mlir::kiln::cpu
+
+#endif // KILN_TARGETS_CPU_CODEGEN_H

@@ -1,0 +1,29 @@
+//===- Passes.h - Kiln CPU target passes ------------------------*- C++ -*-===//
+#ifndef KILN_TARGETS_CPU_PASSES_H
+#define KILN_TARGETS_CPU_PASSES_H
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Pass/Pass.h"
+#include "mlir/Pass/PassManager.h"
+
+namespace mlir::kiln::cpu {
+
+#define GEN_PASS_DECL
+#include "targets/cpu/Passes.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "targets/cpu/Passes.h.inc"
+
+/// The executable module's lowering, in two halves so that the scratch
+/// sizes can be read off the functions in between: Kiln dispatch functions
+/// on tensors -> buffers with the runtime ABI, then -> LLVM dialect.
+void buildCpuBufferizationPipeline(OpPassManager &pm);
+void buildCpuToLLVMPipeline(OpPassManager &pm);
+
+} // namespace mlir::kiln::cpu
+
+#endif // KILN_TARGETS_CPU_PASSES_H

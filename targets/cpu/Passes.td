@@ -1,0 +1,85 @@
+//===- Passes.td - Kiln CPU target passes -----------------*- tablegen -*-===//
+#ifndef KILN_TARGETS_CPU_PASSES_TD
+#define KILN_TARGETS_CPU_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def CpuDispatchAbi : Pass<"kiln-cpu-dispatch-abi", "mlir::ModuleOp"> {
+  let summary = "Give dispatch functions the runtime's calling convention";
+  let description = [{
+    Rewrites every function of the executable module from tensors in and out
+    to destination-passing style on buffers: one memref per input, one per
+    result (written with `bufferization.materialize_in_destination`), then
+    the workgroup id and count. Bufferization then writes results straight
+    into the buffers the schedule binds. Pads are generalised to fill +
+    insert_slice on the way, so every op left bufferizes in place.
+
+    Before:
+    ```mlir
+    func.func @dispatch_0(%a: tensor<4xf32>) -> tensor<4xf32> {
+      %0 = linalg.generic ... ins(%a) ...
+      return %0 : tensor<4xf32>
+    }
+    ```
+    After:
+    ```mlir
+    func.func @dispatch_0(%a: memref<4xf32>, %r: memref<4xf32>,
+                          %wg: index, %wgs: index) {
+      %t = bufferization.to_tensor %a restrict : memref<4xf32>
+      %0 = linalg.generic ... ins(%t) ...
+      bufferization.materialize_in_destination %0 in restrict writable %r
+          : (tensor<4xf32>, memref<4xf32>) -> ()
+      return
+    }
+    ```
+  }];
+  let dependentDialects = ["mlir::bufferization::BufferizationDialect",
+                           "mlir::memref::MemRefDialect",
+                           "mlir::linalg::LinalgDialect"];
+}
+
+def CpuScratchBuffers : Pass<"kiln-cpu-scratch-buffers", "mlir::ModuleOp"> {
+  let summary = "Place a dispatch's temporary buffers in an arena binding";
+  let description = [{
+    Generated code must not call malloc. Each `memref.alloc` left after
+    bufferization (padded inputs, intermediates of multi-op dispatches)
+    becomes a `memref.view` into one extra `memref<Nxi8>` argument placed
+    before the workgroup arguments; N (64-byte aligned pieces) is recorded as
+    `kiln.scratch_size` on the function so that memory planning can give the
+    dispatch that much arena for the duration of its call.
+
+    Before:
+    ```mlir
+    %0 = memref.alloc() : memref<16xf32>
+    ```
+    After:
+    ```mlir
+    // new argument %scratch: memref<64xi8>
+    %c0 = arith.constant 0 : index
+    %0 = memref.view %scratch[%c0][] : memref<64xi8> to memref<16xf32>
+    ```
+  }];
+  let dependentDialects = ["mlir::memref::MemRefDialect",
+                           "mlir::arith::ArithDialect"];
+}
+
+def CpuExpandMath : Pass<"kiln-cpu-expand-math", "mlir::ModuleOp"> {
+  let summary = "Replace transcendental math ops by inline polynomials";
+  let description = [{
+    The executable has no imports, so libm is not available: exp, log, tanh,
+    erf, sin, cos, ... become MLIR's polynomial approximations (f32, and
+    f16/bf16 through f32) and powf becomes exp(y * log(x)) with the sign
+    rules of pow. Approximations vectorize, unlike libm calls.
+
+    Before:
+    ```mlir
+    %0 = math.exp %x : f32
+    ```
+    After: a sequence of arith ops (range reduction, polynomial, scaling).
+  }];
+  let dependentDialects = ["mlir::arith::ArithDialect",
+                           "mlir::math::MathDialect",
+                           "mlir::vector::VectorDialect"];
+}
+
+#endif // KILN_TARGETS_CPU_PASSES_TD

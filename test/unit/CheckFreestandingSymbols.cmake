@@ -1,0 +1,29 @@
+# Fails when the freestanding runtime core needs any symbol from outside
+# itself other than memcpy, memset and memcmp (what a firmware C library, or
+# the compiler's own builtins, always provide).
+execute_process(COMMAND ${NM} --undefined-only --format=just-symbols ${ARCHIVE}
+                OUTPUT_VARIABLE undefined RESULT_VARIABLE result)
+if(NOT result EQUAL 0)
+  message(FATAL_ERROR "${NM} failed on ${ARCHIVE}")
+endif()
+execute_process(COMMAND ${NM} --defined-only --format=just-symbols ${ARCHIVE}
+                OUTPUT_VARIABLE defined)
+string(REPLACE "\n" ";" undefined "${undefined}")
+string(REPLACE "\n" ";" defined "${defined}")
+set(allowed memcpy memset memcmp)
+set(unexpected "")
+foreach(symbol IN LISTS undefined)
+  if(symbol STREQUAL "" OR symbol MATCHES ":$")
+    continue()
+  endif()
+  list(FIND defined "${symbol}" defined_index)
+  list(FIND allowed "${symbol}" allowed_index)
+  if(defined_index EQUAL -1 AND allowed_index EQUAL -1)
+    list(APPEND unexpected "${symbol}")
+  endif()
+endforeach()
+if(unexpected)
+  list(REMOVE_DUPLICATES unexpected)
+  message(FATAL_ERROR "freestanding core needs: ${unexpected}")
+endif()
+message(STATUS "freestanding core needs only memcpy/memset/memcmp")
