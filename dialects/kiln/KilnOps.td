@@ -73,6 +73,21 @@ def Kiln_RoundOp : Kiln_UnaryOp<"round"> {
 def Kiln_SignOp : Kiln_UnaryOp<"sign"> { let summary = "-1, 0 or 1"; }
 def Kiln_SinOp : Kiln_UnaryOp<"sin"> { let summary = "sine"; }
 def Kiln_CosOp : Kiln_UnaryOp<"cos"> { let summary = "cosine"; }
+def Kiln_TanOp : Kiln_UnaryOp<"tan"> { let summary = "tangent"; }
+def Kiln_AsinOp : Kiln_UnaryOp<"asin"> { let summary = "arcsine"; }
+def Kiln_AcosOp : Kiln_UnaryOp<"acos"> { let summary = "arccosine"; }
+def Kiln_AtanOp : Kiln_UnaryOp<"atan"> { let summary = "arctangent"; }
+def Kiln_SinhOp : Kiln_UnaryOp<"sinh"> { let summary = "hyperbolic sine"; }
+def Kiln_CoshOp : Kiln_UnaryOp<"cosh"> { let summary = "hyperbolic cosine"; }
+def Kiln_AsinhOp : Kiln_UnaryOp<"asinh"> {
+  let summary = "inverse hyperbolic sine";
+}
+def Kiln_AcoshOp : Kiln_UnaryOp<"acosh"> {
+  let summary = "inverse hyperbolic cosine";
+}
+def Kiln_AtanhOp : Kiln_UnaryOp<"atanh"> {
+  let summary = "inverse hyperbolic tangent";
+}
 def Kiln_NotOp : Kiln_UnaryOp<"not"> { let summary = "logical not"; }
 def Kiln_IdentityOp : Kiln_UnaryOp<"identity"> {
   let summary = "copy; kept only where a buffer must be materialised";
@@ -148,6 +163,11 @@ def Kiln_ModOp : Kiln_BinaryOp<"mod"> {
 }
 def Kiln_PReluOp : Kiln_BinaryOp<"prelu"> {
   let summary = "a >= 0 ? a : a * slope";
+}
+def Kiln_BitShiftOp : Kiln_BinaryOp<"bit_shift"> {
+  let summary = "a << b or a >> b (logical) on unsigned integers";
+  let arguments = (ins Kiln_Tensor:$lhs, Kiln_Tensor:$rhs, StrAttr:$direction);
+  let hasFolder = 0;
 }
 def Kiln_AndOp : Kiln_BinaryOp<"and", [Commutative]> { let summary = "logical and"; }
 def Kiln_OrOp : Kiln_BinaryOp<"or", [Commutative]> { let summary = "logical or"; }
@@ -423,6 +443,26 @@ def Kiln_GatherOp : Kiln_Op<"gather", [Pure, InferTypeOpAdaptor]> {
     $data `,` $indices attr-dict `:` functional-type(operands, results)
   }];
   let hasFolder = 1;
+}
+
+def Kiln_GatherElementsOp : Kiln_Op<"gather_elements",
+    [Pure, InferTypeOpAdaptor]> {
+  let summary = "output[i] = data[i with dim axis replaced by indices[i]]";
+  let arguments = (ins Kiln_Tensor:$data, Kiln_IndexTensor:$indices,
+                       I64Attr:$axis);
+  let results = (outs Kiln_Tensor:$output);
+  let assemblyFormat = [{
+    $data `,` $indices attr-dict `:` functional-type(operands, results)
+  }];
+}
+
+def Kiln_CumSumOp : Kiln_Op<"cumsum", [Pure, SameOperandsAndResultType]> {
+  let summary = "running sum along `axis` (optionally exclusive, reversed)";
+  let arguments = (ins Kiln_Tensor:$input, I64Attr:$axis, BoolAttr:$exclusive,
+                       BoolAttr:$reverse);
+  let results = (outs Kiln_Tensor:$output);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+  let hasVerifier = 1;
 }
 
 def Kiln_PadOp : Kiln_Op<"pad", [Pure, InferTypeOpAdaptor]> {

@@ -7,7 +7,9 @@
 
 #include "passes/KilnToLinalg/LoweringUtils.h"
 
+#include "mlir/Dialect/Func/Transforms/FuncConversions.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/Transforms/DialectConversion.h"
 #include "mlir/Dialect/Utils/ReshapeOpsUtils.h"
 #include "llvm/ADT/TypeSwitch.h"
 
@@ -32,6 +34,20 @@ int64_t mlir::kiln::tensorByteSize(RankedTensorType type) {
 
 namespace mlir::kiln::lowering {
 
+Type signless(Type type) {
+  if (auto integer = dyn_cast<IntegerType>(type))
+    return integer.isSignless()
+               ? type
+               : IntegerType::get(type.getContext(), integer.getWidth());
+  if (auto tensor = dyn_cast<RankedTensorType>(type))
+    return signless(tensor);
+  return type;
+}
+
+RankedTensorType signless(RankedTensorType type) {
+  return type.clone(signless(type.getElementType()));
+}
+
 Value scalarConstant(OpBuilder &b, Location loc, Type type, double value) {
   if (auto floatType = dyn_cast<FloatType>(type))
     return b.create<arith::ConstantOp>(loc, b.getFloatAttr(floatType, value));
@@ -39,15 +55,18 @@ Value scalarConstant(OpBuilder &b, Location loc, Type type, double value) {
       loc, b.getIntegerAttr(type, (int64_t)value));
 }
 
-Value lowestConstant(OpBuilder &b, Location loc, Type type, bool highest) {
+Value lowestConstant(OpBuilder &b, Location loc, Type type, bool highest,
+                     bool isUnsigned) {
   if (auto floatType = dyn_cast<FloatType>(type))
     return b.create<arith::ConstantOp>(
         loc, b.getFloatAttr(floatType,
                             APFloat::getInf(floatType.getFloatSemantics(),
                                             /*Negative=*/!highest)));
   unsigned width = type.getIntOrFloatBitWidth();
-  APInt v = highest ? APInt::getSignedMaxValue(width)
-                    : APInt::getSignedMinValue(width);
+  APInt v = isUnsigned ? (highest ? APInt::getMaxValue(width)
+                                  : APInt::getMinValue(width))
+           : highest  ? APInt::getSignedMaxValue(width)
+                      : APInt::getSignedMinValue(width);
   if (width == 1)
     v = APInt(1, highest ? 1 : 0);
   return b.create<arith::ConstantOp>(loc, b.getIntegerAttr(type, v));
@@ -179,12 +198,22 @@ struct ConvertKilnToLinalgPass
     : public mlir::kiln::impl::ConvertKilnToLinalgBase<ConvertKilnToLinalgPass> {
   void runOnOperation() override {
     MLIRContext *context = &getContext();
+    TypeConverter signlessTypes;
+    signlessTypes.addConversion([](Type type) { return lowering::signless(type); });
     ConversionTarget target(*context);
     target.addLegalDialect<linalg::LinalgDialect, tensor::TensorDialect,
-                           arith::ArithDialect, math::MathDialect,
-                           func::FuncDialect>();
+                           arith::ArithDialect, math::MathDialect>();
     target.addIllegalDialect<KilnDialect>();
+    target.addDynamicallyLegalOp<func::FuncOp>([&](func::FuncOp func) {
+      return signlessTypes.isSignatureLegal(func.getFunctionType());
+    });
+    target.addDynamicallyLegalOp<func::ReturnOp>([&](func::ReturnOp ret) {
+      return signlessTypes.isLegal(ret.getOperandTypes());
+    });
     RewritePatternSet patterns(context);
+    populateFunctionOpInterfaceTypeConversionPattern<func::FuncOp>(
+        patterns, signlessTypes);
+    populateReturnOpTypeConversionPattern(patterns, signlessTypes);
     lowering::populateElementwisePatterns(patterns);
     lowering::populateContractionPatterns(patterns);
     lowering::populateReductionPatterns(patterns);

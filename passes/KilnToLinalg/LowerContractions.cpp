@@ -42,7 +42,7 @@ struct MatMulLowering : public OpConversionPattern<MatMulOp> {
     Location loc = op.getLoc();
     MLIRContext *context = getContext();
     Value lhs = adaptor.getLhs(), rhs = adaptor.getRhs();
-    Type element = op.getType().getElementType();
+    Type element = signless(op.getType()).getElementType();
     if (tensorType(lhs).getRank() == 1)
       lhs = reshapeTensor(rewriter, loc, lhs,
                           RankedTensorType::get(
@@ -94,7 +94,7 @@ struct MatMulLowering : public OpConversionPattern<MatMulOp> {
                       nested, multiplyAdd(b, nested, args[2], args[0], args[1]));
                 })
             .getResult(0);
-    rewriter.replaceOp(op, reshapeTensor(rewriter, loc, product, op.getType()));
+    rewriter.replaceOp(op, reshapeTensor(rewriter, loc, product, signless(op.getType())));
     return success();
   }
 };
@@ -106,7 +106,7 @@ struct GemmLowering : public OpConversionPattern<GemmOp> {
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     MLIRContext *context = getContext();
-    RankedTensorType type = op.getType();
+    RankedTensorType type = signless(op.getType());
     Type element = type.getElementType();
     if (!isa<FloatType>(element))
       return op.emitError("kiln.gemm: only floating-point gemm is supported");
@@ -267,7 +267,7 @@ struct ConvLowering : public OpConversionPattern<ConvOp> {
         op, buildConv(rewriter, op.getLoc(), adaptor.getInput(),
                       adaptor.getFilter(), adaptor.getBias(), op.getStrides(),
                       op.getPads(), op.getDilations(), op.getGroup(),
-                      op.getType()));
+                      signless(op.getType())));
     return success();
   }
 };
@@ -356,12 +356,12 @@ struct ConvTransposeLowering : public OpConversionPattern<ConvTransposeOp> {
     // Crop the pads.
     SmallVector<OpFoldResult> cropOffsets(2, rewriter.getIndexAttr(0)),
         cropSizes, cropSteps(2 + spatial, rewriter.getIndexAttr(1));
-    for (int64_t dim : op.getType().getShape())
+    for (int64_t dim : signless(op.getType()).getShape())
       cropSizes.push_back(rewriter.getIndexAttr(dim));
     for (int64_t i = 0; i < spatial; ++i)
       cropOffsets.push_back(rewriter.getIndexAttr(pads[i]));
     Value result = rewriter.create<tensor::ExtractSliceOp>(
-        loc, op.getType(), full, cropOffsets, cropSizes, cropSteps);
+        loc, signless(op.getType()), full, cropOffsets, cropSizes, cropSteps);
     rewriter.replaceOp(op, result);
     return success();
   }

@@ -55,7 +55,7 @@ struct ReshapeLowering : public OpConversionPattern<ReshapeOp> {
   matchAndRewrite(ReshapeOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     rewriter.replaceOp(op, reshapeTensor(rewriter, op.getLoc(),
-                                         adaptor.getInput(), op.getType()));
+                                         adaptor.getInput(), signless(op.getType())));
     return success();
   }
 };
@@ -73,7 +73,7 @@ struct TransposeLowering : public OpConversionPattern<TransposeOp> {
       exprs[p] = getAffineDimExpr(k, context);
     AffineMap map = AffineMap::get(perm.size(), 0, exprs, context);
     rewriter.replaceOp(
-        op, indexedGeneric(rewriter, op.getLoc(), op.getType(),
+        op, indexedGeneric(rewriter, op.getLoc(), signless(op.getType()),
                            adaptor.getInput(), map,
                            [](OpBuilder &, Location, ValueRange,
                               ValueRange args) { return args[0]; }));
@@ -87,8 +87,8 @@ struct ConcatLowering : public OpConversionPattern<ConcatOp> {
   matchAndRewrite(ConcatOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    int64_t axis = op.getAxis(), rank = op.getType().getRank();
-    Value result = emptyTensor(rewriter, loc, op.getType());
+    int64_t axis = op.getAxis(), rank = signless(op.getType()).getRank();
+    Value result = emptyTensor(rewriter, loc, signless(op.getType()));
     int64_t offset = 0;
     for (Value input : adaptor.getInputs()) {
       auto type = tensorType(input);
@@ -128,7 +128,7 @@ struct SplitLowering : public OpConversionPattern<SplitOp> {
     SmallVector<Value> results;
     int64_t offset = 0;
     for (Value result : op.getResults()) {
-      auto type = cast<RankedTensorType>(result.getType());
+      auto type = signless(cast<RankedTensorType>(result.getType()));
       SmallVector<int64_t> starts(rank, 0), steps(rank, 1);
       starts[op.getAxis()] = offset;
       results.push_back(extractWindow(rewriter, op.getLoc(),
@@ -149,13 +149,13 @@ struct SliceLowering : public OpConversionPattern<SliceOp> {
     ArrayRef<int64_t> starts = op.getStarts(), steps = op.getSteps();
     if (llvm::all_of(steps, [](int64_t s) { return s > 0; })) {
       rewriter.replaceOp(op, extractWindow(rewriter, loc, adaptor.getInput(),
-                                           op.getType(), starts, steps));
+                                           signless(op.getType()), starts, steps));
       return success();
     }
     Value input = adaptor.getInput();
     rewriter.replaceOp(
         op, indexedGeneric(
-                rewriter, loc, op.getType(), {}, {},
+                rewriter, loc, signless(op.getType()), {}, {},
                 [&](OpBuilder &b, Location l, ValueRange index, ValueRange) {
                   SmallVector<Value> source;
                   for (auto [d, i] : llvm::enumerate(index))
@@ -180,7 +180,7 @@ struct GatherLowering : public OpConversionPattern<GatherOp> {
     Value data = adaptor.getData(), indices = adaptor.getIndices();
     auto dataType = tensorType(data), indexType = tensorType(indices);
     int64_t axis = op.getAxis(), indexRank = indexType.getRank();
-    int64_t rank = op.getType().getRank();
+    int64_t rank = signless(op.getType()).getRank();
     SmallVector<AffineExpr> indexExprs;
     for (int64_t d = 0; d < indexRank; ++d)
       indexExprs.push_back(getAffineDimExpr(axis + d, context));
@@ -189,7 +189,7 @@ struct GatherLowering : public OpConversionPattern<GatherOp> {
     rewriter.replaceOp(
         op,
         indexedGeneric(
-            rewriter, loc, op.getType(), indices, indexMap,
+            rewriter, loc, signless(op.getType()), indices, indexMap,
             [&](OpBuilder &b, Location l, ValueRange index, ValueRange args) {
               Value at = b.create<arith::IndexCastOp>(l, b.getIndexType(),
                                                       args[0]);
@@ -212,6 +212,94 @@ struct GatherLowering : public OpConversionPattern<GatherOp> {
   }
 };
 
+struct GatherElementsLowering : public OpConversionPattern<GatherElementsOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(GatherElementsOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value data = adaptor.getData();
+    int64_t axis = op.getAxis();
+    int64_t axisSize = tensorType(data).getDimSize(axis);
+    AffineMap identity = rewriter.getMultiDimIdentityMap(signless(op.getType()).getRank());
+    rewriter.replaceOp(
+        op,
+        indexedGeneric(
+            rewriter, loc, signless(op.getType()), adaptor.getIndices(), identity,
+            [&](OpBuilder &b, Location l, ValueRange index, ValueRange args) {
+              Value at = b.create<arith::IndexCastOp>(l, b.getIndexType(),
+                                                      args[0]);
+              Value negative = b.create<arith::CmpIOp>(
+                  l, arith::CmpIPredicate::slt, at, indexConstant(b, l, 0));
+              at = b.create<arith::SelectOp>(
+                  l, negative,
+                  b.create<arith::AddIOp>(l, at,
+                                          indexConstant(b, l, axisSize)),
+                  at);
+              at = b.create<arith::MaxSIOp>(l, at, indexConstant(b, l, 0));
+              at = b.create<arith::MinSIOp>(l, at,
+                                            indexConstant(b, l, axisSize - 1));
+              SmallVector<Value> source(index);
+              source[axis] = at;
+              return b.create<tensor::ExtractOp>(l, data, source).getResult();
+            }));
+    return success();
+  }
+};
+
+/// out[i] = sum over j along the axis of x[j] where j <= i (or j < i when
+/// exclusive; reversed: j >= i / j > i).
+struct CumSumLowering : public OpConversionPattern<CumSumOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(CumSumOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *context = getContext();
+    auto type = signless(op.getType());
+    int64_t rank = type.getRank(), axis = op.getAxis();
+    // Loops: the output dims, then j along the axis.
+    SmallVector<AffineExpr> inExprs;
+    for (int64_t d = 0; d < rank; ++d)
+      inExprs.push_back(getAffineDimExpr(d == axis ? rank : d, context));
+    SmallVector<utils::IteratorType> iterators(rank,
+                                               utils::IteratorType::parallel);
+    iterators.push_back(utils::IteratorType::reduction);
+    Value zero = scalarConstant(rewriter, loc, type.getElementType(), 0);
+    bool exclusive = op.getExclusive(), reverse = op.getReverse();
+    auto predicate = reverse ? (exclusive ? arith::CmpIPredicate::sgt
+                                          : arith::CmpIPredicate::sge)
+                             : (exclusive ? arith::CmpIPredicate::slt
+                                          : arith::CmpIPredicate::sle);
+    Value result =
+        rewriter
+            .create<linalg::GenericOp>(
+                loc, type, adaptor.getInput(),
+                filledTensor(rewriter, loc, type, zero),
+                ArrayRef<AffineMap>{
+                    AffineMap::get(rank + 1, 0, inExprs, context),
+                    AffineMap::getMultiDimIdentityMap(rank + 1, context)
+                        .getMajorSubMap(rank)},
+                iterators,
+                [&](OpBuilder &b, Location l, ValueRange args) {
+                  Value i = b.create<linalg::IndexOp>(l, axis);
+                  Value j = b.create<linalg::IndexOp>(l, rank);
+                  Value take = b.create<arith::CmpIOp>(l, predicate, j, i);
+                  Value x = b.create<arith::SelectOp>(
+                      l, take, args[0],
+                      scalarConstant(b, l, args[0].getType(), 0));
+                  Value sum =
+                      isa<FloatType>(x.getType())
+                          ? b.create<arith::AddFOp>(l, args[1], x).getResult()
+                          : b.create<arith::AddIOp>(l, args[1], x).getResult();
+                  b.create<linalg::YieldOp>(l, sum);
+                })
+            .getResult(0);
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
 struct PadLowering : public OpConversionPattern<PadOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -225,7 +313,7 @@ struct PadLowering : public OpConversionPattern<PadOp> {
     if (op.getMode() == "constant") {
       Value value = scalarConstant(rewriter, loc, inType.getElementType(),
                                    op.getValue().convertToDouble());
-      rewriter.replaceOp(op, padTensor(rewriter, loc, op.getType(), input,
+      rewriter.replaceOp(op, padTensor(rewriter, loc, signless(op.getType()), input,
                                        pads.take_front(rank),
                                        pads.drop_front(rank), value));
       return success();
@@ -234,7 +322,7 @@ struct PadLowering : public OpConversionPattern<PadOp> {
     rewriter.replaceOp(
         op,
         indexedGeneric(
-            rewriter, loc, op.getType(), {}, {},
+            rewriter, loc, signless(op.getType()), {}, {},
             [&](OpBuilder &b, Location l, ValueRange index, ValueRange) {
               SmallVector<Value> source;
               for (int64_t d = 0; d < rank; ++d) {
@@ -265,7 +353,8 @@ struct PadLowering : public OpConversionPattern<PadOp> {
 
 void populateDataMovementPatterns(RewritePatternSet &patterns) {
   patterns.add<ReshapeLowering, TransposeLowering, ConcatLowering,
-               SplitLowering, SliceLowering, GatherLowering, PadLowering>(
+               SplitLowering, SliceLowering, GatherLowering,
+               GatherElementsLowering, CumSumLowering, PadLowering>(
       patterns.getContext());
 }
 

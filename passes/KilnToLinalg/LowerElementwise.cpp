@@ -18,27 +18,55 @@ namespace mlir::kiln::lowering {
 namespace {
 bool isFloat(Type t) { return isa<FloatType>(t); }
 
+/// Integer comparisons take the signed predicate; `isUnsigned` switches it
+/// to the unsigned one.
 Value cmp(OpBuilder &b, Location loc, arith::CmpFPredicate fp,
-          arith::CmpIPredicate ip, Value x, Value y) {
+          arith::CmpIPredicate ip, Value x, Value y, bool isUnsigned = false) {
   if (isFloat(x.getType()))
     return b.create<arith::CmpFOp>(loc, fp, x, y);
+  if (isUnsigned) {
+    switch (ip) {
+    case arith::CmpIPredicate::slt:
+      ip = arith::CmpIPredicate::ult;
+      break;
+    case arith::CmpIPredicate::sle:
+      ip = arith::CmpIPredicate::ule;
+      break;
+    case arith::CmpIPredicate::sgt:
+      ip = arith::CmpIPredicate::ugt;
+      break;
+    case arith::CmpIPredicate::sge:
+      ip = arith::CmpIPredicate::uge;
+      break;
+    default:
+      break;
+    }
+  }
   return b.create<arith::CmpIOp>(loc, ip, x, y);
 }
 
-Value maxOf(OpBuilder &b, Location loc, Value x, Value y) {
+Value maxOf(OpBuilder &b, Location loc, Value x, Value y,
+            bool isUnsigned = false) {
   if (isFloat(x.getType()))
     return b.create<arith::MaximumFOp>(loc, x, y);
+  if (isUnsigned)
+    return b.create<arith::MaxUIOp>(loc, x, y);
   return b.create<arith::MaxSIOp>(loc, x, y);
 }
 
-Value minOf(OpBuilder &b, Location loc, Value x, Value y) {
+Value minOf(OpBuilder &b, Location loc, Value x, Value y,
+            bool isUnsigned = false) {
   if (isFloat(x.getType()))
     return b.create<arith::MinimumFOp>(loc, x, y);
+  if (isUnsigned)
+    return b.create<arith::MinUIOp>(loc, x, y);
   return b.create<arith::MinSIOp>(loc, x, y);
 }
 
-/// ONNX Cast of one scalar.
-Value castScalar(OpBuilder &b, Location loc, Value x, Type to) {
+/// ONNX Cast of one scalar; the flags say whether the integer types are
+/// unsigned (the values themselves are signless).
+Value castScalar(OpBuilder &b, Location loc, Value x, Type to,
+                 bool fromUnsigned, bool toUnsigned) {
   Type from = x.getType();
   if (from == to)
     return x;
@@ -51,13 +79,19 @@ Value castScalar(OpBuilder &b, Location loc, Value x, Type to) {
                                loc, arith::CmpIPredicate::ne, x, zero)
                                .getResult();
   }
-  bool fromBool = from.isInteger(1);
-  if (isFloat(from) && isFloat(to))
-    return from.getIntOrFloatBitWidth() < to.getIntOrFloatBitWidth()
-               ? b.create<arith::ExtFOp>(loc, to, x).getResult()
-               : b.create<arith::TruncFOp>(loc, to, x).getResult();
+  bool fromBool = from.isInteger(1) || fromUnsigned;
+  if (isFloat(from) && isFloat(to)) {
+    if (from.getIntOrFloatBitWidth() < to.getIntOrFloatBitWidth())
+      return b.create<arith::ExtFOp>(loc, to, x);
+    // f64 -> f16/bf16 goes through f32: targets have no direct instruction
+    // and the library routine would be an import.
+    if (from.getIntOrFloatBitWidth() > 32 && to.getIntOrFloatBitWidth() < 32)
+      x = b.create<arith::TruncFOp>(loc, b.getF32Type(), x);
+    return b.create<arith::TruncFOp>(loc, to, x);
+  }
   if (isFloat(from))
-    return b.create<arith::FPToSIOp>(loc, to, x);
+    return toUnsigned ? b.create<arith::FPToUIOp>(loc, to, x).getResult()
+                      : b.create<arith::FPToSIOp>(loc, to, x).getResult();
   if (isFloat(to))
     return fromBool ? b.create<arith::UIToFPOp>(loc, to, x).getResult()
                     : b.create<arith::SIToFPOp>(loc, to, x).getResult();
@@ -80,6 +114,10 @@ FailureOr<Value> buildElementwiseScalar(Operation *op, OpBuilder &b,
     return failure();
   };
   bool fp = isFloat(t);
+  // Operands keep their Kiln (possibly unsigned) types on `op`.
+  bool uns = op->getNumOperands() > 0 &&
+             getElementTypeOrSelf(op->getOperand(0).getType())
+                 .isUnsignedInteger();
   auto exp = [&](Value v) { return b.create<math::ExpOp>(loc, v); };
   using P = arith::CmpFPredicate;
   using IP = arith::CmpIPredicate;
@@ -99,19 +137,37 @@ FailureOr<Value> buildElementwiseScalar(Operation *op, OpBuilder &b,
                   : b.create<arith::MulIOp>(loc, x, args[1]).getResult();
       })
       .Case([&](DivOp) -> FailureOr<Value> {
-        return fp ? b.create<arith::DivFOp>(loc, x, args[1]).getResult()
-                  : b.create<arith::DivSIOp>(loc, x, args[1]).getResult();
+        if (fp)
+          return b.create<arith::DivFOp>(loc, x, args[1]).getResult();
+        return uns ? b.create<arith::DivUIOp>(loc, x, args[1]).getResult()
+                   : b.create<arith::DivSIOp>(loc, x, args[1]).getResult();
       })
       .Case([&](PowOp) -> FailureOr<Value> {
-        if (!fp)
-          return fail("integer pow");
-        return b.create<math::PowFOp>(loc, x, args[1]).getResult();
+        if (fp)
+          return b.create<math::PowFOp>(loc, x, args[1]).getResult();
+        // Integer pow through f64: exact while the result fits 53 bits.
+        Type f64 = b.getF64Type();
+        Value base = castScalar(b, loc, x, f64, uns, false);
+        Value power = castScalar(b, loc, args[1], f64, uns, false);
+        return castScalar(b, loc, b.create<math::PowFOp>(loc, base, power), t,
+                          false, uns);
       })
-      .Case([&](MinOp) -> FailureOr<Value> { return minOf(b, loc, x, args[1]); })
-      .Case([&](MaxOp) -> FailureOr<Value> { return maxOf(b, loc, x, args[1]); })
+      .Case([&](MinOp) -> FailureOr<Value> {
+        return minOf(b, loc, x, args[1], uns);
+      })
+      .Case([&](MaxOp) -> FailureOr<Value> {
+        return maxOf(b, loc, x, args[1], uns);
+      })
+      .Case([&](BitShiftOp shift) -> FailureOr<Value> {
+        if (shift.getDirection() == "LEFT")
+          return b.create<arith::ShLIOp>(loc, x, args[1]).getResult();
+        return b.create<arith::ShRUIOp>(loc, x, args[1]).getResult();
+      })
       .Case([&](ModOp mod) -> FailureOr<Value> {
         if (fp)
           return b.create<arith::RemFOp>(loc, x, args[1]).getResult();
+        if (uns)
+          return b.create<arith::RemUIOp>(loc, x, args[1]).getResult();
         Value r = b.create<arith::RemSIOp>(loc, x, args[1]);
         if (mod.getFmod())
           return r;
@@ -148,16 +204,16 @@ FailureOr<Value> buildElementwiseScalar(Operation *op, OpBuilder &b,
         return cmp(b, loc, P::OEQ, IP::eq, x, args[1]);
       })
       .Case([&](LessOp) -> FailureOr<Value> {
-        return cmp(b, loc, P::OLT, IP::slt, x, args[1]);
+        return cmp(b, loc, P::OLT, IP::slt, x, args[1], uns);
       })
       .Case([&](LessEqualOp) -> FailureOr<Value> {
-        return cmp(b, loc, P::OLE, IP::sle, x, args[1]);
+        return cmp(b, loc, P::OLE, IP::sle, x, args[1], uns);
       })
       .Case([&](GreaterOp) -> FailureOr<Value> {
-        return cmp(b, loc, P::OGT, IP::sgt, x, args[1]);
+        return cmp(b, loc, P::OGT, IP::sgt, x, args[1], uns);
       })
       .Case([&](GreaterEqualOp) -> FailureOr<Value> {
-        return cmp(b, loc, P::OGE, IP::sge, x, args[1]);
+        return cmp(b, loc, P::OGE, IP::sge, x, args[1], uns);
       })
       .Case([&](WhereOp) -> FailureOr<Value> {
         return b.create<arith::SelectOp>(loc, x, args[1], args[2]).getResult();
@@ -168,28 +224,33 @@ FailureOr<Value> buildElementwiseScalar(Operation *op, OpBuilder &b,
                   : b.create<arith::SubIOp>(loc, c(0), x).getResult();
       })
       .Case([&](AbsOp) -> FailureOr<Value> {
+        if (uns)
+          return x;
         return fp ? b.create<math::AbsFOp>(loc, x).getResult()
                   : b.create<math::AbsIOp>(loc, x).getResult();
       })
       .Case([&](SignOp) -> FailureOr<Value> {
-        Value positive = cmp(b, loc, P::OGT, IP::sgt, x, c(0));
-        Value negative = cmp(b, loc, P::OLT, IP::slt, x, c(0));
+        Value positive = cmp(b, loc, P::OGT, IP::sgt, x, c(0), uns);
+        Value negative = cmp(b, loc, P::OLT, IP::slt, x, c(0), uns);
         Value inner = b.create<arith::SelectOp>(loc, negative, c(-1), c(0));
         return b.create<arith::SelectOp>(loc, positive, c(1), inner)
             .getResult();
       })
       .Case([&](IdentityOp) -> FailureOr<Value> { return x; })
       .Case([&](ExpandOp) -> FailureOr<Value> { return x; })
-      .Case([&](CastOp) -> FailureOr<Value> {
-        return castScalar(b, loc, x, resultElement);
+      .Case([&](CastOp cast) -> FailureOr<Value> {
+        return castScalar(b, loc, x, resultElement, uns,
+                          cast.getType().getElementType().isUnsignedInteger());
       })
-      .Case([&](ReluOp) -> FailureOr<Value> { return maxOf(b, loc, x, c(0)); })
+      .Case([&](ReluOp) -> FailureOr<Value> {
+        return maxOf(b, loc, x, c(0), uns);
+      })
       .Case([&](ClipOp clip) -> FailureOr<Value> {
         Value v = x;
         if (auto lo = clip.getMin())
-          v = maxOf(b, loc, v, c(lo->convertToDouble()));
+          v = maxOf(b, loc, v, c(lo->convertToDouble()), uns);
         if (auto hi = clip.getMax())
-          v = minOf(b, loc, v, c(hi->convertToDouble()));
+          v = minOf(b, loc, v, c(hi->convertToDouble()), uns);
         return v;
       })
       .Default([&](Operation *) -> FailureOr<Value> {
@@ -203,6 +264,22 @@ FailureOr<Value> buildElementwiseScalar(Operation *op, OpBuilder &b,
             .Case([&](ErfOp) { return b.create<math::ErfOp>(loc, x).getResult(); })
             .Case([&](SinOp) { return b.create<math::SinOp>(loc, x).getResult(); })
             .Case([&](CosOp) { return b.create<math::CosOp>(loc, x).getResult(); })
+            .Case([&](TanOp) { return b.create<math::TanOp>(loc, x).getResult(); })
+            .Case([&](AsinOp) {
+              // atan2(x, sqrt(1 - x^2)): MLIR's direct asin approximation
+              // loses accuracy towards |x| = 1.
+              Value cosine = b.create<math::SqrtOp>(
+                  loc, b.create<arith::SubFOp>(
+                           loc, c(1), b.create<arith::MulFOp>(loc, x, x)));
+              return b.create<math::Atan2Op>(loc, x, cosine).getResult();
+            })
+            .Case([&](AcosOp) { return b.create<math::AcosOp>(loc, x).getResult(); })
+            .Case([&](AtanOp) { return b.create<math::AtanOp>(loc, x).getResult(); })
+            .Case([&](SinhOp) { return b.create<math::SinhOp>(loc, x).getResult(); })
+            .Case([&](CoshOp) { return b.create<math::CoshOp>(loc, x).getResult(); })
+            .Case([&](AsinhOp) { return b.create<math::AsinhOp>(loc, x).getResult(); })
+            .Case([&](AcoshOp) { return b.create<math::AcoshOp>(loc, x).getResult(); })
+            .Case([&](AtanhOp) { return b.create<math::AtanhOp>(loc, x).getResult(); })
             .Case([&](FloorOp) { return b.create<math::FloorOp>(loc, x).getResult(); })
             .Case([&](CeilOp) { return b.create<math::CeilOp>(loc, x).getResult(); })
             .Case([&](RoundOp) {
@@ -298,7 +375,7 @@ struct ElementwiseLowering : public ConversionPattern {
   LogicalResult
   matchAndRewrite(Operation *op, ArrayRef<Value> operands,
                   ConversionPatternRewriter &rewriter) const override {
-    auto resultType = cast<RankedTensorType>(op->getResult(0).getType());
+    auto resultType = signless(cast<RankedTensorType>(op->getResult(0).getType()));
     bool failedScalar = false;
     Value result = lowering::elementwise(
         rewriter, op->getLoc(), resultType, operands,

@@ -64,6 +64,7 @@ struct ReduceLowering : public OpConversionPattern<OpTy> {
     auto inType = tensorType(input);
     Type element = inType.getElementType();
     bool fp = isa<FloatType>(element);
+    bool uns = getElementTypeOrSelf(op.getInput().getType()).isUnsignedInteger();
     ArrayRef<int64_t> axes = op.getAxes();
     constexpr bool isMax = std::is_same_v<OpTy, ReduceMaxOp>;
     constexpr bool isMin = std::is_same_v<OpTy, ReduceMinOp>;
@@ -77,8 +78,8 @@ struct ReduceLowering : public OpConversionPattern<OpTy> {
       return op.emitError() << op->getName()
                             << " needs a floating-point input";
 
-    Value init = isMax   ? lowestConstant(rewriter, loc, element, false)
-                 : isMin ? lowestConstant(rewriter, loc, element, true)
+    Value init = isMax   ? lowestConstant(rewriter, loc, element, false, uns)
+                 : isMin ? lowestConstant(rewriter, loc, element, true, uns)
                          : scalarConstant(rewriter, loc, element,
                                           isProd ? 1 : 0);
     Value reduced = reduce(
@@ -86,11 +87,13 @@ struct ReduceLowering : public OpConversionPattern<OpTy> {
         [&](OpBuilder &b, Location l, ValueRange args) -> Value {
           Value x = args[0], acc = args[1];
           if constexpr (isMax)
-            return fp ? b.create<arith::MaximumFOp>(l, x, acc).getResult()
-                      : b.create<arith::MaxSIOp>(l, x, acc).getResult();
+            return fp    ? b.create<arith::MaximumFOp>(l, x, acc).getResult()
+                   : uns ? b.create<arith::MaxUIOp>(l, x, acc).getResult()
+                         : b.create<arith::MaxSIOp>(l, x, acc).getResult();
           if constexpr (isMin)
-            return fp ? b.create<arith::MinimumFOp>(l, x, acc).getResult()
-                      : b.create<arith::MinSIOp>(l, x, acc).getResult();
+            return fp    ? b.create<arith::MinimumFOp>(l, x, acc).getResult()
+                   : uns ? b.create<arith::MinUIOp>(l, x, acc).getResult()
+                         : b.create<arith::MinSIOp>(l, x, acc).getResult();
           if constexpr (isProd)
             return mul(b, l, x, acc);
           if constexpr (std::is_same_v<OpTy, ReduceSumSquareOp> ||
@@ -123,7 +126,7 @@ struct ReduceLowering : public OpConversionPattern<OpTy> {
             return b.create<math::LogOp>(l, args[0]);
           });
     }
-    rewriter.replaceOp(op, reshapeTensor(rewriter, loc, reduced, op.getType()));
+    rewriter.replaceOp(op, reshapeTensor(rewriter, loc, reduced, signless(op.getType())));
     return success();
   }
 };
@@ -194,7 +197,7 @@ struct ArgReduceLowering : public OpConversionPattern<OpTy> {
                                                       bestIndex)});
         });
     rewriter.replaceOp(op, reshapeTensor(rewriter, loc, generic.getResult(1),
-                                         op.getType()));
+                                         signless(op.getType())));
     return success();
   }
 };
@@ -264,7 +267,7 @@ struct BatchNormLowering : public OpConversionPattern<BatchNormOp> {
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     MLIRContext *context = rewriter.getContext();
-    auto type = op.getType();
+    auto type = signless(op.getType());
     Type element = type.getElementType();
     if (!isa<FloatType>(element))
       return op.emitError("kiln.batch_norm needs a floating-point input");
@@ -306,7 +309,7 @@ struct LayerNormLowering : public OpConversionPattern<LayerNormOp> {
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     MLIRContext *context = rewriter.getContext();
-    auto type = op.getType();
+    auto type = signless(op.getType());
     Type element = type.getElementType();
     if (!isa<FloatType>(element))
       return op.emitError("kiln.layer_norm needs a floating-point input");
@@ -399,7 +402,7 @@ Value padForWindow(OpBuilder &b, Location loc, Value input,
 Value poolWindows(OpBuilder &b, Location loc, Value padded,
                   RankedTensorType resultType, ArrayRef<int64_t> kernel,
                   ArrayRef<int64_t> strides, ArrayRef<int64_t> dilations,
-                  Value init, bool isMax) {
+                  Value init, bool isMax, bool isUnsigned = false) {
   MLIRContext *context = b.getContext();
   int64_t spatial = kernel.size();
   Type element = resultType.getElementType();
@@ -427,10 +430,16 @@ Value poolWindows(OpBuilder &b, Location loc, Value padded,
                               AffineMap::get(numDims, 0, outExprs, context)},
           iterators,
           [&](OpBuilder &nb, Location l, ValueRange args) {
-            Value v = isMax ? nb.create<arith::MaximumFOp>(l, args[0], args[2])
-                                  .getResult()
-                            : nb.create<arith::AddFOp>(l, args[0], args[2])
-                                  .getResult();
+            bool fp = isa<FloatType>(element);
+            Value v;
+            if (!isMax)
+              v = nb.create<arith::AddFOp>(l, args[0], args[2]);
+            else if (fp)
+              v = nb.create<arith::MaximumFOp>(l, args[0], args[2]);
+            else if (isUnsigned)
+              v = nb.create<arith::MaxUIOp>(l, args[0], args[2]);
+            else
+              v = nb.create<arith::MaxSIOp>(l, args[0], args[2]);
             nb.create<linalg::YieldOp>(l, v);
           })
       .getResult(0);
@@ -442,17 +451,16 @@ struct MaxPoolLowering : public OpConversionPattern<MaxPoolOp> {
   matchAndRewrite(MaxPoolOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    Type element = op.getType().getElementType();
-    if (!isa<FloatType>(element))
-      return op.emitError("kiln.max_pool: only floating-point inputs");
-    Value lowest = lowestConstant(rewriter, loc, element, false);
+    Type element = signless(op.getType()).getElementType();
+    bool uns = op.getType().getElementType().isUnsignedInteger();
+    Value lowest = lowestConstant(rewriter, loc, element, false, uns);
     Value padded = padForWindow(rewriter, loc, adaptor.getInput(),
                                 op.getKernelShape(), op.getStrides(),
                                 op.getPads(), op.getDilations(),
-                                op.getType().getShape(), lowest);
-    rewriter.replaceOp(op, poolWindows(rewriter, loc, padded, op.getType(),
+                                signless(op.getType()).getShape(), lowest);
+    rewriter.replaceOp(op, poolWindows(rewriter, loc, padded, signless(op.getType()),
                                        op.getKernelShape(), op.getStrides(),
-                                       op.getDilations(), lowest, true));
+                                       op.getDilations(), lowest, true, uns));
     return success();
   }
 };
@@ -463,7 +471,7 @@ struct AveragePoolLowering : public OpConversionPattern<AveragePoolOp> {
   matchAndRewrite(AveragePoolOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    auto type = op.getType();
+    auto type = signless(op.getType());
     Type element = type.getElementType();
     if (!isa<FloatType>(element))
       return op.emitError("kiln.average_pool: only floating-point inputs");

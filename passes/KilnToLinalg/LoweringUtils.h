@@ -9,11 +9,18 @@
 
 namespace mlir::kiln::lowering {
 
+/// Kiln tensors may hold unsigned integers; linalg and arith work on
+/// signless ones (the ops pick signed or unsigned semantics). These map a
+/// type to its signless form.
+Type signless(Type type);
+RankedTensorType signless(RankedTensorType type);
+
 /// `value` as a constant of a scalar int or float type.
 Value scalarConstant(OpBuilder &b, Location loc, Type type, double value);
 /// The smallest (or largest) value of a scalar type: the identity of max
 /// (or min) reductions.
-Value lowestConstant(OpBuilder &b, Location loc, Type type, bool highest);
+Value lowestConstant(OpBuilder &b, Location loc, Type type, bool highest,
+                     bool isUnsigned = false);
 
 Value emptyTensor(OpBuilder &b, Location loc, RankedTensorType type);
 /// A tensor of `type` filled with `value`.

@@ -231,6 +231,8 @@ def failure_reason(phase, returncode, stderr, work_dir=None):
     if work_dir:
         # Temp paths differ between runs; keep reasons stable for the list.
         message = message.replace(work_dir, "<work>")
+    # kiln names the model file first; every test's file is model.onnx.
+    message = re.sub(r"^\S*/model\.onnx: ", "", message)
     if returncode < 0:
         try:
             signame = signal.Signals(-returncode).name

@@ -8,7 +8,7 @@ using mlir::kiln::ConstantTensor;
 namespace kiln::onnx_import {
 namespace {
 
-template <typename OpTy> OpImporter unary(int64_t minOpset = 1) {
+template <typename OpTy> OpImporter unary(int64_t minOpset = 6) {
   return {[](NodeImporter &n) -> LogicalResult {
             if (failed(n.expectInputs(1, 1)) || failed(n.expectOutputs(1)))
               return failure();
@@ -75,7 +75,7 @@ LogicalResult importMean(NodeImporter &n) {
 }
 
 template <typename OpTy>
-OpImporter unaryWithAlpha(float defaultAlpha) {
+OpImporter unaryWithAlpha(float defaultAlpha, int64_t minOpset = 7) {
   return {[defaultAlpha](NodeImporter &n) -> LogicalResult {
     if (failed(n.expectInputs(1, 1)))
       return failure();
@@ -87,7 +87,7 @@ OpImporter unaryWithAlpha(float defaultAlpha) {
       return failure();
     n.setOutput(0, *result);
     return success();
-  }};
+  }, minOpset};
 }
 
 LogicalResult importClip(NodeImporter &n) {
@@ -184,6 +184,22 @@ LogicalResult importMod(NodeImporter &n) {
   return success();
 }
 
+LogicalResult importBitShift(NodeImporter &n) {
+  if (failed(n.expectInputs(2, 2)))
+    return failure();
+  std::string direction = n.attrString("direction", "");
+  if (direction != "LEFT" && direction != "RIGHT")
+    return n.error("direction must be LEFT or RIGHT");
+  if (!n.inputType(0).getElementType().isUnsignedInteger())
+    return n.error("BitShift is defined for unsigned integers");
+  auto result = n.create<mlir::kiln::BitShiftOp>(n.input(0), n.input(1),
+                                                 direction);
+  if (failed(result))
+    return failure();
+  n.setOutput(0, *result);
+  return success();
+}
+
 LogicalResult importIdentity(NodeImporter &n) {
   if (failed(n.expectInputs(1, 1)))
     return failure();
@@ -194,16 +210,22 @@ LogicalResult importIdentity(NodeImporter &n) {
 LogicalResult importDropout(NodeImporter &n) {
   // Inference: Dropout is the identity. Opset 12+ takes ratio and
   // training_mode as inputs; training mode is not supported.
-  if (failed(n.expectInputs(1, 3)) || failed(n.expectOutputs(1)))
+  if (failed(n.expectInputs(1, 3)))
     return failure();
   n.ignoreAttr("ratio");
   n.ignoreAttr("is_test");
+  n.ignoreAttr("seed"); // only drives the random mask of training mode
   if (n.hasInput(2)) {
     auto training = n.constantInput(2);
     if (!training || training->getInt(0) != 0)
       return n.error("training_mode must be a constant false");
   }
   n.setOutput(0, n.input(0));
+  if (n.hasOutput(1)) // the mask keeps every element
+    n.setOutput(1, n.constant(DenseElementsAttr::get(
+                       RankedTensorType::get(n.inputType(0).getShape(),
+                                             n.builder.getI1Type()),
+                       true)));
   return success();
 }
 
@@ -263,18 +285,27 @@ void registerElementwiseOps(OpTable &t) {
   t["Sign"] = unary<mlir::kiln::SignOp>();
   t["Sin"] = unary<mlir::kiln::SinOp>();
   t["Cos"] = unary<mlir::kiln::CosOp>();
-  t["Not"] = unary<mlir::kiln::NotOp>();
+  t["Not"] = unary<mlir::kiln::NotOp>(1);
+  t["Tan"] = unary<mlir::kiln::TanOp>();
+  t["Asin"] = unary<mlir::kiln::AsinOp>();
+  t["Acos"] = unary<mlir::kiln::AcosOp>();
+  t["Atan"] = unary<mlir::kiln::AtanOp>();
+  t["Sinh"] = unary<mlir::kiln::SinhOp>();
+  t["Cosh"] = unary<mlir::kiln::CoshOp>();
+  t["Asinh"] = unary<mlir::kiln::AsinhOp>();
+  t["Acosh"] = unary<mlir::kiln::AcoshOp>();
+  t["Atanh"] = unary<mlir::kiln::AtanhOp>();
   t["Relu"] = unary<mlir::kiln::ReluOp>();
   t["Sigmoid"] = unary<mlir::kiln::SigmoidOp>();
-  t["Softplus"] = unary<mlir::kiln::SoftplusOp>();
-  t["Softsign"] = unary<mlir::kiln::SoftsignOp>();
-  t["HardSwish"] = unary<mlir::kiln::HardSwishOp>();
+  t["Softplus"] = unary<mlir::kiln::SoftplusOp>(1);
+  t["Softsign"] = unary<mlir::kiln::SoftsignOp>(1);
+  t["HardSwish"] = unary<mlir::kiln::HardSwishOp>(14);
   t["LeakyRelu"] = unaryWithAlpha<mlir::kiln::LeakyReluOp>(0.01f);
-  t["Elu"] = unaryWithAlpha<mlir::kiln::EluOp>(1.0f);
+  t["Elu"] = unaryWithAlpha<mlir::kiln::EluOp>(1.0f, 6);
   t["Celu"] = unaryWithAlpha<mlir::kiln::CeluOp>(1.0f);
   t["ThresholdedRelu"] = unaryWithAlpha<mlir::kiln::ThresholdedReluOp>(1.0f);
-  t["HardSigmoid"] = {importHardSigmoid};
-  t["Selu"] = {importSelu};
+  t["HardSigmoid"] = {importHardSigmoid, 6};
+  t["Selu"] = {importSelu, 6};
   t["Clip"] = {importClip};
   t["Cast"] = {importCast};
   t["Identity"] = {importIdentity};
@@ -286,6 +317,7 @@ void registerElementwiseOps(OpTable &t) {
   t["Div"] = binary<mlir::kiln::DivOp>();
   t["Pow"] = {importPow};
   t["Mod"] = {importMod};
+  t["BitShift"] = {importBitShift, 11};
   t["PRelu"] = {importPRelu};
   t["And"] = binary<mlir::kiln::AndOp>();
   t["Or"] = binary<mlir::kiln::OrOp>();

@@ -182,8 +182,10 @@ LogicalResult importBatchNorm(NodeImporter &n) {
 }
 
 LogicalResult importLayerNorm(NodeImporter &n) {
-  if (failed(n.expectInputs(2, 3)) || failed(n.expectOutputs(1)))
+  if (failed(n.expectInputs(2, 3)))
     return failure();
+  if (n.hasOutput(1) || n.hasOutput(2))
+    return importLayerNormStatistics(n);
   int64_t rank = n.inputType(0).getRank();
   int64_t axis = n.attrInt("axis", -1);
   if (axis < -rank || axis >= rank)
@@ -320,8 +322,8 @@ void registerNeuralNetworkOps(OpTable &t) {
   t["LogSoftmax"] = {importSoftmax<mlir::kiln::LogSoftmaxOp>};
   t["MaxPool"] = {importMaxPool};
   t["AveragePool"] = {importAveragePool};
-  t["GlobalAveragePool"] = {importGlobalPool<mlir::kiln::ReduceMeanOp>};
-  t["GlobalMaxPool"] = {importGlobalPool<mlir::kiln::ReduceMaxOp>};
+  t["GlobalAveragePool"] = {importGlobalPool<mlir::kiln::ReduceMeanOp>, 1};
+  t["GlobalMaxPool"] = {importGlobalPool<mlir::kiln::ReduceMaxOp>, 1};
 }
 
 } // namespace kiln::onnx_import

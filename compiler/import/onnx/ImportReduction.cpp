@@ -52,9 +52,12 @@ LogicalResult importReduce(NodeImporter &n, bool axesAreInput) {
 }
 
 template <typename OpTy> OpImporter reduce(bool axesInputFromOpset13) {
+  // Reductions keep opset 1's axes/keepdims semantics until 13 (ReduceSum)
+  // or 18 (the rest).
   return {[axesInputFromOpset13](NodeImporter &n) {
-    return importReduce<OpTy>(n, axesInputFromOpset13 && n.opset >= 13);
-  }};
+            return importReduce<OpTy>(n, axesInputFromOpset13 && n.opset >= 13);
+          },
+          1};
 }
 
 template <typename OpTy> LogicalResult importArg(NodeImporter &n) {

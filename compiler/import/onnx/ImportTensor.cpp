@@ -305,6 +305,38 @@ LogicalResult importGather(NodeImporter &n) {
   return success();
 }
 
+LogicalResult importGatherElements(NodeImporter &n) {
+  if (failed(n.expectInputs(2, 2)))
+    return failure();
+  int64_t axis = n.attrInt("axis", 0);
+  if (failed(normalizeAxis(n, axis, n.inputType(0).getRank())))
+    return failure();
+  auto result = n.create<mlir::kiln::GatherElementsOp>(n.input(0), n.input(1),
+                                                       (uint64_t)axis);
+  if (failed(result))
+    return failure();
+  n.setOutput(0, *result);
+  return success();
+}
+
+LogicalResult importCumSum(NodeImporter &n) {
+  if (failed(n.expectInputs(2, 2)))
+    return failure();
+  auto axisValue = n.constantInts(1, "axis");
+  if (failed(axisValue))
+    return failure();
+  int64_t axis = axisValue->front();
+  if (failed(normalizeAxis(n, axis, n.inputType(0).getRank())))
+    return failure();
+  auto result = n.createTyped<mlir::kiln::CumSumOp>(
+      n.inputType(0), n.input(0), (uint64_t)axis,
+      n.attrInt("exclusive", 0) != 0, n.attrInt("reverse", 0) != 0);
+  if (failed(result))
+    return failure();
+  n.setOutput(0, *result);
+  return success();
+}
+
 LogicalResult importExpand(NodeImporter &n) {
   if (failed(n.expectInputs(2, 2)))
     return failure();
@@ -477,6 +509,8 @@ void registerTensorOps(OpTable &t) {
   t["Split"] = {importSplit};
   t["Slice"] = {importSlice};
   t["Gather"] = {importGather};
+  t["GatherElements"] = {importGatherElements, 11};
+  t["CumSum"] = {importCumSum, 11};
   t["Expand"] = {importExpand};
   t["Pad"] = {importPad};
   t["Shape"] = {importShape};

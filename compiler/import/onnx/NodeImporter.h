@@ -164,7 +164,7 @@ using ImportFunction = std::function<LogicalResult(NodeImporter &)>;
 
 struct OpImporter {
   ImportFunction function;
-  int64_t minOpset = 1; // earliest opset whose semantics it implements
+  int64_t minOpset = 7; // earliest opset whose semantics it implements
 };
 
 using OpTable = llvm::StringMap<OpImporter>;
@@ -174,6 +174,10 @@ void registerElementwiseOps(OpTable &table);
 void registerNeuralNetworkOps(OpTable &table);
 void registerReductionOps(OpTable &table);
 void registerTensorOps(OpTable &table);
+void registerCompositeOps(OpTable &table);
+
+/// LayerNormalization with its Mean/InvStdDev outputs, decomposed.
+LogicalResult importLayerNormStatistics(NodeImporter &n);
 
 /// Decodes an ONNX tensor (raw or typed fields, or external data relative
 /// to `baseDir`) into an attribute; on failure returns null and sets `error`.

@@ -32,6 +32,7 @@ const OpTable &opTable() {
     registerNeuralNetworkOps(t);
     registerReductionOps(t);
     registerTensorOps(t);
+    registerCompositeOps(t);
     return t;
   }();
   return table;
@@ -101,6 +102,14 @@ LogicalResult GraphImporter::findOpset(const onnx::ModelProto &model) {
       opset = entry.version();
   if (opset == 0 && model.opset_import_size() == 0)
     opset = 1; // IR version 1/2 models predate opset_import
+  if (opset == 0) {
+    std::string domains;
+    for (const auto &entry : model.opset_import())
+      domains += (domains.empty() ? "'" : ", '") + entry.domain() + "'";
+    error() << "the model imports no default-domain (ai.onnx) opset, only "
+            << domains << ", which Kiln does not support";
+    return failure();
+  }
   if (opset < kMinOnnxOpset || opset > kMaxOnnxOpset) {
     error() << "ONNX opset " << opset << " is not supported (Kiln supports "
             << "opsets " << kMinOnnxOpset << " to " << kMaxOnnxOpset << ")";

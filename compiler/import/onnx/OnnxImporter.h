@@ -17,8 +17,10 @@ struct OnnxImportOptions {
   llvm::StringMap<std::vector<int64_t>> inputShapes;
 };
 
-/// Oldest and newest default-domain opsets the importer implements.
-constexpr int64_t kMinOnnxOpset = 7;
+/// Oldest and newest default-domain opsets a model may import. Opsets 7-17
+/// are implemented for every op; older models import when each op they use
+/// is unchanged since their opset (OpImporter::minOpset).
+constexpr int64_t kMinOnnxOpset = 1;
 constexpr int64_t kMaxOnnxOpset = 17;
 
 /// Reads the ONNX model at `path` into a module holding `func.func @main`

@@ -133,6 +133,7 @@ KILN_BINARY_INFER(MinOp, lhsElement)
 KILN_BINARY_INFER(MaxOp, lhsElement)
 KILN_BINARY_INFER(ModOp, lhsElement)
 KILN_BINARY_INFER(PReluOp, lhsElement)
+KILN_BINARY_INFER(BitShiftOp, lhsElement)
 KILN_BINARY_INFER(AndOp, lhsElement)
 KILN_BINARY_INFER(OrOp, lhsElement)
 KILN_BINARY_INFER(XorOp, lhsElement)
@@ -588,6 +589,27 @@ LogicalResult GatherOp::inferReturnTypes(MLIRContext *,
   llvm::append_range(shape, data.getShape().drop_front(axis + 1));
   inferred.push_back(RankedTensorType::get(shape, data.getElementType()));
   return success();
+}
+
+LogicalResult GatherElementsOp::inferReturnTypes(
+    MLIRContext *, std::optional<Location> loc, Adaptor adaptor,
+    SmallVectorImpl<Type> &inferred) {
+  auto data = tensorType(adaptor.getData());
+  auto indices = tensorType(adaptor.getIndices());
+  if (data.getRank() != indices.getRank() || data.getRank() < 1)
+    return emitOptionalError(loc, "kiln.gather_elements: data and indices "
+                                  "must have the same rank >= 1");
+  if (failed(checkAxis(loc, "kiln.gather_elements", adaptor.getAxis(),
+                       data.getRank())))
+    return failure();
+  inferred.push_back(
+      RankedTensorType::get(indices.getShape(), data.getElementType()));
+  return success();
+}
+
+LogicalResult CumSumOp::verify() {
+  return checkAxis(getLoc(), getOperationName(), getAxis(),
+                   getInput().getType().getRank());
 }
 
 LogicalResult PadOp::inferReturnTypes(MLIRContext *,

@@ -37,3 +37,29 @@ KILN_BUILTIN void *memset(void *dst, int value, size_t n) {
     d[i] = (unsigned char)value;
   return dst;
 }
+
+/*
+ * fmod: the remainder x - n*y with n = trunc(x/y), computed exactly by
+ * subtracting y scaled by powers of two (each subtraction is exact by
+ * Sterbenz's lemma). LLVM lowers `frem` to these calls.
+ */
+#define KILN_DEFINE_FMOD(NAME, T)                                              \
+  KILN_BUILTIN T NAME(T x, T y) {                                              \
+    if (x != x || y != y || y == 0 || x - x != 0)                              \
+      return (x - x) / (x - x) + (y - y); /* NaN */                            \
+    T ax = x < 0 ? -x : x, ay = y < 0 ? -y : y;                                \
+    if (ay - ay != 0 || ax < ay) /* y is infinite, or |x| < |y| */            \
+      return x;                                                                \
+    T t = ay;                                                                  \
+    while (t <= ax / 2)                                                        \
+      t *= 2;                                                                  \
+    while (t >= ay) {                                                          \
+      if (ax >= t)                                                             \
+        ax -= t;                                                               \
+      t /= 2;                                                                  \
+    }                                                                          \
+    return x < 0 ? -ax : ax;                                                   \
+  }
+
+KILN_DEFINE_FMOD(fmodf, float)
+KILN_DEFINE_FMOD(fmod, double)

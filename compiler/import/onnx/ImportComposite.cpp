@@ -1,0 +1,459 @@
+//===- ImportComposite.cpp - ops imported as several Kiln ops --------------===//
+//
+// ONNX ops that are compositions of Kiln ops: normalisations with extra
+// statistics outputs, index-mask tricks (Trilu, OneHot, Hardmax), layout
+// shuffles (DepthToSpace, Tile) and predicates (IsNaN, IsInf). After fusion
+// each is usually one or two dispatches, as a dedicated op would be.
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/import/onnx/NodeImporter.h"
+
+using namespace mlir;
+using mlir::kiln::ConstantTensor;
+namespace k = mlir::kiln;
+
+namespace kiln::onnx_import {
+namespace {
+
+/// Unwraps a FailureOr<Value> into `var` or returns failure.
+#define KILN_TRY(var, expr)                                                    \
+  auto var##OrFailure = (expr);                                                \
+  if (failed(var##OrFailure))                                                  \
+    return failure();                                                          \
+  Value var = *var##OrFailure
+
+Value scalar(NodeImporter &n, Type element, double v,
+             ArrayRef<int64_t> shape = {}) {
+  ConstantTensor t(RankedTensorType::get(shape, element));
+  for (int64_t i = 0; i < t.size(); ++i)
+    t.set(i, v);
+  return n.constant(t.toAttr());
+}
+
+RankedTensorType typeOf(Value v) { return cast<RankedTensorType>(v.getType()); }
+
+LogicalResult normalizeAxis(NodeImporter &n, int64_t &axis, int64_t rank) {
+  if (axis < -rank || axis >= rank)
+    return n.error("axis " + std::to_string(axis) + " out of range");
+  if (axis < 0)
+    axis += rank;
+  return success();
+}
+
+/// An int64 tensor of `rank` dims, size `size` along `axis` and 1 elsewhere,
+/// holding 0..size-1: positions along an axis, for comparisons.
+Value iota(NodeImporter &n, int64_t rank, int64_t axis, int64_t size) {
+  SmallVector<int64_t> shape(rank, 1);
+  shape[axis] = size;
+  ConstantTensor t(RankedTensorType::get(shape, n.builder.getIntegerType(64)));
+  for (int64_t i = 0; i < size; ++i)
+    t.setInt(i, i);
+  return n.constant(t.toAttr());
+}
+
+LogicalResult importCastLike(NodeImporter &n) {
+  if (failed(n.expectInputs(2, 2)))
+    return failure();
+  auto type = RankedTensorType::get(n.inputType(0).getShape(),
+                                    n.inputType(1).getElementType());
+  KILN_TRY(result, n.createTyped<k::CastOp>(type, n.input(0)));
+  n.setOutput(0, result);
+  return success();
+}
+
+LogicalResult importIsNaN(NodeImporter &n) {
+  if (failed(n.expectInputs(1, 1)))
+    return failure();
+  KILN_TRY(same, n.create<k::EqualOp>(n.input(0), n.input(0)));
+  KILN_TRY(result, n.createTyped<k::NotOp>(same.getType(), same));
+  n.setOutput(0, result);
+  return success();
+}
+
+LogicalResult importIsInf(NodeImporter &n) {
+  if (failed(n.expectInputs(1, 1)))
+    return failure();
+  Value x = n.input(0);
+  Type element = n.inputType(0).getElementType();
+  bool negative = n.attrInt("detect_negative", 1) != 0;
+  bool positive = n.attrInt("detect_positive", 1) != 0;
+  double inf = std::numeric_limits<double>::infinity();
+  Value result;
+  for (auto [detect, value] : {std::pair{positive, inf}, {negative, -inf}}) {
+    if (!detect)
+      continue;
+    KILN_TRY(hit, n.create<k::EqualOp>(x, scalar(n, element, value)));
+    if (result) {
+      KILN_TRY(either, n.create<k::OrOp>(result, hit));
+      result = either;
+    } else {
+      result = hit;
+    }
+  }
+  if (!result) {
+    KILN_TRY(none, n.create<k::EqualOp>(x, scalar(n, element, inf)));
+    KILN_TRY(never, n.create<k::AndOp>(none, scalar(n, n.builder.getI1Type(), 0)));
+    result = never;
+  }
+  n.setOutput(0, result);
+  return success();
+}
+
+LogicalResult importShrink(NodeImporter &n) {
+  if (failed(n.expectInputs(1, 1)))
+    return failure();
+  Value x = n.input(0);
+  Type element = n.inputType(0).getElementType();
+  double lambd = n.attrFloat("lambd", 0.5f), bias = n.attrFloat("bias", 0.0f);
+  KILN_TRY(low, n.create<k::LessOp>(x, scalar(n, element, -lambd)));
+  KILN_TRY(high, n.create<k::GreaterOp>(x, scalar(n, element, lambd)));
+  KILN_TRY(up, n.create<k::AddOp>(x, scalar(n, element, bias)));
+  KILN_TRY(down, n.create<k::SubOp>(x, scalar(n, element, bias)));
+  KILN_TRY(inner, n.create<k::WhereOp>(high, down, scalar(n, element, 0)));
+  KILN_TRY(result, n.create<k::WhereOp>(low, up, inner));
+  n.setOutput(0, result);
+  return success();
+}
+
+/// Normalises `x` over `axes`: returns (x - mean) and 1/sqrt(var + eps),
+/// both broadcastable against x (kept dims).
+LogicalResult normalize(NodeImporter &n, Value x, ArrayRef<int64_t> axes,
+                        double epsilon, Value &centered, Value &mean,
+                        Value &invStdDev) {
+  Type element = typeOf(x).getElementType();
+  KILN_TRY(m, n.create<k::ReduceMeanOp>(x, axes, true));
+  KILN_TRY(d, n.create<k::SubOp>(x, m));
+  KILN_TRY(sq, n.create<k::MulOp>(d, d));
+  KILN_TRY(var, n.create<k::ReduceMeanOp>(sq, axes, true));
+  KILN_TRY(shifted, n.create<k::AddOp>(var, scalar(n, element, epsilon)));
+  KILN_TRY(stddev, n.createTyped<k::SqrtOp>(shifted.getType(), shifted));
+  KILN_TRY(inv, n.createTyped<k::ReciprocalOp>(stddev.getType(), stddev));
+  centered = d;
+  mean = m;
+  invStdDev = inv;
+  return success();
+}
+
+/// LayerNormalization when Mean or InvStdDev is requested (with only Y it is
+/// kiln.layer_norm, see ImportNeuralNetwork.cpp).
+LogicalResult importLayerNormWithStatistics(NodeImporter &n) {
+  int64_t rank = n.inputType(0).getRank();
+  int64_t axis = n.attrInt("axis", -1);
+  if (failed(normalizeAxis(n, axis, rank)))
+    return failure();
+  if (n.attrInt("stash_type", 1) != 1)
+    return n.error("stash_type other than float is not supported");
+  SmallVector<int64_t> axes;
+  for (int64_t d = axis; d < rank; ++d)
+    axes.push_back(d);
+  Value centered, mean, inv;
+  if (failed(normalize(n, n.input(0), axes, n.attrFloat("epsilon", 1e-5f),
+                       centered, mean, inv)))
+    return failure();
+  KILN_TRY(normalized, n.create<k::MulOp>(centered, inv));
+  KILN_TRY(scaled, n.create<k::MulOp>(normalized, n.input(1)));
+  Value y = scaled;
+  if (n.hasInput(2)) {
+    KILN_TRY(shifted, n.create<k::AddOp>(y, n.input(2)));
+    y = shifted;
+  }
+  n.setOutput(0, y);
+  n.setOutput(1, mean);
+  n.setOutput(2, inv);
+  return success();
+}
+
+LogicalResult importInstanceNorm(NodeImporter &n) {
+  if (failed(n.expectInputs(3, 3)))
+    return failure();
+  auto type = n.inputType(0);
+  int64_t rank = type.getRank();
+  if (rank < 3)
+    return n.error("input must have rank >= 3");
+  SmallVector<int64_t> axes;
+  for (int64_t d = 2; d < rank; ++d)
+    axes.push_back(d);
+  Value centered, mean, inv;
+  if (failed(normalize(n, n.input(0), axes, n.attrFloat("epsilon", 1e-5f),
+                       centered, mean, inv)))
+    return failure();
+  SmallVector<int64_t> paramShape(rank - 1, 1);
+  paramShape[0] = type.getDimSize(1);
+  KILN_TRY(scale, n.reshape(n.input(1), paramShape));
+  KILN_TRY(bias, n.reshape(n.input(2), paramShape));
+  KILN_TRY(normalized, n.create<k::MulOp>(centered, inv));
+  KILN_TRY(scaled, n.create<k::MulOp>(normalized, scale));
+  KILN_TRY(result, n.create<k::AddOp>(scaled, bias));
+  n.setOutput(0, result);
+  return success();
+}
+
+LogicalResult importMeanVarianceNormalization(NodeImporter &n) {
+  if (failed(n.expectInputs(1, 1)))
+    return failure();
+  int64_t rank = n.inputType(0).getRank();
+  SmallVector<int64_t> axes = n.attrInts("axes", {0, 2, 3});
+  for (int64_t &axis : axes)
+    if (failed(normalizeAxis(n, axis, rank)))
+      return failure();
+  llvm::sort(axes);
+  Value centered, mean, inv;
+  if (failed(normalize(n, n.input(0), axes, 1e-9, centered, mean, inv)))
+    return failure();
+  KILN_TRY(result, n.create<k::MulOp>(centered, inv));
+  n.setOutput(0, result);
+  return success();
+}
+
+/// y = x / (bias + alpha/size * sum of x^2 over `size` neighbouring
+/// channels)^beta; the channel window sum is an average pool times size.
+LogicalResult importLRN(NodeImporter &n) {
+  if (failed(n.expectInputs(1, 1)))
+    return failure();
+  auto type = n.inputType(0);
+  if (type.getRank() < 3)
+    return n.error("input must have rank >= 3");
+  Type element = type.getElementType();
+  int64_t size = n.attrInt("size", 0);
+  if (size <= 0)
+    return n.error("size must be positive");
+  double alpha = n.attrFloat("alpha", 1e-4f), beta = n.attrFloat("beta", 0.75f),
+         bias = n.attrFloat("bias", 1.0f);
+  int64_t batch = type.getDimSize(0), channels = type.getDimSize(1);
+  int64_t rest = type.getNumElements() / (batch * channels);
+  KILN_TRY(square, n.create<k::MulOp>(n.input(0), n.input(0)));
+  KILN_TRY(planes, n.reshape(square, {batch, 1, channels, rest}));
+  int64_t before = (size - 1) / 2, after = size - 1 - before;
+  KILN_TRY(window, n.create<k::AveragePoolOp>(
+                       planes, ArrayRef<int64_t>{size, 1},
+                       ArrayRef<int64_t>{1, 1},
+                       ArrayRef<int64_t>{before, 0, after, 0}, false, true));
+  KILN_TRY(sums, n.reshape(window, type.getShape()));
+  KILN_TRY(scaled, n.create<k::MulOp>(sums, scalar(n, element, alpha)));
+  KILN_TRY(shifted, n.create<k::AddOp>(scaled, scalar(n, element, bias)));
+  KILN_TRY(power, n.create<k::PowOp>(shifted, scalar(n, element, beta)));
+  KILN_TRY(result, n.create<k::DivOp>(n.input(0), power));
+  n.setOutput(0, result);
+  return success();
+}
+
+LogicalResult importHardmax(NodeImporter &n) {
+  if (failed(n.expectInputs(1, 1)))
+    return failure();
+  auto type = n.inputType(0);
+  int64_t rank = type.getRank();
+  int64_t axis = n.attrInt("axis", n.opset < 13 ? 1 : -1);
+  if (failed(normalizeAxis(n, axis, rank)))
+    return failure();
+  Value x = n.input(0);
+  int64_t workRank = rank, workAxis = axis;
+  if (n.opset < 13) {
+    // Coerced to 2-D [prod(dims[:axis]), prod(dims[axis:])], along dim 1.
+    int64_t outer = 1, inner = 1;
+    for (int64_t d = 0; d < rank; ++d)
+      (d < axis ? outer : inner) *= type.getDimSize(d);
+    KILN_TRY(flat, n.reshape(x, {outer, inner}));
+    x = flat;
+    workRank = 2;
+    workAxis = 1;
+  }
+  int64_t size = typeOf(x).getDimSize(workAxis);
+  KILN_TRY(index, n.create<k::ArgMaxOp>(x, (uint64_t)workAxis, true, false));
+  KILN_TRY(hit, n.create<k::EqualOp>(index, iota(n, workRank, workAxis, size)));
+  KILN_TRY(values, n.createTyped<k::CastOp>(
+                       RankedTensorType::get(typeOf(hit).getShape(),
+                                             type.getElementType()),
+                       hit));
+  KILN_TRY(result, n.reshape(values, type.getShape()));
+  n.setOutput(0, result);
+  return success();
+}
+
+LogicalResult importOneHot(NodeImporter &n) {
+  if (failed(n.expectInputs(3, 3)))
+    return failure();
+  auto depthValue = n.constantInput(1);
+  if (!depthValue || depthValue->size() != 1)
+    return n.error("depth must be a compile-time scalar");
+  int64_t depth = (int64_t)depthValue->getFloat(0);
+  if (depth <= 0)
+    return n.error("depth must be positive");
+  auto values = n.inputType(2);
+  if (values.getNumElements() != 2)
+    return n.error("values must hold [off, on]");
+  auto indicesType = n.inputType(0);
+  int64_t rank = indicesType.getRank() + 1;
+  int64_t axis = n.attrInt("axis", -1);
+  if (failed(normalizeAxis(n, axis, rank)))
+    return failure();
+  Type i64 = n.builder.getIntegerType(64);
+  KILN_TRY(indices, n.createTyped<k::CastOp>(
+                        RankedTensorType::get(indicesType.getShape(), i64),
+                        n.input(0)));
+  // Negative indices count from the end.
+  KILN_TRY(negative, n.create<k::LessOp>(indices, scalar(n, i64, 0)));
+  KILN_TRY(wrapped, n.create<k::AddOp>(indices, scalar(n, i64, depth)));
+  KILN_TRY(positions, n.create<k::WhereOp>(negative, wrapped, indices));
+  SmallVector<int64_t> expanded(indicesType.getShape());
+  expanded.insert(expanded.begin() + axis, 1);
+  KILN_TRY(column, n.reshape(positions, expanded));
+  KILN_TRY(hit, n.create<k::EqualOp>(column, iota(n, rank, axis, depth)));
+  KILN_TRY(flatValues, n.reshape(n.input(2), {2}));
+  KILN_TRY(off, n.create<k::SliceOp>(flatValues, ArrayRef<int64_t>{0},
+                                     ArrayRef<int64_t>{1},
+                                     ArrayRef<int64_t>{1}));
+  KILN_TRY(on, n.create<k::SliceOp>(flatValues, ArrayRef<int64_t>{1},
+                                    ArrayRef<int64_t>{1},
+                                    ArrayRef<int64_t>{1}));
+  KILN_TRY(result, n.create<k::WhereOp>(hit, on, off));
+  n.setOutput(0, result);
+  return success();
+}
+
+LogicalResult importTrilu(NodeImporter &n) {
+  if (failed(n.expectInputs(1, 2)))
+    return failure();
+  auto type = n.inputType(0);
+  if (type.getRank() < 2)
+    return n.error("input must have rank >= 2");
+  int64_t k = 0;
+  if (n.hasInput(1)) {
+    auto given = n.constantInts(1, "k");
+    if (failed(given))
+      return failure();
+    k = given->front();
+  }
+  bool upper = n.attrInt("upper", 1) != 0;
+  int64_t rows = type.getDimSize(type.getRank() - 2),
+          cols = type.getDimSize(type.getRank() - 1);
+  ConstantTensor mask(RankedTensorType::get({rows, cols}, n.builder.getI1Type()));
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < cols; ++j)
+      mask.setInt(i * cols + j, upper ? j - i >= k : j - i <= k);
+  KILN_TRY(result, n.create<k::WhereOp>(
+                       n.constant(mask.toAttr()), n.input(0),
+                       scalar(n, type.getElementType(), 0)));
+  n.setOutput(0, result);
+  return success();
+}
+
+/// Reshape -> transpose -> reshape, the shape of every layout shuffle.
+LogicalResult shuffle(NodeImporter &n, ArrayRef<int64_t> split,
+                      ArrayRef<int64_t> perm, ArrayRef<int64_t> result) {
+  KILN_TRY(expanded, n.reshape(n.input(0), split));
+  KILN_TRY(moved, n.create<k::TransposeOp>(expanded, perm));
+  KILN_TRY(out, n.reshape(moved, result));
+  n.setOutput(0, out);
+  return success();
+}
+
+LogicalResult importDepthToSpace(NodeImporter &n) {
+  if (failed(n.expectInputs(1, 1)))
+    return failure();
+  auto type = n.inputType(0);
+  int64_t b = n.attrInt("blocksize", 0);
+  if (type.getRank() != 4 || b <= 0 ||
+      type.getDimSize(1) % (b * b))
+    return n.error("needs a 4-D input whose channels divide by blocksize^2");
+  int64_t N = type.getDimSize(0), C = type.getDimSize(1),
+          H = type.getDimSize(2), W = type.getDimSize(3);
+  std::string mode = n.attrString("mode", "DCR");
+  if (mode == "DCR")
+    return shuffle(n, {N, b, b, C / (b * b), H, W}, {0, 3, 4, 1, 5, 2},
+                   {N, C / (b * b), H * b, W * b});
+  if (mode == "CRD")
+    return shuffle(n, {N, C / (b * b), b, b, H, W}, {0, 1, 4, 2, 5, 3},
+                   {N, C / (b * b), H * b, W * b});
+  return n.error("unknown mode '" + mode + "'");
+}
+
+LogicalResult importSpaceToDepth(NodeImporter &n) {
+  if (failed(n.expectInputs(1, 1)))
+    return failure();
+  auto type = n.inputType(0);
+  int64_t b = n.attrInt("blocksize", 0);
+  if (type.getRank() != 4 || b <= 0 || type.getDimSize(2) % b ||
+      type.getDimSize(3) % b)
+    return n.error("needs a 4-D input whose spatial dims divide by blocksize");
+  int64_t N = type.getDimSize(0), C = type.getDimSize(1),
+          H = type.getDimSize(2), W = type.getDimSize(3);
+  return shuffle(n, {N, C, H / b, b, W / b, b}, {0, 3, 5, 1, 2, 4},
+                 {N, C * b * b, H / b, W / b});
+}
+
+LogicalResult importTile(NodeImporter &n) {
+  if (failed(n.expectInputs(2, 2)))
+    return failure();
+  auto repeats = n.constantInts(1, "repeats");
+  if (failed(repeats))
+    return failure();
+  auto type = n.inputType(0);
+  if ((int64_t)repeats->size() != type.getRank())
+    return n.error("repeats must have one entry per dim");
+  // [d0, d1] -> [1, d0, 1, d1] -> [r0, d0, r1, d1] -> [r0*d0, r1*d1]
+  SmallVector<int64_t> interleaved, expanded, result;
+  for (int64_t d = 0; d < type.getRank(); ++d) {
+    int64_t r = (*repeats)[d];
+    if (r < 0)
+      return n.error("negative repeat");
+    interleaved.append({1, type.getDimSize(d)});
+    expanded.append({r, type.getDimSize(d)});
+    result.push_back(r * type.getDimSize(d));
+  }
+  KILN_TRY(spread, n.reshape(n.input(0), interleaved));
+  KILN_TRY(copies, n.createTyped<k::ExpandOp>(
+                       RankedTensorType::get(expanded, type.getElementType()),
+                       spread));
+  KILN_TRY(out, n.reshape(copies, result));
+  n.setOutput(0, out);
+  return success();
+}
+
+LogicalResult importEyeLike(NodeImporter &n) {
+  if (failed(n.expectInputs(1, 1)))
+    return failure();
+  auto type = n.inputType(0);
+  if (type.getRank() != 2)
+    return n.error("input must be 2-D");
+  Type element = type.getElementType();
+  if (n.hasAttr("dtype")) {
+    element = elementTypeFor(*n.context(), n.attrInt("dtype", 1));
+    if (!element)
+      return n.error("unsupported dtype");
+  }
+  int64_t k = n.attrInt("k", 0);
+  int64_t rows = type.getDimSize(0), cols = type.getDimSize(1);
+  ConstantTensor eye(RankedTensorType::get({rows, cols}, element));
+  for (int64_t i = 0; i < rows; ++i)
+    if (i + k >= 0 && i + k < cols)
+      eye.set(i * cols + i + k, 1);
+  n.setOutput(0, n.constant(eye.toAttr()));
+  return success();
+}
+
+} // namespace
+
+/// LayerNormalization with statistics outputs (see ImportNeuralNetwork.cpp).
+LogicalResult importLayerNormStatistics(NodeImporter &n) {
+  return importLayerNormWithStatistics(n);
+}
+
+void registerCompositeOps(OpTable &t) {
+  t["CastLike"] = {importCastLike, 15};
+  t["IsNaN"] = {importIsNaN, 9};
+  t["IsInf"] = {importIsInf, 10};
+  t["Shrink"] = {importShrink, 9};
+  t["InstanceNormalization"] = {importInstanceNorm, 6};
+  t["MeanVarianceNormalization"] = {importMeanVarianceNormalization, 9};
+  t["LRN"] = {importLRN, 1};
+  t["Hardmax"] = {importHardmax};
+  t["OneHot"] = {importOneHot, 9};
+  t["Trilu"] = {importTrilu, 14};
+  t["DepthToSpace"] = {importDepthToSpace};
+  t["SpaceToDepth"] = {importSpaceToDepth};
+  t["Tile"] = {importTile};
+  t["EyeLike"] = {importEyeLike, 9};
+}
+
+} // namespace kiln::onnx_import

@@ -1,0 +1,61 @@
+// RUN: kiln-opt %s -split-input-file -verify-diagnostics
+// The verifier and shape inference reject inconsistent IR with a message.
+
+func.func @bad_broadcast(%a: tensor<2x3xf32>, %b: tensor<4xf32>) -> tensor<2x3xf32> {
+  // expected-error @+2 {{shapes cannot be broadcast together (2x3 and 4)}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = kiln.add %a, %b : tensor<2x3xf32>, tensor<4xf32> -> tensor<2x3xf32>
+  return %0 : tensor<2x3xf32>
+}
+
+// -----
+
+func.func @bad_result_type(%a: tensor<2x3xf32>) -> tensor<3x2xf32> {
+  // expected-error @+2 {{inferred type(s) 'tensor<2x3xf32>' are incompatible with return type(s) of operation 'tensor<3x2xf32>'}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = kiln.add %a, %a : tensor<2x3xf32>, tensor<2x3xf32> -> tensor<3x2xf32>
+  return %0 : tensor<3x2xf32>
+}
+
+// -----
+
+func.func @bad_matmul(%a: tensor<2x3xf32>, %b: tensor<4x5xf32>) -> tensor<2x5xf32> {
+  // expected-error @+2 {{contraction sizes differ (2x3 x 4x5)}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = kiln.matmul %a, %b : tensor<2x3xf32>, tensor<4x5xf32> -> tensor<2x5xf32>
+  return %0 : tensor<2x5xf32>
+}
+
+// -----
+
+func.func @bad_conv_group(%x: tensor<1x3x8x8xf32>, %w: tensor<4x2x3x3xf32>) -> tensor<1x4x6x6xf32> {
+  // expected-error @+2 {{input channels (3) do not match filter (4x2x3x3) and group 1}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = kiln.conv %x, %w {strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, group = 1 : i64} : (tensor<1x3x8x8xf32>, tensor<4x2x3x3xf32>) -> tensor<1x4x6x6xf32>
+  return %0 : tensor<1x4x6x6xf32>
+}
+
+// -----
+
+func.func @bad_reshape(%x: tensor<2x3xf32>) -> tensor<7xf32> {
+  // expected-error @+1 {{cannot reshape 2x3 to 7}}
+  %0 = kiln.reshape %x : tensor<2x3xf32> to tensor<7xf32>
+  return %0 : tensor<7xf32>
+}
+
+// -----
+
+func.func @bad_slice(%x: tensor<4xf32>) -> tensor<3xf32> {
+  // expected-error @+2 {{window out of bounds in dim 0}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = kiln.slice %x {starts = array<i64: 2>, sizes = array<i64: 3>, steps = array<i64: 1>} : (tensor<4xf32>) -> tensor<3xf32>
+  return %0 : tensor<3xf32>
+}
+
+// -----
+
+func.func @bad_axis(%x: tensor<4x5xf32>) -> tensor<4x5xf32> {
+  // expected-error @+1 {{axis 2 out of range for rank 2}}
+  %0 = kiln.softmax %x {axis = 2 : i64} : tensor<4x5xf32>
+  return %0 : tensor<4x5xf32>
+}
