@@ -264,13 +264,6 @@ bool emitCpuExecutable(ModuleOp executable, const CpuTarget &target,
                                       llvm::CodeGenOptLevel::Aggressive));
   module->setDataLayout(machine->createDataLayout());
   module->setTargetTriple(triple.str());
-  for (llvm::Function &f : *module) {
-    if (f.isDeclaration())
-      continue;
-    f.addFnAttr("target-cpu", target.cpu);
-    f.addFnAttr("target-features", target.features);
-  }
-
   if (!addEntryTable(*module, entryCount, error))
     return false;
 
@@ -294,6 +287,14 @@ bool emitCpuExecutable(ModuleOp executable, const CpuTarget &target,
     if (llvm::Function *f = module->getFunction(name))
       keep.push_back(f);
   llvm::appendToCompilerUsed(*module, keep);
+  // Every function, the builtins included, is code for the target CPU.
+  for (llvm::Function &f : *module) {
+    if (f.isDeclaration())
+      continue;
+    f.addFnAttr("target-cpu", target.cpu);
+    f.addFnAttr("target-features", target.features);
+    f.removeFnAttr("tune-cpu");
+  }
 
   optimize(*module, *machine);
   if (optimizedIR)

@@ -1,0 +1,122 @@
+"""Writes small ONNX models for Kiln's lit tests: make_model.py NAME OUT.onnx
+
+Each model exercises one importer path or one user error; the tests check
+kiln's output on them with FileCheck.
+"""
+import os
+import sys
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+
+def tensor(name, dims, elem=TensorProto.FLOAT):
+    return helper.make_tensor_value_info(name, elem, dims)
+
+
+def graph_model(nodes, inputs, outputs, initializers=(), opset=13):
+    graph = helper.make_graph(nodes, "test", inputs, outputs, list(initializers))
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 8
+    return model
+
+
+def weights(shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+
+
+def conv_relu():
+    w = numpy_helper.from_array(weights((8, 3, 3, 3)), "w")
+    b = numpy_helper.from_array(weights((8,), 1), "b")
+    nodes = [
+        helper.make_node("Conv", ["x", "w", "b"], ["c"], name="conv1",
+                         pads=[1, 1, 1, 1], auto_pad="NOTSET"),
+        helper.make_node("Relu", ["c"], ["y"], name="relu1"),
+    ]
+    return graph_model(nodes, [tensor("x", [1, 3, 16, 16])], [tensor("y", [1, 8, 16, 16])], [w, b])
+
+
+def shape_chain():
+    # Flatten written the way exporters do: Shape -> Gather -> Concat -> Reshape.
+    nodes = [
+        helper.make_node("Shape", ["x"], ["s"], name="shape"),
+        helper.make_node("Constant", [], ["zero"], name="zero",
+                         value=numpy_helper.from_array(np.array(0, np.int64))),
+        helper.make_node("Gather", ["s", "zero"], ["n"], name="batch", axis=0),
+        helper.make_node("Unsqueeze", ["n", "axes"], ["n1"], name="unsqueeze"),
+        helper.make_node("Constant", [], ["minus1"], name="minus1",
+                         value=numpy_helper.from_array(np.array([-1], np.int64))),
+        helper.make_node("Concat", ["n1", "minus1"], ["shape2"], name="concat", axis=0),
+        helper.make_node("Reshape", ["x", "shape2"], ["y"], name="reshape"),
+    ]
+    axes = numpy_helper.from_array(np.array([0], np.int64), "axes")
+    return graph_model(nodes, [tensor("x", [2, 3, 4])], [tensor("y", [2, 12])], [axes])
+
+
+def symbolic_input():
+    nodes = [helper.make_node("Relu", ["x"], ["y"], name="relu")]
+    return graph_model(nodes, [tensor("x", ["batch", 4])], [tensor("y", ["batch", 4])])
+
+
+def unknown_op():
+    nodes = [helper.make_node("FancyNewOp", ["x"], ["y"], name="mystery")]
+    return graph_model(nodes, [tensor("x", [4])], [tensor("y", [4])])
+
+
+def unsupported_attribute():
+    nodes = [helper.make_node("Relu", ["x"], ["y"], name="relu", alpha=2.0)]
+    return graph_model(nodes, [tensor("x", [4])], [tensor("y", [4])])
+
+
+def mismatched_shapes():
+    nodes = [helper.make_node("Add", ["a", "b"], ["y"], name="add_ab")]
+    return graph_model(nodes, [tensor("a", [2, 3]), tensor("b", [4])], [tensor("y", [2, 3])])
+
+
+def new_opset():
+    nodes = [helper.make_node("Relu", ["x"], ["y"], name="relu")]
+    return graph_model(nodes, [tensor("x", [4])], [tensor("y", [4])], opset=18)
+
+
+def external_data(out):
+    w = weights((4, 4))
+    w.tofile(os.path.join(os.path.dirname(out), "weights.bin"))
+    init = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[4, 4],
+                       data_location=TensorProto.EXTERNAL)
+    for key, value in (("location", "weights.bin"), ("offset", "0"), ("length", str(w.nbytes))):
+        entry = init.external_data.add()
+        entry.key, entry.value = key, value
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["y"], name="matmul")]
+    return graph_model(nodes, [tensor("x", [2, 4])], [tensor("y", [2, 4])], [init])
+
+
+def elementwise_chain():
+    nodes = [
+        helper.make_node("Mul", ["x", "x"], ["sq"], name="square"),
+        helper.make_node("Add", ["sq", "x"], ["s"], name="add"),
+        helper.make_node("Tanh", ["s"], ["y"], name="tanh"),
+    ]
+    return graph_model(nodes, [tensor("x", [1024])], [tensor("y", [1024])])
+
+
+MODELS = {
+    "conv_relu": conv_relu,
+    "shape_chain": shape_chain,
+    "symbolic_input": symbolic_input,
+    "unknown_op": unknown_op,
+    "unsupported_attribute": unsupported_attribute,
+    "mismatched_shapes": mismatched_shapes,
+    "new_opset": new_opset,
+    "elementwise_chain": elementwise_chain,
+}
+
+
+def main():
+    name, out = sys.argv[1], sys.argv[2]
+    model = external_data(out) if name == "external_data" else MODELS[name]()
+    onnx.save(model, out)
+
+
+if __name__ == "__main__":
+    main()
