@@ -28,6 +28,11 @@ constexpr llvm::StringLiteral kScratchOffsetAttr = "kiln.scratch_offset";
 constexpr llvm::StringLiteral kScratchSizeAttr = "kiln.scratch_size";
 constexpr llvm::StringLiteral kWorkgroupsAttr = "kiln.workgroups";
 constexpr llvm::StringLiteral kExecutableModuleName = "kiln_executable";
+/// On a linalg.generic: the target may replace it by this microkernel
+/// ("matmul", "conv2d"); the generic's semantics stay authoritative.
+constexpr llvm::StringLiteral kMicrokernelAttr = "kiln.microkernel";
+constexpr llvm::StringLiteral kMicrokernelStridesAttr = "kiln.strides";
+constexpr llvm::StringLiteral kMicrokernelDilationsAttr = "kiln.dilations";
 
 /// Bytes one element of `type` occupies in a buffer (i1 takes a byte).
 int64_t elementByteSize(Type type);

@@ -94,6 +94,9 @@ struct MatMulLowering : public OpConversionPattern<MatMulOp> {
                       nested, multiplyAdd(b, nested, args[2], args[0], args[1]));
                 })
             .getResult(0);
+    if (nb == 0 && element.isF32())
+      product.getDefiningOp()->setAttr(kMicrokernelAttr,
+                                       rewriter.getStringAttr("matmul"));
     rewriter.replaceOp(op, reshapeTensor(rewriter, loc, product, signless(op.getType())));
     return success();
   }
@@ -158,6 +161,9 @@ struct GemmLowering : public OpConversionPattern<GemmOp> {
                       nested, multiplyAdd(b, nested, args[2], x, args[1]));
                 })
             .getResult(0);
+    if (alpha == 1 && element.isF32())
+      result.getDefiningOp()->setAttr(kMicrokernelAttr,
+                                      rewriter.getStringAttr("matmul"));
     rewriter.replaceOp(op, result);
     return success();
   }
@@ -255,6 +261,13 @@ Value buildConv(OpBuilder &b, Location loc, Value input, Value filter,
                  l, multiplyAdd(nb, l, args[2], args[0], args[1]));
            })
           .getResult(0);
+  if (spatial == 2 && element.isF32()) {
+    Operation *conv = result.getDefiningOp();
+    conv->setAttr(kMicrokernelAttr, b.getStringAttr("conv2d"));
+    conv->setAttr(kMicrokernelStridesAttr, b.getDenseI64ArrayAttr(strides));
+    conv->setAttr(kMicrokernelDilationsAttr,
+                  b.getDenseI64ArrayAttr(dilations));
+  }
   return reshapeTensor(b, loc, result, resultType);
 }
 

@@ -38,6 +38,36 @@ def CpuDispatchAbi : Pass<"kiln-cpu-dispatch-abi", "mlir::ModuleOp"> {
                            "mlir::linalg::LinalgDialect"];
 }
 
+def CpuMicrokernels : Pass<"kiln-cpu-microkernels", "mlir::ModuleOp"> {
+  let summary = "Run tagged contractions with the register-tiled microkernels";
+  let description = [{
+    Kiln → linalg tags the matmul/gemm and 2-D convolution generics it emits
+    with `kiln.microkernel`. After bufferization, each tagged generic whose
+    buffers are contiguous becomes a call of the matching function in the
+    builtins (`targets/cpu/builtins/microkernels.c`): blocked, packed, 6x16
+    FMA register tiles. The call gets a packing workspace (a temporary, so
+    it ends up in the dispatch's scratch). Untagged or strided cases keep
+    their loops.
+
+    Before:
+    ```mlir
+    linalg.generic {..., kiln.microkernel = "matmul"}
+        ins(%a, %b : memref<64x576xf32>, memref<576x3136xf32>)
+        outs(%c : memref<64x3136xf32>) {...}
+    ```
+    After:
+    ```mlir
+    %ws = memref.alloc() : memref<149504xf32>
+    func.call @kiln_ukernel_matmul_f32(%pa, %pb, %pc, %pws, %m, %n, %k,
+        %sam, %sak, %sbk, %sbn) : (!llvm.ptr, ..., i64) -> ()
+    ```
+  }];
+  let dependentDialects = ["mlir::LLVM::LLVMDialect",
+                           "mlir::memref::MemRefDialect",
+                           "mlir::arith::ArithDialect",
+                           "mlir::func::FuncDialect"];
+}
+
 def CpuScratchBuffers : Pass<"kiln-cpu-scratch-buffers", "mlir::ModuleOp"> {
   let summary = "Place a dispatch's temporary buffers in an arena binding";
   let description = [{

@@ -41,6 +41,7 @@ void buildCpuBufferizationPipeline(OpPassManager &pm) {
   };
   pm.addPass(bufferization::createOneShotBufferizePass(options));
   pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCpuMicrokernels());
   pm.addPass(createCpuScratchBuffers());
 }
 

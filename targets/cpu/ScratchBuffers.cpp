@@ -64,7 +64,42 @@ struct CpuScratchBuffersPass
       alloc->erase();
     }
     func->setAttr(kiln::kScratchSizeAttr, builder.getI64IntegerAttr(size));
+    resolvePointersIntoScratch(func);
     return success();
+  }
+
+  /// Microkernel calls take raw pointers (memref.extract_aligned_pointer_as_
+  /// index). Later lowering forwards that op through view-like ops to their
+  /// source, which is right for reshapes but loses memref.view's byte shift;
+  /// so pointers into a view are rebuilt here as the view source's pointer
+  /// plus the shift.
+  void resolvePointersIntoScratch(func::FuncOp func) {
+    SmallVector<memref::ExtractAlignedPointerAsIndexOp> pointers;
+    func.walk([&](memref::ExtractAlignedPointerAsIndexOp op) {
+      pointers.push_back(op);
+    });
+    for (auto op : pointers) {
+      Value source = op.getSource();
+      // Reshapes of contiguous buffers keep the start address.
+      while (Operation *def = source.getDefiningOp()) {
+        if (auto expand = dyn_cast<memref::ExpandShapeOp>(def))
+          source = expand.getSrc();
+        else if (auto collapse = dyn_cast<memref::CollapseShapeOp>(def))
+          source = collapse.getSrc();
+        else
+          break;
+      }
+      auto view = source.getDefiningOp<memref::ViewOp>();
+      if (!view)
+        continue;
+      OpBuilder builder(op);
+      Value base = builder.create<memref::ExtractAlignedPointerAsIndexOp>(
+          op.getLoc(), view.getSource());
+      Value address =
+          builder.create<arith::AddIOp>(op.getLoc(), base, view.getByteShift());
+      op.replaceAllUsesWith(address);
+      op->erase();
+    }
   }
 };
 

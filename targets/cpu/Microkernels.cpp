@@ -1,0 +1,154 @@
+//===- Microkernels.cpp - tagged contractions -> microkernel calls ---------===//
+
+#include "passes/Passes.h"
+#include "targets/cpu/Passes.h"
+
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+
+namespace mlir::kiln::cpu {
+#define GEN_PASS_DEF_CPUMICROKERNELS
+#include "targets/cpu/Passes.h.inc"
+} // namespace mlir::kiln::cpu
+
+using namespace mlir;
+
+namespace {
+
+// Must match KILN_UKERNEL_WORKSPACE_FLOATS in builtins/microkernels.c.
+constexpr int64_t kWorkspaceFloats = 72 * 256 + 256 * 512;
+
+bool isContiguousF32(Value buffer) {
+  auto type = dyn_cast<MemRefType>(buffer.getType());
+  return type && type.hasStaticShape() && type.getLayout().isIdentity() &&
+         type.getElementType().isF32();
+}
+
+class MicrokernelCall {
+public:
+  MicrokernelCall(OpBuilder &builder, Location loc)
+      : b(builder), loc(loc), ptr(LLVM::LLVMPointerType::get(b.getContext())) {}
+
+  void pointer(Value buffer) {
+    Value index =
+        b.create<memref::ExtractAlignedPointerAsIndexOp>(loc, buffer);
+    Value integer = b.create<arith::IndexCastOp>(loc, b.getI64Type(), index);
+    args.push_back(b.create<LLVM::IntToPtrOp>(loc, ptr, integer));
+  }
+  void integer(int64_t v) {
+    args.push_back(b.create<arith::ConstantIntOp>(loc, v, 64));
+  }
+  void emit(ModuleOp module, StringRef name) {
+    auto type = b.getFunctionType(ValueRange(args).getTypes(), {});
+    if (!module.lookupSymbol<func::FuncOp>(name)) {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(module.getBody());
+      b.create<func::FuncOp>(loc, name, type).setPrivate();
+    }
+    b.create<func::CallOp>(loc, name, TypeRange{}, args);
+  }
+
+private:
+  OpBuilder &b;
+  Location loc;
+  Type ptr;
+  SmallVector<Value> args;
+};
+
+/// Element strides (of the rows dim and the reduction dim) of a 2-D operand
+/// read through `map` from loops (m|k, k, n|k...): see the callers.
+std::pair<int64_t, int64_t> strides2d(AffineMap map, unsigned rowDim,
+                                      ArrayRef<int64_t> shape) {
+  // A row-major [d0, d1] buffer: dim 0 has stride shape[1], dim 1 stride 1.
+  int64_t stride[2] = {shape[1], 1};
+  unsigned first = cast<AffineDimExpr>(map.getResult(0)).getPosition();
+  return first == rowDim ? std::pair{stride[0], stride[1]}
+                         : std::pair{stride[1], stride[0]};
+}
+
+LogicalResult replaceMatmul(ModuleOp module, linalg::GenericOp op) {
+  Value a = op.getDpsInputs()[0], b = op.getDpsInputs()[1],
+        c = op.getDpsInits()[0];
+  if (!isContiguousF32(a) || !isContiguousF32(b) || !isContiguousF32(c))
+    return failure();
+  // Loops are (m, k, n); A is read at (m, k) or (k, m), B at (k, n) or (n, k).
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  auto cShape = cast<MemRefType>(c.getType()).getShape();
+  auto aShape = cast<MemRefType>(a.getType()).getShape();
+  auto bShape = cast<MemRefType>(b.getType()).getShape();
+  int64_t m = cShape[0], n = cShape[1];
+  int64_t k = maps[0].getResult(0) == getAffineDimExpr(0, op.getContext())
+                  ? aShape[1]
+                  : aShape[0];
+  auto [sam, sak] = strides2d(maps[0], 0, aShape);
+  auto [sbk, sbn] = strides2d(maps[1], 1, bShape);
+  OpBuilder builder(op);
+  Location loc = op.getLoc();
+  Value workspace = builder.create<memref::AllocOp>(
+      loc, MemRefType::get({kWorkspaceFloats}, builder.getF32Type()));
+  MicrokernelCall call(builder, loc);
+  for (Value v : {a, b, c, workspace})
+    call.pointer(v);
+  for (int64_t v : {m, n, k, sam, sak, sbk, sbn})
+    call.integer(v);
+  call.emit(module, "kiln_ukernel_matmul_f32");
+  op->erase();
+  return success();
+}
+
+LogicalResult replaceConv2d(ModuleOp module, linalg::GenericOp op) {
+  Value input = op.getDpsInputs()[0], filter = op.getDpsInputs()[1],
+        output = op.getDpsInits()[0];
+  if (!isContiguousF32(input) || !isContiguousF32(filter) ||
+      !isContiguousF32(output))
+    return failure();
+  auto strides = op->getAttrOfType<DenseI64ArrayAttr>(
+      kiln::kMicrokernelStridesAttr);
+  auto dilations = op->getAttrOfType<DenseI64ArrayAttr>(
+      kiln::kMicrokernelDilationsAttr);
+  if (!strides || !dilations || strides.size() != 2 || dilations.size() != 2)
+    return failure();
+  // input [N, G, C/G, H, W], filter [G, F/G, C/G, KH, KW], output
+  // [N, G, F/G, OH, OW] (see buildConv in LowerContractions.cpp).
+  auto in = cast<MemRefType>(input.getType()).getShape();
+  auto w = cast<MemRefType>(filter.getType()).getShape();
+  auto out = cast<MemRefType>(output.getType()).getShape();
+  OpBuilder builder(op);
+  Location loc = op.getLoc();
+  Value workspace = builder.create<memref::AllocOp>(
+      loc, MemRefType::get({kWorkspaceFloats}, builder.getF32Type()));
+  MicrokernelCall call(builder, loc);
+  for (Value v : {input, filter, output, workspace})
+    call.pointer(v);
+  for (int64_t v : {in[0], in[1], in[2], in[3], in[4], w[1], w[3], w[4],
+                    out[3], out[4], strides[0], strides[1], dilations[0],
+                    dilations[1]})
+    call.integer(v);
+  call.emit(module, "kiln_ukernel_conv2d_f32");
+  op->erase();
+  return success();
+}
+
+struct CpuMicrokernelsPass
+    : public mlir::kiln::cpu::impl::CpuMicrokernelsBase<CpuMicrokernelsPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    SmallVector<linalg::GenericOp> tagged;
+    module.walk([&](linalg::GenericOp op) {
+      if (op->hasAttr(kiln::kMicrokernelAttr) && op.hasPureBufferSemantics())
+        tagged.push_back(op);
+    });
+    for (linalg::GenericOp op : tagged) {
+      StringRef kind =
+          op->getAttrOfType<StringAttr>(kiln::kMicrokernelAttr).getValue();
+      // A failed match keeps the loops, which compute the same thing.
+      if (kind == "matmul")
+        (void)replaceMatmul(module, op);
+      else if (kind == "conv2d")
+        (void)replaceConv2d(module, op);
+    }
+  }
+};
+
+} // namespace
