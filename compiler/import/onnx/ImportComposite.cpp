@@ -432,6 +432,96 @@ LogicalResult importEyeLike(NodeImporter &n) {
   return success();
 }
 
+/// -input[n, target[n, d], d] * weight[target], zero where target is
+/// ignore_index, then reduced ("none", "sum", or a weighted "mean").
+LogicalResult negativeLogLikelihood(NodeImporter &n, Value input, Value target,
+                                    Value weight, Value &loss) {
+  auto inputType = typeOf(input), targetType = typeOf(target);
+  Type element = inputType.getElementType();
+  Type index = targetType.getElementType();
+  if (inputType.getRank() < 2 || targetType.getRank() != inputType.getRank() - 1)
+    return n.error("input must be [N, C, d...] and target [N, d...]");
+  std::string reduction = n.attrString("reduction", "mean");
+  if (reduction != "none" && reduction != "sum" && reduction != "mean")
+    return n.error("unknown reduction '" + reduction + "'");
+  Value mask, safeTarget = target;
+  if (n.hasAttr("ignore_index")) {
+    Value ignored = scalar(n, index, n.attrInt("ignore_index", 0));
+    KILN_TRY(hit, n.create<k::EqualOp>(target, ignored));
+    KILN_TRY(keep, n.createTyped<k::NotOp>(hit.getType(), hit));
+    KILN_TRY(safe, n.create<k::WhereOp>(keep, target, scalar(n, index, 0)));
+    mask = keep;
+    safeTarget = safe;
+  }
+  SmallVector<int64_t> column(targetType.getShape());
+  column.insert(column.begin() + 1, 1);
+  KILN_TRY(indices, n.reshape(safeTarget, column));
+  KILN_TRY(picked, n.create<k::GatherElementsOp>(input, indices, (uint64_t)1));
+  KILN_TRY(values, n.reshape(picked, targetType.getShape()));
+  Value weights = scalar(n, element, 1);
+  if (weight) {
+    KILN_TRY(perTarget, n.create<k::GatherOp>(weight, safeTarget, (uint64_t)0));
+    weights = perTarget;
+  }
+  if (mask) {
+    KILN_TRY(masked, n.create<k::WhereOp>(mask, weights, scalar(n, element, 0)));
+    weights = masked;
+  }
+  KILN_TRY(weighted, n.create<k::MulOp>(values, weights));
+  KILN_TRY(negated, n.createTyped<k::NegOp>(weighted.getType(), weighted));
+  if (reduction == "none") {
+    loss = negated;
+    return success();
+  }
+  SmallVector<int64_t> all;
+  for (int64_t d = 0; d < targetType.getRank(); ++d)
+    all.push_back(d);
+  KILN_TRY(total, n.create<k::ReduceSumOp>(negated, all, false));
+  if (reduction == "sum") {
+    loss = total;
+    return success();
+  }
+  Value count;
+  if (weight || mask) {
+    KILN_TRY(full, n.create<k::MulOp>(weights, scalar(n, element, 1,
+                                                      targetType.getShape())));
+    KILN_TRY(sum, n.create<k::ReduceSumOp>(full, all, false));
+    count = sum;
+  } else {
+    count = scalar(n, element, (double)targetType.getNumElements());
+  }
+  KILN_TRY(mean, n.create<k::DivOp>(total, count));
+  loss = mean;
+  return success();
+}
+
+LogicalResult importNegativeLogLikelihoodLoss(NodeImporter &n) {
+  if (failed(n.expectInputs(2, 3)))
+    return failure();
+  Value loss;
+  if (failed(negativeLogLikelihood(n, n.input(0), n.input(1),
+                                   n.hasInput(2) ? n.input(2) : Value(),
+                                   loss)))
+    return failure();
+  n.setOutput(0, loss);
+  return success();
+}
+
+LogicalResult importSoftmaxCrossEntropyLoss(NodeImporter &n) {
+  if (failed(n.expectInputs(2, 3)))
+    return failure();
+  KILN_TRY(logProb, n.createTyped<k::LogSoftmaxOp>(n.inputType(0), n.input(0),
+                                                   (uint64_t)1));
+  Value loss;
+  if (failed(negativeLogLikelihood(n, logProb, n.input(1),
+                                   n.hasInput(2) ? n.input(2) : Value(),
+                                   loss)))
+    return failure();
+  n.setOutput(0, loss);
+  n.setOutput(1, logProb);
+  return success();
+}
+
 } // namespace
 
 /// LayerNormalization with statistics outputs (see ImportNeuralNetwork.cpp).
@@ -454,6 +544,8 @@ void registerCompositeOps(OpTable &t) {
   t["SpaceToDepth"] = {importSpaceToDepth};
   t["Tile"] = {importTile};
   t["EyeLike"] = {importEyeLike, 9};
+  t["NegativeLogLikelihoodLoss"] = {importNegativeLogLikelihoodLoss, 12};
+  t["SoftmaxCrossEntropyLoss"] = {importSoftmaxCrossEntropyLoss, 12};
 }
 
 } // namespace kiln::onnx_import
