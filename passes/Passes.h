@@ -26,7 +26,11 @@ constexpr llvm::StringLiteral kArenaOffsetsAttr = "kiln.arena_offsets";
 constexpr llvm::StringLiteral kArenaSizeAttr = "kiln.arena_size";
 constexpr llvm::StringLiteral kScratchOffsetAttr = "kiln.scratch_offset";
 constexpr llvm::StringLiteral kScratchSizeAttr = "kiln.scratch_size";
+/// On a microkernel call: how many workgroups share its work. On a
+/// dispatch call: the workgroup count of each of its phases.
 constexpr llvm::StringLiteral kWorkgroupsAttr = "kiln.workgroups";
+/// On a dispatch call: the executable entry of each of its phases.
+constexpr llvm::StringLiteral kEntriesAttr = "kiln.entries";
 constexpr llvm::StringLiteral kExecutableModuleName = "kiln_executable";
 /// On a linalg.generic: the target may replace it by this microkernel
 /// ("matmul", "conv2d"); the generic's semantics stay authoritative.

@@ -253,6 +253,7 @@ std::vector<uint8_t> BundleWriter::serialize() const {
       desc.binding_count = static_cast<uint32_t>(dispatch.bindings.size());
       for (int i = 0; i < 3; ++i)
         desc.workgroup_count[i] = dispatch.workgroupCount[i];
+      desc.flags = dispatch.flags;
       dispatchDescs.push_back(desc);
       for (const Binding &binding : dispatch.bindings) {
         kiln_binding_desc bindingDesc{};

@@ -37,6 +37,7 @@ struct Dispatch {
   uint32_t entry = 0;
   std::array<uint32_t, 3> workgroupCount = {1, 1, 1};
   std::vector<Binding> bindings;
+  uint32_t flags = 0; // KILN_DISPATCH_FLAG_*
 };
 
 struct Executable {

@@ -160,25 +160,43 @@ bool BundleBuilder::build(bundle::BundleWriter &writer, std::string &error) {
     writer.addOutput(std::move(spec));
   }
   uint32_t entries = 0;
-  for (auto call : main.getBody().front().getOps<mlir::kiln::DispatchCallOp>()) {
-    bundle::Dispatch dispatch;
-    if (auto name = call->getAttrOfType<StringAttr>(mlir::kiln::kNameAttr))
-      dispatch.name = name.str();
-    dispatch.entry = call.getEntry();
-    if (auto workgroups =
-            call->getAttrOfType<IntegerAttr>(mlir::kiln::kWorkgroupsAttr))
-      dispatch.workgroupCount[0] = workgroups.getInt();
+  for (auto call :
+       main.getBody().front().getOps<mlir::kiln::DispatchCallOp>()) {
+    std::vector<bundle::Binding> bindings;
     for (Value operand : call.getInputs())
-      dispatch.bindings.push_back(bindingFor(operand, writer));
+      bindings.push_back(bindingFor(operand, writer));
     for (Value result : call.getResults())
-      dispatch.bindings.push_back(bindingFor(result, writer));
-    if (auto offset = call->getAttrOfType<IntegerAttr>(mlir::kiln::kScratchOffsetAttr))
-      dispatch.bindings.push_back(
+      bindings.push_back(bindingFor(result, writer));
+    if (auto offset =
+            call->getAttrOfType<IntegerAttr>(mlir::kiln::kScratchOffsetAttr))
+      bindings.push_back(
           {KILN_BUFFER_ARENA, (uint64_t)offset.getInt(),
-           (uint64_t)call->getAttrOfType<IntegerAttr>(mlir::kiln::kScratchSizeAttr)
+           (uint64_t)call->getAttrOfType<IntegerAttr>(
+                              mlir::kiln::kScratchSizeAttr)
                .getInt()});
-    writer.addDispatch(std::move(dispatch));
-    ++entries;
+    std::string name;
+    if (auto attr = call->getAttrOfType<StringAttr>(mlir::kiln::kNameAttr))
+      name = attr.str();
+    // One schedule entry per phase, all on the same bindings.
+    auto phaseEntries =
+        call->getAttrOfType<DenseI64ArrayAttr>(mlir::kiln::kEntriesAttr);
+    auto phaseWorkgroups =
+        call->getAttrOfType<DenseI64ArrayAttr>(mlir::kiln::kWorkgroupsAttr);
+    for (size_t i = 0; i < phaseEntries.size(); ++i) {
+      bundle::Dispatch dispatch;
+      dispatch.name = phaseEntries.size() > 1
+                          ? name + " #" + std::to_string(i)
+                          : name;
+      dispatch.entry = phaseEntries[i];
+      dispatch.workgroupCount[0] = phaseWorkgroups[i];
+      // Split phases are microkernel calls that divide their work by the
+      // workgroup count they are given.
+      if (phaseWorkgroups[i] > 1)
+        dispatch.flags = KILN_DISPATCH_FLAG_ELASTIC_WORKGROUPS;
+      dispatch.bindings = bindings;
+      writer.addDispatch(std::move(dispatch));
+      ++entries;
+    }
   }
   writer.setEntryCount(entries);
   return true;

@@ -162,33 +162,68 @@ bool Compiler::run() {
   auto main = module->lookupSymbol<func::FuncOp>("main");
   auto executable =
       module->lookupSymbol<ModuleOp>(mlir::kiln::kExecutableModuleName);
-  unsigned entryCount = 0;
-  for (auto call : main.getBody().front().getOps<mlir::kiln::DispatchCallOp>())
-    (void)call, ++entryCount;
+  // The executables' entry functions, in schedule order.
+  std::vector<std::string> entryFunctions;
 
   if (!phase(Phase::Lower, [&] {
-        // Each target lowers its own copy; a dispatch's scratch is the
-        // largest any target needs.
-        llvm::DenseMap<StringAttr, int64_t> scratch;
+        // Each target lowers its own copy. A dispatch may run as several
+        // phases (kiln-cpu-split-dispatches); its scratch is the largest any
+        // phase of any target needs. All targets must split alike.
+        using Phases = std::vector<std::pair<std::string, int64_t>>;
+        llvm::StringMap<Phases> phasesOf;
+        llvm::StringMap<int64_t> scratch;
         for (size_t i = 0; i < targets.size(); ++i) {
           OwningOpRef<ModuleOp> copy(executable.clone());
           if (!runPasses(*copy, mlir::kiln::cpu::buildCpuBufferizationPipeline))
             return false;
-          for (auto func : copy->getOps<func::FuncOp>())
-            if (auto size = func->getAttrOfType<IntegerAttr>(
-                    mlir::kiln::kScratchSizeAttr))
-              scratch[func.getSymNameAttr()] =
-                  std::max(scratch[func.getSymNameAttr()], size.getInt());
+          auto split =
+              (*copy)->getAttrOfType<DictionaryAttr>("kiln.dispatch_phases");
+          for (auto call :
+               main.getBody().front().getOps<mlir::kiln::DispatchCallOp>()) {
+            StringRef callee = call.getCallee();
+            Phases phases;
+            if (auto list = split ? split.getAs<ArrayAttr>(callee) : nullptr)
+              for (Attribute entry : list) {
+                auto pair = cast<ArrayAttr>(entry);
+                phases.emplace_back(cast<StringAttr>(pair[0]).str(),
+                                    cast<IntegerAttr>(pair[1]).getInt());
+              }
+            else
+              phases.emplace_back(callee.str(), 1);
+            for (auto &[name, workgroups] : phases)
+              if (auto size = copy->lookupSymbol<func::FuncOp>(name)
+                                  ->getAttrOfType<IntegerAttr>(
+                                      mlir::kiln::kScratchSizeAttr))
+                scratch[callee] = std::max(scratch[callee], size.getInt());
+            auto [it, inserted] = phasesOf.try_emplace(callee, phases);
+            if (!inserted && it->second != phases) {
+              llvm::errs() << "kiln: error: targets split dispatch " << callee
+                           << " differently\n";
+              return false;
+            }
+          }
           if (!runPasses(*copy, mlir::kiln::cpu::buildCpuToLLVMPipeline))
             return false;
           loweredExecutables.push_back(std::move(copy));
         }
         Builder b(&context);
         for (auto call :
-             main.getBody().front().getOps<mlir::kiln::DispatchCallOp>())
-          if (int64_t size = scratch.lookup(call.getCalleeAttr().getAttr()))
+             main.getBody().front().getOps<mlir::kiln::DispatchCallOp>()) {
+          StringRef callee = call.getCallee();
+          if (int64_t size = scratch.lookup(callee))
             call->setAttr(mlir::kiln::kScratchSizeAttr,
                           b.getI64IntegerAttr(size));
+          SmallVector<int64_t> entries, workgroups;
+          for (auto &[name, count] : phasesOf[callee]) {
+            entries.push_back(entryFunctions.size());
+            entryFunctions.push_back(name);
+            workgroups.push_back(count);
+          }
+          call->setAttr(mlir::kiln::kEntriesAttr,
+                        b.getDenseI64ArrayAttr(entries));
+          call->setAttr(mlir::kiln::kWorkgroupsAttr,
+                        b.getDenseI64ArrayAttr(workgroups));
+        }
         executable->erase();
         return runPasses(*module, [](OpPassManager &pm) {
           pm.addPass(mlir::kiln::createPlanMemory());
@@ -208,7 +243,7 @@ bool Compiler::run() {
           result.target = targets[i]->id;
           std::string error;
           if (!mlir::kiln::cpu::emitCpuExecutable(
-                  *loweredExecutables[i], *targets[i], entryCount,
+                  *loweredExecutables[i], *targets[i], entryFunctions,
                   result.image, error,
                   stopsAfter(Phase::Codegen) ? &llvm::outs() : nullptr)) {
             llvm::errs() << "kiln: error: " << options.modelPath << ": "

@@ -356,7 +356,7 @@ kiln_status kiln_session_create(kiln_model *model,
   session->plans = reinterpret_cast<DispatchPlan *>(
       static_cast<uint8_t *>(session->tables) + pointerBytes);
   planDispatches(view, model->executable.entries, session->arena,
-                 bindingPointers, session->plans);
+                 session->threadCount, bindingPointers, session->plans);
   *out = session;
   return KILN_OK;
 }

@@ -561,8 +561,15 @@ kiln_status Verifier::verifySchedule() {
       failDispatch() << "workgroup count overflows";
       return KILN_ERROR_INVALID_BUNDLE;
     }
-    if (knownMinor && !allZero(dispatch.reserved, sizeof(dispatch.reserved))) {
-      failDispatch() << "reserved fields are not zero";
+    if (knownMinor &&
+        (dispatch.reserved != 0 ||
+         (dispatch.flags & ~uint32_t(KILN_DISPATCH_FLAG_ELASTIC_WORKGROUPS)))) {
+      failDispatch() << "reserved fields or unknown flags are set";
+      return KILN_ERROR_INVALID_BUNDLE;
+    }
+    if ((dispatch.flags & KILN_DISPATCH_FLAG_ELASTIC_WORKGROUPS) &&
+        (dispatch.workgroup_count[1] != 1 || dispatch.workgroup_count[2] != 1)) {
+      failDispatch() << "elastic workgroups need a 1-D grid";
       return KILN_ERROR_INVALID_BUNDLE;
     }
   }

@@ -5,8 +5,8 @@
 namespace kiln::runtime {
 
 void planDispatches(const BundleView &view, const kiln_dispatch_fn *entries,
-                    uint8_t *arena, void **bindingPointers,
-                    DispatchPlan *plans) {
+                    uint8_t *arena, uint32_t threadCount,
+                    void **bindingPointers, DispatchPlan *plans) {
   const kiln_schedule_header &schedule = *view.schedule;
   for (uint32_t b = 0; b < schedule.binding_count; ++b) {
     const kiln_binding_desc &binding = view.bindings[b];
@@ -24,6 +24,11 @@ void planDispatches(const BundleView &view, const kiln_dispatch_fn *entries,
     plans[d].workgroupCount = static_cast<int64_t>(
         uint64_t(dispatch.workgroup_count[0]) * dispatch.workgroup_count[1] *
         dispatch.workgroup_count[2]);
+    // An elastic dispatch is split no finer than the threads that run it:
+    // more workgroups would only repeat per-workgroup setup (packing).
+    if ((dispatch.flags & KILN_DISPATCH_FLAG_ELASTIC_WORKGROUPS) &&
+        plans[d].workgroupCount > int64_t(threadCount))
+      plans[d].workgroupCount = threadCount;
   }
 }
 

@@ -19,12 +19,14 @@ struct DispatchPlan {
 };
 
 /// Resolves the schedule of a verified bundle against `arena` and the
-/// executable's `entries` (schedule entry_count of them). Fills
+/// executable's `entries` (schedule entry_count of them) for a session of
+/// `threadCount` threads (elastic dispatches get at most that many
+/// workgroups). Fills
 /// `bindingPointers` (schedule binding_count entries) and `plans` (schedule
 /// dispatch_count entries).
 void planDispatches(const BundleView &view, const kiln_dispatch_fn *entries,
-                    uint8_t *arena, void **bindingPointers,
-                    DispatchPlan *plans);
+                    uint8_t *arena, uint32_t threadCount,
+                    void **bindingPointers, DispatchPlan *plans);
 
 /// Runs the plans in order, each workgroup in order, on the calling thread.
 void runDispatchesSequentially(const DispatchPlan *plans, uint32_t count);

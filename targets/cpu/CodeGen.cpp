@@ -96,9 +96,11 @@ llvm::StringRef builtinsBitcode(const llvm::Triple &triple) {
 }
 
 /// Adds `kiln_entry_<i>(void *const *bindings, i64 wg, i64 wgs)` for each
-/// dispatch function and the exported table pointing at them.
-bool addEntryTable(llvm::Module &module, unsigned entryCount,
+/// entry function and the exported table pointing at them.
+bool addEntryTable(llvm::Module &module,
+                   llvm::ArrayRef<std::string> entryFunctions,
                    std::string &error) {
+  unsigned entryCount = entryFunctions.size();
   llvm::LLVMContext &context = module.getContext();
   llvm::IRBuilder<> b(context);
   llvm::Type *ptr = b.getPtrTy(), *i64 = b.getInt64Ty(), *i32 = b.getInt32Ty();
@@ -106,7 +108,7 @@ bool addEntryTable(llvm::Module &module, unsigned entryCount,
                                             /*isVarArg=*/false);
   std::vector<llvm::Constant *> entries;
   for (unsigned i = 0; i < entryCount; ++i) {
-    std::string name = "dispatch_" + std::to_string(i);
+    const std::string &name = entryFunctions[i];
     llvm::Function *dispatch = module.getFunction(name);
     if (!dispatch || dispatch->isDeclaration()) {
       error = "executable has no function " + name;
@@ -232,8 +234,9 @@ bool linkSharedObject(llvm::StringRef object, std::vector<uint8_t> &elf,
 } // namespace
 
 bool emitCpuExecutable(ModuleOp executable, const CpuTarget &target,
-                       unsigned entryCount, std::vector<uint8_t> &elf,
-                       std::string &error, llvm::raw_ostream *optimizedIR) {
+                       llvm::ArrayRef<std::string> entryFunctions,
+                       std::vector<uint8_t> &elf, std::string &error,
+                       llvm::raw_ostream *optimizedIR) {
   initializeLLVMTargets();
   DialectRegistry registry;
   registerBuiltinDialectTranslation(registry);
@@ -264,7 +267,7 @@ bool emitCpuExecutable(ModuleOp executable, const CpuTarget &target,
                                       llvm::CodeGenOptLevel::Aggressive));
   module->setDataLayout(machine->createDataLayout());
   module->setTargetTriple(triple.str());
-  if (!addEntryTable(*module, entryCount, error))
+  if (!addEntryTable(*module, entryFunctions, error))
     return false;
 
   auto builtins = llvm::parseBitcodeFile(

@@ -29,14 +29,15 @@ llvm::ArrayRef<CpuTarget> cpuTargets();
 /// The target called `name`, or null.
 const CpuTarget *findCpuTarget(llvm::StringRef name);
 
-/// Compiles the executable module (in the LLVM dialect; functions
-/// `dispatch_<i>` with bare-pointer buffer arguments followed by workgroup
-/// id and count) into a position-independent ELF shared object with no
-/// imports that exports the entry table of `entryCount` entries.
+/// Compiles the executable module (in the LLVM dialect; functions with
+/// bare-pointer buffer arguments followed by workgroup id and count) into a
+/// position-independent ELF shared object with no imports whose exported
+/// entry table lists `entryFunctions` in order.
 /// When `optimizedIR` is given, the optimised LLVM IR is printed there.
 /// On failure returns false and sets `error`.
 bool emitCpuExecutable(ModuleOp executable, const CpuTarget &target,
-                       unsigned entryCount, std::vector<uint8_t> &elf,
+                       llvm::ArrayRef<std::string> entryFunctions,
+                       std::vector<uint8_t> &elf,
                        std::string &error,
                        llvm::raw_ostream *optimizedIR = nullptr);
 

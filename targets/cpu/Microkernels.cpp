@@ -18,6 +18,14 @@ namespace {
 
 // Must match KILN_UKERNEL_WORKSPACE_FLOATS in builtins/microkernels.c.
 constexpr int64_t kWorkspaceFloats = 72 * 256 + 256 * 512;
+// Below this many multiply-adds a call stays one workgroup: splitting it
+// costs more in scheduling and repacked weights than it saves.
+constexpr int64_t kMinMacsToSplit = int64_t(1) << 22;
+constexpr int64_t kMaxWorkgroups = 8;
+
+int64_t workgroupsFor(int64_t macs) {
+  return macs < kMinMacsToSplit ? 1 : kMaxWorkgroups;
+}
 
 bool isContiguousF32(Value buffer) {
   auto type = dyn_cast<MemRefType>(buffer.getType());
@@ -39,14 +47,22 @@ public:
   void integer(int64_t v) {
     args.push_back(b.create<arith::ConstantIntOp>(loc, v, 64));
   }
-  void emit(ModuleOp module, StringRef name) {
+  /// The dispatch function's workgroup id and count (its last arguments).
+  void workgroup(func::FuncOp func) {
+    unsigned n = func.getNumArguments();
+    for (unsigned i : {n - 2, n - 1})
+      args.push_back(b.create<arith::IndexCastOp>(loc, b.getI64Type(),
+                                                  func.getArgument(i)));
+  }
+  void emit(ModuleOp module, StringRef name, int64_t workgroups) {
     auto type = b.getFunctionType(ValueRange(args).getTypes(), {});
     if (!module.lookupSymbol<func::FuncOp>(name)) {
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(module.getBody());
       b.create<func::FuncOp>(loc, name, type).setPrivate();
     }
-    b.create<func::CallOp>(loc, name, TypeRange{}, args);
+    auto call = b.create<func::CallOp>(loc, name, TypeRange{}, args);
+    call->setAttr(kiln::kWorkgroupsAttr, b.getI64IntegerAttr(workgroups));
   }
 
 private:
@@ -85,14 +101,17 @@ LogicalResult replaceMatmul(ModuleOp module, linalg::GenericOp op) {
   auto [sbk, sbn] = strides2d(maps[1], 1, bShape);
   OpBuilder builder(op);
   Location loc = op.getLoc();
+  int64_t workgroups = workgroupsFor(m * n * k);
   Value workspace = builder.create<memref::AllocOp>(
-      loc, MemRefType::get({kWorkspaceFloats}, builder.getF32Type()));
+      loc, MemRefType::get({workgroups * kWorkspaceFloats},
+                           builder.getF32Type()));
   MicrokernelCall call(builder, loc);
   for (Value v : {a, b, c, workspace})
     call.pointer(v);
   for (int64_t v : {m, n, k, sam, sak, sbk, sbn})
     call.integer(v);
-  call.emit(module, "kiln_ukernel_matmul_f32");
+  call.workgroup(op->getParentOfType<func::FuncOp>());
+  call.emit(module, "kiln_ukernel_matmul_f32", workgroups);
   op->erase();
   return success();
 }
@@ -116,8 +135,11 @@ LogicalResult replaceConv2d(ModuleOp module, linalg::GenericOp op) {
   auto out = cast<MemRefType>(output.getType()).getShape();
   OpBuilder builder(op);
   Location loc = op.getLoc();
+  int64_t macs = out[0] * out[1] * out[2] * out[3] * out[4] * w[2] * w[3] * w[4];
+  int64_t workgroups = workgroupsFor(macs);
   Value workspace = builder.create<memref::AllocOp>(
-      loc, MemRefType::get({kWorkspaceFloats}, builder.getF32Type()));
+      loc, MemRefType::get({workgroups * kWorkspaceFloats},
+                           builder.getF32Type()));
   MicrokernelCall call(builder, loc);
   for (Value v : {input, filter, output, workspace})
     call.pointer(v);
@@ -125,7 +147,8 @@ LogicalResult replaceConv2d(ModuleOp module, linalg::GenericOp op) {
                     out[3], out[4], strides[0], strides[1], dilations[0],
                     dilations[1]})
     call.integer(v);
-  call.emit(module, "kiln_ukernel_conv2d_f32");
+  call.workgroup(op->getParentOfType<func::FuncOp>());
+  call.emit(module, "kiln_ukernel_conv2d_f32", workgroups);
   op->erase();
   return success();
 }

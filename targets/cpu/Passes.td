@@ -112,4 +112,23 @@ def CpuExpandMath : Pass<"kiln-cpu-expand-math", "mlir::ModuleOp"> {
                            "mlir::vector::VectorDialect"];
 }
 
+def CpuSplitDispatches : Pass<"kiln-cpu-split-dispatches", "mlir::ModuleOp"> {
+  let summary = "Split a dispatch around its microkernel call into phases";
+  let description = [{
+    A microkernel call splits its work over workgroups, but the loops around
+    it in the same dispatch (a padded copy, the bias broadcast before, the
+    activation after) must run once and in order. A dispatch whose top level
+    holds one such call with `kiln.workgroups` > 1 becomes up to three
+    functions on the same bindings: the ops before the call, the call (run on
+    that many workgroups), the ops after. The schedule runs them one after
+    the other, which is the barrier. The module attribute
+    `kiln.dispatch_phases` maps each split dispatch to its phases
+    `[[function, workgroups], ...]`.
+
+    Before: `func.func @dispatch_3(...) { linalg.fill ...; call @kiln_ukernel_conv2d_f32(...) {kiln.workgroups = 8}; linalg.generic ... }`
+    After: `@dispatch_3_0` (fill), `@dispatch_3_1` (call), `@dispatch_3_2` (generic),
+    and `kiln.dispatch_phases = {dispatch_3 = [["dispatch_3_0", 1], ["dispatch_3_1", 8], ["dispatch_3_2", 1]]}`.
+  }];
+}
+
 #endif // KILN_TARGETS_CPU_PASSES_TD

@@ -43,6 +43,7 @@ void buildCpuBufferizationPipeline(OpPassManager &pm) {
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCpuMicrokernels());
   pm.addPass(createCpuScratchBuffers());
+  pm.addPass(createCpuSplitDispatches());
 }
 
 void buildCpuToLLVMPipeline(OpPassManager &pm) {

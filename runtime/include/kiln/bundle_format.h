@@ -27,7 +27,7 @@ extern "C" {
 
 #define KILN_BUNDLE_MAGIC "KILNBNDL" /* 8 bytes, no terminator in the file */
 #define KILN_BUNDLE_VERSION_MAJOR 1u
-#define KILN_BUNDLE_VERSION_MINOR 0u
+#define KILN_BUNDLE_VERSION_MINOR 1u
 
 /* Largest tensor rank a bundle can describe. */
 #define KILN_MAX_RANK 8u
@@ -156,8 +156,17 @@ typedef struct kiln_dispatch_desc {
   uint32_t binding_first;      /* into the schedule's binding array */
   uint32_t binding_count;
   uint32_t workgroup_count[3];
-  uint32_t reserved[2];
+  uint32_t flags;    /* KILN_DISPATCH_FLAG_* (format 1.1; 0 in 1.0) */
+  uint32_t reserved; /* must be 0 */
 } kiln_dispatch_desc;
+
+/* Dispatch flags. */
+enum {
+  /* The entry computes its share of the work from the workgroup count it is
+   * called with, so a runtime may launch any count from 1 to
+   * workgroup_count[0] (e.g. one per thread). */
+  KILN_DISPATCH_FLAG_ELASTIC_WORKGROUPS = 1u,
+};
 
 typedef struct kiln_schedule_header {
   uint32_t dispatch_count;

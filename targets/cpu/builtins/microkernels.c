@@ -19,7 +19,8 @@
 #define KILN_BUILTIN __attribute__((visibility("hidden")))
 
 enum { MR = 6, NR = 16, KC = 256, MC = 72, NC = 512 };
-/* Floats of workspace a call needs: one packed A block and one B block. */
+/* Floats of workspace a workgroup needs: one packed A block and one B
+ * block. A call's workspace holds one per workgroup. */
 enum { KILN_UKERNEL_WORKSPACE_FLOATS = MC * KC + KC * NC };
 
 typedef float v8f __attribute__((vector_size(32), aligned(4)));
@@ -137,12 +138,16 @@ static void pack_b(const b_source *s, int64_t k0, int64_t kc, int64_t n0,
   }
 }
 
-static void gemm(int64_t m, int64_t k, const float *a, int64_t sam,
-                 int64_t sak, const b_source *b, float *c, int64_t ldc,
-                 float *workspace) {
+/* Rows [m0, m1) and columns [n0, n1) of C. */
+static void gemm(int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t k,
+                 const float *a, int64_t sam, int64_t sak, const b_source *b,
+                 float *c, int64_t ldc, float *workspace) {
   float *ap = workspace, *bp = workspace + MC * KC;
-  for (int64_t jc = 0; jc < b->n; jc += NC) {
-    int64_t nc = min64(NC, b->n - jc);
+  a += m0 * sam;
+  c += m0 * ldc;
+  int64_t m = m1 - m0;
+  for (int64_t jc = n0; jc < n1; jc += NC) {
+    int64_t nc = min64(NC, n1 - jc);
     for (int64_t pc = 0; pc < k; pc += KC) {
       int64_t kc = min64(KC, k - pc);
       pack_b(b, pc, kc, jc, nc, bp);
@@ -158,33 +163,63 @@ static void gemm(int64_t m, int64_t k, const float *a, int64_t sam,
   }
 }
 
+/* The part of an m x n output that workgroup `wg` of `wgc` computes: blocks
+ * of whole 6-row or 16-column panels. Each workgroup packs all of A when
+ * columns are split and all of B when rows are, so split the dimension
+ * whose duplicated packing is smaller (m > n: rows). Workgroups never share
+ * outputs. */
+static void workgroup_range(int64_t m, int64_t n, int64_t wg, int64_t wgc,
+                            int64_t *m0, int64_t *m1, int64_t *n0,
+                            int64_t *n1) {
+  *m0 = 0, *m1 = m, *n0 = 0, *n1 = n;
+  if (wgc <= 1)
+    return;
+  int64_t panels = (n + NR - 1) / NR;
+  int64_t rowPanels = (m + MR - 1) / MR;
+  if (panels >= wgc && !(m > n && rowPanels >= wgc)) {
+    *n0 = min64(n, panels * wg / wgc * NR);
+    *n1 = min64(n, panels * (wg + 1) / wgc * NR);
+    return;
+  }
+  *m0 = min64(m, rowPanels * wg / wgc * MR);
+  *m1 = min64(m, rowPanels * (wg + 1) / wgc * MR);
+}
+
 /* C[m, n] (row stride n) += A(m, k) * B(k, n) with A(i, j) = a[i*sam + j*sak]
- * and B(i, j) = b[i*sbk + j*sbn]. */
+ * and B(i, j) = b[i*sbk + j*sbn]; this workgroup's share of it. */
 KILN_BUILTIN void kiln_ukernel_matmul_f32(const float *a, const float *b,
                                           float *c, float *workspace,
                                           int64_t m, int64_t n, int64_t k,
                                           int64_t sam, int64_t sak, int64_t sbk,
-                                          int64_t sbn) {
+                                          int64_t sbn, int64_t wg,
+                                          int64_t wgc) {
   b_source source = {.data = b, .n = n, .sbk = sbk, .sbn = sbn};
-  gemm(m, k, a, sam, sak, &source, c, n, workspace);
+  int64_t m0, m1, n0, n1;
+  workgroup_range(m, n, wg, wgc, &m0, &m1, &n0, &n1);
+  gemm(m0, m1, n0, n1, k, a, sam, sak, &source, c, n,
+       workspace + wg * KILN_UKERNEL_WORKSPACE_FLOATS);
 }
 
-/* Grouped 2-D convolution accumulating into `output`:
+/* Grouped 2-D convolution accumulating into `output` (this workgroup's
+ * share of the output channels or positions):
  * input  [batch, groups, cpg, ih, iw] (already padded),
  * filter [groups, fpg, cpg, kh, kw], output [batch, groups, fpg, oh, ow]. */
 KILN_BUILTIN void kiln_ukernel_conv2d_f32(
     const float *input, const float *filter, float *output, float *workspace,
     int64_t batch, int64_t groups, int64_t cpg, int64_t ih, int64_t iw,
     int64_t fpg, int64_t kh, int64_t kw, int64_t oh, int64_t ow, int64_t sh,
-    int64_t sw, int64_t dh, int64_t dw) {
+    int64_t sw, int64_t dh, int64_t dw, int64_t wg, int64_t wgc) {
   int64_t k = cpg * kh * kw, positions = oh * ow;
+  int64_t m0, m1, n0, n1;
+  workgroup_range(fpg, positions, wg, wgc, &m0, &m1, &n0, &n1);
+  workspace += wg * KILN_UKERNEL_WORKSPACE_FLOATS;
   for (int64_t image = 0; image < batch; ++image)
     for (int64_t g = 0; g < groups; ++g) {
       b_source source = {
           .data = input + (image * groups + g) * cpg * ih * iw,
           .n = positions, .ih = ih, .iw = iw, .kh = kh, .kw = kw, .ow = ow,
           .sh = sh, .sw = sw, .dh = dh, .dw = dw, .conv = 1};
-      gemm(fpg, k, filter + g * fpg * k, k, 1, &source,
+      gemm(m0, m1, n0, n1, k, filter + g * fpg * k, k, 1, &source,
            output + (image * groups + g) * fpg * positions, positions,
            workspace);
     }

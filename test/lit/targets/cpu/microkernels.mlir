@@ -3,19 +3,21 @@
 // A tagged matmul on contiguous buffers becomes a microkernel call with a
 // packing workspace; the strides come from the indexing maps (B is read
 // transposed here: B(k, n) at b[n][k]).
-// CHECK: func.func private @kiln_ukernel_matmul_f32(!llvm.ptr, !llvm.ptr, !llvm.ptr, !llvm.ptr, i64, i64, i64, i64, i64, i64, i64)
+// CHECK: func.func private @kiln_ukernel_matmul_f32(!llvm.ptr, !llvm.ptr, !llvm.ptr, !llvm.ptr, i64, i64, i64, i64, i64, i64, i64, i64, i64)
 // CHECK-LABEL: func.func @matmul
 // CHECK: memref.alloc() : memref<149504xf32>
 // CHECK-DAG: %[[M:.*]] = arith.constant 4 : i64
 // CHECK-DAG: %[[N:.*]] = arith.constant 16 : i64
 // CHECK-DAG: %[[K:.*]] = arith.constant 8 : i64
 // CHECK-DAG: %[[ONE:.*]] = arith.constant 1 : i64
-// CHECK: call @kiln_ukernel_matmul_f32(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[M]], %[[N]], %[[K]], %[[K]], %[[ONE]], %[[ONE]], %[[K]])
+// CHECK: %[[WG:.*]] = arith.index_cast %[[ID:.*]] : index to i64
+// CHECK: %[[WGS:.*]] = arith.index_cast %[[COUNT:.*]] : index to i64
+// CHECK: call @kiln_ukernel_matmul_f32(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[M]], %[[N]], %[[K]], %[[K]], %[[ONE]], %[[ONE]], %[[K]], %[[WG]], %[[WGS]]) {kiln.workgroups = 1 : i64}
 // CHECK-NOT: linalg.generic
 #a = affine_map<(m, k, n) -> (m, k)>
 #b = affine_map<(m, k, n) -> (n, k)>
 #c = affine_map<(m, k, n) -> (m, n)>
-func.func @matmul(%a: memref<4x8xf32>, %b: memref<16x8xf32>, %c: memref<4x16xf32>) {
+func.func @matmul(%a: memref<4x8xf32>, %b: memref<16x8xf32>, %c: memref<4x16xf32>, %id: index, %count: index) {
   linalg.generic {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "reduction", "parallel"]}
       ins(%a, %b : memref<4x8xf32>, memref<16x8xf32>) outs(%c : memref<4x16xf32>)
       attrs = {kiln.microkernel = "matmul"} {
@@ -31,7 +33,7 @@ func.func @matmul(%a: memref<4x8xf32>, %b: memref<16x8xf32>, %c: memref<4x16xf32
 // CHECK-LABEL: func.func @strided
 // CHECK-NOT: call
 // CHECK: linalg.generic
-func.func @strided(%a: memref<4x8xf32, strided<[16, 1]>>, %b: memref<8x16xf32>, %c: memref<4x16xf32>) {
+func.func @strided(%a: memref<4x8xf32, strided<[16, 1]>>, %b: memref<8x16xf32>, %c: memref<4x16xf32>, %id: index, %count: index) {
   linalg.generic {indexing_maps = [#a, affine_map<(m, k, n) -> (k, n)>, #c], iterator_types = ["parallel", "reduction", "parallel"]}
       ins(%a, %b : memref<4x8xf32, strided<[16, 1]>>, memref<8x16xf32>) outs(%c : memref<4x16xf32>)
       attrs = {kiln.microkernel = "matmul"} {
