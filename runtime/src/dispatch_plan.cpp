@@ -24,11 +24,13 @@ void planDispatches(const BundleView &view, const kiln_dispatch_fn *entries,
     plans[d].workgroupCount = static_cast<int64_t>(
         uint64_t(dispatch.workgroup_count[0]) * dispatch.workgroup_count[1] *
         dispatch.workgroup_count[2]);
-    // An elastic dispatch is split no finer than the threads that run it:
-    // more workgroups would only repeat per-workgroup setup (packing).
+    // An elastic dispatch gets two workgroups per thread (one when running
+    // alone): enough that a thread that wakes late still finds work, few
+    // enough not to repeat per-workgroup setup (packing) much.
+    int64_t wanted = threadCount <= 1 ? 1 : 2 * int64_t(threadCount);
     if ((dispatch.flags & KILN_DISPATCH_FLAG_ELASTIC_WORKGROUPS) &&
-        plans[d].workgroupCount > int64_t(threadCount))
-      plans[d].workgroupCount = threadCount;
+        plans[d].workgroupCount > wanted)
+      plans[d].workgroupCount = wanted;
   }
 }
 
