@@ -1,4 +1,5 @@
-//===- FoldBatchNorm.cpp - fold inference batch norm into weights ----------===//
+//===- FoldBatchNorm.cpp - fold inference batch norm into weights
+//----------===//
 
 #include "dialects/kiln/IR/ConstantTensor.h"
 #include "passes/Passes.h"
@@ -26,8 +27,8 @@ std::optional<ConstantTensor> constantOf(Value v) {
 
 /// Folds `bn` into its producing convolution when that is possible, and
 /// returns the replacement value; null otherwise.
-Value foldIntoConv(OpBuilder &builder, BatchNormOp bn,
-                   ArrayRef<double> scale, ArrayRef<double> shift) {
+Value foldIntoConv(OpBuilder &builder, BatchNormOp bn, ArrayRef<double> scale,
+                   ArrayRef<double> shift) {
   auto conv = bn.getInput().getDefiningOp<ConvOp>();
   if (!conv || !conv->hasOneUse())
     return nullptr;
@@ -40,19 +41,19 @@ Value foldIntoConv(OpBuilder &builder, BatchNormOp bn,
   ConstantTensor newFilter(filter->getType());
   for (int64_t i = 0; i < filter->size(); ++i)
     newFilter.set(i, filter->getFloat(i) * scale[i / perFeature]);
-  auto biasType = RankedTensorType::get({features},
-                                        filter->getType().getElementType());
+  auto biasType =
+      RankedTensorType::get({features}, filter->getType().getElementType());
   ConstantTensor newBias(biasType);
   for (int64_t f = 0; f < features; ++f)
     newBias.set(f, (bias ? bias->getFloat(f) : 0.0) * scale[f] + shift[f]);
   builder.setInsertionPoint(conv);
-  Value w = builder.create<ConstantOp>(conv.getFilter().getLoc(),
-                                       newFilter.toAttr());
+  Value w =
+      builder.create<ConstantOp>(conv.getFilter().getLoc(), newFilter.toAttr());
   Value b = builder.create<ConstantOp>(conv.getLoc(), newBias.toAttr());
-  auto folded = builder.create<ConvOp>(
-      conv.getLoc(), conv.getType(), conv.getInput(), w, b,
-      conv.getStridesAttr(), conv.getPadsAttr(), conv.getDilationsAttr(),
-      conv.getGroupAttr());
+  auto folded =
+      builder.create<ConvOp>(conv.getLoc(), conv.getType(), conv.getInput(), w,
+                             b, conv.getStridesAttr(), conv.getPadsAttr(),
+                             conv.getDilationsAttr(), conv.getGroupAttr());
   conv->replaceAllUsesWith(folded);
   conv->erase();
   return folded;

@@ -1,4 +1,5 @@
-//===- FormDispatches.cpp - group ops into dispatch regions ----------------===//
+//===- FormDispatches.cpp - group ops into dispatch regions
+//----------------===//
 //
 // The fusion policy: an op starts a group; an elementwise op joins the group
 // whose most recent op produces one of its operands, when that value has no
@@ -54,9 +55,8 @@ struct FormDispatchesPass
     builder.setInsertionPoint(ret);
     for (OpOperand &operand : ret->getOpOperands())
       if (isConstantValue(operand.get()))
-        operand.set(builder.create<IdentityOp>(operand.get().getLoc(),
-                                               operand.get().getType(),
-                                               operand.get()));
+        operand.set(builder.create<IdentityOp>(
+            operand.get().getLoc(), operand.get().getType(), operand.get()));
 
     SmallVector<SmallVector<Operation *>> groups;
     DenseMap<Operation *, unsigned> groupOf;
@@ -120,8 +120,8 @@ struct FormDispatchesPass
       name += (op == group.front() ? ":" : "+") +
               op->getName().stripDialect().str();
     builder.setInsertionPoint(last);
-    auto dispatch = builder.create<DispatchOp>(
-        last->getLoc(), name, last->getResultTypes(), inputs);
+    auto dispatch = builder.create<DispatchOp>(last->getLoc(), name,
+                                               last->getResultTypes(), inputs);
     Block &block = dispatch.getBody().front();
     IRMapping mapping;
     for (auto [input, arg] : llvm::zip(inputs, block.getArguments()))

@@ -1,4 +1,5 @@
-//===- OutlineDispatches.cpp - dispatch regions -> executable functions ----===//
+//===- OutlineDispatches.cpp - dispatch regions -> executable functions
+//----===//
 
 #include "passes/Passes.h"
 
@@ -25,8 +26,8 @@ struct OutlineDispatchesPass
     }
     OpBuilder builder(&getContext());
     builder.setInsertionPointToEnd(module.getBody());
-    auto executable = builder.create<ModuleOp>(module.getLoc(),
-                                               kExecutableModuleName);
+    auto executable =
+        builder.create<ModuleOp>(module.getLoc(), kExecutableModuleName);
 
     SmallVector<DispatchOp> dispatches;
     main.walk([&](DispatchOp op) { dispatches.push_back(op); });
@@ -47,8 +48,8 @@ struct OutlineDispatchesPass
 
       builder.setInsertionPoint(dispatch);
       auto call = builder.create<DispatchCallOp>(
-          dispatch.getLoc(), dispatch.getResultTypes(), symbol,
-          (uint64_t)index, dispatch.getInputs());
+          dispatch.getLoc(), dispatch.getResultTypes(), symbol, (uint64_t)index,
+          dispatch.getInputs());
       call->setAttr(kNameAttr, dispatch.getNameAttr());
       dispatch.replaceAllUsesWith(call.getResults());
       dispatch->erase();

@@ -1,4 +1,5 @@
-//===- PlanMemory.cpp - pack intermediates into one arena ------------------===//
+//===- PlanMemory.cpp - pack intermediates into one arena
+//------------------===//
 //
 // Classic offline buffer packing: each buffer has a lifetime [first step,
 // last step] in schedule order; buffers are placed largest first at the
@@ -7,8 +8,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "passes/Passes.h"
 #include "kiln/bundle_format.h"
+#include "passes/Passes.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -129,8 +130,8 @@ struct PlanMemoryPass
         op.setAttr(kScratchOffsetAttr,
                    builder.getI64IntegerAttr(buffers[it->second].offset));
     }
-    main->setAttr(kArenaSizeAttr, builder.getI64IntegerAttr(
-                                      alignUp(arenaSize, KILN_TENSOR_ALIGNMENT)));
+    main->setAttr(kArenaSizeAttr, builder.getI64IntegerAttr(alignUp(
+                                      arenaSize, KILN_TENSOR_ALIGNMENT)));
   }
 };
 

@@ -1,4 +1,5 @@
-//===- EmitBundle.cpp - planned IR -> bundle file --------------------------===//
+//===- EmitBundle.cpp - planned IR -> bundle file
+//--------------------------===//
 //
 // Reads the schedule straight off `@main`: arguments are inputs, each
 // kiln.dispatch_call a dispatch whose bindings are its operands (weights or
@@ -85,11 +86,13 @@ private:
 
 std::optional<int64_t> BundleBuilder::arenaOffset(Value value) {
   if (auto arg = dyn_cast<BlockArgument>(value))
-    return main.getArgAttrOfType<IntegerAttr>(arg.getArgNumber(),
-                                              mlir::kiln::kArenaOffsetAttr)
+    return main
+        .getArgAttrOfType<IntegerAttr>(arg.getArgNumber(),
+                                       mlir::kiln::kArenaOffsetAttr)
         .getInt();
   Operation *def = value.getDefiningOp();
-  auto offsets = def->getAttrOfType<DenseI64ArrayAttr>(mlir::kiln::kArenaOffsetsAttr);
+  auto offsets =
+      def->getAttrOfType<DenseI64ArrayAttr>(mlir::kiln::kArenaOffsetsAttr);
   if (!offsets)
     return std::nullopt;
   int64_t offset = offsets[cast<OpResult>(value).getResultNumber()];
@@ -129,8 +132,9 @@ bool BundleBuilder::build(bundle::BundleWriter &writer, std::string &error) {
     spec.dims.assign(type.getShape().begin(), type.getShape().end());
     spec.sizeBytes = mlir::kiln::tensorByteSize(type);
     if (spec.dtype == KILN_DTYPE_INVALID) {
-      error = "tensor '" + spec.name + "' has element type without a bundle "
-                                       "dtype";
+      error = "tensor '" + spec.name +
+              "' has element type without a bundle "
+              "dtype";
       return false;
     }
     auto offset = arenaOffset(value);
@@ -153,9 +157,10 @@ bool BundleBuilder::build(bundle::BundleWriter &writer, std::string &error) {
   auto ret = cast<func::ReturnOp>(main.getBody().front().getTerminator());
   for (auto [i, value] : llvm::enumerate(ret.getOperands())) {
     bundle::TensorSpec spec;
-    if (!tensorSpec(value, main.getResultAttrOfType<StringAttr>(i,
-                                                              mlir::kiln::kNameAttr),
-                    spec))
+    if (!tensorSpec(
+            value,
+            main.getResultAttrOfType<StringAttr>(i, mlir::kiln::kNameAttr),
+            spec))
       return false;
     writer.addOutput(std::move(spec));
   }
@@ -171,8 +176,8 @@ bool BundleBuilder::build(bundle::BundleWriter &writer, std::string &error) {
             call->getAttrOfType<IntegerAttr>(mlir::kiln::kScratchOffsetAttr))
       bindings.push_back(
           {KILN_BUFFER_ARENA, (uint64_t)offset.getInt(),
-           (uint64_t)call->getAttrOfType<IntegerAttr>(
-                              mlir::kiln::kScratchSizeAttr)
+           (uint64_t)call
+               ->getAttrOfType<IntegerAttr>(mlir::kiln::kScratchSizeAttr)
                .getInt()});
     std::string name;
     if (auto attr = call->getAttrOfType<StringAttr>(mlir::kiln::kNameAttr))
@@ -184,9 +189,8 @@ bool BundleBuilder::build(bundle::BundleWriter &writer, std::string &error) {
         call->getAttrOfType<DenseI64ArrayAttr>(mlir::kiln::kWorkgroupsAttr);
     for (size_t i = 0; i < phaseEntries.size(); ++i) {
       bundle::Dispatch dispatch;
-      dispatch.name = phaseEntries.size() > 1
-                          ? name + " #" + std::to_string(i)
-                          : name;
+      dispatch.name =
+          phaseEntries.size() > 1 ? name + " #" + std::to_string(i) : name;
       dispatch.entry = phaseEntries[i];
       dispatch.workgroupCount[0] = phaseWorkgroups[i];
       // Split phases are microkernel calls that divide their work by the

@@ -1,4 +1,5 @@
-//===- Pipeline.cpp - the phases of `kiln compile` -------------------------===//
+//===- Pipeline.cpp - the phases of `kiln compile`
+//-------------------------===//
 
 #include "compiler/pipeline/Pipeline.h"
 #include "compiler/pipeline/EmitBundle.h"
@@ -22,8 +23,8 @@ namespace kiln {
 
 namespace {
 constexpr std::pair<Phase, llvm::StringLiteral> kPhases[] = {
-    {Phase::Import, "import"}, {Phase::Graph, "graph"},
-    {Phase::Fuse, "fuse"},     {Phase::Lower, "lower"},
+    {Phase::Import, "import"},   {Phase::Graph, "graph"},
+    {Phase::Fuse, "fuse"},       {Phase::Lower, "lower"},
     {Phase::Codegen, "codegen"}, {Phase::Bundle, "bundle"},
 };
 
@@ -38,8 +39,8 @@ llvm::StringRef phaseName(Phase phase) {
 std::string describeLocation(Location loc) {
   if (auto name = dyn_cast<NameLoc>(loc)) {
     std::string file = describeLocation(name.getChildLoc());
-    return (file.empty() ? "" : file + ": ") + "node '" +
-           name.getName().str() + "'";
+    return (file.empty() ? "" : file + ": ") + "node '" + name.getName().str() +
+           "'";
   }
   if (auto file = dyn_cast<FileLineColLoc>(loc))
     return file.getFilename().str();
@@ -293,8 +294,6 @@ std::vector<llvm::StringRef> targetNames() {
   return names;
 }
 
-bool compile(const CompileOptions &options) {
-  return Compiler(options).run();
-}
+bool compile(const CompileOptions &options) { return Compiler(options).run(); }
 
 } // namespace kiln

@@ -1,4 +1,5 @@
-//===- Registration.cpp - dialects and passes Kiln uses --------------------===//
+//===- Registration.cpp - dialects and passes Kiln uses
+//--------------------===//
 
 #include "compiler/pipeline/Registration.h"
 #include "passes/Passes.h"
@@ -29,13 +30,12 @@ namespace kiln {
 
 void registerKilnDialects(mlir::DialectRegistry &registry) {
   using namespace mlir;
-  registry.insert<mlir::kiln::KilnDialect, func::FuncDialect, arith::ArithDialect,
-                  math::MathDialect, linalg::LinalgDialect,
-                  tensor::TensorDialect, memref::MemRefDialect,
-                  bufferization::BufferizationDialect, scf::SCFDialect,
-                  affine::AffineDialect, cf::ControlFlowDialect,
-                  index::IndexDialect, vector::VectorDialect,
-                  LLVM::LLVMDialect>();
+  registry
+      .insert<mlir::kiln::KilnDialect, func::FuncDialect, arith::ArithDialect,
+              math::MathDialect, linalg::LinalgDialect, tensor::TensorDialect,
+              memref::MemRefDialect, bufferization::BufferizationDialect,
+              scf::SCFDialect, affine::AffineDialect, cf::ControlFlowDialect,
+              index::IndexDialect, vector::VectorDialect, LLVM::LLVMDialect>();
   arith::registerBufferizableOpInterfaceExternalModels(registry);
   linalg::registerBufferizableOpInterfaceExternalModels(registry);
   tensor::registerBufferizableOpInterfaceExternalModels(registry);

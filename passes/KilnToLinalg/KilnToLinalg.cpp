@@ -1,4 +1,5 @@
-//===- KilnToLinalg.cpp - Kiln -> linalg conversion pass -------------------===//
+//===- KilnToLinalg.cpp - Kiln -> linalg conversion pass
+//-------------------===//
 //
 // The pass and the shared helpers; the op families are lowered in
 // Lower*.cpp beside this file.
@@ -9,8 +10,8 @@
 
 #include "mlir/Dialect/Func/Transforms/FuncConversions.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
-#include "mlir/Transforms/DialectConversion.h"
 #include "mlir/Dialect/Utils/ReshapeOpsUtils.h"
+#include "mlir/Transforms/DialectConversion.h"
 #include "llvm/ADT/TypeSwitch.h"
 
 #include <limits>
@@ -51,30 +52,29 @@ RankedTensorType signless(RankedTensorType type) {
 Value scalarConstant(OpBuilder &b, Location loc, Type type, double value) {
   if (auto floatType = dyn_cast<FloatType>(type))
     return b.create<arith::ConstantOp>(loc, b.getFloatAttr(floatType, value));
-  return b.create<arith::ConstantOp>(
-      loc, b.getIntegerAttr(type, (int64_t)value));
+  return b.create<arith::ConstantOp>(loc,
+                                     b.getIntegerAttr(type, (int64_t)value));
 }
 
 Value lowestConstant(OpBuilder &b, Location loc, Type type, bool highest,
                      bool isUnsigned) {
   if (auto floatType = dyn_cast<FloatType>(type))
     return b.create<arith::ConstantOp>(
-        loc, b.getFloatAttr(floatType,
-                            APFloat::getInf(floatType.getFloatSemantics(),
-                                            /*Negative=*/!highest)));
+        loc,
+        b.getFloatAttr(floatType, APFloat::getInf(floatType.getFloatSemantics(),
+                                                  /*Negative=*/!highest)));
   unsigned width = type.getIntOrFloatBitWidth();
   APInt v = isUnsigned ? (highest ? APInt::getMaxValue(width)
                                   : APInt::getMinValue(width))
-           : highest  ? APInt::getSignedMaxValue(width)
-                      : APInt::getSignedMinValue(width);
+            : highest  ? APInt::getSignedMaxValue(width)
+                       : APInt::getSignedMinValue(width);
   if (width == 1)
     v = APInt(1, highest ? 1 : 0);
   return b.create<arith::ConstantOp>(loc, b.getIntegerAttr(type, v));
 }
 
 Value emptyTensor(OpBuilder &b, Location loc, RankedTensorType type) {
-  return b.create<tensor::EmptyOp>(loc, type.getShape(),
-                                   type.getElementType());
+  return b.create<tensor::EmptyOp>(loc, type.getShape(), type.getElementType());
 }
 
 Value filledTensor(OpBuilder &b, Location loc, RankedTensorType type,
@@ -136,28 +136,27 @@ Value reshapeTensor(OpBuilder &b, Location loc, Value value,
   if (source.getRank() == 0 || type.getRank() == 0) {
     // One side has only unit dims: no reassociation groups are needed.
     if (source.getRank() == 0)
-      return b.create<tensor::ExpandShapeOp>(
-          loc, type, value, ArrayRef<ReassociationIndices>{});
-    return b.create<tensor::CollapseShapeOp>(
-        loc, type, value, ArrayRef<ReassociationIndices>{});
+      return b.create<tensor::ExpandShapeOp>(loc, type, value,
+                                             ArrayRef<ReassociationIndices>{});
+    return b.create<tensor::CollapseShapeOp>(loc, type, value,
+                                             ArrayRef<ReassociationIndices>{});
   }
   auto flatType =
       RankedTensorType::get({source.getNumElements()}, source.getElementType());
   ReassociationIndices all;
   for (int64_t d = 0; d < source.getRank(); ++d)
     all.push_back(d);
-  Value flat = source.getRank() == 1
-                   ? value
-                   : b.create<tensor::CollapseShapeOp>(
-                         loc, flatType, value,
-                         ArrayRef<ReassociationIndices>{all});
+  Value flat = source.getRank() == 1 ? value
+                                     : b.create<tensor::CollapseShapeOp>(
+                                           loc, flatType, value,
+                                           ArrayRef<ReassociationIndices>{all});
   if (type.getRank() == 1)
     return flat;
   ReassociationIndices target;
   for (int64_t d = 0; d < type.getRank(); ++d)
     target.push_back(d);
-  return b.create<tensor::ExpandShapeOp>(loc, type, flat,
-                                         ArrayRef<ReassociationIndices>{target});
+  return b.create<tensor::ExpandShapeOp>(
+      loc, type, flat, ArrayRef<ReassociationIndices>{target});
 }
 
 Value reduce(OpBuilder &b, Location loc, Value input, ArrayRef<int64_t> axes,
@@ -195,11 +194,13 @@ Value reduce(OpBuilder &b, Location loc, Value input, ArrayRef<int64_t> axes,
 
 namespace {
 struct ConvertKilnToLinalgPass
-    : public mlir::kiln::impl::ConvertKilnToLinalgBase<ConvertKilnToLinalgPass> {
+    : public mlir::kiln::impl::ConvertKilnToLinalgBase<
+          ConvertKilnToLinalgPass> {
   void runOnOperation() override {
     MLIRContext *context = &getContext();
     TypeConverter signlessTypes;
-    signlessTypes.addConversion([](Type type) { return lowering::signless(type); });
+    signlessTypes.addConversion(
+        [](Type type) { return lowering::signless(type); });
     ConversionTarget target(*context);
     target.addLegalDialect<linalg::LinalgDialect, tensor::TensorDialect,
                            arith::ArithDialect, math::MathDialect>();
@@ -218,8 +219,8 @@ struct ConvertKilnToLinalgPass
     lowering::populateContractionPatterns(patterns);
     lowering::populateReductionPatterns(patterns);
     lowering::populateDataMovementPatterns(patterns);
-    if (failed(applyFullConversion(getOperation(), target,
-                                   std::move(patterns))))
+    if (failed(
+            applyFullConversion(getOperation(), target, std::move(patterns))))
       signalPassFailure();
   }
 };

@@ -1,4 +1,5 @@
-//===- LowerContractions.cpp - matmul, gemm, conv -> linalg ----------------===//
+//===- LowerContractions.cpp - matmul, gemm, conv -> linalg
+//----------------===//
 //
 // Contractions become linalg.generic ops whose loops are ordered with the
 // reduction dims outside the contiguous output dim, so the innermost loop
@@ -44,13 +45,13 @@ struct MatMulLowering : public OpConversionPattern<MatMulOp> {
     Value lhs = adaptor.getLhs(), rhs = adaptor.getRhs();
     Type element = signless(op.getType()).getElementType();
     if (tensorType(lhs).getRank() == 1)
-      lhs = reshapeTensor(rewriter, loc, lhs,
-                          RankedTensorType::get(
-                              {1, tensorType(lhs).getDimSize(0)}, element));
+      lhs = reshapeTensor(
+          rewriter, loc, lhs,
+          RankedTensorType::get({1, tensorType(lhs).getDimSize(0)}, element));
     if (tensorType(rhs).getRank() == 1)
-      rhs = reshapeTensor(rewriter, loc, rhs,
-                          RankedTensorType::get(
-                              {tensorType(rhs).getDimSize(0), 1}, element));
+      rhs = reshapeTensor(
+          rewriter, loc, rhs,
+          RankedTensorType::get({tensorType(rhs).getDimSize(0), 1}, element));
     ArrayRef<int64_t> l = tensorType(lhs).getShape(),
                       r = tensorType(rhs).getShape();
     auto batch = broadcastShapes(l.drop_back(2), r.drop_back(2));
@@ -91,13 +92,15 @@ struct MatMulLowering : public OpConversionPattern<MatMulOp> {
                 loc, fullType, ValueRange{lhs, rhs}, init, maps, iterators,
                 [&](OpBuilder &b, Location nested, ValueRange args) {
                   b.create<linalg::YieldOp>(
-                      nested, multiplyAdd(b, nested, args[2], args[0], args[1]));
+                      nested,
+                      multiplyAdd(b, nested, args[2], args[0], args[1]));
                 })
             .getResult(0);
     if (nb == 0 && element.isF32())
       product.getDefiningOp()->setAttr(kMicrokernelAttr,
                                        rewriter.getStringAttr("matmul"));
-    rewriter.replaceOp(op, reshapeTensor(rewriter, loc, product, signless(op.getType())));
+    rewriter.replaceOp(
+        op, reshapeTensor(rewriter, loc, product, signless(op.getType())));
     return success();
   }
 };
@@ -117,32 +120,32 @@ struct GemmLowering : public OpConversionPattern<GemmOp> {
     double beta = op.getBeta().convertToDouble();
     Value init;
     if (adaptor.getC() && beta != 0) {
-      init = elementwise(rewriter, loc, type, adaptor.getC(),
-                         [&](OpBuilder &b, Location l, ValueRange args) {
-                           if (beta == 1)
-                             return args[0];
-                           return b
-                               .create<arith::MulFOp>(
-                                   l, args[0],
-                                   scalarConstant(b, l, element, beta))
-                               .getResult();
-                         });
+      init =
+          elementwise(rewriter, loc, type, adaptor.getC(),
+                      [&](OpBuilder &b, Location l, ValueRange args) {
+                        if (beta == 1)
+                          return args[0];
+                        return b
+                            .create<arith::MulFOp>(
+                                l, args[0], scalarConstant(b, l, element, beta))
+                            .getResult();
+                      });
     } else {
       init = filledTensor(rewriter, loc, type,
                           scalarConstant(rewriter, loc, element, 0));
     }
     // Loops: m, k, n.
     auto d = [&](unsigned i) { return getAffineDimExpr(i, context); };
-    AffineMap aMap = AffineMap::get(
-        3, 0,
-        op.getTransA() ? ArrayRef<AffineExpr>{d(1), d(0)}
-                       : ArrayRef<AffineExpr>{d(0), d(1)},
-        context);
-    AffineMap bMap = AffineMap::get(
-        3, 0,
-        op.getTransB() ? ArrayRef<AffineExpr>{d(2), d(1)}
-                       : ArrayRef<AffineExpr>{d(1), d(2)},
-        context);
+    AffineMap aMap =
+        AffineMap::get(3, 0,
+                       op.getTransA() ? ArrayRef<AffineExpr>{d(1), d(0)}
+                                      : ArrayRef<AffineExpr>{d(0), d(1)},
+                       context);
+    AffineMap bMap =
+        AffineMap::get(3, 0,
+                       op.getTransB() ? ArrayRef<AffineExpr>{d(2), d(1)}
+                                      : ArrayRef<AffineExpr>{d(1), d(2)},
+                       context);
     AffineMap outMap = AffineMap::get(3, 0, {d(0), d(2)}, context);
     Value result =
         rewriter
@@ -207,8 +210,8 @@ Value buildConv(OpBuilder &b, Location loc, Value input, Value filter,
   SmallVector<int64_t> groupedOut = {batch, group, fpg};
   llvm::append_range(groupedOut, resultType.getShape().drop_front(2));
   auto groupedOutType = RankedTensorType::get(groupedOut, element);
-  input = reshapeTensor(b, loc, input,
-                        RankedTensorType::get(groupedIn, element));
+  input =
+      reshapeTensor(b, loc, input, RankedTensorType::get(groupedIn, element));
   filter = reshapeTensor(b, loc, filter,
                          RankedTensorType::get(groupedFilter, element));
 
@@ -232,15 +235,15 @@ Value buildConv(OpBuilder &b, Location loc, Value input, Value filter,
   if (bias) {
     Value groupedBias = reshapeTensor(
         b, loc, bias, RankedTensorType::get({group, fpg}, element));
-    AffineMap biasMap = AffineMap::get(2 + 1 + spatial, 0, {d(1), d(2)},
-                                       context);
+    AffineMap biasMap =
+        AffineMap::get(2 + 1 + spatial, 0, {d(1), d(2)}, context);
     init = b.create<linalg::GenericOp>(
                 loc, groupedOutType, groupedBias,
                 emptyTensor(b, loc, groupedOutType),
                 ArrayRef<AffineMap>{biasMap,
                                     b.getMultiDimIdentityMap(3 + spatial)},
-                SmallVector<utils::IteratorType>(
-                    3 + spatial, utils::IteratorType::parallel),
+                SmallVector<utils::IteratorType>(3 + spatial,
+                                                 utils::IteratorType::parallel),
                 [](OpBuilder &nb, Location l, ValueRange args) {
                   nb.create<linalg::YieldOp>(l, args[0]);
                 })
@@ -265,8 +268,7 @@ Value buildConv(OpBuilder &b, Location loc, Value input, Value filter,
     Operation *conv = result.getDefiningOp();
     conv->setAttr(kMicrokernelAttr, b.getStringAttr("conv2d"));
     conv->setAttr(kMicrokernelStridesAttr, b.getDenseI64ArrayAttr(strides));
-    conv->setAttr(kMicrokernelDilationsAttr,
-                  b.getDenseI64ArrayAttr(dilations));
+    conv->setAttr(kMicrokernelDilationsAttr, b.getDenseI64ArrayAttr(dilations));
   }
   return reshapeTensor(b, loc, result, resultType);
 }
@@ -276,11 +278,11 @@ struct ConvLowering : public OpConversionPattern<ConvOp> {
   LogicalResult
   matchAndRewrite(ConvOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
-    rewriter.replaceOp(
-        op, buildConv(rewriter, op.getLoc(), adaptor.getInput(),
-                      adaptor.getFilter(), adaptor.getBias(), op.getStrides(),
-                      op.getPads(), op.getDilations(), op.getGroup(),
-                      signless(op.getType())));
+    rewriter.replaceOp(op, buildConv(rewriter, op.getLoc(), adaptor.getInput(),
+                                     adaptor.getFilter(), adaptor.getBias(),
+                                     op.getStrides(), op.getPads(),
+                                     op.getDilations(), op.getGroup(),
+                                     signless(op.getType())));
     return success();
   }
 };
@@ -307,8 +309,8 @@ struct ConvTransposeLowering : public OpConversionPattern<ConvTransposeOp> {
 
     // Dilate and pad the input.
     SmallVector<int64_t> dilatedShape(inType.getShape().take_front(2));
-    SmallVector<OpFoldResult> offsets(2, rewriter.getIndexAttr(0)),
-        sizes, steps(2, rewriter.getIndexAttr(1));
+    SmallVector<OpFoldResult> offsets(2, rewriter.getIndexAttr(0)), sizes,
+        steps(2, rewriter.getIndexAttr(1));
     for (int64_t d = 0; d < 2; ++d)
       sizes.push_back(rewriter.getIndexAttr(inType.getDimSize(d)));
     SmallVector<int64_t> fullOut;
@@ -363,9 +365,9 @@ struct ConvTransposeLowering : public OpConversionPattern<ConvTransposeOp> {
     llvm::append_range(fullShape, fullOut);
     auto fullType = RankedTensorType::get(fullShape, element);
     SmallVector<int64_t> ones(spatial, 1), zeroPads(2 * spatial, 0);
-    Value full = buildConv(rewriter, loc, dilated, convFilter,
-                           adaptor.getBias(), ones, zeroPads, dilations, group,
-                           fullType);
+    Value full =
+        buildConv(rewriter, loc, dilated, convFilter, adaptor.getBias(), ones,
+                  zeroPads, dilations, group, fullType);
     // Crop the pads.
     SmallVector<OpFoldResult> cropOffsets(2, rewriter.getIndexAttr(0)),
         cropSizes, cropSteps(2 + spatial, rewriter.getIndexAttr(1));
@@ -383,8 +385,9 @@ struct ConvTransposeLowering : public OpConversionPattern<ConvTransposeOp> {
 } // namespace
 
 void populateContractionPatterns(RewritePatternSet &patterns) {
-  patterns.add<MatMulLowering, GemmLowering, ConvLowering,
-               ConvTransposeLowering>(patterns.getContext());
+  patterns
+      .add<MatMulLowering, GemmLowering, ConvLowering, ConvTransposeLowering>(
+          patterns.getContext());
 }
 
 } // namespace mlir::kiln::lowering

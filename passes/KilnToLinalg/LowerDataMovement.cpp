@@ -1,4 +1,5 @@
-//===- LowerDataMovement.cpp - reshape, transpose, slices, gather, pad -----===//
+//===- LowerDataMovement.cpp - reshape, transpose, slices, gather, pad
+//-----===//
 //
 // Windows with positive strides are tensor slices (views, and copies only
 // where bufferization needs them). Anything whose source index is not an
@@ -26,12 +27,11 @@ Value indexConstant(OpBuilder &b, Location loc, int64_t v) {
 
 /// A generic over `type` whose body computes each element from its
 /// multi-index (and the `inputs` read at identity positions).
-Value indexedGeneric(
-    OpBuilder &b, Location loc, RankedTensorType type, ValueRange inputs,
-    ArrayRef<AffineMap> inputMaps,
-    function_ref<Value(OpBuilder &, Location, ValueRange index,
-                       ValueRange args)>
-        body) {
+Value indexedGeneric(OpBuilder &b, Location loc, RankedTensorType type,
+                     ValueRange inputs, ArrayRef<AffineMap> inputMaps,
+                     function_ref<Value(OpBuilder &, Location, ValueRange index,
+                                        ValueRange args)>
+                         body) {
   SmallVector<AffineMap> maps(inputMaps);
   maps.push_back(b.getMultiDimIdentityMap(type.getRank()));
   return b
@@ -43,8 +43,7 @@ Value indexedGeneric(
             SmallVector<Value> index;
             for (int64_t d = 0; d < type.getRank(); ++d)
               index.push_back(nb.create<linalg::IndexOp>(l, d));
-            nb.create<linalg::YieldOp>(l,
-                                       body(nb, l, index, args.drop_back()));
+            nb.create<linalg::YieldOp>(l, body(nb, l, index, args.drop_back()));
           })
       .getResult(0);
 }
@@ -54,8 +53,9 @@ struct ReshapeLowering : public OpConversionPattern<ReshapeOp> {
   LogicalResult
   matchAndRewrite(ReshapeOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
-    rewriter.replaceOp(op, reshapeTensor(rewriter, op.getLoc(),
-                                         adaptor.getInput(), signless(op.getType())));
+    rewriter.replaceOp(op,
+                       reshapeTensor(rewriter, op.getLoc(), adaptor.getInput(),
+                                     signless(op.getType())));
     return success();
   }
 };
@@ -92,8 +92,8 @@ struct ConcatLowering : public OpConversionPattern<ConcatOp> {
     int64_t offset = 0;
     for (Value input : adaptor.getInputs()) {
       auto type = tensorType(input);
-      SmallVector<OpFoldResult> offsets(rank, rewriter.getIndexAttr(0)),
-          sizes, strides(rank, rewriter.getIndexAttr(1));
+      SmallVector<OpFoldResult> offsets(rank, rewriter.getIndexAttr(0)), sizes,
+          strides(rank, rewriter.getIndexAttr(1));
       offsets[axis] = rewriter.getIndexAttr(offset);
       for (int64_t d : type.getShape())
         sizes.push_back(rewriter.getIndexAttr(d));
@@ -131,8 +131,8 @@ struct SplitLowering : public OpConversionPattern<SplitOp> {
       auto type = signless(cast<RankedTensorType>(result.getType()));
       SmallVector<int64_t> starts(rank, 0), steps(rank, 1);
       starts[op.getAxis()] = offset;
-      results.push_back(extractWindow(rewriter, op.getLoc(),
-                                      adaptor.getInput(), type, starts, steps));
+      results.push_back(extractWindow(rewriter, op.getLoc(), adaptor.getInput(),
+                                      type, starts, steps));
       offset += type.getDimSize(op.getAxis());
     }
     rewriter.replaceOp(op, results);
@@ -148,24 +148,25 @@ struct SliceLowering : public OpConversionPattern<SliceOp> {
     Location loc = op.getLoc();
     ArrayRef<int64_t> starts = op.getStarts(), steps = op.getSteps();
     if (llvm::all_of(steps, [](int64_t s) { return s > 0; })) {
-      rewriter.replaceOp(op, extractWindow(rewriter, loc, adaptor.getInput(),
-                                           signless(op.getType()), starts, steps));
+      rewriter.replaceOp(op,
+                         extractWindow(rewriter, loc, adaptor.getInput(),
+                                       signless(op.getType()), starts, steps));
       return success();
     }
     Value input = adaptor.getInput();
     rewriter.replaceOp(
-        op, indexedGeneric(
-                rewriter, loc, signless(op.getType()), {}, {},
-                [&](OpBuilder &b, Location l, ValueRange index, ValueRange) {
-                  SmallVector<Value> source;
-                  for (auto [d, i] : llvm::enumerate(index))
-                    source.push_back(b.create<arith::AddIOp>(
-                        l, indexConstant(b, l, starts[d]),
-                        b.create<arith::MulIOp>(
-                            l, i, indexConstant(b, l, steps[d]))));
-                  return b.create<tensor::ExtractOp>(l, input, source)
-                      .getResult();
-                }));
+        op,
+        indexedGeneric(
+            rewriter, loc, signless(op.getType()), {}, {},
+            [&](OpBuilder &b, Location l, ValueRange index, ValueRange) {
+              SmallVector<Value> source;
+              for (auto [d, i] : llvm::enumerate(index))
+                source.push_back(b.create<arith::AddIOp>(
+                    l, indexConstant(b, l, starts[d]),
+                    b.create<arith::MulIOp>(l, i,
+                                            indexConstant(b, l, steps[d]))));
+              return b.create<tensor::ExtractOp>(l, input, source).getResult();
+            }));
     return success();
   }
 };
@@ -191,8 +192,8 @@ struct GatherLowering : public OpConversionPattern<GatherOp> {
         indexedGeneric(
             rewriter, loc, signless(op.getType()), indices, indexMap,
             [&](OpBuilder &b, Location l, ValueRange index, ValueRange args) {
-              Value at = b.create<arith::IndexCastOp>(l, b.getIndexType(),
-                                                      args[0]);
+              Value at =
+                  b.create<arith::IndexCastOp>(l, b.getIndexType(), args[0]);
               // Negative indices count from the end; anything still out of
               // range is clamped so a bad index cannot read outside memory.
               Value size = indexConstant(b, l, axisSize);
@@ -221,20 +222,21 @@ struct GatherElementsLowering : public OpConversionPattern<GatherElementsOp> {
     Value data = adaptor.getData();
     int64_t axis = op.getAxis();
     int64_t axisSize = tensorType(data).getDimSize(axis);
-    AffineMap identity = rewriter.getMultiDimIdentityMap(signless(op.getType()).getRank());
+    AffineMap identity =
+        rewriter.getMultiDimIdentityMap(signless(op.getType()).getRank());
     rewriter.replaceOp(
         op,
         indexedGeneric(
-            rewriter, loc, signless(op.getType()), adaptor.getIndices(), identity,
+            rewriter, loc, signless(op.getType()), adaptor.getIndices(),
+            identity,
             [&](OpBuilder &b, Location l, ValueRange index, ValueRange args) {
-              Value at = b.create<arith::IndexCastOp>(l, b.getIndexType(),
-                                                      args[0]);
+              Value at =
+                  b.create<arith::IndexCastOp>(l, b.getIndexType(), args[0]);
               Value negative = b.create<arith::CmpIOp>(
                   l, arith::CmpIPredicate::slt, at, indexConstant(b, l, 0));
               at = b.create<arith::SelectOp>(
                   l, negative,
-                  b.create<arith::AddIOp>(l, at,
-                                          indexConstant(b, l, axisSize)),
+                  b.create<arith::AddIOp>(l, at, indexConstant(b, l, axisSize)),
                   at);
               at = b.create<arith::MaxSIOp>(l, at, indexConstant(b, l, 0));
               at = b.create<arith::MinSIOp>(l, at,
@@ -313,8 +315,8 @@ struct PadLowering : public OpConversionPattern<PadOp> {
     if (op.getMode() == "constant") {
       Value value = scalarConstant(rewriter, loc, inType.getElementType(),
                                    op.getValue().convertToDouble());
-      rewriter.replaceOp(op, padTensor(rewriter, loc, signless(op.getType()), input,
-                                       pads.take_front(rank),
+      rewriter.replaceOp(op, padTensor(rewriter, loc, signless(op.getType()),
+                                       input, pads.take_front(rank),
                                        pads.drop_front(rank), value));
       return success();
     }
@@ -327,8 +329,8 @@ struct PadLowering : public OpConversionPattern<PadOp> {
               SmallVector<Value> source;
               for (int64_t d = 0; d < rank; ++d) {
                 int64_t size = inType.getDimSize(d);
-                Value i = b.create<arith::SubIOp>(
-                    l, index[d], indexConstant(b, l, pads[d]));
+                Value i = b.create<arith::SubIOp>(l, index[d],
+                                                  indexConstant(b, l, pads[d]));
                 if (reflect) {
                   // -i below the start, 2(n-1) - i past the end.
                   Value zero = indexConstant(b, l, 0);

@@ -1,4 +1,5 @@
-//===- LowerElementwise.cpp - elementwise Kiln ops -> linalg.generic -------===//
+//===- LowerElementwise.cpp - elementwise Kiln ops -> linalg.generic
+//-------===//
 //
 // One pattern lowers every op with the Elementwise trait to a linalg.generic
 // with broadcasting maps; the scalar computation of each op is below. Keeping
@@ -72,12 +73,12 @@ Value castScalar(OpBuilder &b, Location loc, Value x, Type to,
     return x;
   if (to.isInteger(1)) {
     Value zero = scalarConstant(b, loc, from, 0);
-    return isFloat(from) ? b.create<arith::CmpFOp>(
-                               loc, arith::CmpFPredicate::UNE, x, zero)
-                               .getResult()
-                         : b.create<arith::CmpIOp>(
-                               loc, arith::CmpIPredicate::ne, x, zero)
-                               .getResult();
+    return isFloat(from)
+               ? b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::UNE, x,
+                                         zero)
+                     .getResult()
+               : b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ne, x, zero)
+                     .getResult();
   }
   bool fromBool = from.isInteger(1) || fromUnsigned;
   if (isFloat(from) && isFloat(to)) {
@@ -115,9 +116,9 @@ FailureOr<Value> buildElementwiseScalar(Operation *op, OpBuilder &b,
   };
   bool fp = isFloat(t);
   // Operands keep their Kiln (possibly unsigned) types on `op`.
-  bool uns = op->getNumOperands() > 0 &&
-             getElementTypeOrSelf(op->getOperand(0).getType())
-                 .isUnsignedInteger();
+  bool uns =
+      op->getNumOperands() > 0 &&
+      getElementTypeOrSelf(op->getOperand(0).getType()).isUnsignedInteger();
   auto exp = [&](Value v) { return b.create<math::ExpOp>(loc, v); };
   using P = arith::CmpFPredicate;
   using IP = arith::CmpIPredicate;
@@ -182,8 +183,9 @@ FailureOr<Value> buildElementwiseScalar(Operation *op, OpBuilder &b,
         return b.create<arith::SelectOp>(loc, adjust, adjusted, r).getResult();
       })
       .Case([&](PReluOp) -> FailureOr<Value> {
-        Value scaled = fp ? b.create<arith::MulFOp>(loc, x, args[1]).getResult()
-                          : b.create<arith::MulIOp>(loc, x, args[1]).getResult();
+        Value scaled =
+            fp ? b.create<arith::MulFOp>(loc, x, args[1]).getResult()
+               : b.create<arith::MulIOp>(loc, x, args[1]).getResult();
         Value negative = cmp(b, loc, P::OLT, IP::slt, x, c(0));
         return b.create<arith::SelectOp>(loc, negative, scaled, x).getResult();
       })
@@ -257,14 +259,28 @@ FailureOr<Value> buildElementwiseScalar(Operation *op, OpBuilder &b,
         if (!fp)
           return fail("this op");
         return TypeSwitch<Operation *, FailureOr<Value>>(op)
-            .Case([&](SqrtOp) { return b.create<math::SqrtOp>(loc, x).getResult(); })
+            .Case([&](SqrtOp) {
+              return b.create<math::SqrtOp>(loc, x).getResult();
+            })
             .Case([&](ExpOp) { return exp(x).getResult(); })
-            .Case([&](LogOp) { return b.create<math::LogOp>(loc, x).getResult(); })
-            .Case([&](TanhOp) { return b.create<math::TanhOp>(loc, x).getResult(); })
-            .Case([&](ErfOp) { return b.create<math::ErfOp>(loc, x).getResult(); })
-            .Case([&](SinOp) { return b.create<math::SinOp>(loc, x).getResult(); })
-            .Case([&](CosOp) { return b.create<math::CosOp>(loc, x).getResult(); })
-            .Case([&](TanOp) { return b.create<math::TanOp>(loc, x).getResult(); })
+            .Case([&](LogOp) {
+              return b.create<math::LogOp>(loc, x).getResult();
+            })
+            .Case([&](TanhOp) {
+              return b.create<math::TanhOp>(loc, x).getResult();
+            })
+            .Case([&](ErfOp) {
+              return b.create<math::ErfOp>(loc, x).getResult();
+            })
+            .Case([&](SinOp) {
+              return b.create<math::SinOp>(loc, x).getResult();
+            })
+            .Case([&](CosOp) {
+              return b.create<math::CosOp>(loc, x).getResult();
+            })
+            .Case([&](TanOp) {
+              return b.create<math::TanOp>(loc, x).getResult();
+            })
             .Case([&](AsinOp) {
               // atan2(x, sqrt(1 - x^2)): MLIR's direct asin approximation
               // loses accuracy towards |x| = 1.
@@ -273,15 +289,33 @@ FailureOr<Value> buildElementwiseScalar(Operation *op, OpBuilder &b,
                            loc, c(1), b.create<arith::MulFOp>(loc, x, x)));
               return b.create<math::Atan2Op>(loc, x, cosine).getResult();
             })
-            .Case([&](AcosOp) { return b.create<math::AcosOp>(loc, x).getResult(); })
-            .Case([&](AtanOp) { return b.create<math::AtanOp>(loc, x).getResult(); })
-            .Case([&](SinhOp) { return b.create<math::SinhOp>(loc, x).getResult(); })
-            .Case([&](CoshOp) { return b.create<math::CoshOp>(loc, x).getResult(); })
-            .Case([&](AsinhOp) { return b.create<math::AsinhOp>(loc, x).getResult(); })
-            .Case([&](AcoshOp) { return b.create<math::AcoshOp>(loc, x).getResult(); })
-            .Case([&](AtanhOp) { return b.create<math::AtanhOp>(loc, x).getResult(); })
-            .Case([&](FloorOp) { return b.create<math::FloorOp>(loc, x).getResult(); })
-            .Case([&](CeilOp) { return b.create<math::CeilOp>(loc, x).getResult(); })
+            .Case([&](AcosOp) {
+              return b.create<math::AcosOp>(loc, x).getResult();
+            })
+            .Case([&](AtanOp) {
+              return b.create<math::AtanOp>(loc, x).getResult();
+            })
+            .Case([&](SinhOp) {
+              return b.create<math::SinhOp>(loc, x).getResult();
+            })
+            .Case([&](CoshOp) {
+              return b.create<math::CoshOp>(loc, x).getResult();
+            })
+            .Case([&](AsinhOp) {
+              return b.create<math::AsinhOp>(loc, x).getResult();
+            })
+            .Case([&](AcoshOp) {
+              return b.create<math::AcoshOp>(loc, x).getResult();
+            })
+            .Case([&](AtanhOp) {
+              return b.create<math::AtanhOp>(loc, x).getResult();
+            })
+            .Case([&](FloorOp) {
+              return b.create<math::FloorOp>(loc, x).getResult();
+            })
+            .Case([&](CeilOp) {
+              return b.create<math::CeilOp>(loc, x).getResult();
+            })
             .Case([&](RoundOp) {
               return b.create<math::RoundEvenOp>(loc, x).getResult();
             })
@@ -298,8 +332,8 @@ FailureOr<Value> buildElementwiseScalar(Operation *op, OpBuilder &b,
               return b.create<math::LogOp>(loc, e).getResult();
             })
             .Case([&](SoftsignOp) {
-              Value d = b.create<arith::AddFOp>(
-                  loc, c(1), b.create<math::AbsFOp>(loc, x));
+              Value d = b.create<arith::AddFOp>(loc, c(1),
+                                                b.create<math::AbsFOp>(loc, x));
               return b.create<arith::DivFOp>(loc, x, d).getResult();
             })
             .Case([&](HardSwishOp) {
@@ -311,8 +345,8 @@ FailureOr<Value> buildElementwiseScalar(Operation *op, OpBuilder &b,
             .Case([&](HardSigmoidOp op) {
               Value s = b.create<arith::AddFOp>(
                   loc,
-                  b.create<arith::MulFOp>(
-                      loc, x, c(op.getAlpha().convertToDouble())),
+                  b.create<arith::MulFOp>(loc, x,
+                                          c(op.getAlpha().convertToDouble())),
                   c(op.getBeta().convertToDouble()));
               return minOf(b, loc, maxOf(b, loc, s, c(0)), c(1));
             })
@@ -354,12 +388,10 @@ FailureOr<Value> buildElementwiseScalar(Operation *op, OpBuilder &b,
             .Case([&](ThresholdedReluOp op) {
               Value above = cmp(b, loc, P::OGT, IP::sgt, x,
                                 c(op.getAlpha().convertToDouble()));
-              return b.create<arith::SelectOp>(loc, above, x, c(0))
-                  .getResult();
+              return b.create<arith::SelectOp>(loc, above, x, c(0)).getResult();
             })
             .Default([&](Operation *) -> FailureOr<Value> {
-              op->emitError() << op->getName()
-                              << " has no scalar lowering";
+              op->emitError() << op->getName() << " has no scalar lowering";
               return failure();
             });
       });
@@ -375,7 +407,8 @@ struct ElementwiseLowering : public ConversionPattern {
   LogicalResult
   matchAndRewrite(Operation *op, ArrayRef<Value> operands,
                   ConversionPatternRewriter &rewriter) const override {
-    auto resultType = signless(cast<RankedTensorType>(op->getResult(0).getType()));
+    auto resultType =
+        signless(cast<RankedTensorType>(op->getResult(0).getType()));
     bool failedScalar = false;
     Value result = lowering::elementwise(
         rewriter, op->getLoc(), resultType, operands,
@@ -384,8 +417,8 @@ struct ElementwiseLowering : public ConversionPattern {
                                           resultType.getElementType());
           if (failed(v)) {
             failedScalar = true;
-            return lowering::scalarConstant(b, loc,
-                                            resultType.getElementType(), 0);
+            return lowering::scalarConstant(b, loc, resultType.getElementType(),
+                                            0);
           }
           return *v;
         });

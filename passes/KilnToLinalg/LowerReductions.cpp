@@ -1,4 +1,5 @@
-//===- LowerReductions.cpp - reductions, normalisation, pooling ------------===//
+//===- LowerReductions.cpp - reductions, normalisation, pooling
+//------------===//
 
 #include "passes/KilnToLinalg/LoweringUtils.h"
 
@@ -64,24 +65,23 @@ struct ReduceLowering : public OpConversionPattern<OpTy> {
     auto inType = tensorType(input);
     Type element = inType.getElementType();
     bool fp = isa<FloatType>(element);
-    bool uns = getElementTypeOrSelf(op.getInput().getType()).isUnsignedInteger();
+    bool uns =
+        getElementTypeOrSelf(op.getInput().getType()).isUnsignedInteger();
     ArrayRef<int64_t> axes = op.getAxes();
     constexpr bool isMax = std::is_same_v<OpTy, ReduceMaxOp>;
     constexpr bool isMin = std::is_same_v<OpTy, ReduceMinOp>;
     constexpr bool isProd = std::is_same_v<OpTy, ReduceProdOp>;
     constexpr bool isMean = std::is_same_v<OpTy, ReduceMeanOp>;
-    constexpr bool needsFloat =
-        isMean || std::is_same_v<OpTy, ReduceL2Op> ||
-        std::is_same_v<OpTy, ReduceLogSumExpOp> ||
-        std::is_same_v<OpTy, ReduceLogSumOp>;
+    constexpr bool needsFloat = isMean || std::is_same_v<OpTy, ReduceL2Op> ||
+                                std::is_same_v<OpTy, ReduceLogSumExpOp> ||
+                                std::is_same_v<OpTy, ReduceLogSumOp>;
     if (needsFloat && !fp)
-      return op.emitError() << op->getName()
-                            << " needs a floating-point input";
+      return op.emitError() << op->getName() << " needs a floating-point input";
 
-    Value init = isMax   ? lowestConstant(rewriter, loc, element, false, uns)
-                 : isMin ? lowestConstant(rewriter, loc, element, true, uns)
-                         : scalarConstant(rewriter, loc, element,
-                                          isProd ? 1 : 0);
+    Value init = isMax ? lowestConstant(rewriter, loc, element, false, uns)
+                 : isMin
+                     ? lowestConstant(rewriter, loc, element, true, uns)
+                     : scalarConstant(rewriter, loc, element, isProd ? 1 : 0);
     Value reduced = reduce(
         rewriter, loc, input, axes, init,
         [&](OpBuilder &b, Location l, ValueRange args) -> Value {
@@ -126,7 +126,8 @@ struct ReduceLowering : public OpConversionPattern<OpTy> {
             return b.create<math::LogOp>(l, args[0]);
           });
     }
-    rewriter.replaceOp(op, reshapeTensor(rewriter, loc, reduced, signless(op.getType())));
+    rewriter.replaceOp(
+        op, reshapeTensor(rewriter, loc, reduced, signless(op.getType())));
     return success();
   }
 };
@@ -155,9 +156,9 @@ struct ArgReduceLowering : public OpConversionPattern<OpTy> {
     auto indexType = RankedTensorType::get(shape, rewriter.getI64Type());
     Value values = filledTensor(rewriter, loc, valueType,
                                 lowestConstant(rewriter, loc, element, !isMax));
-    Value indices = filledTensor(
-        rewriter, loc, indexType,
-        scalarConstant(rewriter, loc, rewriter.getI64Type(), 0));
+    Value indices =
+        filledTensor(rewriter, loc, indexType,
+                     scalarConstant(rewriter, loc, rewriter.getI64Type(), 0));
     AffineMap outMap = dropDimsMap(context, inType.getRank(), {axis});
     SmallVector<utils::IteratorType> iterators(inType.getRank(),
                                                utils::IteratorType::parallel);
@@ -187,9 +188,9 @@ struct ArgReduceLowering : public OpConversionPattern<OpTy> {
           }
           // The first element always wins so that an all-lowest row (or NaN
           // handling aside) still reports a valid index.
-          Value first = b.create<arith::CmpIOp>(
-              l, arith::CmpIPredicate::eq, position,
-              scalarConstant(b, l, b.getI64Type(), 0));
+          Value first =
+              b.create<arith::CmpIOp>(l, arith::CmpIPredicate::eq, position,
+                                      scalarConstant(b, l, b.getI64Type(), 0));
           better = b.create<arith::OrIOp>(l, better, first);
           b.create<linalg::YieldOp>(
               l, ValueRange{b.create<arith::SelectOp>(l, better, x, best),
@@ -217,23 +218,21 @@ struct SoftmaxLowering : public OpConversionPattern<OpTy> {
     auto type = tensorType(x);
     Type element = type.getElementType();
     if (!isa<FloatType>(element))
-      return op.emitError() << op->getName()
-                            << " needs a floating-point input";
+      return op.emitError() << op->getName() << " needs a floating-point input";
     int64_t axis = op.getAxis();
     AffineMap identity = rewriter.getMultiDimIdentityMap(type.getRank());
     AffineMap rowMap = dropDimsMap(context, type.getRank(), {axis});
-    Value max = reduce(rewriter, loc, x, {axis},
-                       lowestConstant(rewriter, loc, element, false),
-                       [](OpBuilder &b, Location l, ValueRange args) -> Value {
-                         return b.create<arith::MaximumFOp>(l, args[0],
-                                                            args[1]);
-                       });
-    Value shiftedExp = mapGeneric(
-        rewriter, loc, type, ValueRange{x, max}, {identity, rowMap},
+    Value max = reduce(
+        rewriter, loc, x, {axis}, lowestConstant(rewriter, loc, element, false),
         [](OpBuilder &b, Location l, ValueRange args) -> Value {
-          return b.create<math::ExpOp>(
-              l, b.create<arith::SubFOp>(l, args[0], args[1]));
+          return b.create<arith::MaximumFOp>(l, args[0], args[1]);
         });
+    Value shiftedExp =
+        mapGeneric(rewriter, loc, type, ValueRange{x, max}, {identity, rowMap},
+                   [](OpBuilder &b, Location l, ValueRange args) -> Value {
+                     return b.create<math::ExpOp>(
+                         l, b.create<arith::SubFOp>(l, args[0], args[1]));
+                   });
     Value sum = reduce(rewriter, loc, shiftedExp, {axis},
                        scalarConstant(rewriter, loc, element, 0),
                        [](OpBuilder &b, Location l, ValueRange args) -> Value {
@@ -246,8 +245,8 @@ struct SoftmaxLowering : public OpConversionPattern<OpTy> {
           {identity, rowMap, rowMap},
           [](OpBuilder &b, Location l, ValueRange args) -> Value {
             Value shifted = b.create<arith::SubFOp>(l, args[0], args[1]);
-            return b.create<arith::SubFOp>(
-                l, shifted, b.create<math::LogOp>(l, args[2]));
+            return b.create<arith::SubFOp>(l, shifted,
+                                           b.create<math::LogOp>(l, args[2]));
           });
     else
       result = mapGeneric(
@@ -278,11 +277,11 @@ struct BatchNormLowering : public OpConversionPattern<BatchNormOp> {
     for (Value v : {adaptor.getScale(), adaptor.getBias(), adaptor.getMean(),
                     adaptor.getVariance()})
       inputs.push_back(reshapeTensor(rewriter, loc, v, paramType));
-    AffineMap channelMap = AffineMap::get(
-        rank, 0,
-        rank > 1 ? getAffineDimExpr(1, context)
-                 : getAffineConstantExpr(0, context),
-        context);
+    AffineMap channelMap =
+        AffineMap::get(rank, 0,
+                       rank > 1 ? getAffineDimExpr(1, context)
+                                : getAffineConstantExpr(0, context),
+                       context);
     AffineMap identity = rewriter.getMultiDimIdentityMap(rank);
     double epsilon = op.getEpsilon().convertToDouble();
     Value result = mapGeneric(
@@ -334,12 +333,12 @@ struct LayerNormLowering : public OpConversionPattern<LayerNormOp> {
               l, args[1], scalarConstant(b, l, element, (double)count));
           return b.create<arith::SubFOp>(l, args[0], mean).getResult();
         });
-    Value squares = reduce(
-        rewriter, loc, centered, axes, zero,
-        [](OpBuilder &b, Location l, ValueRange args) -> Value {
-          return b.create<arith::AddFOp>(
-              l, args[1], b.create<arith::MulFOp>(l, args[0], args[0]));
-        });
+    Value squares =
+        reduce(rewriter, loc, centered, axes, zero,
+               [](OpBuilder &b, Location l, ValueRange args) -> Value {
+                 return b.create<arith::AddFOp>(
+                     l, args[1], b.create<arith::MulFOp>(l, args[0], args[0]));
+               });
     SmallVector<Value> inputs = {centered, squares, adaptor.getScale()};
     SmallVector<AffineMap> maps = {
         identity, rowMap,
@@ -393,8 +392,9 @@ Value padForWindow(OpBuilder &b, Location loc, Value input,
   }
   if (!any)
     return input;
-  return padTensor(b, loc, RankedTensorType::get(shape, inType.getElementType()),
-                   input, low, high, padValue);
+  return padTensor(b, loc,
+                   RankedTensorType::get(shape, inType.getElementType()), input,
+                   low, high, padValue);
 }
 
 /// Sum or max over each window; the window's own shape is an extra
@@ -454,11 +454,12 @@ struct MaxPoolLowering : public OpConversionPattern<MaxPoolOp> {
     Type element = signless(op.getType()).getElementType();
     bool uns = op.getType().getElementType().isUnsignedInteger();
     Value lowest = lowestConstant(rewriter, loc, element, false, uns);
-    Value padded = padForWindow(rewriter, loc, adaptor.getInput(),
-                                op.getKernelShape(), op.getStrides(),
-                                op.getPads(), op.getDilations(),
-                                signless(op.getType()).getShape(), lowest);
-    rewriter.replaceOp(op, poolWindows(rewriter, loc, padded, signless(op.getType()),
+    Value padded =
+        padForWindow(rewriter, loc, adaptor.getInput(), op.getKernelShape(),
+                     op.getStrides(), op.getPads(), op.getDilations(),
+                     signless(op.getType()).getShape(), lowest);
+    rewriter.replaceOp(op, poolWindows(rewriter, loc, padded,
+                                       signless(op.getType()),
                                        op.getKernelShape(), op.getStrides(),
                                        op.getDilations(), lowest, true, uns));
     return success();
@@ -526,12 +527,13 @@ struct AveragePoolLowering : public OpConversionPattern<AveragePoolOp> {
 
 void populateReductionPatterns(RewritePatternSet &patterns) {
   MLIRContext *context = patterns.getContext();
-  patterns.add<ReduceLowering<ReduceSumOp>, ReduceLowering<ReduceMeanOp>,
-               ReduceLowering<ReduceMaxOp>, ReduceLowering<ReduceMinOp>,
-               ReduceLowering<ReduceProdOp>, ReduceLowering<ReduceSumSquareOp>,
-               ReduceLowering<ReduceL1Op>, ReduceLowering<ReduceL2Op>,
-               ReduceLowering<ReduceLogSumExpOp>,
-               ReduceLowering<ReduceLogSumOp>>(context);
+  patterns
+      .add<ReduceLowering<ReduceSumOp>, ReduceLowering<ReduceMeanOp>,
+           ReduceLowering<ReduceMaxOp>, ReduceLowering<ReduceMinOp>,
+           ReduceLowering<ReduceProdOp>, ReduceLowering<ReduceSumSquareOp>,
+           ReduceLowering<ReduceL1Op>, ReduceLowering<ReduceL2Op>,
+           ReduceLowering<ReduceLogSumExpOp>, ReduceLowering<ReduceLogSumOp>>(
+          context);
   patterns.add<ArgReduceLowering<ArgMaxOp>, ArgReduceLowering<ArgMinOp>,
                SoftmaxLowering<SoftmaxOp>, SoftmaxLowering<LogSoftmaxOp>,
                BatchNormLowering, LayerNormLowering, MaxPoolLowering,

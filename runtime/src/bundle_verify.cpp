@@ -568,7 +568,8 @@ kiln_status Verifier::verifySchedule() {
       return KILN_ERROR_INVALID_BUNDLE;
     }
     if ((dispatch.flags & KILN_DISPATCH_FLAG_ELASTIC_WORKGROUPS) &&
-        (dispatch.workgroup_count[1] != 1 || dispatch.workgroup_count[2] != 1)) {
+        (dispatch.workgroup_count[1] != 1 ||
+         dispatch.workgroup_count[2] != 1)) {
       failDispatch() << "elastic workgroups need a 1-D grid";
       return KILN_ERROR_INVALID_BUNDLE;
     }

@@ -1,4 +1,5 @@
-//===- CodeGen.cpp - LLVM dialect -> CPU executable ------------------------===//
+//===- CodeGen.cpp - LLVM dialect -> CPU executable
+//------------------------===//
 //
 // Translates the executable module to LLVM IR, adds the entry wrappers and
 // the entry table the runtime looks up, links the builtins bitcode (memcpy,
@@ -58,8 +59,7 @@ llvm::ArrayRef<CpuTarget> cpuTargets() {
       {KILN_TARGET_AARCH64_NEON, "aarch64-neon", "aarch64-unknown-linux-gnu",
        "generic", "+neon"},
       {KILN_TARGET_AARCH64_NEON_DOTPROD_FP16, "aarch64-neon-dotprod-fp16",
-       "aarch64-unknown-linux-gnu", "cortex-a55",
-       "+neon,+dotprod,+fullfp16"},
+       "aarch64-unknown-linux-gnu", "cortex-a55", "+neon,+dotprod,+fullfp16"},
   };
   return targets;
 }
@@ -115,9 +115,9 @@ bool addEntryTable(llvm::Module &module,
       return false;
     }
     dispatch->setLinkage(llvm::GlobalValue::InternalLinkage);
-    auto *entry = llvm::Function::Create(
-        entryType, llvm::GlobalValue::InternalLinkage,
-        "kiln_entry_" + std::to_string(i), module);
+    auto *entry =
+        llvm::Function::Create(entryType, llvm::GlobalValue::InternalLinkage,
+                               "kiln_entry_" + std::to_string(i), module);
     b.SetInsertPoint(llvm::BasicBlock::Create(context, "entry", entry));
     llvm::Value *bindings = entry->getArg(0);
     std::vector<llvm::Value *> args;
@@ -138,13 +138,12 @@ bool addEntryTable(llvm::Module &module,
     entries.push_back(entry);
   }
   auto *arrayType = llvm::ArrayType::get(ptr, entryCount);
-  auto *tableType = llvm::StructType::get(context, {i32, i32, i32, i32,
-                                                    arrayType});
+  auto *tableType =
+      llvm::StructType::get(context, {i32, i32, i32, i32, arrayType});
   auto *table = llvm::ConstantStruct::get(
       tableType, {b.getInt32(KILN_ENTRY_TABLE_MAGIC),
-                  b.getInt32(KILN_ENTRY_TABLE_VERSION),
-                  b.getInt32(entryCount), b.getInt32(0),
-                  llvm::ConstantArray::get(arrayType, entries)});
+                  b.getInt32(KILN_ENTRY_TABLE_VERSION), b.getInt32(entryCount),
+                  b.getInt32(0), llvm::ConstantArray::get(arrayType, entries)});
   auto *global = new llvm::GlobalVariable(
       module, tableType, /*isConstant=*/true,
       llvm::GlobalValue::ExternalLinkage, table, KILN_ENTRY_TABLE_SYMBOL);
@@ -203,14 +202,26 @@ bool linkSharedObject(llvm::StringRef object, std::vector<uint8_t> &elf,
   llvm::FileRemover removeLog(logPath.str());
 
   llvm::StringRef lld = KILN_LLD_PATH;
-  llvm::SmallVector<llvm::StringRef> args = {
-      lld, "-shared", "--no-undefined", "-nostdlib", "-Bsymbolic",
-      "--build-id=none", "--hash-style=both", "-z", "max-page-size=4096",
-      "-z", "separate-loadable-segments", "-z", "norelro", "-z", "noexecstack",
-      "-o", elfPath, objectPath};
-  std::optional<llvm::StringRef> redirects[] = {std::nullopt,
-                                                llvm::StringRef(logPath),
-                                                llvm::StringRef(logPath)};
+  llvm::SmallVector<llvm::StringRef> args = {lld,
+                                             "-shared",
+                                             "--no-undefined",
+                                             "-nostdlib",
+                                             "-Bsymbolic",
+                                             "--build-id=none",
+                                             "--hash-style=both",
+                                             "-z",
+                                             "max-page-size=4096",
+                                             "-z",
+                                             "separate-loadable-segments",
+                                             "-z",
+                                             "norelro",
+                                             "-z",
+                                             "noexecstack",
+                                             "-o",
+                                             elfPath,
+                                             objectPath};
+  std::optional<llvm::StringRef> redirects[] = {
+      std::nullopt, llvm::StringRef(logPath), llvm::StringRef(logPath)};
   std::string message;
   int rc = llvm::sys::ExecuteAndWait(lld, args, std::nullopt, redirects, 0, 0,
                                      &message);
@@ -260,19 +271,16 @@ bool emitCpuExecutable(ModuleOp executable, const CpuTarget &target,
   }
   llvm::TargetOptions options;
   options.AllowFPOpFusion = llvm::FPOpFusion::Fast;
-  std::unique_ptr<llvm::TargetMachine> machine(
-      llvmTarget->createTargetMachine(triple.str(), target.cpu,
-                                      target.features, options,
-                                      llvm::Reloc::PIC_, llvm::CodeModel::Small,
-                                      llvm::CodeGenOptLevel::Aggressive));
+  std::unique_ptr<llvm::TargetMachine> machine(llvmTarget->createTargetMachine(
+      triple.str(), target.cpu, target.features, options, llvm::Reloc::PIC_,
+      llvm::CodeModel::Small, llvm::CodeGenOptLevel::Aggressive));
   module->setDataLayout(machine->createDataLayout());
   module->setTargetTriple(triple.str());
   if (!addEntryTable(*module, entryFunctions, error))
     return false;
 
   auto builtins = llvm::parseBitcodeFile(
-      llvm::MemoryBufferRef(builtinsBitcode(triple), "kiln-builtins"),
-      context);
+      llvm::MemoryBufferRef(builtinsBitcode(triple), "kiln-builtins"), context);
   if (!builtins) {
     error = "cannot read the builtins bitcode: " +
             llvm::toString(builtins.takeError());

@@ -37,8 +37,7 @@ const CpuTarget *findCpuTarget(llvm::StringRef name);
 /// On failure returns false and sets `error`.
 bool emitCpuExecutable(ModuleOp executable, const CpuTarget &target,
                        llvm::ArrayRef<std::string> entryFunctions,
-                       std::vector<uint8_t> &elf,
-                       std::string &error,
+                       std::vector<uint8_t> &elf, std::string &error,
                        llvm::raw_ostream *optimizedIR = nullptr);
 
 } // namespace mlir::kiln::cpu

@@ -1,4 +1,5 @@
-//===- DispatchAbi.cpp - dispatch functions to destination-passing buffers -===//
+//===- DispatchAbi.cpp - dispatch functions to destination-passing buffers
+//-===//
 
 #include "targets/cpu/Passes.h"
 
@@ -55,8 +56,8 @@ struct CpuDispatchAbiPass
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     patterns.add<linalg::GeneralizePadOpPattern>(&getContext());
-    if (failed(applyPatternsAndFoldGreedily(getOperation(),
-                                            std::move(patterns))))
+    if (failed(
+            applyPatternsAndFoldGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
     getOperation().walk([](func::FuncOp func) {
       if (!func.isExternal())

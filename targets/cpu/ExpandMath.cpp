@@ -1,4 +1,5 @@
-//===- ExpandMath.cpp - inline approximations of libm functions ------------===//
+//===- ExpandMath.cpp - inline approximations of libm functions
+//------------===//
 
 #include "targets/cpu/Passes.h"
 
@@ -50,14 +51,14 @@ struct ComputeTranscendentalsInF32 : public RewritePattern {
           element.getIntOrFloatBitWidth() > 32
               ? rewriter.create<arith::TruncFOp>(loc, wide, operand).getResult()
               : rewriter.create<arith::ExtFOp>(loc, wide, operand).getResult());
-    Operation *wideOp = rewriter.create(loc, op->getName().getIdentifier(),
-                                        operands, TypeRange{wide},
-                                        op->getAttrs());
+    Operation *wideOp =
+        rewriter.create(loc, op->getName().getIdentifier(), operands,
+                        TypeRange{wide}, op->getAttrs());
     Value result = wideOp->getResult(0);
-    result = element.getIntOrFloatBitWidth() > 32
-                 ? rewriter.create<arith::ExtFOp>(loc, type, result).getResult()
-                 : rewriter.create<arith::TruncFOp>(loc, type, result)
-                       .getResult();
+    result =
+        element.getIntOrFloatBitWidth() > 32
+            ? rewriter.create<arith::ExtFOp>(loc, type, result).getResult()
+            : rewriter.create<arith::TruncFOp>(loc, type, result).getResult();
     rewriter.replaceOp(op, result);
     return success();
   }
@@ -79,8 +80,8 @@ struct CpuExpandMathPass
     populateMathPolynomialApproximationPatterns(patterns);
     // bf16 conversions as integer arithmetic: no __truncsfbf2 import.
     arith::populateExpandBFloat16Patterns(patterns);
-    if (failed(applyPatternsAndFoldGreedily(getOperation(),
-                                            std::move(patterns))))
+    if (failed(
+            applyPatternsAndFoldGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }
 };

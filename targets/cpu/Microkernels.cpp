@@ -1,4 +1,5 @@
-//===- Microkernels.cpp - tagged contractions -> microkernel calls ---------===//
+//===- Microkernels.cpp - tagged contractions -> microkernel calls
+//---------===//
 
 #include "passes/Passes.h"
 #include "targets/cpu/Passes.h"
@@ -39,8 +40,7 @@ public:
       : b(builder), loc(loc), ptr(LLVM::LLVMPointerType::get(b.getContext())) {}
 
   void pointer(Value buffer) {
-    Value index =
-        b.create<memref::ExtractAlignedPointerAsIndexOp>(loc, buffer);
+    Value index = b.create<memref::ExtractAlignedPointerAsIndexOp>(loc, buffer);
     Value integer = b.create<arith::IndexCastOp>(loc, b.getI64Type(), index);
     args.push_back(b.create<LLVM::IntToPtrOp>(loc, ptr, integer));
   }
@@ -103,8 +103,8 @@ LogicalResult replaceMatmul(ModuleOp module, linalg::GenericOp op) {
   Location loc = op.getLoc();
   int64_t workgroups = workgroupsFor(m * n * k);
   Value workspace = builder.create<memref::AllocOp>(
-      loc, MemRefType::get({workgroups * kWorkspaceFloats},
-                           builder.getF32Type()));
+      loc,
+      MemRefType::get({workgroups * kWorkspaceFloats}, builder.getF32Type()));
   MicrokernelCall call(builder, loc);
   for (Value v : {a, b, c, workspace})
     call.pointer(v);
@@ -122,10 +122,10 @@ LogicalResult replaceConv2d(ModuleOp module, linalg::GenericOp op) {
   if (!isContiguousF32(input) || !isContiguousF32(filter) ||
       !isContiguousF32(output))
     return failure();
-  auto strides = op->getAttrOfType<DenseI64ArrayAttr>(
-      kiln::kMicrokernelStridesAttr);
-  auto dilations = op->getAttrOfType<DenseI64ArrayAttr>(
-      kiln::kMicrokernelDilationsAttr);
+  auto strides =
+      op->getAttrOfType<DenseI64ArrayAttr>(kiln::kMicrokernelStridesAttr);
+  auto dilations =
+      op->getAttrOfType<DenseI64ArrayAttr>(kiln::kMicrokernelDilationsAttr);
   if (!strides || !dilations || strides.size() != 2 || dilations.size() != 2)
     return failure();
   // input [N, G, C/G, H, W], filter [G, F/G, C/G, KH, KW], output
@@ -135,17 +135,17 @@ LogicalResult replaceConv2d(ModuleOp module, linalg::GenericOp op) {
   auto out = cast<MemRefType>(output.getType()).getShape();
   OpBuilder builder(op);
   Location loc = op.getLoc();
-  int64_t macs = out[0] * out[1] * out[2] * out[3] * out[4] * w[2] * w[3] * w[4];
+  int64_t macs =
+      out[0] * out[1] * out[2] * out[3] * out[4] * w[2] * w[3] * w[4];
   int64_t workgroups = workgroupsFor(macs);
   Value workspace = builder.create<memref::AllocOp>(
-      loc, MemRefType::get({workgroups * kWorkspaceFloats},
-                           builder.getF32Type()));
+      loc,
+      MemRefType::get({workgroups * kWorkspaceFloats}, builder.getF32Type()));
   MicrokernelCall call(builder, loc);
   for (Value v : {input, filter, output, workspace})
     call.pointer(v);
-  for (int64_t v : {in[0], in[1], in[2], in[3], in[4], w[1], w[3], w[4],
-                    out[3], out[4], strides[0], strides[1], dilations[0],
-                    dilations[1]})
+  for (int64_t v : {in[0], in[1], in[2], in[3], in[4], w[1], w[3], w[4], out[3],
+                    out[4], strides[0], strides[1], dilations[0], dilations[1]})
     call.integer(v);
   call.workgroup(op->getParentOfType<func::FuncOp>());
   call.emit(module, "kiln_ukernel_conv2d_f32", workgroups);

@@ -1,4 +1,5 @@
-//===- Pipelines.cpp - CPU lowering pipelines ------------------------------===//
+//===- Pipelines.cpp - CPU lowering pipelines
+//------------------------------===//
 
 #include "passes/Passes.h"
 #include "targets/cpu/Passes.h"

@@ -1,8 +1,9 @@
-//===- ScratchBuffers.cpp - temporaries -> views of a scratch binding ------===//
+//===- ScratchBuffers.cpp - temporaries -> views of a scratch binding
+//------===//
 
+#include "kiln/bundle_format.h"
 #include "passes/Passes.h"
 #include "targets/cpu/Passes.h"
-#include "kiln/bundle_format.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"

@@ -1,4 +1,5 @@
-//===- SplitDispatches.cpp - phases around a parallel microkernel call -----===//
+//===- SplitDispatches.cpp - phases around a parallel microkernel call
+//-----===//
 
 #include "passes/Passes.h"
 #include "targets/cpu/Passes.h"
@@ -97,9 +98,9 @@ struct CpuSplitDispatchesPass
         if (!part)
           continue;
         module.push_back(part);
-        list.push_back(b.getArrayAttr(
-            {b.getStringAttr(name),
-             b.getI64IntegerAttr(index == 1 ? workgroups : 1)}));
+        list.push_back(
+            b.getArrayAttr({b.getStringAttr(name),
+                            b.getI64IntegerAttr(index == 1 ? workgroups : 1)}));
       }
       phases.push_back(b.getNamedAttr(func.getSymName(), b.getArrayAttr(list)));
       func->erase();

@@ -1,4 +1,5 @@
-//===- ImporterTest.cpp - ONNX importer pieces ------------------------------===//
+//===- ImporterTest.cpp - ONNX importer pieces
+//------------------------------===//
 //
 // The importer's building blocks on hand-made protobufs: tensor decoding
 // (raw and typed fields, external data, bad sizes) and whole-graph import
@@ -120,8 +121,8 @@ TEST_F(ImporterTest, MapsElementTypes) {
 }
 
 TEST_F(ImporterTest, ImportsAGraph) {
-  auto module = kiln::importOnnxModel(context, writeModel(unaryModel("Relu", 13)),
-                                      {});
+  auto module =
+      kiln::importOnnxModel(context, writeModel(unaryModel("Relu", 13)), {});
   ASSERT_TRUE(module) << diagnostics;
   auto main = module->lookupSymbol<mlir::func::FuncOp>("main");
   ASSERT_TRUE(main);

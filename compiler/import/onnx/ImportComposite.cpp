@@ -1,4 +1,5 @@
-//===- ImportComposite.cpp - ops imported as several Kiln ops --------------===//
+//===- ImportComposite.cpp - ops imported as several Kiln ops
+//--------------===//
 //
 // ONNX ops that are compositions of Kiln ops: normalisations with extra
 // statistics outputs, index-mask tricks (Trilu, OneHot, Hardmax), layout
@@ -93,7 +94,8 @@ LogicalResult importIsInf(NodeImporter &n) {
   }
   if (!result) {
     KILN_TRY(none, n.create<k::EqualOp>(x, scalar(n, element, inf)));
-    KILN_TRY(never, n.create<k::AndOp>(none, scalar(n, n.builder.getI1Type(), 0)));
+    KILN_TRY(never,
+             n.create<k::AndOp>(none, scalar(n, n.builder.getI1Type(), 0)));
     result = never;
   }
   n.setOutput(0, result);
@@ -225,10 +227,10 @@ LogicalResult importLRN(NodeImporter &n) {
   KILN_TRY(square, n.create<k::MulOp>(n.input(0), n.input(0)));
   KILN_TRY(planes, n.reshape(square, {batch, 1, channels, rest}));
   int64_t before = (size - 1) / 2, after = size - 1 - before;
-  KILN_TRY(window, n.create<k::AveragePoolOp>(
-                       planes, ArrayRef<int64_t>{size, 1},
-                       ArrayRef<int64_t>{1, 1},
-                       ArrayRef<int64_t>{before, 0, after, 0}, false, true));
+  KILN_TRY(window,
+           n.create<k::AveragePoolOp>(
+               planes, ArrayRef<int64_t>{size, 1}, ArrayRef<int64_t>{1, 1},
+               ArrayRef<int64_t>{before, 0, after, 0}, false, true));
   KILN_TRY(sums, n.reshape(window, type.getShape()));
   KILN_TRY(scaled, n.create<k::MulOp>(sums, scalar(n, element, alpha)));
   KILN_TRY(shifted, n.create<k::AddOp>(scaled, scalar(n, element, bias)));
@@ -288,9 +290,9 @@ LogicalResult importOneHot(NodeImporter &n) {
   if (failed(normalizeAxis(n, axis, rank)))
     return failure();
   Type i64 = n.builder.getIntegerType(64);
-  KILN_TRY(indices, n.createTyped<k::CastOp>(
-                        RankedTensorType::get(indicesType.getShape(), i64),
-                        n.input(0)));
+  KILN_TRY(indices,
+           n.createTyped<k::CastOp>(
+               RankedTensorType::get(indicesType.getShape(), i64), n.input(0)));
   // Negative indices count from the end.
   KILN_TRY(negative, n.create<k::LessOp>(indices, scalar(n, i64, 0)));
   KILN_TRY(wrapped, n.create<k::AddOp>(indices, scalar(n, i64, depth)));
@@ -300,12 +302,12 @@ LogicalResult importOneHot(NodeImporter &n) {
   KILN_TRY(column, n.reshape(positions, expanded));
   KILN_TRY(hit, n.create<k::EqualOp>(column, iota(n, rank, axis, depth)));
   KILN_TRY(flatValues, n.reshape(n.input(2), {2}));
-  KILN_TRY(off, n.create<k::SliceOp>(flatValues, ArrayRef<int64_t>{0},
-                                     ArrayRef<int64_t>{1},
-                                     ArrayRef<int64_t>{1}));
-  KILN_TRY(on, n.create<k::SliceOp>(flatValues, ArrayRef<int64_t>{1},
-                                    ArrayRef<int64_t>{1},
-                                    ArrayRef<int64_t>{1}));
+  KILN_TRY(off,
+           n.create<k::SliceOp>(flatValues, ArrayRef<int64_t>{0},
+                                ArrayRef<int64_t>{1}, ArrayRef<int64_t>{1}));
+  KILN_TRY(on,
+           n.create<k::SliceOp>(flatValues, ArrayRef<int64_t>{1},
+                                ArrayRef<int64_t>{1}, ArrayRef<int64_t>{1}));
   KILN_TRY(result, n.create<k::WhereOp>(hit, on, off));
   n.setOutput(0, result);
   return success();
@@ -327,13 +329,13 @@ LogicalResult importTrilu(NodeImporter &n) {
   bool upper = n.attrInt("upper", 1) != 0;
   int64_t rows = type.getDimSize(type.getRank() - 2),
           cols = type.getDimSize(type.getRank() - 1);
-  ConstantTensor mask(RankedTensorType::get({rows, cols}, n.builder.getI1Type()));
+  ConstantTensor mask(
+      RankedTensorType::get({rows, cols}, n.builder.getI1Type()));
   for (int64_t i = 0; i < rows; ++i)
     for (int64_t j = 0; j < cols; ++j)
       mask.setInt(i * cols + j, upper ? j - i >= k : j - i <= k);
-  KILN_TRY(result, n.create<k::WhereOp>(
-                       n.constant(mask.toAttr()), n.input(0),
-                       scalar(n, type.getElementType(), 0)));
+  KILN_TRY(result, n.create<k::WhereOp>(n.constant(mask.toAttr()), n.input(0),
+                                        scalar(n, type.getElementType(), 0)));
   n.setOutput(0, result);
   return success();
 }
@@ -353,8 +355,7 @@ LogicalResult importDepthToSpace(NodeImporter &n) {
     return failure();
   auto type = n.inputType(0);
   int64_t b = n.attrInt("blocksize", 0);
-  if (type.getRank() != 4 || b <= 0 ||
-      type.getDimSize(1) % (b * b))
+  if (type.getRank() != 4 || b <= 0 || type.getDimSize(1) % (b * b))
     return n.error("needs a 4-D input whose channels divide by blocksize^2");
   int64_t N = type.getDimSize(0), C = type.getDimSize(1),
           H = type.getDimSize(2), W = type.getDimSize(3);
@@ -402,9 +403,9 @@ LogicalResult importTile(NodeImporter &n) {
     result.push_back(r * type.getDimSize(d));
   }
   KILN_TRY(spread, n.reshape(n.input(0), interleaved));
-  KILN_TRY(copies, n.createTyped<k::ExpandOp>(
-                       RankedTensorType::get(expanded, type.getElementType()),
-                       spread));
+  KILN_TRY(copies,
+           n.createTyped<k::ExpandOp>(
+               RankedTensorType::get(expanded, type.getElementType()), spread));
   KILN_TRY(out, n.reshape(copies, result));
   n.setOutput(0, out);
   return success();
@@ -439,7 +440,8 @@ LogicalResult negativeLogLikelihood(NodeImporter &n, Value input, Value target,
   auto inputType = typeOf(input), targetType = typeOf(target);
   Type element = inputType.getElementType();
   Type index = targetType.getElementType();
-  if (inputType.getRank() < 2 || targetType.getRank() != inputType.getRank() - 1)
+  if (inputType.getRank() < 2 ||
+      targetType.getRank() != inputType.getRank() - 1)
     return n.error("input must be [N, C, d...] and target [N, d...]");
   std::string reduction = n.attrString("reduction", "mean");
   if (reduction != "none" && reduction != "sum" && reduction != "mean")
@@ -464,7 +466,8 @@ LogicalResult negativeLogLikelihood(NodeImporter &n, Value input, Value target,
     weights = perTarget;
   }
   if (mask) {
-    KILN_TRY(masked, n.create<k::WhereOp>(mask, weights, scalar(n, element, 0)));
+    KILN_TRY(masked,
+             n.create<k::WhereOp>(mask, weights, scalar(n, element, 0)));
     weights = masked;
   }
   KILN_TRY(weighted, n.create<k::MulOp>(values, weights));
@@ -483,8 +486,8 @@ LogicalResult negativeLogLikelihood(NodeImporter &n, Value input, Value target,
   }
   Value count;
   if (weight || mask) {
-    KILN_TRY(full, n.create<k::MulOp>(weights, scalar(n, element, 1,
-                                                      targetType.getShape())));
+    KILN_TRY(full, n.create<k::MulOp>(
+                       weights, scalar(n, element, 1, targetType.getShape())));
     KILN_TRY(sum, n.create<k::ReduceSumOp>(full, all, false));
     count = sum;
   } else {
@@ -500,8 +503,7 @@ LogicalResult importNegativeLogLikelihoodLoss(NodeImporter &n) {
     return failure();
   Value loss;
   if (failed(negativeLogLikelihood(n, n.input(0), n.input(1),
-                                   n.hasInput(2) ? n.input(2) : Value(),
-                                   loss)))
+                                   n.hasInput(2) ? n.input(2) : Value(), loss)))
     return failure();
   n.setOutput(0, loss);
   return success();
@@ -514,8 +516,7 @@ LogicalResult importSoftmaxCrossEntropyLoss(NodeImporter &n) {
                                                    (uint64_t)1));
   Value loss;
   if (failed(negativeLogLikelihood(n, logProb, n.input(1),
-                                   n.hasInput(2) ? n.input(2) : Value(),
-                                   loss)))
+                                   n.hasInput(2) ? n.input(2) : Value(), loss)))
     return failure();
   n.setOutput(0, loss);
   n.setOutput(1, logProb);

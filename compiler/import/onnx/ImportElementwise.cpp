@@ -1,4 +1,5 @@
-//===- ImportElementwise.cpp - elementwise and activation ops --------------===//
+//===- ImportElementwise.cpp - elementwise and activation ops
+//--------------===//
 
 #include "compiler/import/onnx/NodeImporter.h"
 
@@ -77,17 +78,17 @@ LogicalResult importMean(NodeImporter &n) {
 template <typename OpTy>
 OpImporter unaryWithAlpha(float defaultAlpha, int64_t minOpset = 7) {
   return {[defaultAlpha](NodeImporter &n) -> LogicalResult {
-    if (failed(n.expectInputs(1, 1)))
-      return failure();
-    auto result =
-        n.createTyped<OpTy>(n.inputType(0), n.input(0),
-                            n.builder.getF32FloatAttr(
-                                n.attrFloat("alpha", defaultAlpha)));
-    if (failed(result))
-      return failure();
-    n.setOutput(0, *result);
-    return success();
-  }, minOpset};
+            if (failed(n.expectInputs(1, 1)))
+              return failure();
+            auto result = n.createTyped<OpTy>(
+                n.inputType(0), n.input(0),
+                n.builder.getF32FloatAttr(n.attrFloat("alpha", defaultAlpha)));
+            if (failed(result))
+              return failure();
+            n.setOutput(0, *result);
+            return success();
+          },
+          minOpset};
 }
 
 LogicalResult importClip(NodeImporter &n) {
@@ -143,7 +144,8 @@ LogicalResult importCast(NodeImporter &n) {
 LogicalResult importWhere(NodeImporter &n) {
   if (failed(n.expectInputs(3, 3)))
     return failure();
-  auto result = n.create<mlir::kiln::WhereOp>(n.input(0), n.input(1), n.input(2));
+  auto result =
+      n.create<mlir::kiln::WhereOp>(n.input(0), n.input(1), n.input(2));
   if (failed(result))
     return failure();
   n.setOutput(0, *result);
@@ -177,7 +179,7 @@ LogicalResult importMod(NodeImporter &n) {
   if (!fmod && isa<FloatType>(n.inputType(0).getElementType()))
     return n.error("fmod=0 is only defined for integer inputs");
   auto result = n.create<mlir::kiln::ModOp>(n.input(0), n.input(1),
-                                      n.builder.getBoolAttr(fmod));
+                                            n.builder.getBoolAttr(fmod));
   if (failed(result))
     return failure();
   n.setOutput(0, *result);
@@ -192,8 +194,8 @@ LogicalResult importBitShift(NodeImporter &n) {
     return n.error("direction must be LEFT or RIGHT");
   if (!n.inputType(0).getElementType().isUnsignedInteger())
     return n.error("BitShift is defined for unsigned integers");
-  auto result = n.create<mlir::kiln::BitShiftOp>(n.input(0), n.input(1),
-                                                 direction);
+  auto result =
+      n.create<mlir::kiln::BitShiftOp>(n.input(0), n.input(1), direction);
   if (failed(result))
     return failure();
   n.setOutput(0, *result);
@@ -247,7 +249,8 @@ LogicalResult importSelu(NodeImporter &n) {
     return failure();
   auto result = n.createTyped<mlir::kiln::SeluOp>(
       n.inputType(0), n.input(0),
-      n.builder.getF32FloatAttr(n.attrFloat("alpha", 1.67326319217681884765625f)),
+      n.builder.getF32FloatAttr(
+          n.attrFloat("alpha", 1.67326319217681884765625f)),
       n.builder.getF32FloatAttr(
           n.attrFloat("gamma", 1.05070102214813232421875f)));
   if (failed(result))

@@ -1,4 +1,5 @@
-//===- ImportNeuralNetwork.cpp - conv, matmul, pooling, normalisation ------===//
+//===- ImportNeuralNetwork.cpp - conv, matmul, pooling, normalisation
+//------===//
 
 #include "compiler/import/onnx/NodeImporter.h"
 
@@ -11,7 +12,8 @@ namespace {
 /// Resolves ONNX auto_pad into explicit pads (begins then ends) for a
 /// sliding window; `pads` holds the explicit attribute value on entry.
 LogicalResult resolveAutoPad(NodeImporter &n, ArrayRef<int64_t> inputShape,
-                             ArrayRef<int64_t> kernel, ArrayRef<int64_t> strides,
+                             ArrayRef<int64_t> kernel,
+                             ArrayRef<int64_t> strides,
                              ArrayRef<int64_t> dilations,
                              SmallVectorImpl<int64_t> &pads) {
   size_t spatial = kernel.size();
@@ -73,9 +75,9 @@ LogicalResult importConv(NodeImporter &n) {
                             dilations, pads)))
     return failure();
   Value bias = n.hasInput(2) ? n.input(2) : Value();
-  auto result = n.create<mlir::kiln::ConvOp>(n.input(0), n.input(1), bias, strides,
-                                       pads, dilations,
-                                       (uint64_t)n.attrInt("group", 1));
+  auto result =
+      n.create<mlir::kiln::ConvOp>(n.input(0), n.input(1), bias, strides, pads,
+                                   dilations, (uint64_t)n.attrInt("group", 1));
   if (failed(result))
     return failure();
   n.setOutput(0, *result);
@@ -155,7 +157,8 @@ LogicalResult importGemm(NodeImporter &n) {
   auto result = n.create<mlir::kiln::GemmOp>(
       n.input(0), n.input(1), c,
       n.builder.getF32FloatAttr(n.attrFloat("alpha", 1.0f)),
-      n.builder.getF32FloatAttr(n.attrFloat("beta", 1.0f)), n.builder.getBoolAttr(n.attrInt("transA", 0) != 0),
+      n.builder.getF32FloatAttr(n.attrFloat("beta", 1.0f)),
+      n.builder.getBoolAttr(n.attrInt("transA", 0) != 0),
       n.builder.getBoolAttr(n.attrInt("transB", 0) != 0));
   if (failed(result))
     return failure();
@@ -195,8 +198,8 @@ LogicalResult importLayerNorm(NodeImporter &n) {
   if (n.attrInt("stash_type", 1) != 1)
     return n.error("stash_type other than float is not supported");
   Value bias = n.hasInput(2) ? n.input(2) : Value();
-  auto result = n.create<mlir::kiln::LayerNormOp>(n.input(0), n.input(1), bias,
-      n.builder.getI64IntegerAttr(axis),
+  auto result = n.create<mlir::kiln::LayerNormOp>(
+      n.input(0), n.input(1), bias, n.builder.getI64IntegerAttr(axis),
       n.builder.getF32FloatAttr(n.attrFloat("epsilon", 1e-5f)));
   if (failed(result))
     return failure();
@@ -229,8 +232,7 @@ template <typename OpTy> LogicalResult importSoftmax(NodeImporter &n) {
   auto flat = n.reshape(n.input(0), {outer, inner});
   if (failed(flat))
     return failure();
-  auto normalized =
-      n.createTyped<OpTy>((*flat).getType(), *flat, (uint64_t)1);
+  auto normalized = n.createTyped<OpTy>((*flat).getType(), *flat, (uint64_t)1);
   if (failed(normalized))
     return failure();
   auto result = n.reshape(*normalized, type.getShape());
@@ -253,14 +255,14 @@ LogicalResult importMaxPool(NodeImporter &n) {
   if (n.attrInt("storage_order", 0) != 0)
     return n.error("storage_order=1 is not supported");
   SmallVector<int64_t> strides, dilations, pads;
-  if (failed(windowAttrs(n, spatial, strides, dilations, pads,
-                         n.opset >= 10)) ||
+  if (failed(
+          windowAttrs(n, spatial, strides, dilations, pads, n.opset >= 10)) ||
       failed(resolveAutoPad(n, input.getShape().drop_front(2), kernel, strides,
                             dilations, pads)))
     return failure();
   bool ceil = n.opset >= 10 && n.attrInt("ceil_mode", 0) != 0;
-  auto result = n.create<mlir::kiln::MaxPoolOp>(n.input(0), kernel, strides, pads,
-                                          dilations, ceil);
+  auto result = n.create<mlir::kiln::MaxPoolOp>(n.input(0), kernel, strides,
+                                                pads, dilations, ceil);
   if (failed(result))
     return failure();
   n.setOutput(0, *result);
@@ -285,7 +287,7 @@ LogicalResult importAveragePool(NodeImporter &n) {
   bool ceil = n.opset >= 10 && n.attrInt("ceil_mode", 0) != 0;
   bool includePad = n.attrInt("count_include_pad", 0) != 0;
   auto result = n.create<mlir::kiln::AveragePoolOp>(n.input(0), kernel, strides,
-                                              pads, ceil, includePad);
+                                                    pads, ceil, includePad);
   if (failed(result))
     return failure();
   n.setOutput(0, *result);

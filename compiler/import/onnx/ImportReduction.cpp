@@ -1,4 +1,5 @@
-//===- ImportReduction.cpp - Reduce* and Arg* ops --------------------------===//
+//===- ImportReduction.cpp - Reduce* and Arg* ops
+//--------------------------===//
 
 #include "compiler/import/onnx/NodeImporter.h"
 
@@ -43,8 +44,7 @@ LogicalResult importReduce(NodeImporter &n, bool axesAreInput) {
   }
   llvm::sort(axes);
   axes.erase(std::unique(axes.begin(), axes.end()), axes.end());
-  auto result =
-      n.create<OpTy>(n.input(0), axes, n.attrInt("keepdims", 1) != 0);
+  auto result = n.create<OpTy>(n.input(0), axes, n.attrInt("keepdims", 1) != 0);
   if (failed(result))
     return failure();
   n.setOutput(0, *result);
@@ -69,9 +69,9 @@ template <typename OpTy> LogicalResult importArg(NodeImporter &n) {
     return n.error("axis out of range");
   if (axis < 0)
     axis += rank;
-  auto result = n.create<OpTy>(n.input(0), (uint64_t)axis,
-                               n.attrInt("keepdims", 1) != 0,
-                               n.attrInt("select_last_index", 0) != 0);
+  auto result =
+      n.create<OpTy>(n.input(0), (uint64_t)axis, n.attrInt("keepdims", 1) != 0,
+                     n.attrInt("select_last_index", 0) != 0);
   if (failed(result))
     return failure();
   n.setOutput(0, *result);

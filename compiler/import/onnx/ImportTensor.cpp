@@ -1,4 +1,5 @@
-//===- ImportTensor.cpp - shape, layout and constant ops -------------------===//
+//===- ImportTensor.cpp - shape, layout and constant ops
+//-------------------===//
 //
 // With static shapes, Reshape/Flatten/Squeeze/Unsqueeze are one operation
 // (kiln.reshape) and Shape/Size/Constant/ConstantOfShape/Range are
@@ -149,8 +150,8 @@ LogicalResult importTranspose(NodeImporter &n) {
   SmallVector<int64_t> reversed;
   for (int64_t d = rank - 1; d >= 0; --d)
     reversed.push_back(d);
-  auto result =
-      n.create<mlir::kiln::TransposeOp>(n.input(0), n.attrInts("perm", reversed));
+  auto result = n.create<mlir::kiln::TransposeOp>(n.input(0),
+                                                  n.attrInts("perm", reversed));
   if (failed(result))
     return failure();
   n.setOutput(0, *result);
@@ -199,9 +200,10 @@ LogicalResult importSplit(NodeImporter &n) {
     sizes.assign(parts, in.getDimSize(axis) / parts);
   }
   if ((int64_t)sizes.size() != parts)
-    return n.error("split has " + std::to_string(sizes.size()) +
-                   " sizes for " + std::to_string(parts) + " outputs");
-  auto results = n.createAll<mlir::kiln::SplitOp>(n.input(0), (uint64_t)axis, sizes);
+    return n.error("split has " + std::to_string(sizes.size()) + " sizes for " +
+                   std::to_string(parts) + " outputs");
+  auto results =
+      n.createAll<mlir::kiln::SplitOp>(n.input(0), (uint64_t)axis, sizes);
   if (failed(results))
     return failure();
   for (auto [i, v] : llvm::enumerate(*results))
@@ -298,7 +300,8 @@ LogicalResult importGather(NodeImporter &n) {
       if (indices->getInt(i) < -dim || indices->getInt(i) >= dim)
         return n.error("index " + std::to_string(indices->getInt(i)) +
                        " out of range for dim of size " + std::to_string(dim));
-  auto result = n.create<mlir::kiln::GatherOp>(n.input(0), n.input(1), (uint64_t)axis);
+  auto result =
+      n.create<mlir::kiln::GatherOp>(n.input(0), n.input(1), (uint64_t)axis);
   if (failed(result))
     return failure();
   n.setOutput(0, *result);
@@ -383,8 +386,8 @@ LogicalResult importPad(NodeImporter &n) {
   if (llvm::any_of(pads, [](int64_t p) { return p < 0; }))
     return n.error("negative pads are not supported");
   std::string mode = n.attrString("mode", "constant");
-  auto result = n.create<mlir::kiln::PadOp>(n.input(0), pads, mode,
-                                         llvm::APFloat(value));
+  auto result =
+      n.create<mlir::kiln::PadOp>(n.input(0), pads, mode, llvm::APFloat(value));
   if (failed(result))
     return failure();
   n.setOutput(0, *result);
@@ -411,8 +414,8 @@ LogicalResult importShape(NodeImporter &n) {
 LogicalResult importSize(NodeImporter &n) {
   if (failed(n.expectInputs(1, 1)))
     return failure();
-  n.setOutput(0, n.constant(int64Tensor(
-                     n, {n.inputType(0).getNumElements()}, {})));
+  n.setOutput(
+      0, n.constant(int64Tensor(n, {n.inputType(0).getNumElements()}, {})));
   return success();
 }
 

@@ -1,10 +1,11 @@
-//===- NodeImporter.cpp - per-node context for ONNX op importers -----------===//
+//===- NodeImporter.cpp - per-node context for ONNX op importers
+//-----------===//
 
 #include "compiler/import/onnx/NodeImporter.h"
 
+#include "llvm/ADT/SmallString.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
-#include "llvm/ADT/SmallString.h"
 
 #include <cstring>
 

@@ -122,10 +122,10 @@ public:
     mlir::OperationState state(loc, OpTy::getOperationName());
     OpTy::build(builder, state, mlir::TypeRange{}, std::forward<Args>(args)...);
     SmallVector<Type> types;
-    if (failed(OpTy::inferReturnTypes(
-            context(), loc, state.operands,
-            state.attributes.getDictionary(context()), state.getRawProperties(),
-            state.regions, types)))
+    if (failed(OpTy::inferReturnTypes(context(), loc, state.operands,
+                                      state.attributes.getDictionary(context()),
+                                      state.getRawProperties(), state.regions,
+                                      types)))
       return mlir::failure();
     state.addTypes(types);
     return finish(builder.create(state));

@@ -1,4 +1,5 @@
-//===- OnnxImporter.cpp - ONNX model -> Kiln dialect -----------------------===//
+//===- OnnxImporter.cpp - ONNX model -> Kiln dialect
+//-----------------------===//
 //
 // Walks the (topologically sorted) ONNX graph once, importing each node with
 // the function registered for its op type. Values are tracked by name;
@@ -175,14 +176,14 @@ GraphImporter::inputType(const onnx::ValueInfoProto &info) {
     return RankedTensorType::get(dims, element);
   }
   if (!hasShape) {
-    error() << "graph input '" << name
-            << "' has no shape: set it with --shape " << name << "=DIMS";
+    error() << "graph input '" << name << "' has no shape: set it with --shape "
+            << name << "=DIMS";
     return failure();
   }
   if (!symbolic.empty()) {
     error() << "graph input '" << name << "' has symbolic dim " << symbolic
-            << ": set it with --shape " << name << "=DIMS (e.g. "
-            << name << "=1x3x224x224)";
+            << ": set it with --shape " << name << "=DIMS (e.g. " << name
+            << "=1x3x224x224)";
     return failure();
   }
   return RankedTensorType::get(shape, element);
@@ -242,9 +243,8 @@ OwningOpRef<ModuleOp> GraphImporter::run() {
   std::string baseDir = llvm::sys::path::parent_path(path).str();
 
   OwningOpRef<ModuleOp> module = ModuleOp::create(fileLoc());
-  std::string modelName = graph.name().empty()
-                              ? llvm::sys::path::stem(path).str()
-                              : graph.name();
+  std::string modelName =
+      graph.name().empty() ? llvm::sys::path::stem(path).str() : graph.name();
   (*module)->setAttr("kiln.model_name", builder.getStringAttr(modelName));
 
   llvm::StringSet<> initializerNames;
@@ -282,8 +282,7 @@ OwningOpRef<ModuleOp> GraphImporter::run() {
 
   for (const auto &init : graph.initializer()) {
     std::string message;
-    DenseElementsAttr value =
-        tensorToAttr(context, init, baseDir, message);
+    DenseElementsAttr value = tensorToAttr(context, init, baseDir, message);
     if (!value) {
       error() << "initializer '" << init.name() << "': " << message;
       return nullptr;
@@ -308,8 +307,8 @@ OwningOpRef<ModuleOp> GraphImporter::run() {
     results.push_back(it->second);
   }
   builder.create<func::ReturnOp>(fileLoc(), results);
-  func.setFunctionType(builder.getFunctionType(
-      argTypes, ValueRange(results).getTypes()));
+  func.setFunctionType(
+      builder.getFunctionType(argTypes, ValueRange(results).getTypes()));
   for (auto [i, output] : llvm::enumerate(graph.output()))
     func.setResultAttr(i, "kiln.name", builder.getStringAttr(output.name()));
 

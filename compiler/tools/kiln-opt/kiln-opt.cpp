@@ -1,4 +1,5 @@
-//===- kiln-opt.cpp - Kiln's mlir-opt for lit tests ------------------------===//
+//===- kiln-opt.cpp - Kiln's mlir-opt for lit tests
+//------------------------===//
 //
 // Registers only what Kiln uses (no InitAll*.h: it costs half a minute and
 // gigabytes of RAM per file to compile).

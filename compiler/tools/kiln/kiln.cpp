@@ -1,4 +1,5 @@
-//===- kiln.cpp - the Kiln command-line driver -----------------------------===//
+//===- kiln.cpp - the Kiln command-line driver
+//-----------------------------===//
 //
 // `kiln compile` runs the compiler pipeline; `kiln run`, `bench` and
 // `inspect` are the runtime's commands (runtime/tools), shared with the
@@ -23,8 +24,8 @@ bool parseShape(const std::string &text, kiln::OnnxImportOptions &options,
   llvm::StringRef spec(text);
   auto [name, dims] = spec.rsplit('=');
   if (name.empty() || dims.empty() || !spec.contains('=')) {
-    error = "--shape expects NAME=DIMS (e.g. input=1x3x224x224), got '" +
-            text + "'";
+    error = "--shape expects NAME=DIMS (e.g. input=1x3x224x224), got '" + text +
+            "'";
     return false;
   }
   std::vector<int64_t> shape;

@@ -1,4 +1,5 @@
-//===- ConstantTensor.h - compile-time tensor evaluation ---------*- C++ -*-===//
+//===- ConstantTensor.h - compile-time tensor evaluation ---------*- C++
+//-*-===//
 //
 // A decoded DenseElementsAttr for compile-time evaluation: folders, the
 // importer's shape arithmetic and weight rewrites (batch-norm folding) all

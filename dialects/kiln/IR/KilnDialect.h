@@ -1,4 +1,5 @@
-//===- KilnDialect.h - Kiln dialect -------------------------------*- C++ -*-===//
+//===- KilnDialect.h - Kiln dialect -------------------------------*- C++
+//-*-===//
 #ifndef KILN_DIALECTS_KILN_IR_KILNDIALECT_H
 #define KILN_DIALECTS_KILN_IR_KILNDIALECT_H
 

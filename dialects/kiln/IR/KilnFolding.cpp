@@ -1,4 +1,5 @@
-//===- KilnFolding.cpp - Kiln folders and constant evaluation --------------===//
+//===- KilnFolding.cpp - Kiln folders and constant evaluation
+//--------------===//
 //
 // Folders let the importer and canonicalizer evaluate whatever is known at
 // compile time: the Shape -> Gather -> Concat -> Reshape chains exporters
@@ -62,7 +63,8 @@ std::optional<ConstantTensor> ConstantTensor::fromAttr(Attribute attr) {
     auto values = dense.getValues<APInt>();
     for (int64_t i = 0; i < n; ++i) {
       APInt v = values[i];
-      result.ints[i] = zeroExtend ? (int64_t)v.getZExtValue() : v.getSExtValue();
+      result.ints[i] =
+          zeroExtend ? (int64_t)v.getZExtValue() : v.getSExtValue();
     }
   }
   return result;
@@ -247,8 +249,7 @@ OpFoldResult ConstantOp::fold(FoldAdaptor) { return getValue(); }
 KILN_FOLD_BINARY(AddOp, return x[0] + x[1], return x[0] + x[1])
 KILN_FOLD_BINARY(SubOp, return x[0] - x[1], return x[0] - x[1])
 KILN_FOLD_BINARY(MulOp, return x[0] * x[1], return x[0] * x[1])
-KILN_FOLD_BINARY(DivOp, return x[0] / x[1],
-                 if (x[1] == 0) return std::nullopt;
+KILN_FOLD_BINARY(DivOp, return x[0] / x[1], if (x[1] == 0) return std::nullopt;
                  return x[0] / x[1])
 KILN_FOLD_BINARY(PowOp, return std::pow(x[0], x[1]),
                  return (int64_t)std::pow((double)x[0], (double)x[1]))
@@ -324,8 +325,8 @@ OpFoldResult ExpandOp::fold(FoldAdaptor adaptor) {
   ArrayRef<int64_t> inShape = input->getShape();
   return ConstantTensor::gather(getType(), *input,
                                 [&](ArrayRef<int64_t> index) {
-                                  return ConstantTensor::broadcastIndex(
-                                      inShape, index);
+                                  return ConstantTensor::broadcastIndex(inShape,
+                                                                        index);
                                 })
       .toAttr();
 }
@@ -371,8 +372,8 @@ OpFoldResult ConcatOp::fold(FoldAdaptor adaptor) {
   ConstantTensor result(getType());
   SmallVector<int64_t> index(getType().getRank(), 0);
   for (int64_t i = 0, n = result.size(); i < n; ++i) {
-    size_t which = llvm::upper_bound(firstIndex, index[axis]) -
-                   firstIndex.begin() - 1;
+    size_t which =
+        llvm::upper_bound(firstIndex, index[axis]) - firstIndex.begin() - 1;
     SmallVector<int64_t> local(index);
     local[axis] -= firstIndex[which];
     SmallVector<int64_t> strides =
@@ -400,14 +401,14 @@ OpFoldResult SliceOp::fold(FoldAdaptor adaptor) {
     return {};
   SmallVector<int64_t> strides = ConstantTensor::stridesOf(input->getShape());
   ArrayRef<int64_t> starts = getStarts(), steps = getSteps();
-  return ConstantTensor::gather(getType(), *input,
-                                [&](ArrayRef<int64_t> index) {
-                                  int64_t linear = 0;
-                                  for (size_t d = 0; d < index.size(); ++d)
-                                    linear += (starts[d] + index[d] * steps[d]) *
-                                              strides[d];
-                                  return linear;
-                                })
+  return ConstantTensor::gather(
+             getType(), *input,
+             [&](ArrayRef<int64_t> index) {
+               int64_t linear = 0;
+               for (size_t d = 0; d < index.size(); ++d)
+                 linear += (starts[d] + index[d] * steps[d]) * strides[d];
+               return linear;
+             })
       .toAttr();
 }
 
@@ -423,7 +424,8 @@ OpFoldResult GatherOp::fold(FoldAdaptor adaptor) {
     if (v < -axisSize || v >= axisSize)
       return {}; // the verifier of the importer reports it
   }
-  SmallVector<int64_t> dataStrides = ConstantTensor::stridesOf(data->getShape());
+  SmallVector<int64_t> dataStrides =
+      ConstantTensor::stridesOf(data->getShape());
   SmallVector<int64_t> indexStrides =
       ConstantTensor::stridesOf(indices->getShape());
   int64_t indexRank = indices->getShape().size();

@@ -83,10 +83,10 @@ LogicalResult inferBroadcast(std::optional<Location> loc, StringRef opName,
   for (Value v : operands) {
     auto next = broadcastShapes(shape, tensorType(v).getShape());
     if (failed(next))
-      return emitOptionalError(
-          loc, opName, ": shapes cannot be broadcast together (",
-          shapeString(shape), " and ", shapeString(tensorType(v).getShape()),
-          ")");
+      return emitOptionalError(loc, opName,
+                               ": shapes cannot be broadcast together (",
+                               shapeString(shape), " and ",
+                               shapeString(tensorType(v).getShape()), ")");
     shape = *next;
   }
   inferred.push_back(RankedTensorType::get(shape, elementType));
@@ -106,7 +106,8 @@ LogicalResult checkAxis(std::optional<Location> loc, StringRef opName,
 // Shape inference
 //===----------------------------------------------------------------------===//
 
-LogicalResult ConstantOp::inferReturnTypes(MLIRContext *, std::optional<Location>,
+LogicalResult ConstantOp::inferReturnTypes(MLIRContext *,
+                                           std::optional<Location>,
                                            Adaptor adaptor,
                                            SmallVectorImpl<Type> &inferred) {
   inferred.push_back(cast<TypedAttr>(adaptor.getValue()).getType());
@@ -114,10 +115,9 @@ LogicalResult ConstantOp::inferReturnTypes(MLIRContext *, std::optional<Location
 }
 
 #define KILN_BINARY_INFER(OP, RESULT_ELEMENT)                                  \
-  LogicalResult OP::inferReturnTypes(MLIRContext *context,                     \
-                                     std::optional<Location> loc,              \
-                                     Adaptor adaptor,                          \
-                                     SmallVectorImpl<Type> &inferred) {        \
+  LogicalResult OP::inferReturnTypes(                                          \
+      MLIRContext *context, std::optional<Location> loc, Adaptor adaptor,      \
+      SmallVectorImpl<Type> &inferred) {                                       \
     Type lhsElement = tensorType(adaptor.getLhs()).getElementType();           \
     (void)context;                                                             \
     return inferBroadcast(loc, getOperationName(),                             \
@@ -151,9 +151,10 @@ LogicalResult WhereOp::inferReturnTypes(MLIRContext *,
   Type element = tensorType(adaptor.getX()).getElementType();
   if (element != tensorType(adaptor.getY()).getElementType())
     return emitOptionalError(loc, "kiln.where: x and y element types differ");
-  return inferBroadcast(loc, getOperationName(),
-                        {adaptor.getCondition(), adaptor.getX(), adaptor.getY()},
-                        element, inferred);
+  return inferBroadcast(
+      loc, getOperationName(),
+      {adaptor.getCondition(), adaptor.getX(), adaptor.getY()}, element,
+      inferred);
 }
 
 LogicalResult ExpandOp::verify() {
@@ -247,10 +248,9 @@ LogicalResult ConvOp::inferReturnTypes(MLIRContext *,
   int64_t channels = in.getDimSize(1), features = filter.getDimSize(0);
   if (group <= 0 || channels % group || features % group ||
       filter.getDimSize(1) * group != channels)
-    return emitOptionalError(loc, "kiln.conv: input channels (", channels,
-                             ") do not match filter (",
-                             shapeString(filter.getShape()), ") and group ",
-                             group);
+    return emitOptionalError(
+        loc, "kiln.conv: input channels (", channels, ") do not match filter (",
+        shapeString(filter.getShape()), ") and group ", group);
   if (Value bias = adaptor.getBias()) {
     auto biasType = tensorType(bias);
     if (biasType.getRank() != 1 || biasType.getDimSize(0) != features)
@@ -264,8 +264,9 @@ LogicalResult ConvOp::inferReturnTypes(MLIRContext *,
         adaptor.getPads()[i], adaptor.getPads()[spatial + i],
         adaptor.getDilations()[i], /*ceilMode=*/false);
     if (out <= 0)
-      return emitOptionalError(loc, "kiln.conv: empty output along spatial "
-                                    "dim ",
+      return emitOptionalError(loc,
+                               "kiln.conv: empty output along spatial "
+                               "dim ",
                                i);
     shape.push_back(out);
   }
@@ -273,9 +274,10 @@ LogicalResult ConvOp::inferReturnTypes(MLIRContext *,
   return success();
 }
 
-LogicalResult ConvTransposeOp::inferReturnTypes(
-    MLIRContext *, std::optional<Location> loc, Adaptor adaptor,
-    SmallVectorImpl<Type> &inferred) {
+LogicalResult
+ConvTransposeOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+                                  Adaptor adaptor,
+                                  SmallVectorImpl<Type> &inferred) {
   auto in = tensorType(adaptor.getInput());
   auto filter = tensorType(adaptor.getFilter());
   int64_t spatial = in.getRank() - 2;
@@ -329,8 +331,8 @@ LogicalResult LayerNormOp::inferReturnTypes(MLIRContext *,
                                             Adaptor adaptor,
                                             SmallVectorImpl<Type> &inferred) {
   auto in = tensorType(adaptor.getInput());
-  if (failed(checkAxis(loc, "kiln.layer_norm", adaptor.getAxis(),
-                       in.getRank())))
+  if (failed(
+          checkAxis(loc, "kiln.layer_norm", adaptor.getAxis(), in.getRank())))
     return failure();
   auto normalized = in.getShape().drop_front(adaptor.getAxis());
   for (Value v : {adaptor.getScale(), adaptor.getBias()}) {
@@ -358,7 +360,8 @@ LogicalResult LogSoftmaxOp::verify() {
 
 static LogicalResult inferPool(std::optional<Location> loc, StringRef opName,
                                RankedTensorType in, ArrayRef<int64_t> kernel,
-                               ArrayRef<int64_t> strides, ArrayRef<int64_t> pads,
+                               ArrayRef<int64_t> strides,
+                               ArrayRef<int64_t> pads,
                                ArrayRef<int64_t> dilations, bool ceilMode,
                                SmallVectorImpl<Type> &inferred) {
   int64_t spatial = in.getRank() - 2;
@@ -370,8 +373,9 @@ static LogicalResult inferPool(std::optional<Location> loc, StringRef opName,
   SmallVector<int64_t> shape(in.getShape().take_front(2));
   for (int64_t i = 0; i < spatial; ++i) {
     if (pads[i] >= kernel[i] || pads[spatial + i] >= kernel[i])
-      return emitOptionalError(loc, opName, ": pads must be smaller than the "
-                                            "kernel");
+      return emitOptionalError(loc, opName,
+                               ": pads must be smaller than the "
+                               "kernel");
     int64_t out =
         windowOutputSize(in.getDimSize(2 + i), kernel[i], strides[i], pads[i],
                          pads[spatial + i], dilations[i], ceilMode);
@@ -425,12 +429,11 @@ static LogicalResult inferReduce(std::optional<Location> loc, StringRef opName,
 }
 
 #define KILN_REDUCE_INFER(OP)                                                  \
-  LogicalResult OP::inferReturnTypes(MLIRContext *,                            \
-                                     std::optional<Location> loc,              \
-                                     Adaptor adaptor,                          \
-                                     SmallVectorImpl<Type> &inferred) {        \
+  LogicalResult OP::inferReturnTypes(                                          \
+      MLIRContext *, std::optional<Location> loc, Adaptor adaptor,             \
+      SmallVectorImpl<Type> &inferred) {                                       \
     auto in = tensorType(adaptor.getInput());                                  \
-    return inferReduce(loc, getOperationName(), in, adaptor.getAxes(),        \
+    return inferReduce(loc, getOperationName(), in, adaptor.getAxes(),         \
                        adaptor.getKeepdims(), in.getElementType(), inferred);  \
   }
 KILN_REDUCE_INFER(ReduceSumOp)
@@ -446,10 +449,9 @@ KILN_REDUCE_INFER(ReduceLogSumOp)
 #undef KILN_REDUCE_INFER
 
 #define KILN_ARG_INFER(OP)                                                     \
-  LogicalResult OP::inferReturnTypes(MLIRContext *context,                     \
-                                     std::optional<Location> loc,              \
-                                     Adaptor adaptor,                          \
-                                     SmallVectorImpl<Type> &inferred) {        \
+  LogicalResult OP::inferReturnTypes(                                          \
+      MLIRContext *context, std::optional<Location> loc, Adaptor adaptor,      \
+      SmallVectorImpl<Type> &inferred) {                                       \
     auto in = tensorType(adaptor.getInput());                                  \
     int64_t axis = adaptor.getAxis();                                          \
     if (failed(checkAxis(loc, getOperationName(), axis, in.getRank())))        \
@@ -591,9 +593,10 @@ LogicalResult GatherOp::inferReturnTypes(MLIRContext *,
   return success();
 }
 
-LogicalResult GatherElementsOp::inferReturnTypes(
-    MLIRContext *, std::optional<Location> loc, Adaptor adaptor,
-    SmallVectorImpl<Type> &inferred) {
+LogicalResult
+GatherElementsOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+                                   Adaptor adaptor,
+                                   SmallVectorImpl<Type> &inferred) {
   auto data = tensorType(adaptor.getData());
   auto indices = tensorType(adaptor.getIndices());
   if (data.getRank() != indices.getRank() || data.getRank() < 1)
@@ -646,8 +649,7 @@ LogicalResult PadOp::inferReturnTypes(MLIRContext *,
 void DispatchOp::build(OpBuilder &builder, OperationState &state,
                        StringRef name, TypeRange resultTypes,
                        ValueRange inputs) {
-  state.addAttribute(getNameAttrName(state.name),
-                     builder.getStringAttr(name));
+  state.addAttribute(getNameAttrName(state.name), builder.getStringAttr(name));
   state.addOperands(inputs);
   state.addTypes(resultTypes);
   Region *body = state.addRegion();

@@ -66,8 +66,8 @@ typedef enum kiln_section_kind {
 /* Code targets. An EXECUTABLE section's `target` field holds one. */
 typedef enum kiln_target {
   KILN_TARGET_NONE = 0,
-  KILN_TARGET_X86_64_AVX2 = 1,           /* x86-64 with AVX2 + FMA */
-  KILN_TARGET_AARCH64_NEON = 2,          /* ARMv8-A with NEON */
+  KILN_TARGET_X86_64_AVX2 = 1,               /* x86-64 with AVX2 + FMA */
+  KILN_TARGET_AARCH64_NEON = 2,              /* ARMv8-A with NEON */
   KILN_TARGET_AARCH64_NEON_DOTPROD_FP16 = 3, /* ARMv8.2-A + dotprod + fp16 */
 } kiln_target;
 
@@ -80,18 +80,18 @@ enum {
 };
 
 typedef struct kiln_bundle_header {
-  uint8_t magic[8];              /* KILN_BUNDLE_MAGIC */
-  uint16_t version_major;        /* readers refuse other majors */
-  uint16_t version_minor;        /* readers accept newer minors */
-  uint32_t header_size;          /* sizeof(kiln_bundle_header) */
-  uint64_t file_size;            /* exact size of the whole file */
+  uint8_t magic[8];       /* KILN_BUNDLE_MAGIC */
+  uint16_t version_major; /* readers refuse other majors */
+  uint16_t version_minor; /* readers accept newer minors */
+  uint32_t header_size;   /* sizeof(kiln_bundle_header) */
+  uint64_t file_size;     /* exact size of the whole file */
   uint32_t section_count;
   uint32_t section_table_offset; /* kiln_section_entry[section_count] */
   uint32_t flags;                /* none defined; must be 0 */
   /* CRC-32 over the header (with this field read as 0) followed by the
    * section table. */
   uint32_t header_checksum;
-  uint8_t reserved[24];          /* must be 0 */
+  uint8_t reserved[24]; /* must be 0 */
 } kiln_bundle_header;
 
 typedef struct kiln_section_entry {
@@ -99,10 +99,10 @@ typedef struct kiln_section_entry {
   uint32_t alignment; /* power of two; offset % alignment == 0 */
   uint64_t offset;
   uint64_t size;
-  uint32_t checksum;  /* CRC-32 of the section's bytes */
-  uint32_t flags;     /* KILN_SECTION_FLAG_* */
-  uint32_t target;    /* kiln_target for EXECUTABLE, else 0 */
-  uint32_t reserved;  /* must be 0 */
+  uint32_t checksum; /* CRC-32 of the section's bytes */
+  uint32_t flags;    /* KILN_SECTION_FLAG_* */
+  uint32_t target;   /* kiln_target for EXECUTABLE, else 0 */
+  uint32_t reserved; /* must be 0 */
 } kiln_section_entry;
 
 typedef struct kiln_string_ref {
@@ -120,8 +120,8 @@ typedef enum kiln_buffer_kind {
  * callers copy inputs in (or write them in place) and read outputs in place. */
 typedef struct kiln_tensor_desc {
   kiln_string_ref name;
-  uint32_t dtype; /* kiln_dtype */
-  uint32_t rank;  /* <= KILN_MAX_RANK */
+  uint32_t dtype;              /* kiln_dtype */
+  uint32_t rank;               /* <= KILN_MAX_RANK */
   int64_t dims[KILN_MAX_RANK]; /* first `rank` used, rest 0 */
   uint64_t arena_offset;       /* multiple of KILN_TENSOR_ALIGNMENT */
   uint64_t size_bytes;         /* product(dims) * element size */
@@ -151,9 +151,9 @@ typedef struct kiln_binding_desc {
  * workgroup id in [0, workgroup_count[0] * [1] * [2]), possibly in parallel
  * (CPU code generators emit counts of the form {N, 1, 1}). */
 typedef struct kiln_dispatch_desc {
-  kiln_string_ref name;        /* for profiling and error messages */
-  uint32_t entry;              /* index into every executable's entry table */
-  uint32_t binding_first;      /* into the schedule's binding array */
+  kiln_string_ref name;   /* for profiling and error messages */
+  uint32_t entry;         /* index into every executable's entry table */
+  uint32_t binding_first; /* into the schedule's binding array */
   uint32_t binding_count;
   uint32_t workgroup_count[3];
   uint32_t flags;    /* KILN_DISPATCH_FLAG_* (format 1.1; 0 in 1.0) */

@@ -48,7 +48,7 @@ KILN_BUILTIN void *memset(void *dst, int value, size_t n) {
     if (x != x || y != y || y == 0 || x - x != 0)                              \
       return (x - x) / (x - x) + (y - y); /* NaN */                            \
     T ax = x < 0 ? -x : x, ay = y < 0 ? -y : y;                                \
-    if (ay - ay != 0 || ax < ay) /* y is infinite, or |x| < |y| */            \
+    if (ay - ay != 0 || ax < ay) /* y is infinite, or |x| < |y| */             \
       return x;                                                                \
     T t = ay;                                                                  \
     while (t <= ax / 2)                                                        \

@@ -31,7 +31,9 @@ static inline v8f load8(const float *p) {
   return v;
 }
 
-static inline void store8(float *p, v8f v) { __builtin_memcpy(p, &v, sizeof v); }
+static inline void store8(float *p, v8f v) {
+  __builtin_memcpy(p, &v, sizeof v);
+}
 
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
@@ -84,11 +86,11 @@ static void pack_a(const float *a, int64_t sam, int64_t sak, int64_t m,
 /* How B is read: a strided matrix, or image patches of a convolution. */
 typedef struct {
   const float *data;
-  int64_t n;           /* columns of B */
-  int64_t sbk, sbn;    /* matrix: element strides of k and n */
-  int64_t ih, iw;      /* conv: padded image dims (channels x ih x iw) */
-  int64_t kh, kw;      /* conv: kernel dims; k = (c, y, x) */
-  int64_t ow;          /* conv: output width; n = (oy, ox) */
+  int64_t n;        /* columns of B */
+  int64_t sbk, sbn; /* matrix: element strides of k and n */
+  int64_t ih, iw;   /* conv: padded image dims (channels x ih x iw) */
+  int64_t kh, kw;   /* conv: kernel dims; k = (c, y, x) */
+  int64_t ow;       /* conv: output width; n = (oy, ox) */
   int64_t sh, sw, dh, dw;
   int conv;
 } b_source;
@@ -123,8 +125,8 @@ static void pack_b(const b_source *s, int64_t k0, int64_t kc, int64_t n0,
     for (int64_t k = 0; k < kc; ++k) {
       int64_t kk = k0 + k;
       int64_t channel = kk / window, y = (kk / s->kw) % s->kh, x = kk % s->kw;
-      const float *src = s->data + channel * s->ih * s->iw +
-                         y * s->dh * s->iw + x * s->dw;
+      const float *src =
+          s->data + channel * s->ih * s->iw + y * s->dh * s->iw + x * s->dw;
       int64_t j = 0;
       if (s->sw == 1 && cols == NR && base[NR - 1] - base[0] == NR - 1)
         for (; j < NR; ++j) /* one contiguous image row */
@@ -188,11 +190,10 @@ static void workgroup_range(int64_t m, int64_t n, int64_t wg, int64_t wgc,
 /* C[m, n] (row stride n) += A(m, k) * B(k, n) with A(i, j) = a[i*sam + j*sak]
  * and B(i, j) = b[i*sbk + j*sbn]; this workgroup's share of it. */
 KILN_BUILTIN void kiln_ukernel_matmul_f32(const float *a, const float *b,
-                                          float *c, float *workspace,
-                                          int64_t m, int64_t n, int64_t k,
-                                          int64_t sam, int64_t sak, int64_t sbk,
-                                          int64_t sbn, int64_t wg,
-                                          int64_t wgc) {
+                                          float *c, float *workspace, int64_t m,
+                                          int64_t n, int64_t k, int64_t sam,
+                                          int64_t sak, int64_t sbk, int64_t sbn,
+                                          int64_t wg, int64_t wgc) {
   b_source source = {.data = b, .n = n, .sbk = sbk, .sbn = sbn};
   int64_t m0, m1, n0, n1;
   workgroup_range(m, n, wg, wgc, &m0, &m1, &n0, &n1);
@@ -215,10 +216,18 @@ KILN_BUILTIN void kiln_ukernel_conv2d_f32(
   workspace += wg * KILN_UKERNEL_WORKSPACE_FLOATS;
   for (int64_t image = 0; image < batch; ++image)
     for (int64_t g = 0; g < groups; ++g) {
-      b_source source = {
-          .data = input + (image * groups + g) * cpg * ih * iw,
-          .n = positions, .ih = ih, .iw = iw, .kh = kh, .kw = kw, .ow = ow,
-          .sh = sh, .sw = sw, .dh = dh, .dw = dw, .conv = 1};
+      b_source source = {.data = input + (image * groups + g) * cpg * ih * iw,
+                         .n = positions,
+                         .ih = ih,
+                         .iw = iw,
+                         .kh = kh,
+                         .kw = kw,
+                         .ow = ow,
+                         .sh = sh,
+                         .sw = sw,
+                         .dh = dh,
+                         .dw = dw,
+                         .conv = 1};
       gemm(m0, m1, n0, n1, k, filter + g * fpg * k, k, 1, &source,
            output + (image * groups + g) * fpg * positions, positions,
            workspace);

@@ -20,6 +20,5 @@ struct table {
   kiln_dispatch_fn entries[2];
 };
 
-__attribute__((visibility("default")))
-const struct table kiln_entry_table = {
+__attribute__((visibility("default"))) const struct table kiln_entry_table = {
     {KILN_ENTRY_TABLE_MAGIC, KILN_ENTRY_TABLE_VERSION, 2, 0}, {touch, touch}};

@@ -41,8 +41,8 @@ struct add_kernel_entry_table {
   kiln_dispatch_fn entries[2];
 };
 
-__attribute__((visibility("default"))) const struct add_kernel_entry_table
-    kiln_entry_table = {
-        {KILN_ENTRY_TABLE_MAGIC, KILN_ENTRY_TABLE_VERSION, 2, 0},
-        {add, scale},
+__attribute__((visibility("default")))
+const struct add_kernel_entry_table kiln_entry_table = {
+    {KILN_ENTRY_TABLE_MAGIC, KILN_ENTRY_TABLE_VERSION, 2, 0},
+    {add, scale},
 };
