@@ -579,23 +579,6 @@ kiln_status Verifier::verifySchedule() {
 
 } // namespace
 
-const char *sectionKindName(uint32_t kind) {
-  switch (kind) {
-  case KILN_SECTION_MANIFEST:
-    return "MANIFEST";
-  case KILN_SECTION_STRINGS:
-    return "STRINGS";
-  case KILN_SECTION_SCHEDULE:
-    return "SCHEDULE";
-  case KILN_SECTION_WEIGHTS:
-    return "WEIGHTS";
-  case KILN_SECTION_EXECUTABLE:
-    return "EXECUTABLE";
-  default:
-    return "unknown";
-  }
-}
-
 ErrorMessage &startError(ErrorMessage &error, const char *origin) {
   error.clear();
   if (origin)

@@ -55,7 +55,6 @@ kiln_status verifyBundle(const uint8_t *data, uint64_t size, uint32_t flags,
                          ErrorMessage &error);
 
 /// "MANIFEST", "WEIGHTS", ...; "unknown" for other values.
-const char *sectionKindName(uint32_t kind);
 
 /// Starts `error` with "<origin>: " (nothing for a null origin).
 ErrorMessage &startError(ErrorMessage &error, const char *origin);

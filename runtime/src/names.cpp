@@ -24,6 +24,23 @@ template <typename Enum> uint32_t enumBits(const Enum &value) {
 
 namespace kiln::runtime {
 
+const char *sectionKindName(uint32_t kind) {
+  switch (kind) {
+  case KILN_SECTION_MANIFEST:
+    return "MANIFEST";
+  case KILN_SECTION_STRINGS:
+    return "STRINGS";
+  case KILN_SECTION_SCHEDULE:
+    return "SCHEDULE";
+  case KILN_SECTION_WEIGHTS:
+    return "WEIGHTS";
+  case KILN_SECTION_EXECUTABLE:
+    return "EXECUTABLE";
+  default:
+    return "unknown";
+  }
+}
+
 const char *targetName(uint32_t target) {
   switch (target) {
   case KILN_TARGET_NONE:
@@ -95,6 +112,10 @@ const char *kiln_status_string(kiln_status status) {
   default:
     return "unknown status";
   }
+}
+
+const char *kiln_section_kind_name(uint32_t kind) {
+  return kiln::runtime::sectionKindName(kind);
 }
 
 const char *kiln_target_name(kiln_target target) {

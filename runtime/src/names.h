@@ -11,6 +11,8 @@
 
 namespace kiln::runtime {
 
+/// "MANIFEST", "WEIGHTS", ...; "unknown" for other values.
+const char *sectionKindName(uint32_t kind);
 /// kiln_target_name for a raw field value.
 const char *targetName(uint32_t target);
 /// kiln_dtype_name for a raw field value.

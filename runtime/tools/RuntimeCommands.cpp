@@ -287,23 +287,6 @@ struct InspectOptions {
   bool verify = false;
 };
 
-const char *sectionKindName(uint32_t kind) {
-  switch (kind) {
-  case KILN_SECTION_MANIFEST:
-    return "MANIFEST";
-  case KILN_SECTION_STRINGS:
-    return "STRINGS";
-  case KILN_SECTION_SCHEDULE:
-    return "SCHEDULE";
-  case KILN_SECTION_WEIGHTS:
-    return "WEIGHTS";
-  case KILN_SECTION_EXECUTABLE:
-    return "EXECUTABLE";
-  default:
-    return "unknown";
-  }
-}
-
 /// kiln_target_name for a raw section field (which may hold a target a newer
 /// bundle version added: no kiln_target enumerator may be made from it).
 const char *targetNameOf(uint32_t target) {
@@ -380,7 +363,7 @@ void inspectBundle(const InspectOptions &options) {
       json.key("index");
       json.value(uint64_t(i));
       json.key("kind");
-      json.value(sectionKindName(info.kind));
+      json.value(kiln_section_kind_name(info.kind));
       json.key("target");
       if (info.kind == KILN_SECTION_EXECUTABLE)
         json.value(targetNameOf(info.target));
@@ -444,7 +427,7 @@ void inspectBundle(const InspectOptions &options) {
       notes += options.verify ? ", lazy checksum (verified)"
                               : ", lazy checksum (not verified)";
     std::printf("  %-3zu %-10s %-26s %12llu %12llu %6u %-10s %s\n", i,
-                sectionKindName(info.kind),
+                kiln_section_kind_name(info.kind),
                 info.kind == KILN_SECTION_EXECUTABLE ? targetNameOf(info.target)
                                                      : "-",
                 static_cast<unsigned long long>(info.offset),
@@ -516,6 +499,20 @@ void addRuntimeCommands(CLI::App &app, int &exitCode) {
   inspectCommand->callback([inspect, &exitCode] {
     exitCode = runCommand([&] { inspectBundle(*inspect); });
   });
+}
+
+int runCommandLine(CLI::App &app, int argc, char **argv, const int &exitCode) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp &help) {
+    return app.exit(help);
+  } catch (const CLI::CallForAllHelp &help) {
+    return app.exit(help);
+  } catch (const CLI::ParseError &error) {
+    std::fprintf(stderr, "kiln: error: %s\n", error.what());
+    return 1;
+  }
+  return exitCode;
 }
 
 } // namespace kiln::tools

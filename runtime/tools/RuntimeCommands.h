@@ -17,6 +17,11 @@ namespace kiln::tools {
 /// them runs, its process exit code is stored in `exitCode`.
 void addRuntimeCommands(CLI::App &app, int &exitCode);
 
+/// Parses the command line and runs the chosen subcommand; returns the
+/// process exit code (`exitCode` as the subcommand set it, 1 with a
+/// `kiln: error:` line for a bad command line, 0 after --help).
+int runCommandLine(CLI::App &app, int argc, char **argv, const int &exitCode);
+
 } // namespace kiln::tools
 
 #endif // KILN_RUNTIME_TOOLS_RUNTIMECOMMANDS_H

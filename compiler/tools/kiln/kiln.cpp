@@ -103,15 +103,5 @@ int main(int argc, char **argv) {
   });
 
   kiln::tools::addRuntimeCommands(app, exitCode);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp &help) {
-    return app.exit(help);
-  } catch (const CLI::CallForAllHelp &help) {
-    return app.exit(help);
-  } catch (const CLI::ParseError &error) {
-    std::fprintf(stderr, "kiln: error: %s\n", error.what());
-    return 1;
-  }
-  return exitCode;
+  return kiln::tools::runCommandLine(app, argc, argv, exitCode);
 }

@@ -137,6 +137,9 @@ kiln_status kiln_session_output(kiln_session *session, uint32_t index,
 /* "x86_64-avx2", "aarch64-neon", "aarch64-neon-dotprod-fp16", "none";
  * "unknown" for other values (kiln_section_info.target may hold one). */
 const char *kiln_target_name(kiln_target target);
+/* "MANIFEST", "STRINGS", "SCHEDULE", "WEIGHTS", "EXECUTABLE"; "unknown"
+ * for other values (kiln_section_info.kind may hold one). */
+const char *kiln_section_kind_name(uint32_t kind);
 /* "f32", "i64", "bool", ...; "invalid" for unknown values. */
 const char *kiln_dtype_name(kiln_dtype dtype);
 /* Bytes per element; 0 for unknown values. */
