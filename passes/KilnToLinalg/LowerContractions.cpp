@@ -16,10 +16,6 @@ using namespace mlir::kiln;
 namespace mlir::kiln::lowering {
 namespace {
 
-RankedTensorType tensorType(Value v) {
-  return cast<RankedTensorType>(v.getType());
-}
-
 Value multiplyAdd(OpBuilder &b, Location loc, Value acc, Value x, Value y) {
   if (isa<FloatType>(acc.getType()))
     return b.create<arith::AddFOp>(loc, acc,

@@ -9,10 +9,6 @@ using namespace mlir::kiln;
 namespace mlir::kiln::lowering {
 namespace {
 
-RankedTensorType tensorType(Value v) {
-  return cast<RankedTensorType>(v.getType());
-}
-
 /// Map from a loop nest of `rank` dims to the dims not in `dropped`.
 AffineMap dropDimsMap(MLIRContext *context, int64_t rank,
                       ArrayRef<int64_t> dropped) {

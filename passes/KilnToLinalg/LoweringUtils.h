@@ -15,6 +15,10 @@ namespace mlir::kiln::lowering {
 Type signless(Type type);
 RankedTensorType signless(RankedTensorType type);
 
+inline RankedTensorType tensorType(Value v) {
+  return cast<RankedTensorType>(v.getType());
+}
+
 /// `value` as a constant of a scalar int or float type.
 Value scalarConstant(OpBuilder &b, Location loc, Type type, double value);
 /// The smallest (or largest) value of a scalar type: the identity of max

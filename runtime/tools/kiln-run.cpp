@@ -9,7 +9,6 @@
 
 #include <CLI/CLI.hpp>
 
-#include <cstdio>
 
 int main(int argc, char **argv) {
   CLI::App app{"kiln-run: run, benchmark and inspect Kiln bundles"};
