@@ -31,8 +31,46 @@ def _vision(constructor):
     return lambda: constructor(weights=None)
 
 
+class EncoderLayer(torch.nn.Module):
+    """A BERT-style post-norm encoder layer written with plain modules, so the
+    export has what exporters really write: MatMul/Add for Linear, LayerNorm
+    spelled out as ReduceMean/Sub/Pow/Sqrt/Div (opset 13), GELU through Erf."""
+
+    def __init__(self, d_model=256, heads=4, ffn=1024):
+        super().__init__()
+        self.heads = heads
+        self.qkv = torch.nn.Linear(d_model, 3 * d_model)
+        self.proj = torch.nn.Linear(d_model, d_model)
+        self.norm1 = torch.nn.LayerNorm(d_model)
+        self.ffn_in = torch.nn.Linear(d_model, ffn)
+        self.ffn_out = torch.nn.Linear(ffn, d_model)
+        self.norm2 = torch.nn.LayerNorm(d_model)
+
+    def forward(self, x):
+        batch, seq, d_model = x.shape
+        head = d_model // self.heads
+        q, k, v = self.qkv(x).split(d_model, dim=-1)
+
+        def split_heads(t):
+            return t.reshape(batch, seq, self.heads, head).transpose(1, 2)
+
+        q, k, v = split_heads(q), split_heads(k), split_heads(v)
+        scores = q @ k.transpose(-2, -1) / head ** 0.5
+        attended = torch.softmax(scores, dim=-1) @ v
+        attended = attended.transpose(1, 2).reshape(batch, seq, d_model)
+        x = self.norm1(x + self.proj(attended))
+        return self.norm2(x + self.ffn_out(torch.nn.functional.gelu(self.ffn_in(x))))
+
+
+def _encoder(layers=4):
+    return lambda: torch.nn.Sequential(*[EncoderLayer() for _ in range(layers)])
+
+
 # name -> (model factory, input shape, opset). Add a model with one line here.
 MODELS = {
+    # 4 layers, d_model 256, 4 heads, FFN 1024, sequence 128; the input is
+    # the token embeddings.
+    "encoder": (_encoder(4), (1, 128, 256), 13),
     "resnet18": (_vision(torchvision.models.resnet18), (1, 3, 224, 224), 13),
     "resnet50": (_vision(torchvision.models.resnet50), (1, 3, 224, 224), 13),
     "mobilenet_v2": (_vision(torchvision.models.mobilenet_v2), (1, 3, 224, 224), 13),

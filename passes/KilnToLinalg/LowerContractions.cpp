@@ -48,6 +48,16 @@ struct MatMulLowering : public OpConversionPattern<MatMulOp> {
       rhs = reshapeTensor(
           rewriter, loc, rhs,
           RankedTensorType::get({tensorType(rhs).getDimSize(0), 1}, element));
+    // A stack of rows times one matrix (every Linear layer of a
+    // transformer) is one 2-D product: fold the batch into the rows.
+    if (tensorType(rhs).getRank() == 2 && tensorType(lhs).getRank() > 2) {
+      ArrayRef<int64_t> shape = tensorType(lhs).getShape();
+      int64_t rows = 1;
+      for (int64_t d : shape.drop_back())
+        rows *= d;
+      lhs = reshapeTensor(rewriter, loc, lhs,
+                          RankedTensorType::get({rows, shape.back()}, element));
+    }
     ArrayRef<int64_t> l = tensorType(lhs).getShape(),
                       r = tensorType(rhs).getShape();
     auto batch = broadcastShapes(l.drop_back(2), r.drop_back(2));
@@ -260,7 +270,13 @@ Value buildConv(OpBuilder &b, Location loc, Value input, Value filter,
                  l, multiplyAdd(nb, l, args[2], args[0], args[1]));
            })
           .getResult(0);
-  if (spatial == 2 && element.isF32()) {
+  // The microkernel's reduction runs over C/G * KH * KW; depthwise
+  // convolutions (9 terms) are better served by the loops, which
+  // vectorize along the output row.
+  int64_t reduction = cpg;
+  for (int64_t i = 0; i < spatial; ++i)
+    reduction *= filterType.getDimSize(2 + i);
+  if (spatial == 2 && element.isF32() && reduction >= 32) {
     Operation *conv = result.getDefiningOp();
     conv->setAttr(kMicrokernelAttr, b.getStringAttr("conv2d"));
     conv->setAttr(kMicrokernelStridesAttr, b.getDenseI64ArrayAttr(strides));

@@ -4,6 +4,24 @@
 
 include "mlir/Pass/PassBase.td"
 
+def CpuFuseElementwise : Pass<"kiln-cpu-fuse-elementwise", "mlir::ModuleOp"> {
+  let summary = "Fuse producer-consumer linalg generics, sparing microkernel ones";
+  let description = [{
+    linalg's elementwise fusion, plus folding reshapes into generics by
+    expansion, except where a generic tagged `kiln.microkernel` would be
+    rewritten: rewriting it drops the tag and its microkernel with it.
+
+    Before:
+    ```mlir
+    %0 = linalg.generic {...} ins(%x) ...   // x * 2
+    %1 = linalg.generic {...} ins(%0) ...   // + 1
+    ```
+    After: one generic computing x * 2 + 1.
+  }];
+  let dependentDialects = ["mlir::linalg::LinalgDialect",
+                           "mlir::tensor::TensorDialect"];
+}
+
 def CpuDispatchAbi : Pass<"kiln-cpu-dispatch-abi", "mlir::ModuleOp"> {
   let summary = "Give dispatch functions the runtime's calling convention";
   let description = [{

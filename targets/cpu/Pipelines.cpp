@@ -26,7 +26,7 @@ namespace mlir::kiln::cpu {
 void buildCpuBufferizationPipeline(OpPassManager &pm) {
   pm.addNestedPass<func::FuncOp>(createConvertKilnToLinalg());
   pm.addPass(createCanonicalizerPass());
-  pm.addPass(createLinalgElementwiseOpFusionPass());
+  pm.addPass(createCpuFuseElementwise());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   pm.addPass(createCpuDispatchAbi());
