@@ -61,23 +61,8 @@ LogicalResult windowAttrs(NodeImporter &n, size_t spatial,
 LogicalResult importConv(NodeImporter &n) {
   if (failed(n.expectInputs(2, 3)))
     return failure();
-  auto input = n.inputType(0), filter = n.inputType(1);
-  if (input.getRank() < 3 || filter.getRank() != input.getRank())
-    return n.error("input and filter must have the same rank >= 3");
-  size_t spatial = input.getRank() - 2;
-  SmallVector<int64_t> kernel(filter.getShape().drop_front(2));
-  SmallVector<int64_t> givenKernel = n.attrInts("kernel_shape", kernel);
-  if (givenKernel != kernel)
-    return n.error("kernel_shape does not match the filter's shape");
-  SmallVector<int64_t> strides, dilations, pads;
-  if (failed(windowAttrs(n, spatial, strides, dilations, pads, true)) ||
-      failed(resolveAutoPad(n, input.getShape().drop_front(2), kernel, strides,
-                            dilations, pads)))
-    return failure();
-  Value bias = n.hasInput(2) ? n.input(2) : Value();
-  auto result =
-      n.create<mlir::kiln::ConvOp>(n.input(0), n.input(1), bias, strides, pads,
-                                   dilations, (uint64_t)n.attrInt("group", 1));
+  auto result = convolution(n, n.input(0), n.input(1),
+                            n.hasInput(2) ? n.input(2) : Value());
   if (failed(result))
     return failure();
   n.setOutput(0, *result);
@@ -312,6 +297,27 @@ template <typename ReduceOp> LogicalResult importGlobalPool(NodeImporter &n) {
 }
 
 } // namespace
+
+FailureOr<Value> convolution(NodeImporter &n, Value input, Value filter,
+                             Value bias) {
+  auto inputType = cast<RankedTensorType>(input.getType());
+  auto filterType = cast<RankedTensorType>(filter.getType());
+  if (inputType.getRank() < 3 || filterType.getRank() != inputType.getRank())
+    return n.error("input and filter must have the same rank >= 3");
+  size_t spatial = inputType.getRank() - 2;
+  SmallVector<int64_t> kernel(filterType.getShape().drop_front(2));
+  SmallVector<int64_t> givenKernel = n.attrInts("kernel_shape", kernel);
+  if (givenKernel != kernel)
+    return n.error("kernel_shape does not match the filter's shape");
+  SmallVector<int64_t> strides, dilations, pads;
+  if (failed(windowAttrs(n, spatial, strides, dilations, pads, true)) ||
+      failed(resolveAutoPad(n, inputType.getShape().drop_front(2), kernel,
+                            strides, dilations, pads)))
+    return failure();
+  return n.create<mlir::kiln::ConvOp>(input, filter, bias, strides, pads,
+                                      dilations,
+                                      (uint64_t)n.attrInt("group", 1));
+}
 
 void registerNeuralNetworkOps(OpTable &t) {
   t["Conv"] = {importConv};

@@ -175,6 +175,12 @@ void registerNeuralNetworkOps(OpTable &table);
 void registerReductionOps(OpTable &table);
 void registerTensorOps(OpTable &table);
 void registerCompositeOps(OpTable &table);
+void registerQuantizationOps(OpTable &table);
+
+/// A kiln.conv of `input` and `filter` with the node's Conv attributes
+/// (kernel_shape, strides, dilations, pads, auto_pad, group).
+FailureOr<Value> convolution(NodeImporter &n, Value input, Value filter,
+                             Value bias);
 
 /// LayerNormalization with its Mean/InvStdDev outputs, decomposed.
 LogicalResult importLayerNormStatistics(NodeImporter &n);

@@ -34,6 +34,7 @@ const OpTable &opTable() {
     registerReductionOps(t);
     registerTensorOps(t);
     registerCompositeOps(t);
+    registerQuantizationOps(t);
     return t;
   }();
   return table;

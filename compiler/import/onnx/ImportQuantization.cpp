@@ -1,0 +1,251 @@
+//===- ImportQuantization.cpp - QDQ and integer ops, reference-correct -----===//
+//
+// The ONNX quantization family as compositions of Kiln ops. Integer
+// products accumulate in i32 exactly as the spec says; requantization scales
+// in f32 and rounds half to even. This is the reference-correct path: fast
+// INT8 kernels come with the quantize phase.
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/import/onnx/NodeImporter.h"
+
+using namespace mlir;
+using mlir::kiln::ConstantTensor;
+namespace k = mlir::kiln;
+
+namespace kiln::onnx_import {
+namespace {
+
+#define KILN_TRY(var, expr)                                                    \
+  auto var##OrFailure = (expr);                                                \
+  if (failed(var##OrFailure))                                                  \
+    return failure();                                                          \
+  Value var = *var##OrFailure
+
+RankedTensorType typeOf(Value v) { return cast<RankedTensorType>(v.getType()); }
+
+Value scalar(NodeImporter &n, Type element, double v) {
+  ConstantTensor t(RankedTensorType::get({}, element));
+  t.set(0, v);
+  return n.constant(t.toAttr());
+}
+
+FailureOr<Value> castTo(NodeImporter &n, Value v, Type element) {
+  return n.createTyped<k::CastOp>(
+      RankedTensorType::get(typeOf(v).getShape(), element), v);
+}
+
+/// A per-axis parameter ([C]) reshaped to broadcast along `axis` of a
+/// tensor of `rank`; scalars are returned as they are.
+FailureOr<Value> alongAxis(NodeImporter &n, Value parameter, int64_t axis,
+                           int64_t rank) {
+  auto type = typeOf(parameter);
+  if (type.getNumElements() == 1 && type.getRank() <= 1)
+    return n.reshape(parameter, {});
+  if (type.getRank() != 1)
+    return n.error("per-axis scale and zero point must be 1-D");
+  if (axis < 0)
+    axis += rank;
+  SmallVector<int64_t> shape(rank - axis, 1);
+  shape[0] = type.getDimSize(0);
+  return n.reshape(parameter, shape);
+}
+
+/// saturate(round(x / scale) + zero_point) into `element`'s range.
+FailureOr<Value> quantize(NodeImporter &n, Value x, Value scale,
+                          Value zeroPoint, Type element) {
+  Type f32 = typeOf(x).getElementType();
+  auto integer = cast<IntegerType>(element);
+  double lo = integer.isUnsigned() ? 0 : -std::ldexp(1.0, integer.getWidth() - 1);
+  double hi = integer.isUnsigned() ? std::ldexp(1.0, integer.getWidth()) - 1
+                                   : std::ldexp(1.0, integer.getWidth() - 1) - 1;
+  KILN_TRY(scaled, n.create<k::DivOp>(x, scale));
+  KILN_TRY(rounded, n.createTyped<k::RoundOp>(scaled.getType(), scaled));
+  Value shifted = rounded;
+  if (zeroPoint) {
+    KILN_TRY(zp, castTo(n, zeroPoint, f32));
+    KILN_TRY(sum, n.create<k::AddOp>(rounded, zp));
+    shifted = sum;
+  }
+  KILN_TRY(clipped, n.createTyped<k::ClipOp>(
+                        shifted.getType(), shifted,
+                        n.builder.getF64FloatAttr(lo),
+                        n.builder.getF64FloatAttr(hi)));
+  return castTo(n, clipped, element);
+}
+
+/// (x - zero_point) as i32 (zero point optional, broadcast along `axis`).
+FailureOr<Value> centered(NodeImporter &n, Value x, Value zeroPoint) {
+  Type i32 = n.builder.getIntegerType(32);
+  KILN_TRY(wide, castTo(n, x, i32));
+  if (!zeroPoint)
+    return wide;
+  KILN_TRY(zp, castTo(n, zeroPoint, i32));
+  return n.create<k::SubOp>(wide, zp);
+}
+
+LogicalResult importQuantizeLinear(NodeImporter &n) {
+  if (failed(n.expectInputs(2, 3)))
+    return failure();
+  int64_t rank = n.inputType(0).getRank();
+  int64_t axis = n.attrInt("axis", 1);
+  KILN_TRY(scale, alongAxis(n, n.input(1), axis, rank));
+  Value zeroPoint;
+  Type element = n.builder.getIntegerType(8, /*isSigned=*/false);
+  if (n.hasInput(2)) {
+    KILN_TRY(zp, alongAxis(n, n.input(2), axis, rank));
+    zeroPoint = zp;
+    element = n.inputType(2).getElementType();
+  }
+  Value x = n.input(0);
+  if (n.inputType(0).getElementType() != typeOf(scale).getElementType()) {
+    KILN_TRY(wide, castTo(n, x, typeOf(scale).getElementType()));
+    x = wide;
+  }
+  KILN_TRY(result, quantize(n, x, scale, zeroPoint, element));
+  n.setOutput(0, result);
+  return success();
+}
+
+LogicalResult importDequantizeLinear(NodeImporter &n) {
+  if (failed(n.expectInputs(2, 3)))
+    return failure();
+  int64_t rank = n.inputType(0).getRank();
+  int64_t axis = n.attrInt("axis", 1);
+  KILN_TRY(scale, alongAxis(n, n.input(1), axis, rank));
+  Type f32 = typeOf(scale).getElementType();
+  Value zeroPoint;
+  if (n.hasInput(2)) {
+    KILN_TRY(zp, alongAxis(n, n.input(2), axis, rank));
+    zeroPoint = zp;
+  }
+  KILN_TRY(shifted, centered(n, n.input(0), zeroPoint));
+  KILN_TRY(real, castTo(n, shifted, f32));
+  KILN_TRY(result, n.create<k::MulOp>(real, scale));
+  n.setOutput(0, result);
+  return success();
+}
+
+/// y = quantize(x) with scale and zero point from x's range (including 0).
+LogicalResult importDynamicQuantizeLinear(NodeImporter &n) {
+  if (failed(n.expectInputs(1, 1)))
+    return failure();
+  Value x = n.input(0);
+  Type f32 = n.inputType(0).getElementType();
+  SmallVector<int64_t> all;
+  for (int64_t d = 0; d < n.inputType(0).getRank(); ++d)
+    all.push_back(d);
+  Value zero = scalar(n, f32, 0);
+  KILN_TRY(minimum, n.create<k::ReduceMinOp>(x, all, false));
+  KILN_TRY(maximum, n.create<k::ReduceMaxOp>(x, all, false));
+  KILN_TRY(low, n.create<k::MinOp>(minimum, zero));
+  KILN_TRY(high, n.create<k::MaxOp>(maximum, zero));
+  KILN_TRY(range, n.create<k::SubOp>(high, low));
+  KILN_TRY(scale, n.create<k::DivOp>(range, scalar(n, f32, 255)));
+  KILN_TRY(negLow, n.createTyped<k::NegOp>(low.getType(), low));
+  Type u8 = n.builder.getIntegerType(8, /*isSigned=*/false);
+  KILN_TRY(zeroPoint, quantize(n, negLow, scale, Value(), u8));
+  KILN_TRY(y, quantize(n, x, scale, zeroPoint, u8));
+  n.setOutput(0, y);
+  n.setOutput(1, scale);
+  n.setOutput(2, zeroPoint);
+  return success();
+}
+
+LogicalResult importMatMulInteger(NodeImporter &n) {
+  if (failed(n.expectInputs(2, 4)))
+    return failure();
+  Value aZero, bZero;
+  if (n.hasInput(2)) {
+    // A per-row zero point of a 2-D A is [M]: one per row.
+    KILN_TRY(zp, n.inputType(2).getRank() == 1 &&
+                         n.inputType(2).getNumElements() > 1
+                     ? n.reshape(n.input(2), {n.inputType(2).getDimSize(0), 1})
+                     : n.reshape(n.input(2), {}));
+    aZero = zp;
+  }
+  if (n.hasInput(3)) {
+    KILN_TRY(zp, n.inputType(3).getNumElements() > 1
+                     ? n.reshape(n.input(3),
+                                 {n.inputType(3).getNumElements()})
+                     : n.reshape(n.input(3), {}));
+    bZero = zp;
+  }
+  KILN_TRY(a, centered(n, n.input(0), aZero));
+  KILN_TRY(b, centered(n, n.input(1), bZero));
+  KILN_TRY(result, n.create<k::MatMulOp>(a, b));
+  n.setOutput(0, result);
+  return success();
+}
+
+LogicalResult importConvInteger(NodeImporter &n) {
+  if (failed(n.expectInputs(2, 4)))
+    return failure();
+  Value xZero, wZero;
+  if (n.hasInput(2)) {
+    KILN_TRY(zp, n.reshape(n.input(2), {}));
+    xZero = zp;
+  }
+  if (n.hasInput(3)) {
+    int64_t rank = n.inputType(1).getRank();
+    KILN_TRY(zp, alongAxis(n, n.input(3), 0, rank));
+    wZero = zp;
+  }
+  KILN_TRY(x, centered(n, n.input(0), xZero));
+  KILN_TRY(w, centered(n, n.input(1), wZero));
+  KILN_TRY(result, convolution(n, x, w, Value()));
+  n.setOutput(0, result);
+  return success();
+}
+
+/// requantize(acc) = saturate(round(acc * sa * sb / sy) + zy)
+FailureOr<Value> requantize(NodeImporter &n, Value accumulator, Value aScale,
+                            Value bScale, Value yScale, Value yZero) {
+  Type f32 = typeOf(aScale).getElementType();
+  KILN_TRY(real, castTo(n, accumulator, f32));
+  KILN_TRY(scaledA, n.create<k::MulOp>(real, aScale));
+  KILN_TRY(scaled, n.create<k::MulOp>(scaledA, bScale));
+  return quantize(n, scaled, yScale, yZero, typeOf(yZero).getElementType());
+}
+
+LogicalResult importQLinearMatMul(NodeImporter &n) {
+  if (failed(n.expectInputs(8, 8)))
+    return failure();
+  KILN_TRY(a, centered(n, n.input(0), n.input(2)));
+  KILN_TRY(b, centered(n, n.input(3), n.input(5)));
+  KILN_TRY(acc, n.create<k::MatMulOp>(a, b));
+  KILN_TRY(result,
+           requantize(n, acc, n.input(1), n.input(4), n.input(6), n.input(7)));
+  n.setOutput(0, result);
+  return success();
+}
+
+LogicalResult importQLinearConv(NodeImporter &n) {
+  if (failed(n.expectInputs(8, 9)))
+    return failure();
+  int64_t rank = n.inputType(3).getRank();
+  KILN_TRY(xZero, n.reshape(n.input(2), {}));
+  KILN_TRY(wZero, alongAxis(n, n.input(5), 0, rank));
+  KILN_TRY(wScale, alongAxis(n, n.input(4), 0, rank - 1));
+  KILN_TRY(x, centered(n, n.input(0), xZero));
+  KILN_TRY(w, centered(n, n.input(3), wZero));
+  KILN_TRY(acc, convolution(n, x, w, n.hasInput(8) ? n.input(8) : Value()));
+  KILN_TRY(result, requantize(n, acc, n.input(1), wScale, n.input(6),
+                              n.input(7)));
+  n.setOutput(0, result);
+  return success();
+}
+
+} // namespace
+
+void registerQuantizationOps(OpTable &t) {
+  t["QuantizeLinear"] = {importQuantizeLinear, 10};
+  t["DequantizeLinear"] = {importDequantizeLinear, 10};
+  t["DynamicQuantizeLinear"] = {importDynamicQuantizeLinear, 11};
+  t["MatMulInteger"] = {importMatMulInteger, 10};
+  t["ConvInteger"] = {importConvInteger, 10};
+  t["QLinearMatMul"] = {importQLinearMatMul, 10};
+  t["QLinearConv"] = {importQLinearConv, 10};
+}
+
+} // namespace kiln::onnx_import
