@@ -1,4 +1,5 @@
-//===- FuseElementwise.cpp - linalg fusion that keeps microkernel tags -----===//
+//===- FuseElementwise.cpp - linalg fusion that keeps microkernel tags
+//-----===//
 
 #include "passes/Passes.h"
 #include "targets/cpu/Passes.h"
@@ -33,8 +34,8 @@ struct CpuFuseElementwisePass
     linalg::populateElementwiseOpsFusionPatterns(patterns, spareMicrokernels);
     linalg::populateFoldReshapeOpsByExpansionPatterns(patterns,
                                                       spareMicrokernels);
-    if (failed(applyPatternsAndFoldGreedily(getOperation(),
-                                            std::move(patterns))))
+    if (failed(
+            applyPatternsAndFoldGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }
 };

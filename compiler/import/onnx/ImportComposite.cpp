@@ -531,22 +531,25 @@ LogicalResult importLayerNormStatistics(NodeImporter &n) {
 }
 
 void registerCompositeOps(OpTable &t) {
-  t["CastLike"] = {importCastLike, 15};
-  t["IsNaN"] = {importIsNaN, 9};
-  t["IsInf"] = {importIsInf, 10};
-  t["Shrink"] = {importShrink, 9};
-  t["InstanceNormalization"] = {importInstanceNorm, 6};
-  t["MeanVarianceNormalization"] = {importMeanVarianceNormalization, 9};
-  t["LRN"] = {importLRN, 1};
-  t["Hardmax"] = {importHardmax};
-  t["OneHot"] = {importOneHot, 9};
-  t["Trilu"] = {importTrilu, 14};
-  t["DepthToSpace"] = {importDepthToSpace};
-  t["SpaceToDepth"] = {importSpaceToDepth};
-  t["Tile"] = {importTile};
-  t["EyeLike"] = {importEyeLike, 9};
-  t["NegativeLogLikelihoodLoss"] = {importNegativeLogLikelihoodLoss, 12};
-  t["SoftmaxCrossEntropyLoss"] = {importSoftmaxCrossEntropyLoss, 12};
+  t["CastLike"] = {importCastLike, 15, "composed of Kiln ops"};
+  t["IsNaN"] = {importIsNaN, 9, "composed of Kiln ops"};
+  t["IsInf"] = {importIsInf, 10, "composed of Kiln ops"};
+  t["Shrink"] = {importShrink, 9, "composed of Kiln ops"};
+  t["InstanceNormalization"] = {importInstanceNorm, 6, "composed of Kiln ops"};
+  t["MeanVarianceNormalization"] = {importMeanVarianceNormalization, 9,
+                                    "composed of Kiln ops"};
+  t["LRN"] = {importLRN, 1, "composed of Kiln ops"};
+  t["Hardmax"] = {importHardmax, 7, "composed of Kiln ops"};
+  t["OneHot"] = {importOneHot, 9, "composed of Kiln ops"};
+  t["Trilu"] = {importTrilu, 14, "composed of Kiln ops"};
+  t["DepthToSpace"] = {importDepthToSpace, 7, "composed of Kiln ops"};
+  t["SpaceToDepth"] = {importSpaceToDepth, 7, "composed of Kiln ops"};
+  t["Tile"] = {importTile, 7, "composed of Kiln ops"};
+  t["EyeLike"] = {importEyeLike, 9, "composed of Kiln ops"};
+  t["NegativeLogLikelihoodLoss"] = {importNegativeLogLikelihoodLoss, 12,
+                                    "composed of Kiln ops"};
+  t["SoftmaxCrossEntropyLoss"] = {importSoftmaxCrossEntropyLoss, 12,
+                                  "composed of Kiln ops"};
 }
 
 } // namespace kiln::onnx_import

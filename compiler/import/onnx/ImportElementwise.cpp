@@ -312,7 +312,7 @@ void registerElementwiseOps(OpTable &t) {
   t["Clip"] = {importClip};
   t["Cast"] = {importCast};
   t["Identity"] = {importIdentity};
-  t["Dropout"] = {importDropout};
+  t["Dropout"] = {importDropout, 7, "inference (identity)"};
 
   t["Add"] = binary<mlir::kiln::AddOp>();
   t["Sub"] = binary<mlir::kiln::SubOp>();

@@ -320,15 +320,16 @@ FailureOr<Value> convolution(NodeImporter &n, Value input, Value filter,
 }
 
 void registerNeuralNetworkOps(OpTable &t) {
-  t["Conv"] = {importConv};
+  t["Conv"] = {importConv, 7, "2-D f32: register-tiled microkernel"};
   t["ConvTranspose"] = {importConvTranspose};
-  t["MatMul"] = {importMatMul};
-  t["Gemm"] = {importGemm};
-  t["BatchNormalization"] = {importBatchNorm};
+  t["MatMul"] = {importMatMul, 7, "f32 with a 2-D right operand: microkernel"};
+  t["Gemm"] = {importGemm, 7, "f32 with alpha 1: microkernel"};
+  t["BatchNormalization"] = {importBatchNorm, 7,
+                             "inference; folded into a preceding Conv"};
   t["LayerNormalization"] = {importLayerNorm, 17};
   t["Softmax"] = {importSoftmax<mlir::kiln::SoftmaxOp>};
   t["LogSoftmax"] = {importSoftmax<mlir::kiln::LogSoftmaxOp>};
-  t["MaxPool"] = {importMaxPool};
+  t["MaxPool"] = {importMaxPool, 7, "no Indices output"};
   t["AveragePool"] = {importAveragePool};
   t["GlobalAveragePool"] = {importGlobalPool<mlir::kiln::ReduceMeanOp>, 1};
   t["GlobalMaxPool"] = {importGlobalPool<mlir::kiln::ReduceMaxOp>, 1};

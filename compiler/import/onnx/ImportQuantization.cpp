@@ -1,4 +1,5 @@
-//===- ImportQuantization.cpp - QDQ and integer ops, reference-correct -----===//
+//===- ImportQuantization.cpp - QDQ and integer ops, reference-correct
+//-----===//
 //
 // The ONNX quantization family as compositions of Kiln ops. Integer
 // products accumulate in i32 exactly as the spec says; requantization scales
@@ -56,9 +57,11 @@ FailureOr<Value> quantize(NodeImporter &n, Value x, Value scale,
                           Value zeroPoint, Type element) {
   Type f32 = typeOf(x).getElementType();
   auto integer = cast<IntegerType>(element);
-  double lo = integer.isUnsigned() ? 0 : -std::ldexp(1.0, integer.getWidth() - 1);
-  double hi = integer.isUnsigned() ? std::ldexp(1.0, integer.getWidth()) - 1
-                                   : std::ldexp(1.0, integer.getWidth() - 1) - 1;
+  double lo =
+      integer.isUnsigned() ? 0 : -std::ldexp(1.0, integer.getWidth() - 1);
+  double hi = integer.isUnsigned()
+                  ? std::ldexp(1.0, integer.getWidth()) - 1
+                  : std::ldexp(1.0, integer.getWidth() - 1) - 1;
   KILN_TRY(scaled, n.create<k::DivOp>(x, scale));
   KILN_TRY(rounded, n.createTyped<k::RoundOp>(scaled.getType(), scaled));
   Value shifted = rounded;
@@ -67,10 +70,9 @@ FailureOr<Value> quantize(NodeImporter &n, Value x, Value scale,
     KILN_TRY(sum, n.create<k::AddOp>(rounded, zp));
     shifted = sum;
   }
-  KILN_TRY(clipped, n.createTyped<k::ClipOp>(
-                        shifted.getType(), shifted,
-                        n.builder.getF64FloatAttr(lo),
-                        n.builder.getF64FloatAttr(hi)));
+  KILN_TRY(clipped, n.createTyped<k::ClipOp>(shifted.getType(), shifted,
+                                             n.builder.getF64FloatAttr(lo),
+                                             n.builder.getF64FloatAttr(hi)));
   return castTo(n, clipped, element);
 }
 
@@ -166,8 +168,7 @@ LogicalResult importMatMulInteger(NodeImporter &n) {
   }
   if (n.hasInput(3)) {
     KILN_TRY(zp, n.inputType(3).getNumElements() > 1
-                     ? n.reshape(n.input(3),
-                                 {n.inputType(3).getNumElements()})
+                     ? n.reshape(n.input(3), {n.inputType(3).getNumElements()})
                      : n.reshape(n.input(3), {}));
     bZero = zp;
   }
@@ -230,8 +231,8 @@ LogicalResult importQLinearConv(NodeImporter &n) {
   KILN_TRY(x, centered(n, n.input(0), xZero));
   KILN_TRY(w, centered(n, n.input(3), wZero));
   KILN_TRY(acc, convolution(n, x, w, n.hasInput(8) ? n.input(8) : Value()));
-  KILN_TRY(result, requantize(n, acc, n.input(1), wScale, n.input(6),
-                              n.input(7)));
+  KILN_TRY(result,
+           requantize(n, acc, n.input(1), wScale, n.input(6), n.input(7)));
   n.setOutput(0, result);
   return success();
 }
@@ -239,13 +240,27 @@ LogicalResult importQLinearConv(NodeImporter &n) {
 } // namespace
 
 void registerQuantizationOps(OpTable &t) {
-  t["QuantizeLinear"] = {importQuantizeLinear, 10};
-  t["DequantizeLinear"] = {importDequantizeLinear, 10};
-  t["DynamicQuantizeLinear"] = {importDynamicQuantizeLinear, 11};
-  t["MatMulInteger"] = {importMatMulInteger, 10};
-  t["ConvInteger"] = {importConvInteger, 10};
-  t["QLinearMatMul"] = {importQLinearMatMul, 10};
-  t["QLinearConv"] = {importQLinearConv, 10};
+  t["QuantizeLinear"] = {
+      importQuantizeLinear, 10,
+      "reference-correct (i32 accumulation, f32 requantization)"};
+  t["DequantizeLinear"] = {
+      importDequantizeLinear, 10,
+      "reference-correct (i32 accumulation, f32 requantization)"};
+  t["DynamicQuantizeLinear"] = {
+      importDynamicQuantizeLinear, 11,
+      "reference-correct (i32 accumulation, f32 requantization)"};
+  t["MatMulInteger"] = {
+      importMatMulInteger, 10,
+      "reference-correct (i32 accumulation, f32 requantization)"};
+  t["ConvInteger"] = {
+      importConvInteger, 10,
+      "reference-correct (i32 accumulation, f32 requantization)"};
+  t["QLinearMatMul"] = {
+      importQLinearMatMul, 10,
+      "reference-correct (i32 accumulation, f32 requantization)"};
+  t["QLinearConv"] = {
+      importQLinearConv, 10,
+      "reference-correct (i32 accumulation, f32 requantization)"};
 }
 
 } // namespace kiln::onnx_import

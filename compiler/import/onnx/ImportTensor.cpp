@@ -503,24 +503,29 @@ LogicalResult importRange(NodeImporter &n) {
 } // namespace
 
 void registerTensorOps(OpTable &t) {
-  t["Reshape"] = {importReshape};
+  t["Reshape"] = {importReshape, 7,
+                  "shape input must be known at compile time"};
   t["Flatten"] = {importFlatten};
-  t["Squeeze"] = {importSqueeze};
-  t["Unsqueeze"] = {importUnsqueeze};
+  t["Squeeze"] = {importSqueeze, 7,
+                  "axes input (opset 13+) must be known at compile time"};
+  t["Unsqueeze"] = {importUnsqueeze, 7,
+                    "axes input (opset 13+) must be known at compile time"};
   t["Transpose"] = {importTranspose};
   t["Concat"] = {importConcat};
-  t["Split"] = {importSplit};
-  t["Slice"] = {importSlice};
+  t["Split"] = {importSplit, 7, "split sizes must be known at compile time"};
+  t["Slice"] = {importSlice, 7,
+                "starts/ends/axes/steps must be known at compile time"};
   t["Gather"] = {importGather};
   t["GatherElements"] = {importGatherElements, 11};
   t["CumSum"] = {importCumSum, 11};
-  t["Expand"] = {importExpand};
-  t["Pad"] = {importPad};
-  t["Shape"] = {importShape};
-  t["Size"] = {importSize};
+  t["Expand"] = {importExpand, 7, "shape input must be known at compile time"};
+  t["Pad"] = {importPad, 7,
+              "constant, reflect and edge; pads must be known at compile time"};
+  t["Shape"] = {importShape, 7, "a compile-time constant"};
+  t["Size"] = {importSize, 7, "a compile-time constant"};
   t["Constant"] = {importConstant};
-  t["ConstantOfShape"] = {importConstantOfShape};
-  t["Range"] = {importRange};
+  t["ConstantOfShape"] = {importConstantOfShape, 7, "a compile-time constant"};
+  t["Range"] = {importRange, 7, "inputs must be known at compile time"};
 }
 
 } // namespace kiln::onnx_import

@@ -164,7 +164,8 @@ using ImportFunction = std::function<LogicalResult(NodeImporter &)>;
 
 struct OpImporter {
   ImportFunction function;
-  int64_t minOpset = 7; // earliest opset whose semantics it implements
+  int64_t minOpset = 7;   // earliest opset whose semantics it implements
+  const char *notes = ""; // for docs/supported-ops.md (`kiln ops`)
 };
 
 using OpTable = llvm::StringMap<OpImporter>;

@@ -320,6 +320,18 @@ OwningOpRef<ModuleOp> GraphImporter::run() {
 
 } // namespace
 
+std::vector<OnnxOpSupport> supportedOnnxOps() {
+  std::vector<OnnxOpSupport> ops;
+  for (const auto &entry : opTable())
+    ops.push_back({entry.getKey().str(),
+                   std::max(entry.getValue().minOpset, kMinOnnxOpset),
+                   entry.getValue().notes});
+  llvm::sort(ops, [](const OnnxOpSupport &a, const OnnxOpSupport &b) {
+    return a.name < b.name;
+  });
+  return ops;
+}
+
 OwningOpRef<ModuleOp> importOnnxModel(MLIRContext &context,
                                       const std::string &path,
                                       const OnnxImportOptions &options) {

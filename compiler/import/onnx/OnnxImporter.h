@@ -23,6 +23,16 @@ struct OnnxImportOptions {
 constexpr int64_t kMinOnnxOpset = 1;
 constexpr int64_t kMaxOnnxOpset = 17;
 
+/// One ONNX op the importer handles, for `kiln ops` and the generated
+/// docs/supported-ops.md.
+struct OnnxOpSupport {
+  std::string name;
+  int64_t minOpset;
+  std::string notes;
+};
+/// Every default-domain op the importer handles, sorted by name.
+std::vector<OnnxOpSupport> supportedOnnxOps();
+
 /// Reads the ONNX model at `path` into a module holding `func.func @main`
 /// of Kiln ops. Problems are reported through the context's diagnostic
 /// handler, located at the ONNX node; returns null after reporting.
