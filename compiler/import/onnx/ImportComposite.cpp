@@ -277,7 +277,7 @@ LogicalResult importOneHot(NodeImporter &n) {
     return failure();
   auto depthValue = n.constantInput(1);
   if (!depthValue || depthValue->size() != 1)
-    return n.error("depth must be a compile-time scalar");
+    return n.notKnownAtCompileTime(1, "depth");
   int64_t depth = (int64_t)depthValue->getFloat(0);
   if (depth <= 0)
     return n.error("depth must be positive");
@@ -523,6 +523,238 @@ LogicalResult importSoftmaxCrossEntropyLoss(NodeImporter &n) {
   return success();
 }
 
+
+/// One dim of ONNX Resize as a dense [out, in] interpolation matrix, built
+/// at compile time the way the ONNX reference computes each output: the
+/// source coordinate from the coordinate transformation, the n nearest
+/// source indices (edge-clamped), and the mode's coefficients. `outside`
+/// marks outputs that tf_crop_and_resize fills with the extrapolation value.
+struct ResizeSpec {
+  std::string mode, transform, nearestMode;
+  double cubicA;
+  bool excludeOutside;
+};
+
+LogicalResult resizeMatrix(NodeImporter &n, const ResizeSpec &spec,
+                           int64_t in, int64_t out, double scale,
+                           double roiStart, double roiEnd,
+                           std::vector<double> &weights,
+                           std::vector<bool> &outside) {
+  weights.assign(out * in, 0.0);
+  outside.assign(out, false);
+  for (int64_t x = 0; x < out; ++x) {
+    double source;
+    const std::string &t = spec.transform;
+    if (t == "half_pixel")
+      source = (x + 0.5) / scale - 0.5;
+    else if (t == "pytorch_half_pixel")
+      source = out > 1 ? (x + 0.5) / scale - 0.5 : -0.5;
+    else if (t == "align_corners")
+      source = out == 1 ? 0 : x * double(in - 1) / double(out - 1);
+    else if (t == "asymmetric")
+      source = x / scale;
+    else if (t == "tf_half_pixel_for_nn")
+      source = (x + 0.5) / scale;
+    else if (t == "tf_crop_and_resize") {
+      source = out > 1 ? roiStart * (in - 1) +
+                             x * (roiEnd - roiStart) * (in - 1) / (out - 1)
+                       : 0.5 * (roiStart + roiEnd) * (in - 1);
+      if (source < 0 || source > in - 1) {
+        outside[x] = true;
+        continue;
+      }
+    } else {
+      return n.error("unknown coordinate_transformation_mode '" + t + "'");
+    }
+    double whole = std::floor(source);
+    double ratio = source == whole ? 1.0 : source - whole;
+    std::vector<double> coeffs;
+    if (spec.mode == "nearest") {
+      const std::string &m = spec.nearestMode;
+      if (m == "round_prefer_floor")
+        coeffs = {double(ratio <= 0.5), double(ratio > 0.5)};
+      else if (m == "round_prefer_ceil")
+        coeffs = {double(ratio < 0.5), double(ratio >= 0.5)};
+      else if (m == "floor")
+        coeffs = {1, 0};
+      else if (m == "ceil")
+        coeffs = {0, 1};
+      else
+        return n.error("unknown nearest_mode '" + m + "'");
+    } else if (spec.mode == "linear") {
+      coeffs = {1 - ratio, ratio};
+    } else if (spec.mode == "cubic") {
+      double a = spec.cubicA, r = ratio, q = 1 - ratio;
+      coeffs = {((a * (r + 1) - 5 * a) * (r + 1) + 8 * a) * (r + 1) - 4 * a,
+                ((a + 2) * r - (a + 3)) * r * r + 1,
+                ((a + 2) * q - (a + 3)) * q * q + 1,
+                ((a * (q + 1) - 5 * a) * (q + 1) + 8 * a) * (q + 1) - 4 * a};
+    } else {
+      return n.error("unknown mode '" + spec.mode + "'");
+    }
+    // The len(coeffs) indices nearest to the source, ties to the left.
+    int64_t taps = coeffs.size();
+    int64_t first = (int64_t)std::ceil(source) - taps / 2;
+    if (source != whole && taps % 2 == 0)
+      first = (int64_t)whole - taps / 2 + 1;
+    else if (source == whole)
+      first = (int64_t)whole - taps / 2;
+    if (spec.excludeOutside) {
+      double sum = 0;
+      for (int64_t i = 0; i < taps; ++i) {
+        if (first + i < 0 || first + i >= in)
+          coeffs[i] = 0;
+        sum += coeffs[i];
+      }
+      for (double &c : coeffs)
+        c = sum != 0 ? c / sum : 0;
+    }
+    for (int64_t i = 0; i < taps; ++i) {
+      int64_t at = std::clamp<int64_t>(first + i, 0, in - 1);
+      weights[x * in + at] += coeffs[i];
+    }
+  }
+  return success();
+}
+
+/// Resizes `x` to `outShape` one dim at a time, last dim first (the order
+/// the reference's recursion composes them in): move the dim last, multiply
+/// by the interpolation matrix, apply the extrapolation mask, move it back.
+LogicalResult resize(NodeImporter &n, Value x, ArrayRef<int64_t> outShape,
+                     ArrayRef<double> scales, ArrayRef<double> roi,
+                     const ResizeSpec &spec, double extrapolation) {
+  auto type = typeOf(x);
+  Type element = type.getElementType();
+  if (!isa<FloatType>(element))
+    return n.error("only floating-point inputs are supported");
+  int64_t rank = type.getRank();
+  Value value = x;
+  for (int64_t d = rank - 1; d >= 0; --d) {
+    int64_t in = type.getDimSize(d), out = outShape[d];
+    double start = roi.empty() ? 0 : roi[d], end = roi.empty() ? 1 : roi[rank + d];
+    std::vector<double> weights;
+    std::vector<bool> outside;
+    if (failed(resizeMatrix(n, spec, in, out, scales[d], start, end, weights,
+                            outside)))
+      return failure();
+    bool identity = in == out && llvm::none_of(outside, [](bool b) { return b; });
+    for (int64_t i = 0; identity && i < out; ++i)
+      for (int64_t j = 0; j < in; ++j)
+        identity &= weights[i * in + j] == (i == j ? 1.0 : 0.0);
+    if (identity)
+      continue;
+    SmallVector<int64_t> perm;
+    for (int64_t i = 0; i < rank; ++i)
+      perm.push_back(i);
+    std::swap(perm[d], perm[rank - 1]);
+    Value moved = value;
+    if (d != rank - 1) {
+      KILN_TRY(t, n.create<k::TransposeOp>(value, perm));
+      moved = t;
+    }
+    ConstantTensor matrix(RankedTensorType::get({in, out}, element));
+    for (int64_t i = 0; i < out; ++i)
+      for (int64_t j = 0; j < in; ++j)
+        matrix.set(j * out + i, weights[i * in + j]);
+    KILN_TRY(resized, n.create<k::MatMulOp>(moved, n.constant(matrix.toAttr())));
+    if (llvm::any_of(outside, [](bool b) { return b; })) {
+      ConstantTensor mask(RankedTensorType::get({out}, n.builder.getI1Type()));
+      for (int64_t i = 0; i < out; ++i)
+        mask.setInt(i, outside[i]);
+      KILN_TRY(filled, n.create<k::WhereOp>(n.constant(mask.toAttr()),
+                                            scalar(n, element, extrapolation),
+                                            resized));
+      resized = filled;
+    }
+    value = resized;
+    if (d != rank - 1) {
+      KILN_TRY(back, n.create<k::TransposeOp>(value, perm));
+      value = back;
+    }
+  }
+  if (value == x) { // nothing to do: the output is still a new tensor
+    KILN_TRY(copy, n.createTyped<k::IdentityOp>(x.getType(), x));
+    value = copy;
+  }
+  n.setOutput(0, value);
+  return success();
+}
+
+LogicalResult importResize(NodeImporter &n) {
+  auto type = n.inputType(0);
+  int64_t rank = type.getRank();
+  ResizeSpec spec{n.attrString("mode", "nearest"),
+                  n.attrString("coordinate_transformation_mode",
+                               n.opset >= 11 ? "half_pixel" : "asymmetric"),
+                  n.attrString("nearest_mode", "round_prefer_floor"),
+                  n.attrFloat("cubic_coeff_a", -0.75f),
+                  n.attrInt("exclude_outside", 0) != 0};
+  double extrapolation = n.attrFloat("extrapolation_value", 0.0f);
+  int scalesInput = n.opset >= 11 ? 2 : 1;
+  if (failed(n.expectInputs(n.opset >= 11 ? 1 : 2, n.opset >= 11 ? 4 : 2)))
+    return failure();
+  SmallVector<double> scales, roi;
+  SmallVector<int64_t> outShape;
+  auto readFloats = [&](int i, SmallVector<double> &values) -> LogicalResult {
+    if (!n.hasInput(i))
+      return success();
+    auto c = n.constantInput(i);
+    if (!c)
+      return n.notKnownAtCompileTime(i, i == 1 ? "roi" : "scales");
+    for (int64_t j = 0; j < c->size(); ++j)
+      values.push_back(c->getFloat(j));
+    return success();
+  };
+  if (failed(readFloats(scalesInput, scales)) ||
+      (n.opset >= 11 && failed(readFloats(1, roi))))
+    return failure();
+  if (n.opset >= 11 && n.hasInput(3)) {
+    auto sizes = n.constantInts(3, "sizes");
+    if (failed(sizes))
+      return failure();
+    outShape = *sizes;
+    scales.clear();
+    for (int64_t d = 0; d < rank; ++d)
+      scales.push_back(double(outShape[d]) / type.getDimSize(d));
+  } else {
+    if ((int64_t)scales.size() != rank)
+      return n.error("scales must have one entry per dim");
+    for (int64_t d = 0; d < rank; ++d)
+      outShape.push_back((int64_t)std::floor(type.getDimSize(d) * scales[d]));
+  }
+  if ((int64_t)outShape.size() != rank || (!roi.empty() && (int64_t)roi.size() != 2 * rank))
+    return n.error("sizes/roi do not match the input's rank");
+  return resize(n, n.input(0), outShape, scales, roi, spec, extrapolation);
+}
+
+/// Upsample (opsets 7-9): Resize with asymmetric coordinates.
+LogicalResult importUpsample(NodeImporter &n) {
+  auto type = n.inputType(0);
+  SmallVector<double> scales;
+  if (n.opset >= 9) {
+    if (failed(n.expectInputs(2, 2)))
+      return failure();
+    auto c = n.constantInput(1);
+    if (!c)
+      return n.notKnownAtCompileTime(1, "scales");
+    for (int64_t j = 0; j < c->size(); ++j)
+      scales.push_back(c->getFloat(j));
+  } else {
+    for (float f : n.attrFloats("scales"))
+      scales.push_back(f);
+  }
+  if ((int64_t)scales.size() != type.getRank())
+    return n.error("scales must have one entry per dim");
+  SmallVector<int64_t> outShape;
+  for (int64_t d = 0; d < type.getRank(); ++d)
+    outShape.push_back((int64_t)std::floor(type.getDimSize(d) * scales[d]));
+  ResizeSpec spec{n.attrString("mode", "nearest"), "asymmetric", "floor", -0.75,
+                  false};
+  if (spec.mode == "bilinear")
+    spec.mode = "linear";
+  return resize(n, n.input(0), outShape, scales, {}, spec, 0);
+}
+
 } // namespace
 
 /// LayerNormalization with statistics outputs (see ImportNeuralNetwork.cpp).
@@ -546,6 +778,9 @@ void registerCompositeOps(OpTable &t) {
   t["SpaceToDepth"] = {importSpaceToDepth, 7, "composed of Kiln ops"};
   t["Tile"] = {importTile, 7, "composed of Kiln ops"};
   t["EyeLike"] = {importEyeLike, 9, "composed of Kiln ops"};
+  t["Resize"] = {importResize, 10,
+                 "every mode; scales/sizes/roi must be known at compile time"};
+  t["Upsample"] = {importUpsample, 7, "composed of Kiln ops"};
   t["NegativeLogLikelihoodLoss"] = {importNegativeLogLikelihoodLoss, 12,
                                     "composed of Kiln ops"};
   t["SoftmaxCrossEntropyLoss"] = {importSoftmaxCrossEntropyLoss, 12,

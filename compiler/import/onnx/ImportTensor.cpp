@@ -377,7 +377,7 @@ LogicalResult importPad(NodeImporter &n) {
     if (n.hasInput(2)) {
       auto c = n.constantInput(2);
       if (!c || c->size() != 1)
-        return n.error("constant_value must be a compile-time scalar");
+        return n.notKnownAtCompileTime(2, "constant_value");
       value = c->getFloat(0);
     }
   }
@@ -482,8 +482,11 @@ LogicalResult importRange(NodeImporter &n) {
     return failure();
   auto start = n.constantInput(0), limit = n.constantInput(1),
        delta = n.constantInput(2);
-  if (!start || !limit || !delta)
-    return n.error("start, limit and delta must be compile-time values");
+  const char *names[] = {"start", "limit", "delta"};
+  const std::optional<ConstantTensor> *inputs[] = {&start, &limit, &delta};
+  for (int i = 0; i < 3; ++i)
+    if (!*inputs[i])
+      return n.notKnownAtCompileTime(i, names[i]);
   double s = start->getFloat(0), l = limit->getFloat(0), d = delta->getFloat(0);
   if (d == 0)
     return n.error("delta must be non-zero");

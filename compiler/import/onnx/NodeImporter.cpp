@@ -229,14 +229,20 @@ FailureOr<SmallVector<int64_t>> NodeImporter::constantInts(int i,
                                                            StringRef what) {
   auto value = constantInput(i);
   if (!value || value->isFloat()) {
-    (void)error(what + " (input " + std::to_string(i) +
-                ") must be a compile-time integer tensor");
+    (void)notKnownAtCompileTime(i, what);
     return failure();
   }
   SmallVector<int64_t> result;
   for (int64_t k = 0; k < value->size(); ++k)
     result.push_back(value->getInt(k));
   return result;
+}
+
+LogicalResult NodeImporter::notKnownAtCompileTime(int i,
+                                                 const llvm::Twine &what) {
+  std::string name = i < node.input_size() ? node.input(i) : "";
+  return error(what + " (input " + std::to_string(i) + " '" + name +
+               "') must be known at compile time");
 }
 
 LogicalResult NodeImporter::expectInputs(int min, int max) {

@@ -69,6 +69,9 @@ public:
   }
   /// The compile-time value of input i, when it has one.
   std::optional<mlir::kiln::ConstantTensor> constantInput(int i) const;
+  /// The error for input i when it is not a compile-time value; names the
+  /// value so `kiln compile --input-value` can supply it.
+  LogicalResult notKnownAtCompileTime(int i, const llvm::Twine &what);
   /// Input i as compile-time integers; an error naming `what` otherwise.
   FailureOr<SmallVector<int64_t>> constantInts(int i, llvm::StringRef what);
   /// Requires inputs [min, max] to be present.

@@ -66,6 +66,8 @@ private:
   LogicalResult findOpset(const onnx::ModelProto &model);
   FailureOr<RankedTensorType> inputType(const onnx::ValueInfoProto &info);
   LogicalResult importNode(const onnx::NodeProto &node, int index);
+  /// Binds a graph input to its --input-value as a constant.
+  LogicalResult fixInput(const onnx::ValueInfoProto &input);
 
   MLIRContext &context;
   std::string path;
@@ -190,6 +192,49 @@ GraphImporter::inputType(const onnx::ValueInfoProto &info) {
   return RankedTensorType::get(shape, element);
 }
 
+LogicalResult GraphImporter::fixInput(const onnx::ValueInfoProto &input) {
+  const std::string &path = options.inputValues.lookup(input.name());
+  auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
+                                            /*RequiresNullTerminator=*/false);
+  onnx::TensorProto tensor;
+  if (!buffer || !tensor.ParseFromArray((*buffer)->getBufferStart(),
+                                        (int)(*buffer)->getBufferSize())) {
+    error() << "--input-value " << input.name() << "=" << path
+            << ": cannot read an ONNX TensorProto from the file";
+    return failure();
+  }
+  std::string message;
+  DenseElementsAttr value = tensorToAttr(context, tensor, "", message);
+  if (!value) {
+    error() << "--input-value " << input.name() << "=" << path << ": "
+            << message;
+    return failure();
+  }
+  const auto &declared = input.type().tensor_type();
+  if (value.getElementType() != elementTypeFor(context, declared.elem_type())) {
+    error() << "--input-value " << input.name() << "=" << path
+            << ": element type differs from the graph input's";
+    return failure();
+  }
+  auto shape = cast<RankedTensorType>(value.getType()).getShape();
+  bool shapeAgrees = !declared.has_shape() ||
+                     declared.shape().dim_size() == (int)shape.size();
+  for (int i = 0; shapeAgrees && declared.has_shape() && i < (int)shape.size();
+       ++i) {
+    const auto &dim = declared.shape().dim(i);
+    shapeAgrees = !dim.has_dim_value() || dim.dim_value() == shape[i];
+  }
+  if (!shapeAgrees) {
+    error() << "--input-value " << input.name() << "=" << path
+            << ": shape " << shapeString(shape)
+            << " differs from the graph input's";
+    return failure();
+  }
+  Location loc = NameLoc::get(builder.getStringAttr(input.name()), fileLoc());
+  values[input.name()] = builder.create<mlir::kiln::ConstantOp>(loc, value);
+  return success();
+}
+
 LogicalResult GraphImporter::importNode(const onnx::NodeProto &node,
                                         int index) {
   Location loc = nodeLoc(node, index);
@@ -255,15 +300,28 @@ OwningOpRef<ModuleOp> GraphImporter::run() {
   // Function signature: graph inputs that are not initializers.
   SmallVector<Type> argTypes;
   SmallVector<std::string> argNames;
+  SmallVector<const onnx::ValueInfoProto *> fixedInputs;
   for (const auto &input : graph.input()) {
     if (initializerNames.contains(input.name()))
       continue;
+    if (options.inputValues.count(input.name())) {
+      fixedInputs.push_back(&input);
+      continue;
+    }
     auto type = inputType(input);
     if (failed(type))
       return nullptr;
     argTypes.push_back(*type);
     argNames.push_back(input.name());
   }
+  for (const auto &entry : options.inputValues)
+    if (llvm::none_of(fixedInputs, [&](const onnx::ValueInfoProto *input) {
+          return input->name() == entry.getKey();
+        })) {
+      error() << "--input-value names '" << entry.getKey()
+              << "', which is not a graph input";
+      return nullptr;
+    }
   for (const auto &entry : options.inputShapes)
     if (!llvm::is_contained(argNames, entry.getKey().str())) {
       error() << "--shape names '" << entry.getKey()
@@ -292,6 +350,10 @@ OwningOpRef<ModuleOp> GraphImporter::run() {
     values[init.name()] =
         builder.create<mlir::kiln::ConstantOp>(loc, value).getResult();
   }
+
+  for (const onnx::ValueInfoProto *input : fixedInputs)
+    if (failed(fixInput(*input)))
+      return nullptr;
 
   for (int i = 0; i < graph.node_size(); ++i)
     if (failed(importNode(graph.node(i), i)))

@@ -15,6 +15,10 @@ struct OnnxImportOptions {
   /// Shapes for graph inputs, by name; required for inputs with symbolic or
   /// unknown dims, and must agree with any dims the model fixes.
   llvm::StringMap<std::vector<int64_t>> inputShapes;
+  /// Graph inputs fixed at compile time, by name: ONNX TensorProto (.pb)
+  /// files. The input becomes a constant and leaves the bundle's inputs
+  /// (for shapes, axes or scales a model takes as inputs).
+  llvm::StringMap<std::string> inputValues;
 };
 
 /// Oldest and newest default-domain opsets a model may import. Opsets 7-17

@@ -55,7 +55,7 @@ int main(int argc, char **argv) {
 
   kiln::CompileOptions options;
   std::string targets = "x86_64-avx2", compileTo;
-  std::vector<std::string> shapes;
+  std::vector<std::string> shapes, inputValues;
   CLI::App *compile =
       app.add_subcommand("compile", "Compile an ONNX model into a bundle");
   compile->add_option("model", options.modelPath, "ONNX model (.onnx)")
@@ -68,6 +68,9 @@ int main(int argc, char **argv) {
   compile->add_option("--shape", shapes,
                       "Shape of a graph input, NAME=DIMS (e.g. "
                       "input=1x3x224x224); required for symbolic dims");
+  compile->add_option("--input-value", inputValues,
+                      "Fix a graph input at compile time, NAME=FILE.pb (an "
+                      "ONNX TensorProto); it leaves the bundle's inputs");
   std::string phaseHelp = "Stop after a phase and print its IR:";
   for (llvm::StringRef p : kiln::phaseNames())
     phaseHelp += " " + p.str();
@@ -82,6 +85,17 @@ int main(int argc, char **argv) {
         std::fprintf(stderr, "kiln: error: %s\n", error.c_str());
         return;
       }
+    for (const std::string &spec : inputValues) {
+      auto [name, file] = llvm::StringRef(spec).split('=');
+      if (name.empty() || file.empty()) {
+        std::fprintf(stderr,
+                     "kiln: error: --input-value expects NAME=FILE.pb, got "
+                     "'%s'\n",
+                     spec.c_str());
+        return;
+      }
+      options.import.inputValues[name] = file.str();
+    }
     if (!compileTo.empty()) {
       options.compileTo = kiln::parsePhase(compileTo);
       if (!options.compileTo) {

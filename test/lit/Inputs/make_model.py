@@ -100,7 +100,21 @@ def elementwise_chain():
     return graph_model(nodes, [tensor("x", [1024])], [tensor("y", [1024])])
 
 
+def reshape_input():
+    # The target shape arrives as a graph input, as in ONNX's node tests.
+    nodes = [helper.make_node("Reshape", ["x", "shape"], ["y"], name="reshape")]
+    return graph_model(nodes, [tensor("x", [2, 3, 4]), tensor("shape", [2], TensorProto.INT64)],
+                       [tensor("y", [6, 4])])
+
+
+def shape_value(out):
+    # The TensorProto file for reshape_input's `shape` input.
+    with open(out, "wb") as f:
+        f.write(numpy_helper.from_array(np.array([6, 4], np.int64), "shape").SerializeToString())
+
+
 MODELS = {
+    "reshape_input": reshape_input,
     "conv_relu": conv_relu,
     "shape_chain": shape_chain,
     "symbolic_input": symbolic_input,
@@ -114,6 +128,8 @@ MODELS = {
 
 def main():
     name, out = sys.argv[1], sys.argv[2]
+    if name == "shape_value":
+        return shape_value(out)
     model = external_data(out) if name == "external_data" else MODELS[name]()
     onnx.save(model, out)
 
