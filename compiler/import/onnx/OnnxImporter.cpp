@@ -323,7 +323,8 @@ OwningOpRef<ModuleOp> GraphImporter::run() {
       return nullptr;
     }
   for (const auto &entry : options.inputShapes)
-    if (!llvm::is_contained(argNames, entry.getKey().str())) {
+    if (!llvm::is_contained(argNames, entry.getKey().str()) &&
+        !options.inputValues.count(entry.getKey())) {
       error() << "--shape names '" << entry.getKey()
               << "', which is not a graph input";
       return nullptr;
