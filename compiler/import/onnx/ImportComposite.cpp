@@ -523,7 +523,6 @@ LogicalResult importSoftmaxCrossEntropyLoss(NodeImporter &n) {
   return success();
 }
 
-
 /// One dim of ONNX Resize as a dense [out, in] interpolation matrix, built
 /// at compile time the way the ONNX reference computes each output: the
 /// source coordinate from the coordinate transformation, the n nearest
@@ -535,10 +534,9 @@ struct ResizeSpec {
   bool excludeOutside;
 };
 
-LogicalResult resizeMatrix(NodeImporter &n, const ResizeSpec &spec,
-                           int64_t in, int64_t out, double scale,
-                           double roiStart, double roiEnd,
-                           std::vector<double> &weights,
+LogicalResult resizeMatrix(NodeImporter &n, const ResizeSpec &spec, int64_t in,
+                           int64_t out, double scale, double roiStart,
+                           double roiEnd, std::vector<double> &weights,
                            std::vector<bool> &outside) {
   weights.assign(out * in, 0.0);
   outside.assign(out, false);
@@ -631,13 +629,15 @@ LogicalResult resize(NodeImporter &n, Value x, ArrayRef<int64_t> outShape,
   Value value = x;
   for (int64_t d = rank - 1; d >= 0; --d) {
     int64_t in = type.getDimSize(d), out = outShape[d];
-    double start = roi.empty() ? 0 : roi[d], end = roi.empty() ? 1 : roi[rank + d];
+    double start = roi.empty() ? 0 : roi[d],
+           end = roi.empty() ? 1 : roi[rank + d];
     std::vector<double> weights;
     std::vector<bool> outside;
     if (failed(resizeMatrix(n, spec, in, out, scales[d], start, end, weights,
                             outside)))
       return failure();
-    bool identity = in == out && llvm::none_of(outside, [](bool b) { return b; });
+    bool identity =
+        in == out && llvm::none_of(outside, [](bool b) { return b; });
     for (int64_t i = 0; identity && i < out; ++i)
       for (int64_t j = 0; j < in; ++j)
         identity &= weights[i * in + j] == (i == j ? 1.0 : 0.0);
@@ -656,7 +656,8 @@ LogicalResult resize(NodeImporter &n, Value x, ArrayRef<int64_t> outShape,
     for (int64_t i = 0; i < out; ++i)
       for (int64_t j = 0; j < in; ++j)
         matrix.set(j * out + i, weights[i * in + j]);
-    KILN_TRY(resized, n.create<k::MatMulOp>(moved, n.constant(matrix.toAttr())));
+    KILN_TRY(resized,
+             n.create<k::MatMulOp>(moved, n.constant(matrix.toAttr())));
     if (llvm::any_of(outside, [](bool b) { return b; })) {
       ConstantTensor mask(RankedTensorType::get({out}, n.builder.getI1Type()));
       for (int64_t i = 0; i < out; ++i)
@@ -722,7 +723,8 @@ LogicalResult importResize(NodeImporter &n) {
     for (int64_t d = 0; d < rank; ++d)
       outShape.push_back((int64_t)std::floor(type.getDimSize(d) * scales[d]));
   }
-  if ((int64_t)outShape.size() != rank || (!roi.empty() && (int64_t)roi.size() != 2 * rank))
+  if ((int64_t)outShape.size() != rank ||
+      (!roi.empty() && (int64_t)roi.size() != 2 * rank))
     return n.error("sizes/roi do not match the input's rank");
   return resize(n, n.input(0), outShape, scales, roi, spec, extrapolation);
 }
@@ -755,6 +757,126 @@ LogicalResult importUpsample(NodeImporter &n) {
   return resize(n, n.input(0), outShape, scales, {}, spec, 0);
 }
 
+/// Hann, Hamming and Blackman windows: compile-time constants of `size`.
+template <int Kind> LogicalResult importWindow(NodeImporter &n) {
+  if (failed(n.expectInputs(1, 1)))
+    return failure();
+  auto size = n.constantInput(0);
+  if (!size || size->size() != 1)
+    return n.notKnownAtCompileTime(0, "size");
+  int64_t length = size->getInt(0);
+  if (length < 0)
+    return n.error("size must be non-negative");
+  Type element = elementTypeFor(*n.context(), n.attrInt("output_datatype", 1));
+  if (!element || !isa<FloatType>(element))
+    return n.error("output_datatype must be a floating-point type");
+  bool periodic = n.attrInt("periodic", 1) != 0;
+  double span = periodic ? length : length - 1;
+  ConstantTensor window(RankedTensorType::get({length}, element));
+  for (int64_t i = 0; i < length; ++i) {
+    double angle = span > 0 ? 2 * M_PI * i / span : 0;
+    double v;
+    if (Kind == 0) // Hann
+      v = 0.5 - 0.5 * std::cos(angle);
+    else if (Kind == 1) // Hamming, ONNX's coefficients
+      v = 25.0 / 46.0 - 21.0 / 46.0 * std::cos(angle);
+    else // Blackman
+      v = 0.42 - 0.5 * std::cos(angle) + 0.08 * std::cos(2 * angle);
+    window.set(i, v);
+  }
+  n.setOutput(0, n.constant(window.toAttr()));
+  return success();
+}
+
+/// GatherND as a Gather on the flattened leading dims: each index tuple
+/// (plus its batch position) becomes one linear row index.
+LogicalResult importGatherND(NodeImporter &n) {
+  if (failed(n.expectInputs(2, 2)))
+    return failure();
+  auto dataType = n.inputType(0), indexType = n.inputType(1);
+  int64_t batch = n.attrInt("batch_dims", 0);
+  int64_t last = indexType.getDimSize(indexType.getRank() - 1);
+  int64_t dataRank = dataType.getRank(), indexRank = indexType.getRank();
+  if (batch < 0 || batch >= indexRank || batch + last > dataRank)
+    return n.error("indices do not fit the data's rank and batch_dims");
+  for (int64_t d = 0; d < batch; ++d)
+    if (dataType.getDimSize(d) != indexType.getDimSize(d))
+      return n.error("batch dims of data and indices differ");
+  Type i64 = n.builder.getIntegerType(64);
+  KILN_TRY(indices, n.castElements(n.input(1), i64));
+  ArrayRef<int64_t> indexShape = indexType.getShape();
+  SmallVector<int64_t> rowShape(indexShape.drop_back());
+  // Row index within the gathered dims, one tuple component at a time.
+  Value row = scalar(n, i64, 0);
+  int64_t stride = 1;
+  for (int64_t j = last - 1; j >= 0; --j) {
+    int64_t dim = dataType.getDimSize(batch + j);
+    SmallVector<int64_t> starts(indexRank, 0), sizes(indexShape),
+        steps(indexRank, 1);
+    starts.back() = j;
+    sizes.back() = 1;
+    KILN_TRY(component, n.create<k::SliceOp>(indices, starts, sizes, steps));
+    KILN_TRY(negative, n.create<k::LessOp>(component, scalar(n, i64, 0)));
+    KILN_TRY(wrapped, n.create<k::AddOp>(component, scalar(n, i64, dim)));
+    KILN_TRY(positive, n.create<k::WhereOp>(negative, wrapped, component));
+    KILN_TRY(scaled, n.create<k::MulOp>(positive, scalar(n, i64, stride)));
+    KILN_TRY(sum, n.create<k::AddOp>(row, scaled));
+    row = sum;
+    stride *= dim;
+  }
+  // Batch positions: each batch index times the gathered block count.
+  int64_t blocks = stride;
+  for (int64_t d = batch - 1; d >= 0; --d) {
+    SmallVector<int64_t> shape(indexRank, 1);
+    shape[d] = indexShape[d];
+    ConstantTensor offsets(RankedTensorType::get(shape, i64));
+    for (int64_t i = 0; i < indexShape[d]; ++i)
+      offsets.setInt(i, i * blocks);
+    KILN_TRY(sum, n.create<k::AddOp>(row, n.constant(offsets.toAttr())));
+    row = sum;
+    blocks *= indexShape[d];
+  }
+  KILN_TRY(rows, n.reshape(row, rowShape));
+  SmallVector<int64_t> flatData = {blocks};
+  for (int64_t d = batch + last; d < dataRank; ++d)
+    flatData.push_back(dataType.getDimSize(d));
+  KILN_TRY(flat, n.reshape(n.input(0), flatData));
+  KILN_TRY(gathered, n.create<k::GatherOp>(flat, rows, (uint64_t)0));
+  // The gather already has the output's shape: batch dims come from rows.
+  n.setOutput(0, gathered);
+  return success();
+}
+
+/// out[b, t] = t < len[b] ? in[b, len[b] - 1 - t] : in[b, t], as a
+/// GatherElements along the time axis.
+LogicalResult importReverseSequence(NodeImporter &n) {
+  if (failed(n.expectInputs(2, 2)))
+    return failure();
+  auto type = n.inputType(0);
+  int64_t rank = type.getRank();
+  int64_t batchAxis = n.attrInt("batch_axis", 1),
+          timeAxis = n.attrInt("time_axis", 0);
+  if (rank < 2 || batchAxis == timeAxis || batchAxis < 0 || timeAxis < 0 ||
+      batchAxis > 1 || timeAxis > 1)
+    return n.error("batch_axis and time_axis must be 0 and 1");
+  Type i64 = n.builder.getIntegerType(64);
+  SmallVector<int64_t> lengthShape(rank, 1);
+  lengthShape[batchAxis] = type.getDimSize(batchAxis);
+  KILN_TRY(lengths64, n.castElements(n.input(1), i64));
+  KILN_TRY(lengths, n.reshape(lengths64, lengthShape));
+  Value time = iota(n, rank, timeAxis, type.getDimSize(timeAxis));
+  KILN_TRY(inside, n.create<k::LessOp>(time, lengths));
+  KILN_TRY(lastIndex, n.create<k::SubOp>(lengths, scalar(n, i64, 1)));
+  KILN_TRY(reversed, n.create<k::SubOp>(lastIndex, time));
+  KILN_TRY(source, n.create<k::WhereOp>(inside, reversed, time));
+  KILN_TRY(full, n.createTyped<k::ExpandOp>(
+                     RankedTensorType::get(type.getShape(), i64), source));
+  KILN_TRY(result,
+           n.create<k::GatherElementsOp>(n.input(0), full, (uint64_t)timeAxis));
+  n.setOutput(0, result);
+  return success();
+}
+
 } // namespace
 
 /// LayerNormalization with statistics outputs (see ImportNeuralNetwork.cpp).
@@ -778,6 +900,11 @@ void registerCompositeOps(OpTable &t) {
   t["SpaceToDepth"] = {importSpaceToDepth, 7, "composed of Kiln ops"};
   t["Tile"] = {importTile, 7, "composed of Kiln ops"};
   t["EyeLike"] = {importEyeLike, 9, "composed of Kiln ops"};
+  t["HannWindow"] = {importWindow<0>, 17, "a compile-time constant"};
+  t["HammingWindow"] = {importWindow<1>, 17, "a compile-time constant"};
+  t["BlackmanWindow"] = {importWindow<2>, 17, "a compile-time constant"};
+  t["GatherND"] = {importGatherND, 11, "composed of Kiln ops"};
+  t["ReverseSequence"] = {importReverseSequence, 10, "composed of Kiln ops"};
   t["Resize"] = {importResize, 10,
                  "every mode; scales/sizes/roi must be known at compile time"};
   t["Upsample"] = {importUpsample, 7, "composed of Kiln ops"};

@@ -31,11 +31,6 @@ Value scalar(NodeImporter &n, Type element, double v) {
   return n.constant(t.toAttr());
 }
 
-FailureOr<Value> castTo(NodeImporter &n, Value v, Type element) {
-  return n.createTyped<k::CastOp>(
-      RankedTensorType::get(typeOf(v).getShape(), element), v);
-}
-
 /// A per-axis parameter ([C]) reshaped to broadcast along `axis` of a
 /// tensor of `rank`; scalars are returned as they are.
 FailureOr<Value> alongAxis(NodeImporter &n, Value parameter, int64_t axis,
@@ -66,23 +61,23 @@ FailureOr<Value> quantize(NodeImporter &n, Value x, Value scale,
   KILN_TRY(rounded, n.createTyped<k::RoundOp>(scaled.getType(), scaled));
   Value shifted = rounded;
   if (zeroPoint) {
-    KILN_TRY(zp, castTo(n, zeroPoint, f32));
+    KILN_TRY(zp, n.castElements(zeroPoint, f32));
     KILN_TRY(sum, n.create<k::AddOp>(rounded, zp));
     shifted = sum;
   }
   KILN_TRY(clipped, n.createTyped<k::ClipOp>(shifted.getType(), shifted,
                                              n.builder.getF64FloatAttr(lo),
                                              n.builder.getF64FloatAttr(hi)));
-  return castTo(n, clipped, element);
+  return n.castElements(clipped, element);
 }
 
 /// (x - zero_point) as i32 (zero point optional, broadcast along `axis`).
 FailureOr<Value> centered(NodeImporter &n, Value x, Value zeroPoint) {
   Type i32 = n.builder.getIntegerType(32);
-  KILN_TRY(wide, castTo(n, x, i32));
+  KILN_TRY(wide, n.castElements(x, i32));
   if (!zeroPoint)
     return wide;
-  KILN_TRY(zp, castTo(n, zeroPoint, i32));
+  KILN_TRY(zp, n.castElements(zeroPoint, i32));
   return n.create<k::SubOp>(wide, zp);
 }
 
@@ -101,7 +96,7 @@ LogicalResult importQuantizeLinear(NodeImporter &n) {
   }
   Value x = n.input(0);
   if (n.inputType(0).getElementType() != typeOf(scale).getElementType()) {
-    KILN_TRY(wide, castTo(n, x, typeOf(scale).getElementType()));
+    KILN_TRY(wide, n.castElements(x, typeOf(scale).getElementType()));
     x = wide;
   }
   KILN_TRY(result, quantize(n, x, scale, zeroPoint, element));
@@ -122,7 +117,7 @@ LogicalResult importDequantizeLinear(NodeImporter &n) {
     zeroPoint = zp;
   }
   KILN_TRY(shifted, centered(n, n.input(0), zeroPoint));
-  KILN_TRY(real, castTo(n, shifted, f32));
+  KILN_TRY(real, n.castElements(shifted, f32));
   KILN_TRY(result, n.create<k::MulOp>(real, scale));
   n.setOutput(0, result);
   return success();
@@ -203,7 +198,7 @@ LogicalResult importConvInteger(NodeImporter &n) {
 FailureOr<Value> requantize(NodeImporter &n, Value accumulator, Value aScale,
                             Value bScale, Value yScale, Value yZero) {
   Type f32 = typeOf(aScale).getElementType();
-  KILN_TRY(real, castTo(n, accumulator, f32));
+  KILN_TRY(real, n.castElements(accumulator, f32));
   KILN_TRY(scaledA, n.create<k::MulOp>(real, aScale));
   KILN_TRY(scaled, n.create<k::MulOp>(scaledA, bScale));
   return quantize(n, scaled, yScale, yZero, typeOf(yZero).getElementType());

@@ -239,7 +239,7 @@ FailureOr<SmallVector<int64_t>> NodeImporter::constantInts(int i,
 }
 
 LogicalResult NodeImporter::notKnownAtCompileTime(int i,
-                                                 const llvm::Twine &what) {
+                                                  const llvm::Twine &what) {
   std::string name = i < node.input_size() ? node.input(i) : "";
   return error(what + " (input " + std::to_string(i) + " '" + name +
                "') must be known at compile time");
@@ -334,6 +334,12 @@ FailureOr<SmallVector<Value>> NodeImporter::finish(Operation *op) {
 
 Value NodeImporter::constant(DenseElementsAttr value) {
   return builder.create<mlir::kiln::ConstantOp>(loc, value).getResult();
+}
+
+FailureOr<Value> NodeImporter::castElements(Value value, Type element) {
+  auto type = cast<RankedTensorType>(value.getType());
+  return createTyped<mlir::kiln::CastOp>(
+      RankedTensorType::get(type.getShape(), element), value);
 }
 
 FailureOr<Value> NodeImporter::reshape(Value value, ArrayRef<int64_t> shape) {

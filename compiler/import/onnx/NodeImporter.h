@@ -152,6 +152,8 @@ public:
   }
   Value constant(mlir::DenseElementsAttr value);
   FailureOr<Value> reshape(Value value, llvm::ArrayRef<int64_t> shape);
+  /// `value` with its elements converted to `element` (ONNX Cast).
+  FailureOr<Value> castElements(Value value, Type element);
 
 private:
   FailureOr<SmallVector<Value>> finish(mlir::Operation *op);

@@ -217,17 +217,16 @@ LogicalResult GraphImporter::fixInput(const onnx::ValueInfoProto &input) {
     return failure();
   }
   auto shape = cast<RankedTensorType>(value.getType()).getShape();
-  bool shapeAgrees = !declared.has_shape() ||
-                     declared.shape().dim_size() == (int)shape.size();
+  bool shapeAgrees =
+      !declared.has_shape() || declared.shape().dim_size() == (int)shape.size();
   for (int i = 0; shapeAgrees && declared.has_shape() && i < (int)shape.size();
        ++i) {
     const auto &dim = declared.shape().dim(i);
     shapeAgrees = !dim.has_dim_value() || dim.dim_value() == shape[i];
   }
   if (!shapeAgrees) {
-    error() << "--input-value " << input.name() << "=" << path
-            << ": shape " << shapeString(shape)
-            << " differs from the graph input's";
+    error() << "--input-value " << input.name() << "=" << path << ": shape "
+            << shapeString(shape) << " differs from the graph input's";
     return failure();
   }
   Location loc = NameLoc::get(builder.getStringAttr(input.name()), fileLoc());
