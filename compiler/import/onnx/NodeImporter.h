@@ -182,6 +182,7 @@ void registerReductionOps(OpTable &table);
 void registerTensorOps(OpTable &table);
 void registerCompositeOps(OpTable &table);
 void registerQuantizationOps(OpTable &table);
+void registerRecurrentOps(OpTable &table);
 
 /// A kiln.conv of `input` and `filter` with the node's Conv attributes
 /// (kernel_shape, strides, dilations, pads, auto_pad, group).

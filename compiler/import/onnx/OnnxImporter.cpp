@@ -35,6 +35,7 @@ const OpTable &opTable() {
     registerTensorOps(t);
     registerCompositeOps(t);
     registerQuantizationOps(t);
+    registerRecurrentOps(t);
     return t;
   }();
   return table;
