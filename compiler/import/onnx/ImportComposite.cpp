@@ -17,23 +17,6 @@ namespace k = mlir::kiln;
 namespace kiln::onnx_import {
 namespace {
 
-/// Unwraps a FailureOr<Value> into `var` or returns failure.
-#define KILN_TRY(var, expr)                                                    \
-  auto var##OrFailure = (expr);                                                \
-  if (failed(var##OrFailure))                                                  \
-    return failure();                                                          \
-  Value var = *var##OrFailure
-
-Value scalar(NodeImporter &n, Type element, double v,
-             ArrayRef<int64_t> shape = {}) {
-  ConstantTensor t(RankedTensorType::get(shape, element));
-  for (int64_t i = 0; i < t.size(); ++i)
-    t.set(i, v);
-  return n.constant(t.toAttr());
-}
-
-RankedTensorType typeOf(Value v) { return cast<RankedTensorType>(v.getType()); }
-
 LogicalResult normalizeAxis(NodeImporter &n, int64_t &axis, int64_t rank) {
   if (axis < -rank || axis >= rank)
     return n.error("axis " + std::to_string(axis) + " out of range");
@@ -84,7 +67,7 @@ LogicalResult importIsInf(NodeImporter &n) {
   for (auto [detect, value] : {std::pair{positive, inf}, {negative, -inf}}) {
     if (!detect)
       continue;
-    KILN_TRY(hit, n.create<k::EqualOp>(x, scalar(n, element, value)));
+    KILN_TRY(hit, n.create<k::EqualOp>(x, n.splat(element, value)));
     if (result) {
       KILN_TRY(either, n.create<k::OrOp>(result, hit));
       result = either;
@@ -93,9 +76,9 @@ LogicalResult importIsInf(NodeImporter &n) {
     }
   }
   if (!result) {
-    KILN_TRY(none, n.create<k::EqualOp>(x, scalar(n, element, inf)));
+    KILN_TRY(none, n.create<k::EqualOp>(x, n.splat(element, inf)));
     KILN_TRY(never,
-             n.create<k::AndOp>(none, scalar(n, n.builder.getI1Type(), 0)));
+             n.create<k::AndOp>(none, n.splat(n.builder.getI1Type(), 0)));
     result = never;
   }
   n.setOutput(0, result);
@@ -108,11 +91,11 @@ LogicalResult importShrink(NodeImporter &n) {
   Value x = n.input(0);
   Type element = n.inputType(0).getElementType();
   double lambd = n.attrFloat("lambd", 0.5f), bias = n.attrFloat("bias", 0.0f);
-  KILN_TRY(low, n.create<k::LessOp>(x, scalar(n, element, -lambd)));
-  KILN_TRY(high, n.create<k::GreaterOp>(x, scalar(n, element, lambd)));
-  KILN_TRY(up, n.create<k::AddOp>(x, scalar(n, element, bias)));
-  KILN_TRY(down, n.create<k::SubOp>(x, scalar(n, element, bias)));
-  KILN_TRY(inner, n.create<k::WhereOp>(high, down, scalar(n, element, 0)));
+  KILN_TRY(low, n.create<k::LessOp>(x, n.splat(element, -lambd)));
+  KILN_TRY(high, n.create<k::GreaterOp>(x, n.splat(element, lambd)));
+  KILN_TRY(up, n.create<k::AddOp>(x, n.splat(element, bias)));
+  KILN_TRY(down, n.create<k::SubOp>(x, n.splat(element, bias)));
+  KILN_TRY(inner, n.create<k::WhereOp>(high, down, n.splat(element, 0)));
   KILN_TRY(result, n.create<k::WhereOp>(low, up, inner));
   n.setOutput(0, result);
   return success();
@@ -128,7 +111,7 @@ LogicalResult normalize(NodeImporter &n, Value x, ArrayRef<int64_t> axes,
   KILN_TRY(d, n.create<k::SubOp>(x, m));
   KILN_TRY(sq, n.create<k::MulOp>(d, d));
   KILN_TRY(var, n.create<k::ReduceMeanOp>(sq, axes, true));
-  KILN_TRY(shifted, n.create<k::AddOp>(var, scalar(n, element, epsilon)));
+  KILN_TRY(shifted, n.create<k::AddOp>(var, n.splat(element, epsilon)));
   KILN_TRY(stddev, n.createTyped<k::SqrtOp>(shifted.getType(), shifted));
   KILN_TRY(inv, n.createTyped<k::ReciprocalOp>(stddev.getType(), stddev));
   centered = d;
@@ -232,9 +215,9 @@ LogicalResult importLRN(NodeImporter &n) {
                planes, ArrayRef<int64_t>{size, 1}, ArrayRef<int64_t>{1, 1},
                ArrayRef<int64_t>{before, 0, after, 0}, false, true));
   KILN_TRY(sums, n.reshape(window, type.getShape()));
-  KILN_TRY(scaled, n.create<k::MulOp>(sums, scalar(n, element, alpha)));
-  KILN_TRY(shifted, n.create<k::AddOp>(scaled, scalar(n, element, bias)));
-  KILN_TRY(power, n.create<k::PowOp>(shifted, scalar(n, element, beta)));
+  KILN_TRY(scaled, n.create<k::MulOp>(sums, n.splat(element, alpha)));
+  KILN_TRY(shifted, n.create<k::AddOp>(scaled, n.splat(element, bias)));
+  KILN_TRY(power, n.create<k::PowOp>(shifted, n.splat(element, beta)));
   KILN_TRY(result, n.create<k::DivOp>(n.input(0), power));
   n.setOutput(0, result);
   return success();
@@ -294,8 +277,8 @@ LogicalResult importOneHot(NodeImporter &n) {
            n.createTyped<k::CastOp>(
                RankedTensorType::get(indicesType.getShape(), i64), n.input(0)));
   // Negative indices count from the end.
-  KILN_TRY(negative, n.create<k::LessOp>(indices, scalar(n, i64, 0)));
-  KILN_TRY(wrapped, n.create<k::AddOp>(indices, scalar(n, i64, depth)));
+  KILN_TRY(negative, n.create<k::LessOp>(indices, n.splat(i64, 0)));
+  KILN_TRY(wrapped, n.create<k::AddOp>(indices, n.splat(i64, depth)));
   KILN_TRY(positions, n.create<k::WhereOp>(negative, wrapped, indices));
   SmallVector<int64_t> expanded(indicesType.getShape());
   expanded.insert(expanded.begin() + axis, 1);
@@ -335,7 +318,7 @@ LogicalResult importTrilu(NodeImporter &n) {
     for (int64_t j = 0; j < cols; ++j)
       mask.setInt(i * cols + j, upper ? j - i >= k : j - i <= k);
   KILN_TRY(result, n.create<k::WhereOp>(n.constant(mask.toAttr()), n.input(0),
-                                        scalar(n, type.getElementType(), 0)));
+                                        n.splat(type.getElementType(), 0)));
   n.setOutput(0, result);
   return success();
 }
@@ -448,10 +431,10 @@ LogicalResult negativeLogLikelihood(NodeImporter &n, Value input, Value target,
     return n.error("unknown reduction '" + reduction + "'");
   Value mask, safeTarget = target;
   if (n.hasAttr("ignore_index")) {
-    Value ignored = scalar(n, index, n.attrInt("ignore_index", 0));
+    Value ignored = n.splat(index, n.attrInt("ignore_index", 0));
     KILN_TRY(hit, n.create<k::EqualOp>(target, ignored));
     KILN_TRY(keep, n.createTyped<k::NotOp>(hit.getType(), hit));
-    KILN_TRY(safe, n.create<k::WhereOp>(keep, target, scalar(n, index, 0)));
+    KILN_TRY(safe, n.create<k::WhereOp>(keep, target, n.splat(index, 0)));
     mask = keep;
     safeTarget = safe;
   }
@@ -460,14 +443,13 @@ LogicalResult negativeLogLikelihood(NodeImporter &n, Value input, Value target,
   KILN_TRY(indices, n.reshape(safeTarget, column));
   KILN_TRY(picked, n.create<k::GatherElementsOp>(input, indices, (uint64_t)1));
   KILN_TRY(values, n.reshape(picked, targetType.getShape()));
-  Value weights = scalar(n, element, 1);
+  Value weights = n.splat(element, 1);
   if (weight) {
     KILN_TRY(perTarget, n.create<k::GatherOp>(weight, safeTarget, (uint64_t)0));
     weights = perTarget;
   }
   if (mask) {
-    KILN_TRY(masked,
-             n.create<k::WhereOp>(mask, weights, scalar(n, element, 0)));
+    KILN_TRY(masked, n.create<k::WhereOp>(mask, weights, n.splat(element, 0)));
     weights = masked;
   }
   KILN_TRY(weighted, n.create<k::MulOp>(values, weights));
@@ -487,11 +469,11 @@ LogicalResult negativeLogLikelihood(NodeImporter &n, Value input, Value target,
   Value count;
   if (weight || mask) {
     KILN_TRY(full, n.create<k::MulOp>(
-                       weights, scalar(n, element, 1, targetType.getShape())));
+                       weights, n.splat(element, 1, targetType.getShape())));
     KILN_TRY(sum, n.create<k::ReduceSumOp>(full, all, false));
     count = sum;
   } else {
-    count = scalar(n, element, (double)targetType.getNumElements());
+    count = n.splat(element, (double)targetType.getNumElements());
   }
   KILN_TRY(mean, n.create<k::DivOp>(total, count));
   loss = mean;
@@ -662,9 +644,9 @@ LogicalResult resize(NodeImporter &n, Value x, ArrayRef<int64_t> outShape,
       ConstantTensor mask(RankedTensorType::get({out}, n.builder.getI1Type()));
       for (int64_t i = 0; i < out; ++i)
         mask.setInt(i, outside[i]);
-      KILN_TRY(filled, n.create<k::WhereOp>(n.constant(mask.toAttr()),
-                                            scalar(n, element, extrapolation),
-                                            resized));
+      KILN_TRY(filled,
+               n.create<k::WhereOp>(n.constant(mask.toAttr()),
+                                    n.splat(element, extrapolation), resized));
       resized = filled;
     }
     value = resized;
@@ -807,7 +789,7 @@ LogicalResult importGatherND(NodeImporter &n) {
   ArrayRef<int64_t> indexShape = indexType.getShape();
   SmallVector<int64_t> rowShape(indexShape.drop_back());
   // Row index within the gathered dims, one tuple component at a time.
-  Value row = scalar(n, i64, 0);
+  Value row = n.splat(i64, 0);
   int64_t stride = 1;
   for (int64_t j = last - 1; j >= 0; --j) {
     int64_t dim = dataType.getDimSize(batch + j);
@@ -816,10 +798,10 @@ LogicalResult importGatherND(NodeImporter &n) {
     starts.back() = j;
     sizes.back() = 1;
     KILN_TRY(component, n.create<k::SliceOp>(indices, starts, sizes, steps));
-    KILN_TRY(negative, n.create<k::LessOp>(component, scalar(n, i64, 0)));
-    KILN_TRY(wrapped, n.create<k::AddOp>(component, scalar(n, i64, dim)));
+    KILN_TRY(negative, n.create<k::LessOp>(component, n.splat(i64, 0)));
+    KILN_TRY(wrapped, n.create<k::AddOp>(component, n.splat(i64, dim)));
     KILN_TRY(positive, n.create<k::WhereOp>(negative, wrapped, component));
-    KILN_TRY(scaled, n.create<k::MulOp>(positive, scalar(n, i64, stride)));
+    KILN_TRY(scaled, n.create<k::MulOp>(positive, n.splat(i64, stride)));
     KILN_TRY(sum, n.create<k::AddOp>(row, scaled));
     row = sum;
     stride *= dim;
@@ -866,7 +848,7 @@ LogicalResult importReverseSequence(NodeImporter &n) {
   KILN_TRY(lengths, n.reshape(lengths64, lengthShape));
   Value time = iota(n, rank, timeAxis, type.getDimSize(timeAxis));
   KILN_TRY(inside, n.create<k::LessOp>(time, lengths));
-  KILN_TRY(lastIndex, n.create<k::SubOp>(lengths, scalar(n, i64, 1)));
+  KILN_TRY(lastIndex, n.create<k::SubOp>(lengths, n.splat(i64, 1)));
   KILN_TRY(reversed, n.create<k::SubOp>(lastIndex, time));
   KILN_TRY(source, n.create<k::WhereOp>(inside, reversed, time));
   KILN_TRY(full, n.createTyped<k::ExpandOp>(

@@ -17,20 +17,6 @@ namespace k = mlir::kiln;
 namespace kiln::onnx_import {
 namespace {
 
-#define KILN_TRY(var, expr)                                                    \
-  auto var##OrFailure = (expr);                                                \
-  if (failed(var##OrFailure))                                                  \
-    return failure();                                                          \
-  Value var = *var##OrFailure
-
-RankedTensorType typeOf(Value v) { return cast<RankedTensorType>(v.getType()); }
-
-Value scalar(NodeImporter &n, Type element, double v) {
-  ConstantTensor t(RankedTensorType::get({}, element));
-  t.set(0, v);
-  return n.constant(t.toAttr());
-}
-
 /// A per-axis parameter ([C]) reshaped to broadcast along `axis` of a
 /// tensor of `rank`; scalars are returned as they are.
 FailureOr<Value> alongAxis(NodeImporter &n, Value parameter, int64_t axis,
@@ -132,13 +118,13 @@ LogicalResult importDynamicQuantizeLinear(NodeImporter &n) {
   SmallVector<int64_t> all;
   for (int64_t d = 0; d < n.inputType(0).getRank(); ++d)
     all.push_back(d);
-  Value zero = scalar(n, f32, 0);
+  Value zero = n.splat(f32, 0);
   KILN_TRY(minimum, n.create<k::ReduceMinOp>(x, all, false));
   KILN_TRY(maximum, n.create<k::ReduceMaxOp>(x, all, false));
   KILN_TRY(low, n.create<k::MinOp>(minimum, zero));
   KILN_TRY(high, n.create<k::MaxOp>(maximum, zero));
   KILN_TRY(range, n.create<k::SubOp>(high, low));
-  KILN_TRY(scale, n.create<k::DivOp>(range, scalar(n, f32, 255)));
+  KILN_TRY(scale, n.create<k::DivOp>(range, n.splat(f32, 255)));
   KILN_TRY(negLow, n.createTyped<k::NegOp>(low.getType(), low));
   Type u8 = n.builder.getIntegerType(8, /*isSigned=*/false);
   KILN_TRY(zeroPoint, quantize(n, negLow, scale, Value(), u8));

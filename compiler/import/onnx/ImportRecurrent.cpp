@@ -17,15 +17,7 @@ namespace k = mlir::kiln;
 namespace kiln::onnx_import {
 namespace {
 
-#define KILN_TRY(var, expr)                                                    \
-  auto var##OrFailure = (expr);                                                \
-  if (failed(var##OrFailure))                                                  \
-    return failure();                                                          \
-  Value var = *var##OrFailure
-
 enum class Cell { Rnn, Gru, Lstm };
-
-RankedTensorType typeOf(Value v) { return cast<RankedTensorType>(v.getType()); }
 
 /// Rows [index * size, (index + 1) * size) of dim `axis` of `value`.
 FailureOr<Value> block(NodeImporter &n, Value value, int64_t axis,

@@ -332,6 +332,13 @@ FailureOr<SmallVector<Value>> NodeImporter::finish(Operation *op) {
   return SmallVector<Value>(op->getResults());
 }
 
+Value NodeImporter::splat(Type element, double value, ArrayRef<int64_t> shape) {
+  ConstantTensor t(RankedTensorType::get(shape, element));
+  for (int64_t i = 0; i < t.size(); ++i)
+    t.set(i, value);
+  return constant(t.toAttr());
+}
+
 Value NodeImporter::constant(DenseElementsAttr value) {
   return builder.create<mlir::kiln::ConstantOp>(loc, value).getResult();
 }

@@ -151,6 +151,8 @@ public:
     return results->front();
   }
   Value constant(mlir::DenseElementsAttr value);
+  /// A constant of `shape` (a scalar by default) filled with `value`.
+  Value splat(Type element, double value, llvm::ArrayRef<int64_t> shape = {});
   FailureOr<Value> reshape(Value value, llvm::ArrayRef<int64_t> shape);
   /// `value` with its elements converted to `element` (ONNX Cast).
   FailureOr<Value> castElements(Value value, Type element);
@@ -163,6 +165,18 @@ private:
   SmallVector<Value> outputs;
   llvm::StringSet<> readAttrs;
 };
+
+/// In import functions: unwraps a FailureOr<Value> into `var`, or returns
+/// failure (the diagnostic is already emitted).
+#define KILN_TRY(var, expr)                                                    \
+  auto var##OrFailure = (expr);                                                \
+  if (failed(var##OrFailure))                                                  \
+    return failure();                                                          \
+  Value var = *var##OrFailure
+
+inline RankedTensorType typeOf(Value value) {
+  return mlir::cast<RankedTensorType>(value.getType());
+}
 
 /// An op's import function. On success it has set every named output.
 using ImportFunction = std::function<LogicalResult(NodeImporter &)>;
