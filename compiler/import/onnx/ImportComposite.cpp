@@ -859,6 +859,120 @@ LogicalResult importReverseSequence(NodeImporter &n) {
   return success();
 }
 
+/// Einsum as broadcast products and sums: every operand is transposed and
+/// reshaped onto one axis per label (1 where it lacks the label), the
+/// operands are multiplied, the labels not in the output are summed, and
+/// the rest transposed into the output's order. Repeated labels within one
+/// operand (diagonals) are not supported.
+LogicalResult importEinsum(NodeImporter &n) {
+  if (failed(n.expectInputs(1, n.numInputs())))
+    return failure();
+  std::string equation;
+  for (char c : n.attrString("equation", ""))
+    if (c != ' ')
+      equation += c;
+  size_t arrow = equation.find("->");
+  std::string lhs = equation.substr(0, arrow);
+  SmallVector<StringRef> pieces;
+  StringRef(lhs).split(pieces, ',');
+  SmallVector<std::string> terms;
+  for (StringRef term : pieces)
+    terms.push_back(term.str());
+  if ((int)terms.size() != n.numInputs())
+    return n.error("equation has " + std::to_string(terms.size()) +
+                   " operands for " + std::to_string(n.numInputs()) +
+                   " inputs");
+  // Ellipses become labels '0'... of the broadcast dims they stand for.
+  int64_t ellipsisRank = 0;
+  for (size_t i = 0; i < terms.size(); ++i)
+    if (terms[i].find("...") != std::string::npos)
+      ellipsisRank = std::max<int64_t>(ellipsisRank, n.inputType(i).getRank() -
+                                                         (terms[i].size() - 3));
+  auto expand = [&](std::string term, int64_t rank) {
+    size_t at = term.find("...");
+    if (at == std::string::npos)
+      return term;
+    std::string dims;
+    for (int64_t d = ellipsisRank - rank; d < ellipsisRank; ++d)
+      dims += char('0' + d);
+    return term.substr(0, at) + dims + term.substr(at + 3);
+  };
+  std::string labels; // every label, first appearance order
+  for (size_t i = 0; i < terms.size(); ++i) {
+    int64_t rank =
+        n.inputType(i).getRank() -
+        (terms[i].size() - (terms[i].find("...") != std::string::npos ? 3 : 0));
+    terms[i] =
+        expand(terms[i], terms[i].find("...") != std::string::npos ? rank : 0);
+    if ((int64_t)terms[i].size() != n.inputType(i).getRank())
+      return n.error("operand " + std::to_string(i) +
+                     " does not match its labels");
+    for (char c : terms[i]) {
+      if (llvm::count(terms[i], c) > 1)
+        return n.error("repeated labels within an operand are not supported");
+      if (labels.find(c) == std::string::npos)
+        labels += c;
+    }
+  }
+  std::string output;
+  if (arrow != std::string::npos) {
+    output = expand(equation.substr(arrow + 2), ellipsisRank);
+  } else { // implicit: ellipsis dims, then labels seen once, sorted
+    for (int64_t d = 0; d < ellipsisRank; ++d)
+      output += char('0' + d);
+    std::string once;
+    for (char c : labels) {
+      int count = 0;
+      for (auto &t : terms)
+        count += llvm::count(t, c);
+      if (count == 1 && !(c >= '0' && c <= '9'))
+        once += c;
+    }
+    llvm::sort(once);
+    output += once;
+  }
+  // Order: output labels first, then the summed ones.
+  std::string order = output;
+  for (char c : labels)
+    if (order.find(c) == std::string::npos)
+      order += c;
+  Value product;
+  for (size_t i = 0; i < terms.size(); ++i) {
+    auto type = n.inputType(i);
+    SmallVector<int64_t> perm, shape;
+    for (char c : order) {
+      size_t at = terms[i].find(c);
+      if (at != std::string::npos)
+        perm.push_back(at);
+    }
+    KILN_TRY(moved, n.create<k::TransposeOp>(n.input(i), perm));
+    for (char c : order) {
+      size_t at = terms[i].find(c);
+      shape.push_back(at == std::string::npos ? 1 : type.getDimSize(at));
+    }
+    KILN_TRY(aligned, n.reshape(moved, shape));
+    if (!product) {
+      product = aligned;
+      continue;
+    }
+    KILN_TRY(next, n.create<k::MulOp>(product, aligned));
+    product = next;
+  }
+  SmallVector<int64_t> summed;
+  for (size_t d = output.size(); d < order.size(); ++d)
+    summed.push_back(d);
+  Value result = product;
+  if (!summed.empty()) {
+    KILN_TRY(sum, n.create<k::ReduceSumOp>(product, summed, false));
+    result = sum;
+  } else if (terms.size() == 1 && result == n.input(0)) {
+    KILN_TRY(copy, n.createTyped<k::IdentityOp>(result.getType(), result));
+    result = copy;
+  }
+  n.setOutput(0, result);
+  return success();
+}
+
 } // namespace
 
 /// LayerNormalization with statistics outputs (see ImportNeuralNetwork.cpp).
@@ -885,6 +999,7 @@ void registerCompositeOps(OpTable &t) {
   t["HannWindow"] = {importWindow<0>, 17, "a compile-time constant"};
   t["HammingWindow"] = {importWindow<1>, 17, "a compile-time constant"};
   t["BlackmanWindow"] = {importWindow<2>, 17, "a compile-time constant"};
+  t["Einsum"] = {importEinsum, 12, "broadcast products and sums; no diagonals"};
   t["GatherND"] = {importGatherND, 11, "composed of Kiln ops"};
   t["ReverseSequence"] = {importReverseSequence, 10, "composed of Kiln ops"};
   t["Resize"] = {importResize, 10,
