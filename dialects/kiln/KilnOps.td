@@ -456,6 +456,43 @@ def Kiln_GatherElementsOp : Kiln_Op<"gather_elements",
   }];
 }
 
+def Kiln_ScatterElementsOp : Kiln_Op<"scatter_elements",
+    [Pure, AllTypesMatch<["data", "output"]>]> {
+  let summary = "data with updates written at indices along `axis`";
+  let description = [{
+    output = data; then for every position p of indices, output at p with
+    dim `axis` replaced by indices[p] becomes updates[p] ("none"), or is
+    combined with it ("add", "mul"). Negative indices count from the end.
+  }];
+  let arguments = (ins Kiln_Tensor:$data, Kiln_IndexTensor:$indices,
+                       Kiln_Tensor:$updates, I64Attr:$axis,
+                       StrAttr:$reduction);
+  let results = (outs Kiln_Tensor:$output);
+  let assemblyFormat = [{
+    $data `,` $indices `,` $updates attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Kiln_ScatterNDOp : Kiln_Op<"scatter_nd",
+    [Pure, AllTypesMatch<["data", "output"]>]> {
+  let summary = "data with slices replaced at index tuples";
+  let description = [{
+    indices has shape [..., k]; each k-tuple addresses a slice
+    data[i0, ..., ik-1, :, ...] that becomes the matching slice of updates
+    ("none") or is combined with it ("add", "mul").
+  }];
+  let arguments = (ins Kiln_Tensor:$data, Kiln_IndexTensor:$indices,
+                       Kiln_Tensor:$updates, StrAttr:$reduction);
+  let results = (outs Kiln_Tensor:$output);
+  let assemblyFormat = [{
+    $data `,` $indices `,` $updates attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
 def Kiln_CumSumOp : Kiln_Op<"cumsum", [Pure, SameOperandsAndResultType]> {
   let summary = "running sum along `axis` (optionally exclusive, reversed)";
   let arguments = (ins Kiln_Tensor:$input, I64Attr:$axis, BoolAttr:$exclusive,

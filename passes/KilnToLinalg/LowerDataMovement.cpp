@@ -298,6 +298,151 @@ struct CumSumLowering : public OpConversionPattern<CumSumOp> {
   }
 };
 
+/// Scatters as gathers: every output element looks at every update that
+/// could land on it (a reduction over the update positions) and keeps the
+/// last one that does ("none") or combines them ("add", "mul"). The cost is
+/// outputs x updates, right for the small index sets scatter ops carry.
+Value combineScatter(OpBuilder &b, Location l, StringRef reduction, Value hit,
+                     Value acc, Value update) {
+  Value combined = update;
+  bool fp = isa<FloatType>(acc.getType());
+  if (reduction == "add")
+    combined = fp ? b.create<arith::AddFOp>(l, acc, update).getResult()
+                  : b.create<arith::AddIOp>(l, acc, update).getResult();
+  else if (reduction == "mul")
+    combined = fp ? b.create<arith::MulFOp>(l, acc, update).getResult()
+                  : b.create<arith::MulIOp>(l, acc, update).getResult();
+  return b.create<arith::SelectOp>(l, hit, combined, acc);
+}
+
+/// A linalg.generic over the output dims plus `reductionShape` (given to
+/// linalg by a shape-only operand), starting from `data`.
+Value scatterGeneric(
+    OpBuilder &b, Location loc, Value data, ArrayRef<int64_t> reductionShape,
+    function_ref<Value(OpBuilder &, Location, ValueRange outIndex,
+                       ValueRange updateIndex, Value acc)>
+        body) {
+  MLIRContext *context = b.getContext();
+  auto type = tensorType(data);
+  int64_t rank = type.getRank(), extra = reductionShape.size();
+  SmallVector<AffineExpr> windowExprs;
+  for (int64_t d = 0; d < extra; ++d)
+    windowExprs.push_back(getAffineDimExpr(rank + d, context));
+  SmallVector<utils::IteratorType> iterators(rank,
+                                             utils::IteratorType::parallel);
+  iterators.append(extra, utils::IteratorType::reduction);
+  Value window =
+      b.create<tensor::EmptyOp>(loc, reductionShape, type.getElementType());
+  return b
+      .create<linalg::GenericOp>(
+          loc, type, window, data,
+          ArrayRef<AffineMap>{
+              AffineMap::get(rank + extra, 0, windowExprs, context),
+              AffineMap::getMultiDimIdentityMap(rank + extra, context)
+                  .getMajorSubMap(rank)},
+          iterators,
+          [&](OpBuilder &nb, Location l, ValueRange args) {
+            SmallVector<Value> out, update;
+            for (int64_t d = 0; d < rank; ++d)
+              out.push_back(nb.create<linalg::IndexOp>(l, d));
+            for (int64_t d = 0; d < extra; ++d)
+              update.push_back(nb.create<linalg::IndexOp>(l, rank + d));
+            nb.create<linalg::YieldOp>(l, body(nb, l, out, update, args[1]));
+          })
+      .getResult(0);
+}
+
+/// An index read from an index tensor, negative values counted from the
+/// end of a dim of `size`.
+Value loadIndex(OpBuilder &b, Location l, Value indices, ValueRange at,
+                int64_t size) {
+  Value raw = b.create<tensor::ExtractOp>(l, indices, at);
+  Value index = b.create<arith::IndexCastOp>(l, b.getIndexType(), raw);
+  Value negative = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::slt, index,
+                                           indexConstant(b, l, 0));
+  return b.create<arith::SelectOp>(
+      l, negative, b.create<arith::AddIOp>(l, index, indexConstant(b, l, size)),
+      index);
+}
+
+struct ScatterElementsLowering : public OpConversionPattern<ScatterElementsOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(ScatterElementsOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Value indices = adaptor.getIndices(), updates = adaptor.getUpdates();
+    auto indexShape = tensorType(indices).getShape();
+    int64_t axis = op.getAxis();
+    int64_t axisSize = tensorType(adaptor.getData()).getDimSize(axis);
+    StringRef reduction = op.getReduction();
+    rewriter.replaceOp(
+        op, scatterGeneric(
+                rewriter, op.getLoc(), adaptor.getData(), indexShape[axis],
+                [&](OpBuilder &b, Location l, ValueRange out, ValueRange update,
+                    Value acc) -> Value {
+                  // The update at `out` with dim axis replaced by j, if out
+                  // lies inside the indices' shape.
+                  Value inside = b.create<arith::ConstantIntOp>(l, 1, 1);
+                  SmallVector<Value> at(out);
+                  at[axis] = update[0];
+                  for (int64_t d = 0; d < (int64_t)out.size(); ++d) {
+                    if (d == axis)
+                      continue;
+                    Value ok = b.create<arith::CmpIOp>(
+                        l, arith::CmpIPredicate::slt, out[d],
+                        indexConstant(b, l, indexShape[d]));
+                    inside = b.create<arith::AndIOp>(l, inside, ok);
+                    at[d] = b.create<arith::SelectOp>(l, ok, out[d],
+                                                      indexConstant(b, l, 0));
+                  }
+                  Value target = loadIndex(b, l, indices, at, axisSize);
+                  Value hit = b.create<arith::AndIOp>(
+                      l, inside,
+                      b.create<arith::CmpIOp>(l, arith::CmpIPredicate::eq,
+                                              target, out[axis]));
+                  Value value = b.create<tensor::ExtractOp>(l, updates, at);
+                  return combineScatter(b, l, reduction, hit, acc, value);
+                }));
+    return success();
+  }
+};
+
+struct ScatterNDLowering : public OpConversionPattern<ScatterNDOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(ScatterNDOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Value indices = adaptor.getIndices(), updates = adaptor.getUpdates();
+    auto indexShape = tensorType(indices).getShape();
+    auto dataShape = tensorType(adaptor.getData()).getShape();
+    int64_t k = indexShape.back();
+    StringRef reduction = op.getReduction();
+    rewriter.replaceOp(
+        op,
+        scatterGeneric(
+            rewriter, op.getLoc(), adaptor.getData(), indexShape.drop_back(),
+            [&](OpBuilder &b, Location l, ValueRange out, ValueRange update,
+                Value acc) -> Value {
+              Value hit = b.create<arith::ConstantIntOp>(l, 1, 1);
+              SmallVector<Value> tuple(update);
+              tuple.push_back(Value());
+              for (int64_t j = 0; j < k; ++j) {
+                tuple.back() = indexConstant(b, l, j);
+                Value target = loadIndex(b, l, indices, tuple, dataShape[j]);
+                hit = b.create<arith::AndIOp>(
+                    l, hit,
+                    b.create<arith::CmpIOp>(l, arith::CmpIPredicate::eq, target,
+                                            out[j]));
+              }
+              SmallVector<Value> at(update);
+              llvm::append_range(at, out.drop_front(k));
+              Value value = b.create<tensor::ExtractOp>(l, updates, at);
+              return combineScatter(b, l, reduction, hit, acc, value);
+            }));
+    return success();
+  }
+};
+
 struct PadLowering : public OpConversionPattern<PadOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -352,8 +497,8 @@ struct PadLowering : public OpConversionPattern<PadOp> {
 void populateDataMovementPatterns(RewritePatternSet &patterns) {
   patterns.add<ReshapeLowering, TransposeLowering, ConcatLowering,
                SplitLowering, SliceLowering, GatherLowering,
-               GatherElementsLowering, CumSumLowering, PadLowering>(
-      patterns.getContext());
+               GatherElementsLowering, CumSumLowering, ScatterElementsLowering,
+               ScatterNDLowering, PadLowering>(patterns.getContext());
 }
 
 } // namespace mlir::kiln::lowering

@@ -322,6 +322,35 @@ LogicalResult importGatherElements(NodeImporter &n) {
   return success();
 }
 
+/// ScatterElements, and Scatter (its older name, without reduction).
+LogicalResult importScatterElements(NodeImporter &n) {
+  if (failed(n.expectInputs(3, 3)))
+    return failure();
+  int64_t axis = n.attrInt("axis", 0);
+  if (failed(normalizeAxis(n, axis, n.inputType(0).getRank())))
+    return failure();
+  std::string reduction = n.attrString("reduction", "none");
+  auto result = n.createTyped<mlir::kiln::ScatterElementsOp>(
+      n.inputType(0), n.input(0), n.input(1), n.input(2), (uint64_t)axis,
+      reduction);
+  if (failed(result))
+    return failure();
+  n.setOutput(0, *result);
+  return success();
+}
+
+LogicalResult importScatterND(NodeImporter &n) {
+  if (failed(n.expectInputs(3, 3)))
+    return failure();
+  auto result = n.createTyped<mlir::kiln::ScatterNDOp>(
+      n.inputType(0), n.input(0), n.input(1), n.input(2),
+      n.attrString("reduction", "none"));
+  if (failed(result))
+    return failure();
+  n.setOutput(0, *result);
+  return success();
+}
+
 LogicalResult importCumSum(NodeImporter &n) {
   if (failed(n.expectInputs(2, 2)))
     return failure();
@@ -520,6 +549,10 @@ void registerTensorOps(OpTable &t) {
                 "starts/ends/axes/steps must be known at compile time"};
   t["Gather"] = {importGather};
   t["GatherElements"] = {importGatherElements, 11};
+  t["ScatterElements"] = {importScatterElements, 11,
+                          "reductions none, add, mul"};
+  t["Scatter"] = {importScatterElements, 9, "as ScatterElements"};
+  t["ScatterND"] = {importScatterND, 11, "reductions none, add, mul"};
   t["CumSum"] = {importCumSum, 11};
   t["Expand"] = {importExpand, 7, "shape input must be known at compile time"};
   t["Pad"] = {importPad, 7,

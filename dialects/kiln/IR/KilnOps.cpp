@@ -610,6 +610,45 @@ GatherElementsOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
   return success();
 }
 
+static LogicalResult checkReduction(Operation *op, StringRef reduction) {
+  if (reduction != "none" && reduction != "add" && reduction != "mul")
+    return op->emitOpError("unknown reduction '") << reduction << "'";
+  return success();
+}
+
+LogicalResult ScatterElementsOp::verify() {
+  auto data = getData().getType(), indices = getIndices().getType(),
+       updates = getUpdates().getType();
+  if (indices.getShape() != updates.getShape() ||
+      indices.getRank() != data.getRank())
+    return emitOpError("indices and updates must have one shape, of the "
+                       "data's rank");
+  if (updates.getElementType() != data.getElementType())
+    return emitOpError("updates and data element types differ");
+  for (int64_t d = 0; d < data.getRank(); ++d)
+    if (d != (int64_t)getAxis() && indices.getDimSize(d) > data.getDimSize(d))
+      return emitOpError("indices are larger than data in dim ") << d;
+  if (failed(
+          checkAxis(getLoc(), getOperationName(), getAxis(), data.getRank())))
+    return failure();
+  return checkReduction(*this, getReduction());
+}
+
+LogicalResult ScatterNDOp::verify() {
+  auto data = getData().getType(), indices = getIndices().getType(),
+       updates = getUpdates().getType();
+  int64_t k = indices.getRank() ? indices.getShape().back() : 0;
+  if (indices.getRank() < 1 || k > data.getRank())
+    return emitOpError("index tuples longer than the data's rank");
+  SmallVector<int64_t> expected(indices.getShape().drop_back());
+  llvm::append_range(expected, data.getShape().drop_front(k));
+  if (ArrayRef<int64_t>(expected) != updates.getShape())
+    return emitOpError("updates must have shape ") << shapeString(expected);
+  if (updates.getElementType() != data.getElementType())
+    return emitOpError("updates and data element types differ");
+  return checkReduction(*this, getReduction());
+}
+
 LogicalResult CumSumOp::verify() {
   return checkAxis(getLoc(), getOperationName(), getAxis(),
                    getInput().getType().getRank());

@@ -79,3 +79,19 @@ func.func @gather(%x: tensor<5x3xf32>, %i: tensor<2xi64>) -> tensor<2x3xf32> {
   %0 = kiln.gather %x, %i {axis = 0 : i64} : (tensor<5x3xf32>, tensor<2xi64>) -> tensor<2x3xf32>
   return %0 : tensor<2x3xf32>
 }
+
+// -----
+
+// Scatter as a reduction: each output element scans the updates along the
+// axis and keeps the last one whose index hits it.
+// CHECK-LABEL: func.func @scatter_elements
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]
+// CHECK-SAME: outs(%{{.*}} : tensor<3x4xf32>)
+// CHECK: tensor.extract %{{.*}} : tensor<2x4xi64>
+// CHECK: arith.cmpi eq
+// CHECK: tensor.extract %{{.*}} : tensor<2x4xf32>
+// CHECK: arith.select
+func.func @scatter_elements(%d: tensor<3x4xf32>, %i: tensor<2x4xi64>, %u: tensor<2x4xf32>) -> tensor<3x4xf32> {
+  %0 = kiln.scatter_elements %d, %i, %u {axis = 0 : i64, reduction = "none"} : (tensor<3x4xf32>, tensor<2x4xi64>, tensor<2x4xf32>) -> tensor<3x4xf32>
+  return %0 : tensor<3x4xf32>
+}
