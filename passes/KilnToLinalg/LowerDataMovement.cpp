@@ -21,6 +21,20 @@ Value indexConstant(OpBuilder &b, Location loc, int64_t v) {
   return b.create<arith::ConstantIndexOp>(loc, v);
 }
 
+/// An integer index into a dim of `size` as an `index`: negative values
+/// count from the end, and anything still out of range is clamped, so a bad
+/// index in the data cannot make the kernel read or write outside memory.
+Value readIndex(OpBuilder &b, Location l, Value raw, int64_t size) {
+  Value at = b.create<arith::IndexCastOp>(l, b.getIndexType(), raw);
+  Value negative = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::slt, at,
+                                           indexConstant(b, l, 0));
+  at = b.create<arith::SelectOp>(
+      l, negative, b.create<arith::AddIOp>(l, at, indexConstant(b, l, size)),
+      at);
+  at = b.create<arith::MaxSIOp>(l, at, indexConstant(b, l, 0));
+  return b.create<arith::MinSIOp>(l, at, indexConstant(b, l, size - 1));
+}
+
 /// A generic over `type` whose body computes each element from its
 /// multi-index (and the `inputs` read at identity positions).
 Value indexedGeneric(OpBuilder &b, Location loc, RankedTensorType type,
@@ -188,18 +202,7 @@ struct GatherLowering : public OpConversionPattern<GatherOp> {
         indexedGeneric(
             rewriter, loc, signless(op.getType()), indices, indexMap,
             [&](OpBuilder &b, Location l, ValueRange index, ValueRange args) {
-              Value at =
-                  b.create<arith::IndexCastOp>(l, b.getIndexType(), args[0]);
-              // Negative indices count from the end; anything still out of
-              // range is clamped so a bad index cannot read outside memory.
-              Value size = indexConstant(b, l, axisSize);
-              Value negative = b.create<arith::CmpIOp>(
-                  l, arith::CmpIPredicate::slt, at, indexConstant(b, l, 0));
-              at = b.create<arith::SelectOp>(
-                  l, negative, b.create<arith::AddIOp>(l, at, size), at);
-              at = b.create<arith::MaxSIOp>(l, at, indexConstant(b, l, 0));
-              at = b.create<arith::MinSIOp>(l, at,
-                                            indexConstant(b, l, axisSize - 1));
+              Value at = readIndex(b, l, args[0], axisSize);
               SmallVector<Value> source(index.take_front(axis));
               source.push_back(at);
               llvm::append_range(source, index.drop_front(axis + indexRank));
@@ -226,17 +229,7 @@ struct GatherElementsLowering : public OpConversionPattern<GatherElementsOp> {
             rewriter, loc, signless(op.getType()), adaptor.getIndices(),
             identity,
             [&](OpBuilder &b, Location l, ValueRange index, ValueRange args) {
-              Value at =
-                  b.create<arith::IndexCastOp>(l, b.getIndexType(), args[0]);
-              Value negative = b.create<arith::CmpIOp>(
-                  l, arith::CmpIPredicate::slt, at, indexConstant(b, l, 0));
-              at = b.create<arith::SelectOp>(
-                  l, negative,
-                  b.create<arith::AddIOp>(l, at, indexConstant(b, l, axisSize)),
-                  at);
-              at = b.create<arith::MaxSIOp>(l, at, indexConstant(b, l, 0));
-              at = b.create<arith::MinSIOp>(l, at,
-                                            indexConstant(b, l, axisSize - 1));
+              Value at = readIndex(b, l, args[0], axisSize);
               SmallVector<Value> source(index);
               source[axis] = at;
               return b.create<tensor::ExtractOp>(l, data, source).getResult();
@@ -352,17 +345,10 @@ Value scatterGeneric(
       .getResult(0);
 }
 
-/// An index read from an index tensor, negative values counted from the
-/// end of a dim of `size`.
+/// An index read from an index tensor (see readIndex).
 Value loadIndex(OpBuilder &b, Location l, Value indices, ValueRange at,
                 int64_t size) {
-  Value raw = b.create<tensor::ExtractOp>(l, indices, at);
-  Value index = b.create<arith::IndexCastOp>(l, b.getIndexType(), raw);
-  Value negative = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::slt, index,
-                                           indexConstant(b, l, 0));
-  return b.create<arith::SelectOp>(
-      l, negative, b.create<arith::AddIOp>(l, index, indexConstant(b, l, size)),
-      index);
+  return readIndex(b, l, b.create<tensor::ExtractOp>(l, indices, at), size);
 }
 
 struct ScatterElementsLowering : public OpConversionPattern<ScatterElementsOp> {
