@@ -47,9 +47,9 @@ struct OutlineDispatchesPass
       yield->erase();
 
       builder.setInsertionPoint(dispatch);
-      auto call = builder.create<DispatchCallOp>(
-          dispatch.getLoc(), dispatch.getResultTypes(), symbol, (uint64_t)index,
-          dispatch.getInputs());
+      auto call = builder.create<DispatchCallOp>(dispatch.getLoc(),
+                                                 dispatch.getResultTypes(),
+                                                 symbol, dispatch.getInputs());
       call->setAttr(kNameAttr, dispatch.getNameAttr());
       dispatch.replaceAllUsesWith(call.getResults());
       dispatch->erase();

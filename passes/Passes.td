@@ -69,8 +69,8 @@ def OutlineDispatches : Pass<"kiln-outline-dispatches", "mlir::ModuleOp"> {
   let summary = "Move dispatch bodies into functions of the executable module";
   let description = [{
     Each `kiln.dispatch` in `@main` becomes `func.func @dispatch_<i>` in a
-    nested `module @kiln_executable`, and a `kiln.dispatch_call` with entry
-    index i takes its place. Code generation then works on the executable
+    nested `module @kiln_executable`, and a `kiln.dispatch_call` of it takes
+    its place. Code generation then works on the executable
     module alone; the schedule is the list of calls left in `@main`.
 
     Before:
@@ -86,7 +86,7 @@ def OutlineDispatches : Pass<"kiln-outline-dispatches", "mlir::ModuleOp"> {
       func.func @dispatch_0(%a: tensor<4xf32>) -> tensor<4xf32> {...}
     }
     func.func @main(%x: tensor<4xf32>) -> tensor<4xf32> {
-      %0 = kiln.dispatch_call @dispatch_0(%x) {entry = 0 : i64, name = "relu"}
+      %0 = kiln.dispatch_call @dispatch_0(%x) {kiln.name = "relu"}
       return %0 : tensor<4xf32>
     }
     ```

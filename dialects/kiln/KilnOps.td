@@ -557,10 +557,11 @@ def Kiln_DispatchCallOp : Kiln_Op<"dispatch_call", [Pure]> {
   let summary = "run an outlined dispatch entry of the executables";
   let description = [{
     After outlining, each `kiln.dispatch` becomes a call of a function in the
-    executable module `kiln.executable`; `entry` is its index in the entry
-    table and `workgroups` how many workgroups the schedule launches.
+    executable module `kiln_executable`. Lowering records, per phase of the
+    call, its entry in the executables' entry table (`kiln.entries`) and its
+    workgroup count (`kiln.workgroups`).
   }];
-  let arguments = (ins FlatSymbolRefAttr:$callee, I64Attr:$entry,
+  let arguments = (ins FlatSymbolRefAttr:$callee,
                        Variadic<Kiln_Tensor>:$inputs);
   let results = (outs Variadic<Kiln_Tensor>:$results);
   let assemblyFormat = [{

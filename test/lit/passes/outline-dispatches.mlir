@@ -2,8 +2,8 @@
 
 // CHECK-LABEL: module
 // CHECK: func.func @main(%[[X:.*]]: tensor<4xf32>) -> tensor<4xf32>
-// CHECK-NEXT: %[[A:.*]] = kiln.dispatch_call @dispatch_0(%[[X]]) {entry = 0 : i64, kiln.name = "e"}
-// CHECK-NEXT: %[[B:.*]] = kiln.dispatch_call @dispatch_1(%[[A]], %[[X]]) {entry = 1 : i64, kiln.name = "s"}
+// CHECK-NEXT: %[[A:.*]] = kiln.dispatch_call @dispatch_0(%[[X]]) {kiln.name = "e"}
+// CHECK-NEXT: %[[B:.*]] = kiln.dispatch_call @dispatch_1(%[[A]], %[[X]]) {kiln.name = "s"}
 // CHECK-NEXT: return %[[B]]
 // CHECK: module @kiln_executable
 // CHECK: func.func @dispatch_0(%[[P:.*]]: tensor<4xf32>) -> tensor<4xf32> attributes {kiln.name = "e"}
