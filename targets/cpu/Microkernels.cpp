@@ -34,43 +34,44 @@ bool isContiguousF32(Value buffer) {
          type.getElementType().isF32();
 }
 
-class MicrokernelCall {
-public:
-  MicrokernelCall(OpBuilder &builder, Location loc)
-      : b(builder), loc(loc), ptr(LLVM::LLVMPointerType::get(b.getContext())) {}
-
-  void pointer(Value buffer) {
+/// Replaces `op` by a call of microkernel `name` on raw pointers to
+/// `buffers` and a packing workspace, then `integers`, then the dispatch's
+/// workgroup id and count. `macs` (multiply-adds) decides how many
+/// workgroups the call asks for.
+void replaceByMicrokernel(ModuleOp module, linalg::GenericOp op, StringRef name,
+                          ArrayRef<Value> buffers, ArrayRef<int64_t> integers,
+                          int64_t macs) {
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  Type ptr = LLVM::LLVMPointerType::get(b.getContext());
+  int64_t workgroups = workgroupsFor(macs);
+  Value workspace = b.create<memref::AllocOp>(
+      loc, MemRefType::get({workgroups * kWorkspaceFloats}, b.getF32Type()));
+  SmallVector<Value> args;
+  SmallVector<Value> pointers(buffers);
+  pointers.push_back(workspace);
+  for (Value buffer : pointers) {
     Value index = b.create<memref::ExtractAlignedPointerAsIndexOp>(loc, buffer);
     Value integer = b.create<arith::IndexCastOp>(loc, b.getI64Type(), index);
     args.push_back(b.create<LLVM::IntToPtrOp>(loc, ptr, integer));
   }
-  void integer(int64_t v) {
+  for (int64_t v : integers)
     args.push_back(b.create<arith::ConstantIntOp>(loc, v, 64));
+  auto func = op->getParentOfType<func::FuncOp>();
+  unsigned n = func.getNumArguments();
+  for (unsigned i : {n - 2, n - 1})
+    args.push_back(
+        b.create<arith::IndexCastOp>(loc, b.getI64Type(), func.getArgument(i)));
+  auto type = b.getFunctionType(ValueRange(args).getTypes(), {});
+  if (!module.lookupSymbol<func::FuncOp>(name)) {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(module.getBody());
+    b.create<func::FuncOp>(loc, name, type).setPrivate();
   }
-  /// The dispatch function's workgroup id and count (its last arguments).
-  void workgroup(func::FuncOp func) {
-    unsigned n = func.getNumArguments();
-    for (unsigned i : {n - 2, n - 1})
-      args.push_back(b.create<arith::IndexCastOp>(loc, b.getI64Type(),
-                                                  func.getArgument(i)));
-  }
-  void emit(ModuleOp module, StringRef name, int64_t workgroups) {
-    auto type = b.getFunctionType(ValueRange(args).getTypes(), {});
-    if (!module.lookupSymbol<func::FuncOp>(name)) {
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(module.getBody());
-      b.create<func::FuncOp>(loc, name, type).setPrivate();
-    }
-    auto call = b.create<func::CallOp>(loc, name, TypeRange{}, args);
-    call->setAttr(kiln::kWorkgroupsAttr, b.getI64IntegerAttr(workgroups));
-  }
-
-private:
-  OpBuilder &b;
-  Location loc;
-  Type ptr;
-  SmallVector<Value> args;
-};
+  auto call = b.create<func::CallOp>(loc, name, TypeRange{}, args);
+  call->setAttr(kiln::kWorkgroupsAttr, b.getI64IntegerAttr(workgroups));
+  op->erase();
+}
 
 /// Element strides (of the rows dim and the reduction dim) of a 2-D operand
 /// read through `map` from loops (m|k, k, n|k...): see the callers.
@@ -99,20 +100,8 @@ LogicalResult replaceMatmul(ModuleOp module, linalg::GenericOp op) {
                   : aShape[0];
   auto [sam, sak] = strides2d(maps[0], 0, aShape);
   auto [sbk, sbn] = strides2d(maps[1], 1, bShape);
-  OpBuilder builder(op);
-  Location loc = op.getLoc();
-  int64_t workgroups = workgroupsFor(m * n * k);
-  Value workspace = builder.create<memref::AllocOp>(
-      loc,
-      MemRefType::get({workgroups * kWorkspaceFloats}, builder.getF32Type()));
-  MicrokernelCall call(builder, loc);
-  for (Value v : {a, b, c, workspace})
-    call.pointer(v);
-  for (int64_t v : {m, n, k, sam, sak, sbk, sbn})
-    call.integer(v);
-  call.workgroup(op->getParentOfType<func::FuncOp>());
-  call.emit(module, "kiln_ukernel_matmul_f32", workgroups);
-  op->erase();
+  replaceByMicrokernel(module, op, "kiln_ukernel_matmul_f32", {a, b, c},
+                       {m, n, k, sam, sak, sbk, sbn}, m * n * k);
   return success();
 }
 
@@ -133,23 +122,13 @@ LogicalResult replaceConv2d(ModuleOp module, linalg::GenericOp op) {
   auto in = cast<MemRefType>(input.getType()).getShape();
   auto w = cast<MemRefType>(filter.getType()).getShape();
   auto out = cast<MemRefType>(output.getType()).getShape();
-  OpBuilder builder(op);
-  Location loc = op.getLoc();
   int64_t macs =
       out[0] * out[1] * out[2] * out[3] * out[4] * w[2] * w[3] * w[4];
-  int64_t workgroups = workgroupsFor(macs);
-  Value workspace = builder.create<memref::AllocOp>(
-      loc,
-      MemRefType::get({workgroups * kWorkspaceFloats}, builder.getF32Type()));
-  MicrokernelCall call(builder, loc);
-  for (Value v : {input, filter, output, workspace})
-    call.pointer(v);
-  for (int64_t v : {in[0], in[1], in[2], in[3], in[4], w[1], w[3], w[4], out[3],
-                    out[4], strides[0], strides[1], dilations[0], dilations[1]})
-    call.integer(v);
-  call.workgroup(op->getParentOfType<func::FuncOp>());
-  call.emit(module, "kiln_ukernel_conv2d_f32", workgroups);
-  op->erase();
+  replaceByMicrokernel(
+      module, op, "kiln_ukernel_conv2d_f32", {input, filter, output},
+      {in[0], in[1], in[2], in[3], in[4], w[1], w[3], w[4], out[3], out[4],
+       strides[0], strides[1], dilations[0], dilations[1]},
+      macs);
   return success();
 }
 
