@@ -50,11 +50,13 @@ struct FormDispatchesPass
     OpBuilder builder(&getContext());
 
     // A graph output must live in a buffer the schedule writes: copy
-    // constants that are returned.
+    // constants that are returned. An output with no elements has no bytes
+    // to write and stays a constant.
     auto ret = cast<func::ReturnOp>(body.getTerminator());
     builder.setInsertionPoint(ret);
     for (OpOperand &operand : ret->getOpOperands())
-      if (isConstantValue(operand.get()))
+      if (isConstantValue(operand.get()) &&
+          cast<RankedTensorType>(operand.get().getType()).getNumElements() != 0)
         operand.set(builder.create<IdentityOp>(
             operand.get().getLoc(), operand.get().getType(), operand.get()));
 

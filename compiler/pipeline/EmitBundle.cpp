@@ -137,7 +137,8 @@ bool BundleBuilder::build(bundle::BundleWriter &writer, std::string &error) {
               "dtype";
       return false;
     }
-    auto offset = arenaOffset(value);
+    // An empty output owns no bytes, so any offset is right for it.
+    auto offset = spec.sizeBytes == 0 ? 0 : arenaOffset(value);
     if (!offset) {
       error = "tensor '" + spec.name + "' has no arena buffer";
       return false;

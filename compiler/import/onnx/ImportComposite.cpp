@@ -522,23 +522,27 @@ LogicalResult resizeMatrix(NodeImporter &n, const ResizeSpec &spec, int64_t in,
                            std::vector<bool> &outside) {
   weights.assign(out * in, 0.0);
   outside.assign(out, false);
+  // The reference scales the length without flooring it (in * scale, not
+  // out): with scales that do not divide evenly, align_corners and
+  // tf_crop_and_resize divide by that unrounded length.
+  double length = in * scale;
   for (int64_t x = 0; x < out; ++x) {
     double source;
     const std::string &t = spec.transform;
     if (t == "half_pixel")
       source = (x + 0.5) / scale - 0.5;
     else if (t == "pytorch_half_pixel")
-      source = out > 1 ? (x + 0.5) / scale - 0.5 : -0.5;
+      source = length > 1 ? (x + 0.5) / scale - 0.5 : -0.5;
     else if (t == "align_corners")
-      source = out == 1 ? 0 : x * double(in - 1) / double(out - 1);
+      source = length == 1 ? 0 : x * double(in - 1) / (length - 1);
     else if (t == "asymmetric")
       source = x / scale;
     else if (t == "tf_half_pixel_for_nn")
       source = (x + 0.5) / scale;
     else if (t == "tf_crop_and_resize") {
-      source = out > 1 ? roiStart * (in - 1) +
-                             x * (roiEnd - roiStart) * (in - 1) / (out - 1)
-                       : 0.5 * (roiStart + roiEnd) * (in - 1);
+      source = length > 1 ? roiStart * (in - 1) + x * (roiEnd - roiStart) *
+                                                      (in - 1) / (length - 1)
+                          : 0.5 * (roiStart + roiEnd) * (in - 1);
       if (source < 0 || source > in - 1) {
         outside[x] = true;
         continue;
@@ -550,8 +554,12 @@ LogicalResult resizeMatrix(NodeImporter &n, const ResizeSpec &spec, int64_t in,
     double ratio = source == whole ? 1.0 : source - whole;
     std::vector<double> coeffs;
     if (spec.mode == "nearest") {
+      // On a whole source coordinate every rounding mode picks it: the
+      // right one of the two taps (whole - 1, whole).
       const std::string &m = spec.nearestMode;
-      if (m == "round_prefer_floor")
+      if (source == whole)
+        coeffs = {0, 1};
+      else if (m == "round_prefer_floor")
         coeffs = {double(ratio <= 0.5), double(ratio > 0.5)};
       else if (m == "round_prefer_ceil")
         coeffs = {double(ratio < 0.5), double(ratio >= 0.5)};

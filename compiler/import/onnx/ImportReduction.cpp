@@ -29,6 +29,7 @@ LogicalResult importReduce(NodeImporter &n, bool axesAreInput) {
     axes = n.attrInts("axes");
   }
   bool noop = n.attrInt("noop_with_empty_axes", 0) != 0;
+  bool keepDims = n.attrInt("keepdims", 1) != 0;
   if (axes.empty() && noop) {
     n.setOutput(0, n.input(0));
     return success();
@@ -44,7 +45,7 @@ LogicalResult importReduce(NodeImporter &n, bool axesAreInput) {
   }
   llvm::sort(axes);
   axes.erase(std::unique(axes.begin(), axes.end()), axes.end());
-  auto result = n.create<OpTy>(n.input(0), axes, n.attrInt("keepdims", 1) != 0);
+  auto result = n.create<OpTy>(n.input(0), axes, keepDims);
   if (failed(result))
     return failure();
   n.setOutput(0, *result);

@@ -276,7 +276,14 @@ LogicalResult GraphImporter::importNode(const onnx::NodeProto &node,
     if ((size_t)i >= outputs.size() || !outputs[i])
       return importer.error("output " + std::to_string(i) + " ('" +
                             node.output(i) + "') is not supported");
-    values[node.output(i)] = outputs[i];
+    // A tensor with no elements has a single possible value: make it a
+    // constant, so that no dispatch is generated to compute nothing.
+    Value output = outputs[i];
+    auto type = dyn_cast<RankedTensorType>(output.getType());
+    if (type && type.hasStaticShape() && type.getNumElements() == 0 &&
+        !output.getDefiningOp<mlir::kiln::ConstantOp>())
+      output = importer.constant(mlir::kiln::ConstantTensor(type).toAttr());
+    values[node.output(i)] = output;
   }
   return success();
 }
