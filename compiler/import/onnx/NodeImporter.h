@@ -197,6 +197,10 @@ void registerTensorOps(OpTable &table);
 void registerCompositeOps(OpTable &table);
 void registerQuantizationOps(OpTable &table);
 void registerRecurrentOps(OpTable &table);
+void registerTrainingOps(OpTable &table);
+
+/// The optimizer ops' domain; its ops are keyed "<domain>.<op>".
+constexpr const char *kTrainingDomain = "ai.onnx.preview.training";
 
 /// A kiln.conv of `input` and `filter` with the node's Conv attributes
 /// (kernel_shape, strides, dilations, pads, auto_pad, group).

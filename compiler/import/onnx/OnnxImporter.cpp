@@ -36,6 +36,7 @@ const OpTable &opTable() {
     registerCompositeOps(t);
     registerQuantizationOps(t);
     registerRecurrentOps(t);
+    registerTrainingOps(t);
     return t;
   }();
   return table;
@@ -74,7 +75,8 @@ private:
   std::string path;
   const OnnxImportOptions &options;
   OpBuilder builder;
-  int64_t opset = 0;
+  int64_t opset = 0; // of the default domain; 0 when the model imports none
+  llvm::StringMap<int64_t> domainOpsets; // the other imported domains
   llvm::StringMap<Value> values;
 };
 
@@ -102,12 +104,15 @@ LogicalResult GraphImporter::loadModel(onnx::ModelProto &model) {
 }
 
 LogicalResult GraphImporter::findOpset(const onnx::ModelProto &model) {
-  for (const auto &entry : model.opset_import())
+  for (const auto &entry : model.opset_import()) {
     if (entry.domain().empty() || entry.domain() == "ai.onnx")
       opset = entry.version();
+    else
+      domainOpsets[entry.domain()] = entry.version();
+  }
   if (opset == 0 && model.opset_import_size() == 0)
     opset = 1; // IR version 1/2 models predate opset_import
-  if (opset == 0) {
+  if (opset == 0 && !domainOpsets.count(kTrainingDomain)) {
     std::string domains;
     for (const auto &entry : model.opset_import())
       domains += (domains.empty() ? "'" : ", '") + entry.domain() + "'";
@@ -115,7 +120,7 @@ LogicalResult GraphImporter::findOpset(const onnx::ModelProto &model) {
             << domains << ", which Kiln does not support";
     return failure();
   }
-  if (opset < kMinOnnxOpset || opset > kMaxOnnxOpset) {
+  if (opset != 0 && (opset < kMinOnnxOpset || opset > kMaxOnnxOpset)) {
     error() << "ONNX opset " << opset << " is not supported (Kiln supports "
             << "opsets " << kMinOnnxOpset << " to " << kMaxOnnxOpset << ")";
     return failure();
@@ -239,9 +244,23 @@ LogicalResult GraphImporter::importNode(const onnx::NodeProto &node,
                                         int index) {
   Location loc = nodeLoc(node, index);
   builder.setInsertionPointToEnd(builder.getBlock());
+  // Ops of other domains are in the table as "<domain>.<op>", with that
+  // domain's version as their opset.
+  std::string key = node.op_type();
+  int64_t version = opset;
   if (!node.domain().empty() && node.domain() != "ai.onnx") {
-    emitError(loc) << node.op_type() << ": operators of domain '"
-                   << node.domain() << "' are not supported";
+    auto domain = domainOpsets.find(node.domain());
+    if (domain == domainOpsets.end() ||
+        !opTable().count(node.domain() + "." + node.op_type())) {
+      emitError(loc) << node.op_type() << ": operators of domain '"
+                     << node.domain() << "' are not supported";
+      return failure();
+    }
+    key = node.domain() + "." + node.op_type();
+    version = domain->second;
+  } else if (opset == 0) {
+    emitError(loc) << node.op_type()
+                   << ": the model imports no default-domain (ai.onnx) opset";
     return failure();
   }
   for (const std::string &name : node.input())
@@ -251,20 +270,20 @@ LogicalResult GraphImporter::importNode(const onnx::NodeProto &node,
                         "topologically sorted, or a subgraph reference)";
       return failure();
     }
-  auto it = opTable().find(node.op_type());
+  auto it = opTable().find(key);
   if (it == opTable().end()) {
     emitError(loc) << "unsupported op '" << node.op_type() << "' (opset "
                    << opset << ")";
     return failure();
   }
-  if (opset < it->second.minOpset) {
-    emitError(loc) << node.op_type() << ": opset " << opset
+  if (version < it->second.minOpset) {
+    emitError(loc) << node.op_type() << ": opset " << version
                    << " semantics are not supported (Kiln implements "
                    << node.op_type() << " from opset " << it->second.minOpset
                    << ")";
     return failure();
   }
-  NodeImporter importer(node, opset, builder, loc, values);
+  NodeImporter importer(node, version, builder, loc, values);
   if (failed(it->second.function(importer)))
     return failure();
   if (auto unread = importer.unreadAttribute())
