@@ -254,7 +254,12 @@ def failure_reason(phase, returncode, stderr, work_dir=None):
 
 
 class TestFailure(Exception):
-    """Raised inside run_test with the failure reason."""
+    """Raised inside run_test with the failure reason (shortened for the
+    report); `stderr` keeps the failing command's whole message."""
+
+    def __init__(self, reason, stderr=""):
+        super().__init__(reason)
+        self.stderr = stderr
 
 
 def run_kiln(phase, command, deadline, work_dir):
@@ -267,7 +272,7 @@ def run_kiln(phase, command, deadline, work_dir):
     except subprocess.TimeoutExpired:
         raise TestFailure(f"{phase}: timeout (test time limit reached)")
     if proc.returncode != 0:
-        raise TestFailure(failure_reason(phase, proc.returncode, proc.stderr, work_dir))
+        raise TestFailure(failure_reason(phase, proc.returncode, proc.stderr, work_dir), proc.stderr)
     return proc
 
 
@@ -288,8 +293,10 @@ def run_test(test_dir, kiln, work_root, timeout, threads, tolerance):
     return TestResult(name, True, "", time.monotonic() - started, tuple(sorted(fixed)))
 
 
-# kiln's message when a node needs a graph input's value at compile time.
-COMPILE_TIME_INPUT = re.compile(r"\(input \d+ '([^']+)'\) must be known at compile time")
+# kiln's message when a node needs a graph input's value at compile time:
+# the node's own input, and the graph inputs that value is computed from.
+COMPILE_TIME_INPUT = re.compile(r"\(input \d+ '([^']+)'\) must be known at compile time"
+                                r"(?:; it is computed from graph input ((?:'[^']+'(?:, )?)+))?")
 
 
 def compile_model(kiln, model, bundle, shapes, inputs, input_files, fixed, deadline, work_dir):
@@ -302,10 +309,15 @@ def compile_model(kiln, model, bundle, shapes, inputs, input_files, fixed, deadl
             run_kiln("compile", [kiln, "compile", model, "-o", bundle, *shapes, *values], deadline, work_dir)
             return
         except TestFailure as failure:
-            needed = COMPILE_TIME_INPUT.search(str(failure))
-            if not needed or needed.group(1) not in files or needed.group(1) in fixed:
+            needed = COMPILE_TIME_INPUT.search(failure.stderr)
+            names = [needed.group(1)] if needed else []
+            if needed and needed.group(2):
+                names += re.findall(r"'([^']+)'", needed.group(2))
+            names = [name for name in names if name in files and name not in fixed]
+            if not names:
                 raise
-            fixed[needed.group(1)] = files[needed.group(1)]
+            for name in names:
+                fixed[name] = files[name]
 
 
 def check_test(test_dir, kiln, work_dir, deadline, threads, tolerance, fixed):

@@ -3,6 +3,9 @@
 
 #include "compiler/import/onnx/NodeImporter.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "llvm/ADT/DenseSet.h"
+
 #include "llvm/ADT/SmallString.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
@@ -241,8 +244,35 @@ FailureOr<SmallVector<int64_t>> NodeImporter::constantInts(int i,
 LogicalResult NodeImporter::notKnownAtCompileTime(int i,
                                                   const llvm::Twine &what) {
   std::string name = i < node.input_size() ? node.input(i) : "";
-  return error(what + " (input " + std::to_string(i) + " '" + name +
-               "') must be known at compile time");
+  std::string message = (what + " (input " + std::to_string(i) + " '" + name +
+                         "') must be known at compile time")
+                            .str();
+  // When the value is computed from graph inputs, name them: those are what
+  // `kiln compile --input-value` can fix.
+  SmallVector<std::string> graphInputs;
+  SmallVector<Value> worklist{inputs[i]};
+  llvm::DenseSet<Value> seen;
+  while (!worklist.empty()) {
+    Value value = worklist.pop_back_val();
+    if (!value || !seen.insert(value).second)
+      continue;
+    if (auto arg = dyn_cast<BlockArgument>(value)) {
+      auto func = dyn_cast<func::FuncOp>(arg.getOwner()->getParentOp());
+      auto argName =
+          func ? func.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
+                                                   "kiln.name")
+               : StringAttr();
+      if (argName && argName.getValue() != name)
+        graphInputs.push_back(argName.str());
+      continue;
+    }
+    llvm::append_range(worklist, value.getDefiningOp()->getOperands());
+  }
+  llvm::sort(graphInputs);
+  for (size_t k = 0; k < graphInputs.size(); ++k)
+    message += (k == 0 ? "; it is computed from graph input '" : ", '") +
+               graphInputs[k] + "'";
+  return error(message);
 }
 
 LogicalResult NodeImporter::expectInputs(int min, int max) {
