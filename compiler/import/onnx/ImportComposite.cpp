@@ -17,25 +17,6 @@ namespace k = mlir::kiln;
 namespace kiln::onnx_import {
 namespace {
 
-LogicalResult normalizeAxis(NodeImporter &n, int64_t &axis, int64_t rank) {
-  if (axis < -rank || axis >= rank)
-    return n.error("axis " + std::to_string(axis) + " out of range");
-  if (axis < 0)
-    axis += rank;
-  return success();
-}
-
-/// An int64 tensor of `rank` dims, size `size` along `axis` and 1 elsewhere,
-/// holding 0..size-1: positions along an axis, for comparisons.
-Value iota(NodeImporter &n, int64_t rank, int64_t axis, int64_t size) {
-  SmallVector<int64_t> shape(rank, 1);
-  shape[axis] = size;
-  ConstantTensor t(RankedTensorType::get(shape, n.builder.getIntegerType(64)));
-  for (int64_t i = 0; i < size; ++i)
-    t.setInt(i, i);
-  return n.constant(t.toAttr());
-}
-
 LogicalResult importCastLike(NodeImporter &n) {
   if (failed(n.expectInputs(2, 2)))
     return failure();
@@ -125,7 +106,7 @@ LogicalResult normalize(NodeImporter &n, Value x, ArrayRef<int64_t> axes,
 LogicalResult importLayerNormWithStatistics(NodeImporter &n) {
   int64_t rank = n.inputType(0).getRank();
   int64_t axis = n.attrInt("axis", -1);
-  if (failed(normalizeAxis(n, axis, rank)))
+  if (failed(n.normalizeAxis(axis, rank)))
     return failure();
   if (n.attrInt("stash_type", 1) != 1)
     return n.error("stash_type other than float is not supported");
@@ -180,7 +161,7 @@ LogicalResult importMeanVarianceNormalization(NodeImporter &n) {
   int64_t rank = n.inputType(0).getRank();
   SmallVector<int64_t> axes = n.attrInts("axes", {0, 2, 3});
   for (int64_t &axis : axes)
-    if (failed(normalizeAxis(n, axis, rank)))
+    if (failed(n.normalizeAxis(axis, rank)))
       return failure();
   llvm::sort(axes);
   Value centered, mean, inv;
@@ -229,7 +210,7 @@ LogicalResult importHardmax(NodeImporter &n) {
   auto type = n.inputType(0);
   int64_t rank = type.getRank();
   int64_t axis = n.attrInt("axis", n.opset < 13 ? 1 : -1);
-  if (failed(normalizeAxis(n, axis, rank)))
+  if (failed(n.normalizeAxis(axis, rank)))
     return failure();
   Value x = n.input(0);
   int64_t workRank = rank, workAxis = axis;
@@ -245,7 +226,7 @@ LogicalResult importHardmax(NodeImporter &n) {
   }
   int64_t size = typeOf(x).getDimSize(workAxis);
   KILN_TRY(index, n.create<k::ArgMaxOp>(x, (uint64_t)workAxis, true, false));
-  KILN_TRY(hit, n.create<k::EqualOp>(index, iota(n, workRank, workAxis, size)));
+  KILN_TRY(hit, n.create<k::EqualOp>(index, n.iota(workRank, workAxis, size)));
   KILN_TRY(values, n.createTyped<k::CastOp>(
                        RankedTensorType::get(typeOf(hit).getShape(),
                                              type.getElementType()),
@@ -270,7 +251,7 @@ LogicalResult importOneHot(NodeImporter &n) {
   auto indicesType = n.inputType(0);
   int64_t rank = indicesType.getRank() + 1;
   int64_t axis = n.attrInt("axis", -1);
-  if (failed(normalizeAxis(n, axis, rank)))
+  if (failed(n.normalizeAxis(axis, rank)))
     return failure();
   Type i64 = n.builder.getIntegerType(64);
   KILN_TRY(indices,
@@ -283,7 +264,7 @@ LogicalResult importOneHot(NodeImporter &n) {
   SmallVector<int64_t> expanded(indicesType.getShape());
   expanded.insert(expanded.begin() + axis, 1);
   KILN_TRY(column, n.reshape(positions, expanded));
-  KILN_TRY(hit, n.create<k::EqualOp>(column, iota(n, rank, axis, depth)));
+  KILN_TRY(hit, n.create<k::EqualOp>(column, n.iota(rank, axis, depth)));
   KILN_TRY(flatValues, n.reshape(n.input(2), {2}));
   KILN_TRY(off,
            n.create<k::SliceOp>(flatValues, ArrayRef<int64_t>{0},
@@ -854,7 +835,7 @@ LogicalResult importReverseSequence(NodeImporter &n) {
   lengthShape[batchAxis] = type.getDimSize(batchAxis);
   KILN_TRY(lengths64, n.castElements(n.input(1), i64));
   KILN_TRY(lengths, n.reshape(lengths64, lengthShape));
-  Value time = iota(n, rank, timeAxis, type.getDimSize(timeAxis));
+  Value time = n.iota(rank, timeAxis, type.getDimSize(timeAxis));
   KILN_TRY(inside, n.create<k::LessOp>(time, lengths));
   KILN_TRY(lastIndex, n.create<k::SubOp>(lengths, n.splat(i64, 1)));
   KILN_TRY(reversed, n.create<k::SubOp>(lastIndex, time));

@@ -3,6 +3,9 @@
 
 #include "compiler/import/onnx/NodeImporter.h"
 
+#include <cmath>
+#include <limits>
+
 using namespace mlir;
 using mlir::kiln::ConstantTensor;
 
@@ -151,11 +154,64 @@ LogicalResult importGemm(NodeImporter &n) {
   return success();
 }
 
-LogicalResult importBatchNorm(NodeImporter &n) {
-  if (failed(n.expectInputs(5, 5)) || failed(n.expectOutputs(1)))
+/// BatchNormalization with training_mode=1 (opset 14+): normalises with the
+/// batch's own mean and (population) variance, and returns the running
+/// statistics updated by momentum.
+LogicalResult batchNormTraining(NodeImporter &n) {
+  if (failed(n.expectOutputs(3)))
     return failure();
-  if (n.attrInt("training_mode", 0) != 0)
-    return n.error("training_mode=1 is not supported (inference only)");
+  Value x = n.input(0);
+  auto type = typeOf(x);
+  if (type.getRank() < 2)
+    return n.error("input must have rank >= 2");
+  Type element = type.getElementType();
+  double epsilon = n.attrFloat("epsilon", 1e-5f),
+         momentum = n.attrFloat("momentum", 0.9f);
+  SmallVector<int64_t> axes{0};
+  for (int64_t d = 2; d < type.getRank(); ++d)
+    axes.push_back(d);
+  // Per-channel parameters broadcast as [C, 1, ..., 1] against [N, C, ...].
+  SmallVector<int64_t> channelShape(type.getRank() - 1, 1);
+  channelShape[0] = type.getDimSize(1);
+  auto channel = [&](Value v) { return n.reshape(v, channelShape); };
+  KILN_TRY(mean, n.create<mlir::kiln::ReduceMeanOp>(x, axes, false));
+  KILN_TRY(meanKept, channel(mean));
+  KILN_TRY(centered, n.create<mlir::kiln::SubOp>(x, meanKept));
+  KILN_TRY(squared, n.create<mlir::kiln::MulOp>(centered, centered));
+  KILN_TRY(variance, n.create<mlir::kiln::ReduceMeanOp>(squared, axes, false));
+  KILN_TRY(varianceKept, channel(variance));
+  KILN_TRY(shifted, n.create<mlir::kiln::AddOp>(varianceKept,
+                                               n.splat(element, epsilon)));
+  KILN_TRY(stddev, n.create<mlir::kiln::SqrtOp>(shifted));
+  KILN_TRY(normalized, n.create<mlir::kiln::DivOp>(centered, stddev));
+  KILN_TRY(scale, channel(n.input(1)));
+  KILN_TRY(bias, channel(n.input(2)));
+  KILN_TRY(scaled, n.create<mlir::kiln::MulOp>(normalized, scale));
+  KILN_TRY(y, n.create<mlir::kiln::AddOp>(scaled, bias));
+  n.setOutput(0, y);
+  for (int i = 1; i <= 2; ++i) {
+    if (!n.hasOutput(i))
+      continue;
+    Value running = n.input(2 + i), batch = i == 1 ? mean : variance;
+    Type statElement = typeOf(running).getElementType();
+    KILN_TRY(batchStat, n.castElements(batch, statElement));
+    KILN_TRY(kept, n.create<mlir::kiln::MulOp>(
+                       running, n.splat(statElement, momentum)));
+    KILN_TRY(added, n.create<mlir::kiln::MulOp>(
+                        batchStat, n.splat(statElement, 1 - momentum)));
+    KILN_TRY(updated, n.create<mlir::kiln::AddOp>(kept, added));
+    n.setOutput(i, updated);
+  }
+  return success();
+}
+
+LogicalResult importBatchNorm(NodeImporter &n) {
+  if (failed(n.expectInputs(5, 5)))
+    return failure();
+  if (n.opset >= 14 && n.attrInt("training_mode", 0) != 0)
+    return batchNormTraining(n);
+  if (failed(n.expectOutputs(1)))
+    return failure();
   if (n.attrInt("spatial", 1) != 1)
     return n.error("spatial=0 is not supported");
   n.ignoreAttr("momentum"); // only affects training statistics
@@ -227,8 +283,91 @@ template <typename OpTy> LogicalResult importSoftmax(NodeImporter &n) {
   return success();
 }
 
+/// MaxPool's Indices output: for each output, the flat index (over the
+/// whole input, spatial dims row-major, or column-major with storage_order
+/// 1) of the first maximum in its window. The windows' source positions are
+/// a compile-time table; the input is gathered through it, padding taps get
+/// the lowest value, and an argmax picks the tap.
+FailureOr<Value> maxPoolIndices(NodeImporter &n, Value x, Value pooled,
+                                ArrayRef<int64_t> kernel,
+                                ArrayRef<int64_t> strides,
+                                ArrayRef<int64_t> dilations,
+                                ArrayRef<int64_t> pads, bool columnMajor) {
+  auto type = typeOf(x);
+  auto outType = typeOf(pooled);
+  size_t spatial = kernel.size();
+  ArrayRef<int64_t> inShape = type.getShape().drop_front(2),
+                    outShape = outType.getShape().drop_front(2);
+  int64_t batch = type.getDimSize(0), channels = type.getDimSize(1);
+  int64_t inSize = 1, outSize = 1, taps = 1;
+  for (size_t d = 0; d < spatial; ++d) {
+    inSize *= inShape[d];
+    outSize *= outShape[d];
+    taps *= kernel[d];
+  }
+  Type i64 = n.builder.getIntegerType(64);
+  ConstantTensor source(RankedTensorType::get({outSize, taps}, i64));
+  ConstantTensor flatIndex(RankedTensorType::get({1, 1, outSize, taps}, i64));
+  ConstantTensor valid(
+      RankedTensorType::get({outSize, taps}, n.builder.getI1Type()));
+  SmallVector<int64_t> at(spatial), tap(spatial);
+  for (int64_t o = 0; o < outSize; ++o) {
+    for (int64_t rest = o, d = spatial - 1; d >= 0; --d) {
+      at[d] = rest % outShape[d];
+      rest /= outShape[d];
+    }
+    for (int64_t t = 0; t < taps; ++t) {
+      for (int64_t rest = t, d = spatial - 1; d >= 0; --d) {
+        tap[d] = rest % kernel[d];
+        rest /= kernel[d];
+      }
+      int64_t rowMajor = 0, colMajor = 0, stride = 1;
+      bool inside = true;
+      for (size_t d = 0; d < spatial; ++d) {
+        int64_t p = at[d] * strides[d] - pads[d] + tap[d] * dilations[d];
+        inside &= p >= 0 && p < inShape[d];
+        rowMajor = rowMajor * inShape[d] + p;
+        colMajor += p * stride;
+        stride *= inShape[d];
+      }
+      source.setInt(o * taps + t, inside ? rowMajor : 0);
+      flatIndex.setInt(o * taps + t, inside ? (columnMajor ? colMajor : rowMajor)
+                                            : 0);
+      valid.setInt(o * taps + t, inside);
+    }
+  }
+  Type element = type.getElementType();
+  KILN_TRY(flat, n.reshape(x, {batch, channels, inSize}));
+  KILN_TRY(windows, n.create<mlir::kiln::GatherOp>(
+                        flat, n.constant(source.toAttr()), (uint64_t)2));
+  double lowest = -std::numeric_limits<double>::infinity();
+  if (auto integer = dyn_cast<IntegerType>(element))
+    lowest = integer.isUnsigned() ? 0
+                                  : -std::ldexp(1.0, integer.getWidth() - 1);
+  KILN_TRY(masked, n.create<mlir::kiln::WhereOp>(n.constant(valid.toAttr()),
+                                                 windows,
+                                                 n.splat(element, lowest)));
+  KILN_TRY(best, n.create<mlir::kiln::ArgMaxOp>(masked, (uint64_t)3, true,
+                                                false));
+  KILN_TRY(table, n.createTyped<mlir::kiln::ExpandOp>(
+                      RankedTensorType::get({batch, channels, outSize, taps},
+                                            i64),
+                      n.constant(flatIndex.toAttr())));
+  KILN_TRY(picked, n.create<mlir::kiln::GatherElementsOp>(table, best,
+                                                          (uint64_t)3));
+  // Offsets of each (batch, channel) plane in the flattened input.
+  ConstantTensor planes(RankedTensorType::get({batch, channels, 1}, i64));
+  for (int64_t p = 0; p < batch * channels; ++p)
+    planes.setInt(p, p * inSize);
+  KILN_TRY(indices, n.reshape(picked, {batch, channels, outSize}));
+  KILN_TRY(global, n.create<mlir::kiln::AddOp>(indices,
+                                               n.constant(planes.toAttr())));
+  return n.reshape(global, outType.getShape());
+}
+
 LogicalResult importMaxPool(NodeImporter &n) {
-  if (failed(n.expectInputs(1, 1)) || failed(n.expectOutputs(1)))
+  if (failed(n.expectInputs(1, 1)) ||
+      failed(n.expectOutputs(n.opset >= 8 ? 2 : 1)))
     return failure();
   auto input = n.inputType(0);
   if (input.getRank() < 3)
@@ -237,8 +376,7 @@ LogicalResult importMaxPool(NodeImporter &n) {
   SmallVector<int64_t> kernel = n.attrInts("kernel_shape");
   if (kernel.size() != spatial)
     return n.error("kernel_shape must have one entry per spatial dim");
-  if (n.attrInt("storage_order", 0) != 0)
-    return n.error("storage_order=1 is not supported");
+  bool columnMajor = n.attrInt("storage_order", 0) != 0;
   SmallVector<int64_t> strides, dilations, pads;
   if (failed(
           windowAttrs(n, spatial, strides, dilations, pads, n.opset >= 10)) ||
@@ -246,11 +384,14 @@ LogicalResult importMaxPool(NodeImporter &n) {
                             dilations, pads)))
     return failure();
   bool ceil = n.opset >= 10 && n.attrInt("ceil_mode", 0) != 0;
-  auto result = n.create<mlir::kiln::MaxPoolOp>(n.input(0), kernel, strides,
-                                                pads, dilations, ceil);
-  if (failed(result))
-    return failure();
-  n.setOutput(0, *result);
+  KILN_TRY(pooled, n.create<mlir::kiln::MaxPoolOp>(n.input(0), kernel, strides,
+                                                   pads, dilations, ceil));
+  n.setOutput(0, pooled);
+  if (n.hasOutput(1)) {
+    KILN_TRY(indices, maxPoolIndices(n, n.input(0), pooled, kernel, strides,
+                                     dilations, pads, columnMajor));
+    n.setOutput(1, indices);
+  }
   return success();
 }
 
@@ -324,12 +465,14 @@ void registerNeuralNetworkOps(OpTable &t) {
   t["ConvTranspose"] = {importConvTranspose};
   t["MatMul"] = {importMatMul, 7, "f32 with a 2-D right operand: microkernel"};
   t["Gemm"] = {importGemm, 7, "f32 with alpha 1: microkernel"};
-  t["BatchNormalization"] = {importBatchNorm, 7,
-                             "inference; folded into a preceding Conv"};
+  t["BatchNormalization"] = {
+      importBatchNorm, 7,
+      "inference folds into a preceding Conv; training_mode from opset 14"};
   t["LayerNormalization"] = {importLayerNorm, 17};
   t["Softmax"] = {importSoftmax<mlir::kiln::SoftmaxOp>};
   t["LogSoftmax"] = {importSoftmax<mlir::kiln::LogSoftmaxOp>};
-  t["MaxPool"] = {importMaxPool, 7, "no Indices output"};
+  t["MaxPool"] = {importMaxPool, 7,
+                  "Indices through a compile-time window table and argmax"};
   t["AveragePool"] = {importAveragePool};
   t["GlobalAveragePool"] = {importGlobalPool<mlir::kiln::ReduceMeanOp>, 1};
   t["GlobalMaxPool"] = {importGlobalPool<mlir::kiln::ReduceMaxOp>, 1};

@@ -15,15 +15,6 @@ using mlir::kiln::ConstantTensor;
 namespace kiln::onnx_import {
 namespace {
 
-LogicalResult normalizeAxis(NodeImporter &n, int64_t &axis, int64_t rank) {
-  if (axis < -rank || axis >= rank)
-    return n.error("axis " + std::to_string(axis) + " out of range for rank " +
-                   std::to_string(rank));
-  if (axis < 0)
-    axis += rank;
-  return success();
-}
-
 DenseElementsAttr int64Tensor(NodeImporter &n, ArrayRef<int64_t> values,
                               ArrayRef<int64_t> shape) {
   return DenseElementsAttr::get(
@@ -106,7 +97,7 @@ LogicalResult importSqueeze(NodeImporter &n) {
   auto in = n.inputType(0);
   SmallVector<bool> drop(in.getRank(), false);
   for (int64_t axis : *axes) {
-    if (failed(normalizeAxis(n, axis, in.getRank())))
+    if (failed(n.normalizeAxis(axis, in.getRank())))
       return failure();
     if (in.getDimSize(axis) != 1)
       return n.error("cannot squeeze dim " + std::to_string(axis) +
@@ -130,7 +121,7 @@ LogicalResult importUnsqueeze(NodeImporter &n) {
   int64_t rank = in.getRank() + axes->size();
   SmallVector<bool> inserted(rank, false);
   for (int64_t axis : *axes) {
-    if (failed(normalizeAxis(n, axis, rank)))
+    if (failed(n.normalizeAxis(axis, rank)))
       return failure();
     if (inserted[axis])
       return n.error("repeated axis " + std::to_string(axis));
@@ -164,7 +155,7 @@ LogicalResult importConcat(NodeImporter &n) {
   if (!n.hasAttr("axis"))
     return n.error("missing required attribute 'axis'");
   int64_t axis = n.attrInt("axis", 0);
-  if (failed(normalizeAxis(n, axis, n.inputType(0).getRank())))
+  if (failed(n.normalizeAxis(axis, n.inputType(0).getRank())))
     return failure();
   SmallVector<Value> inputs;
   for (int i = 0; i < n.numInputs(); ++i)
@@ -181,7 +172,7 @@ LogicalResult importSplit(NodeImporter &n) {
     return failure();
   auto in = n.inputType(0);
   int64_t axis = n.attrInt("axis", 0);
-  if (failed(normalizeAxis(n, axis, in.getRank())))
+  if (failed(n.normalizeAxis(axis, in.getRank())))
     return failure();
   SmallVector<int64_t> sizes;
   if (n.opset >= 13 && n.hasInput(1)) {
@@ -256,7 +247,7 @@ LogicalResult importSlice(NodeImporter &n) {
       outSteps(rank, 1);
   for (size_t i = 0; i < axes.size(); ++i) {
     int64_t axis = axes[i];
-    if (failed(normalizeAxis(n, axis, rank)))
+    if (failed(n.normalizeAxis(axis, rank)))
       return failure();
     int64_t dim = in.getDimSize(axis), step = steps[i];
     if (step == 0)
@@ -292,7 +283,7 @@ LogicalResult importGather(NodeImporter &n) {
   if (failed(n.expectInputs(2, 2)))
     return failure();
   int64_t axis = n.attrInt("axis", 0);
-  if (failed(normalizeAxis(n, axis, n.inputType(0).getRank())))
+  if (failed(n.normalizeAxis(axis, n.inputType(0).getRank())))
     return failure();
   int64_t dim = n.inputType(0).getDimSize(axis);
   if (auto indices = n.constantInput(1))
@@ -312,7 +303,7 @@ LogicalResult importGatherElements(NodeImporter &n) {
   if (failed(n.expectInputs(2, 2)))
     return failure();
   int64_t axis = n.attrInt("axis", 0);
-  if (failed(normalizeAxis(n, axis, n.inputType(0).getRank())))
+  if (failed(n.normalizeAxis(axis, n.inputType(0).getRank())))
     return failure();
   auto result = n.create<mlir::kiln::GatherElementsOp>(n.input(0), n.input(1),
                                                        (uint64_t)axis);
@@ -327,7 +318,7 @@ LogicalResult importScatterElements(NodeImporter &n) {
   if (failed(n.expectInputs(3, 3)))
     return failure();
   int64_t axis = n.attrInt("axis", 0);
-  if (failed(normalizeAxis(n, axis, n.inputType(0).getRank())))
+  if (failed(n.normalizeAxis(axis, n.inputType(0).getRank())))
     return failure();
   std::string reduction = n.attrString("reduction", "none");
   auto result = n.createTyped<mlir::kiln::ScatterElementsOp>(
@@ -358,7 +349,7 @@ LogicalResult importCumSum(NodeImporter &n) {
   if (failed(axisValue))
     return failure();
   int64_t axis = axisValue->front();
-  if (failed(normalizeAxis(n, axis, n.inputType(0).getRank())))
+  if (failed(n.normalizeAxis(axis, n.inputType(0).getRank())))
     return failure();
   auto result = n.createTyped<mlir::kiln::CumSumOp>(
       n.inputType(0), n.input(0), (uint64_t)axis,

@@ -275,6 +275,23 @@ LogicalResult NodeImporter::notKnownAtCompileTime(int i,
   return error(message);
 }
 
+LogicalResult NodeImporter::normalizeAxis(int64_t &axis, int64_t rank) {
+  if (axis < -rank || axis >= rank)
+    return error("axis " + std::to_string(axis) + " out of range");
+  if (axis < 0)
+    axis += rank;
+  return success();
+}
+
+Value NodeImporter::iota(int64_t rank, int64_t axis, int64_t size) {
+  SmallVector<int64_t> shape(rank, 1);
+  shape[axis] = size;
+  ConstantTensor t(RankedTensorType::get(shape, builder.getIntegerType(64)));
+  for (int64_t i = 0; i < size; ++i)
+    t.setInt(i, i);
+  return constant(t.toAttr());
+}
+
 LogicalResult NodeImporter::expectInputs(int min, int max) {
   int count = 0;
   for (int i = 0; i < numInputs(); ++i)

@@ -76,6 +76,8 @@ public:
   FailureOr<SmallVector<int64_t>> constantInts(int i, llvm::StringRef what);
   /// Requires inputs [min, max] to be present.
   LogicalResult expectInputs(int min, int max);
+  /// Maps a negative axis into [0, rank); an error when out of range.
+  LogicalResult normalizeAxis(int64_t &axis, int64_t rank);
 
   //===--------------------------------------------------------------------===//
   // Attributes (each read marks the attribute as understood)
@@ -151,6 +153,9 @@ public:
     return results->front();
   }
   Value constant(mlir::DenseElementsAttr value);
+  /// An int64 constant of `rank` dims, `size` long along `axis` and 1
+  /// elsewhere, holding 0..size-1: positions along an axis.
+  Value iota(int64_t rank, int64_t axis, int64_t size);
   /// A constant of `shape` (a scalar by default) filled with `value`.
   Value splat(Type element, double value, llvm::ArrayRef<int64_t> shape = {});
   FailureOr<Value> reshape(Value value, llvm::ArrayRef<int64_t> shape);
@@ -198,6 +203,7 @@ void registerCompositeOps(OpTable &table);
 void registerQuantizationOps(OpTable &table);
 void registerRecurrentOps(OpTable &table);
 void registerTrainingOps(OpTable &table);
+void registerSelectionOps(OpTable &table);
 
 /// The optimizer ops' domain; its ops are keyed "<domain>.<op>".
 constexpr const char *kTrainingDomain = "ai.onnx.preview.training";

@@ -37,6 +37,7 @@ const OpTable &opTable() {
     registerQuantizationOps(t);
     registerRecurrentOps(t);
     registerTrainingOps(t);
+    registerSelectionOps(t);
     return t;
   }();
   return table;
