@@ -728,37 +728,6 @@ LogicalResult importUpsample(NodeImporter &n) {
   return resize(n, n.input(0), outShape, scales, {}, spec, 0);
 }
 
-/// Hann, Hamming and Blackman windows: compile-time constants of `size`.
-template <int Kind> LogicalResult importWindow(NodeImporter &n) {
-  if (failed(n.expectInputs(1, 1)))
-    return failure();
-  auto size = n.constantInput(0);
-  if (!size || size->size() != 1)
-    return n.notKnownAtCompileTime(0, "size");
-  int64_t length = size->getInt(0);
-  if (length < 0)
-    return n.error("size must be non-negative");
-  Type element = elementTypeFor(*n.context(), n.attrInt("output_datatype", 1));
-  if (!element || !isa<FloatType>(element))
-    return n.error("output_datatype must be a floating-point type");
-  bool periodic = n.attrInt("periodic", 1) != 0;
-  double span = periodic ? length : length - 1;
-  ConstantTensor window(RankedTensorType::get({length}, element));
-  for (int64_t i = 0; i < length; ++i) {
-    double angle = span > 0 ? 2 * M_PI * i / span : 0;
-    double v;
-    if (Kind == 0) // Hann
-      v = 0.5 - 0.5 * std::cos(angle);
-    else if (Kind == 1) // Hamming, ONNX's coefficients
-      v = 25.0 / 46.0 - 21.0 / 46.0 * std::cos(angle);
-    else // Blackman
-      v = 0.42 - 0.5 * std::cos(angle) + 0.08 * std::cos(2 * angle);
-    window.set(i, v);
-  }
-  n.setOutput(0, n.constant(window.toAttr()));
-  return success();
-}
-
 /// GatherND as a Gather on the flattened leading dims: each index tuple
 /// (plus its batch position) becomes one linear row index.
 LogicalResult importGatherND(NodeImporter &n) {
@@ -985,9 +954,6 @@ void registerCompositeOps(OpTable &t) {
   t["SpaceToDepth"] = {importSpaceToDepth, 7, "composed of Kiln ops"};
   t["Tile"] = {importTile, 7, "composed of Kiln ops"};
   t["EyeLike"] = {importEyeLike, 9, "composed of Kiln ops"};
-  t["HannWindow"] = {importWindow<0>, 17, "a compile-time constant"};
-  t["HammingWindow"] = {importWindow<1>, 17, "a compile-time constant"};
-  t["BlackmanWindow"] = {importWindow<2>, 17, "a compile-time constant"};
   t["Einsum"] = {importEinsum, 12, "broadcast products and sums; no diagonals"};
   t["GatherND"] = {importGatherND, 11, "composed of Kiln ops"};
   t["ReverseSequence"] = {importReverseSequence, 10, "composed of Kiln ops"};

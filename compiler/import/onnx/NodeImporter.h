@@ -204,6 +204,7 @@ void registerQuantizationOps(OpTable &table);
 void registerRecurrentOps(OpTable &table);
 void registerTrainingOps(OpTable &table);
 void registerSelectionOps(OpTable &table);
+void registerSignalOps(OpTable &table);
 
 /// The optimizer ops' domain; its ops are keyed "<domain>.<op>".
 constexpr const char *kTrainingDomain = "ai.onnx.preview.training";

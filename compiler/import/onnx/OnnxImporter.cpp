@@ -38,6 +38,7 @@ const OpTable &opTable() {
     registerRecurrentOps(t);
     registerTrainingOps(t);
     registerSelectionOps(t);
+    registerSignalOps(t);
     return t;
   }();
   return table;
