@@ -1,4 +1,4 @@
-//===- ImportSelection.cpp - TopK, Compress and MaxUnpool -----------------===//
+//===- ImportSelection.cpp - TopK, Compress, MaxUnpool, GridSample --------===//
 //
 // Ops that pick or place elements by position. Their output shapes are
 // static once K, the condition or the output shape is known at compile
@@ -198,6 +198,260 @@ LogicalResult importMaxUnpool(NodeImporter &n) {
   return success();
 }
 
+/// GridSample (4-D), as PyTorch's grid_sample computes it: each output
+/// samples X at the grid's (x, y), unnormalised from [-1, 1]. Every tap of
+/// the interpolation (1 nearest, 4 bilinear, 16 bicubic) is a gather of X
+/// at a flat position computed from the coordinates, weighted and zeroed
+/// where it falls outside X.
+class GridSampler {
+public:
+  GridSampler(NodeImporter &n, Value x, Value grid)
+      : n(n), x(x), element(typeOf(grid).getElementType()) {
+    auto type = typeOf(x);
+    batch = type.getDimSize(0);
+    channels = type.getDimSize(1);
+    height = type.getDimSize(2);
+    width = type.getDimSize(3);
+    outHeight = typeOf(grid).getDimSize(1);
+    outWidth = typeOf(grid).getDimSize(2);
+  }
+
+  LogicalResult run(Value grid, const std::string &mode,
+                    const std::string &padding, bool alignCorners,
+                    Value &result) {
+    this->padding = padding;
+    this->alignCorners = alignCorners;
+    Value gx, gy;
+    if (failed(component(grid, 0, gx)) || failed(component(grid, 1, gy)))
+      return failure();
+    auto sx = unnormalize(gx, width), sy = unnormalize(gy, height);
+    if (failed(sx) || failed(sy))
+      return failure();
+    Value sum;
+    auto addTap = [&](Value yCoord, Value xCoord, Value weight) {
+      auto tap = sample(yCoord, xCoord, weight);
+      if (failed(tap))
+        return failure();
+      if (!sum) {
+        sum = *tap;
+        return success();
+      }
+      auto added = n.create<k::AddOp>(sum, *tap);
+      if (failed(added))
+        return failure();
+      sum = *added;
+      return success();
+    };
+    if (mode == "bicubic") {
+      // Taps at floor - 1 .. floor + 2, padding applied per tap.
+      auto wx = cubicWeights(*sx), wy = cubicWeights(*sy);
+      if (failed(wx) || failed(wy))
+        return failure();
+      for (int i = 0; i < 4; ++i)
+        for (int j = 0; j < 4; ++j) {
+          KILN_TRY(weight, n.create<k::MulOp>((*wy)[i].second,
+                                              (*wx)[j].second));
+          KILN_TRY(ty, pad((*wy)[i].first, height));
+          KILN_TRY(tx, pad((*wx)[j].first, width));
+          if (failed(addTap(ty, tx, weight)))
+            return failure();
+        }
+    } else {
+      KILN_TRY(px, pad(*sx, width));
+      KILN_TRY(py, pad(*sy, height));
+      if (mode == "nearest") {
+        KILN_TRY(rx, n.create<k::RoundOp>(px)); // half to even, as nearbyint
+        KILN_TRY(ry, n.create<k::RoundOp>(py));
+        if (failed(addTap(ry, rx, n.splat(element, 1.0))))
+          return failure();
+      } else if (mode == "bilinear") {
+        KILN_TRY(x0, n.create<k::FloorOp>(px));
+        KILN_TRY(y0, n.create<k::FloorOp>(py));
+        KILN_TRY(x1, n.create<k::AddOp>(x0, n.splat(element, 1.0)));
+        KILN_TRY(y1, n.create<k::AddOp>(y0, n.splat(element, 1.0)));
+        KILN_TRY(fx, n.create<k::SubOp>(px, x0)); // weight of x1
+        KILN_TRY(fy, n.create<k::SubOp>(py, y0));
+        KILN_TRY(gx0, n.create<k::SubOp>(n.splat(element, 1.0), fx));
+        KILN_TRY(gy0, n.create<k::SubOp>(n.splat(element, 1.0), fy));
+        Value ys[2] = {y0, y1}, xs[2] = {x0, x1}, wy[2] = {gy0, fy},
+              wx[2] = {gx0, fx};
+        for (int i = 0; i < 2; ++i)
+          for (int j = 0; j < 2; ++j) {
+            KILN_TRY(weight, n.create<k::MulOp>(wy[i], wx[j]));
+            if (failed(addTap(ys[i], xs[j], weight)))
+              return failure();
+          }
+      } else {
+        return n.error("unknown mode '" + mode + "'");
+      }
+    }
+    result = sum;
+    return success();
+  }
+
+private:
+  /// Grid component `c` (0: x, 1: y) as [N, Ho, Wo].
+  LogicalResult component(Value grid, int64_t c, Value &out) {
+    auto type = typeOf(grid);
+    SmallVector<int64_t> starts(4, 0), sizes(type.getShape()), steps(4, 1);
+    starts[3] = c;
+    sizes[3] = 1;
+    KILN_TRY(part, n.create<k::SliceOp>(grid, starts, sizes, steps));
+    KILN_TRY(squeezed, n.reshape(part, {batch, outHeight, outWidth}));
+    out = squeezed;
+    return success();
+  }
+
+  Value splat(double value) { return n.splat(element, value); }
+
+  FailureOr<Value> affine(Value v, double scale, double offset) {
+    KILN_TRY(scaled, n.create<k::MulOp>(v, splat(scale)));
+    return n.create<k::AddOp>(scaled, splat(offset));
+  }
+
+  /// [-1, 1] to pixel coordinates: corner pixels' centres (align_corners)
+  /// or their outer edges.
+  FailureOr<Value> unnormalize(Value v, int64_t size) {
+    if (alignCorners)
+      return affine(v, (size - 1) / 2.0, (size - 1) / 2.0);
+    return affine(v, size / 2.0, (size - 1) / 2.0);
+  }
+
+  FailureOr<Value> clip(Value v, int64_t size) {
+    return n.createTyped<k::ClipOp>(v.getType(), v,
+                                    n.builder.getF64FloatAttr(0),
+                                    n.builder.getF64FloatAttr(size - 1));
+  }
+
+  /// The padding mode applied to a coordinate: border clamps it, reflection
+  /// mirrors it about the edges (then clamps), zeros leaves it to the
+  /// bounds check.
+  FailureOr<Value> pad(Value v, int64_t size) {
+    if (padding == "zeros")
+      return v;
+    if (padding == "border")
+      return clip(v, size);
+    if (padding != "reflection")
+      return n.error("unknown padding_mode '" + padding + "'");
+    double low = alignCorners ? 0 : -0.5,
+           span = alignCorners ? size - 1 : size;
+    if (span <= 0)
+      return splat(0.0);
+    KILN_TRY(shifted, n.create<k::SubOp>(v, splat(low)));
+    KILN_TRY(distance, n.create<k::AbsOp>(shifted));
+    KILN_TRY(ratio, n.create<k::DivOp>(distance, splat(span)));
+    KILN_TRY(flips, n.create<k::FloorOp>(ratio));
+    KILN_TRY(whole, n.create<k::MulOp>(flips, splat(span)));
+    KILN_TRY(extra, n.create<k::SubOp>(distance, whole));
+    KILN_TRY(half, n.create<k::MulOp>(flips, splat(0.5)));
+    KILN_TRY(halfFloor, n.create<k::FloorOp>(half));
+    KILN_TRY(even, n.create<k::EqualOp>(half, halfFloor));
+    KILN_TRY(forward, n.create<k::AddOp>(extra, splat(low)));
+    KILN_TRY(mirrored, n.create<k::SubOp>(splat(span + low), extra));
+    KILN_TRY(reflected, n.create<k::WhereOp>(even, forward, mirrored));
+    return clip(reflected, size);
+  }
+
+  /// The 4 bicubic taps along one axis: (coordinate, weight) for floor - 1
+  /// .. floor + 2, with the cubic convolution kernel of A = -0.75.
+  FailureOr<SmallVector<std::pair<Value, Value>>> cubicWeights(Value v) {
+    const double a = -0.75;
+    KILN_TRY(base, n.create<k::FloorOp>(v));
+    KILN_TRY(t, n.create<k::SubOp>(v, base));
+    // cc1(s) = ((a + 2) s - (a + 3)) s^2 + 1 for |s| <= 1;
+    // cc2(s) = ((a s - 5a) s + 8a) s - 4a for 1 < |s| < 2.
+    auto near = [&](Value s) -> FailureOr<Value> {
+      KILN_TRY(p, affine(s, a + 2, -(a + 3)));
+      KILN_TRY(ss, n.create<k::MulOp>(s, s));
+      KILN_TRY(q, n.create<k::MulOp>(p, ss));
+      return n.create<k::AddOp>(q, splat(1.0));
+    };
+    auto far = [&](Value s) -> FailureOr<Value> {
+      KILN_TRY(p, affine(s, a, -5 * a));
+      KILN_TRY(q, n.create<k::MulOp>(p, s));
+      KILN_TRY(r, n.create<k::AddOp>(q, splat(8 * a)));
+      KILN_TRY(u, n.create<k::MulOp>(r, s));
+      return n.create<k::AddOp>(u, splat(-4 * a));
+    };
+    KILN_TRY(tPlus1, affine(t, 1, 1));
+    KILN_TRY(oneMinusT, affine(t, -1, 1));
+    KILN_TRY(twoMinusT, affine(t, -1, 2));
+    auto w0 = far(tPlus1), w1 = near(t), w2 = near(oneMinusT),
+         w3 = far(twoMinusT);
+    if (failed(w0) || failed(w1) || failed(w2) || failed(w3))
+      return failure();
+    SmallVector<std::pair<Value, Value>> taps;
+    Value weights[4] = {*w0, *w1, *w2, *w3};
+    for (int i = 0; i < 4; ++i) {
+      KILN_TRY(at, n.create<k::AddOp>(base, splat(i - 1)));
+      taps.push_back({at, weights[i]});
+    }
+    return taps;
+  }
+
+  /// weight * X[n, c, y, x] for integral coordinates (as floats), zero
+  /// where (y, x) is outside X.
+  FailureOr<Value> sample(Value y, Value xCoord, Value weight) {
+    KILN_TRY(xOk0, n.create<k::GreaterEqualOp>(xCoord, splat(0)));
+    KILN_TRY(xOk1, n.create<k::LessEqualOp>(xCoord, splat(width - 1)));
+    KILN_TRY(yOk0, n.create<k::GreaterEqualOp>(y, splat(0)));
+    KILN_TRY(yOk1, n.create<k::LessEqualOp>(y, splat(height - 1)));
+    KILN_TRY(xOk, n.create<k::AndOp>(xOk0, xOk1));
+    KILN_TRY(yOk, n.create<k::AndOp>(yOk0, yOk1));
+    KILN_TRY(inside, n.create<k::AndOp>(xOk, yOk));
+    KILN_TRY(cx, clip(xCoord, width));
+    KILN_TRY(cy, clip(y, height));
+    KILN_TRY(row, n.create<k::MulOp>(cy, splat(width)));
+    KILN_TRY(flat, n.create<k::AddOp>(row, cx));
+    Type i64 = n.builder.getIntegerType(64);
+    KILN_TRY(index, n.castElements(flat, i64));
+    KILN_TRY(index3, n.reshape(index, {batch, 1, outHeight * outWidth}));
+    KILN_TRY(indices,
+             n.createTyped<k::ExpandOp>(
+                 RankedTensorType::get(
+                     {batch, channels, outHeight * outWidth}, i64),
+                 index3));
+    KILN_TRY(planes, n.reshape(x, {batch, channels, height * width}));
+    KILN_TRY(picked,
+             n.create<k::GatherElementsOp>(planes, indices, (uint64_t)2));
+    KILN_TRY(values,
+             n.reshape(picked, {batch, channels, outHeight, outWidth}));
+    KILN_TRY(masked, n.create<k::WhereOp>(inside, weight, splat(0)));
+    Type valueElement = typeOf(x).getElementType();
+    KILN_TRY(castWeight, n.castElements(masked, valueElement));
+    KILN_TRY(weight4, n.reshape(castWeight, {batch, 1, outHeight, outWidth}));
+    return n.create<k::MulOp>(values, weight4);
+  }
+
+  NodeImporter &n;
+  Value x;
+  Type element;
+  std::string padding;
+  bool alignCorners = false;
+  int64_t batch, channels, height, width, outHeight, outWidth;
+};
+
+LogicalResult importGridSample(NodeImporter &n) {
+  if (failed(n.expectInputs(2, 2)))
+    return failure();
+  auto type = n.inputType(0), gridType = n.inputType(1);
+  if (type.getRank() != 4 || gridType.getRank() != 4 ||
+      gridType.getDimSize(3) != 2 ||
+      gridType.getDimSize(0) != type.getDimSize(0))
+    return n.error("expects X [N, C, H, W] and grid [N, H_out, W_out, 2]");
+  if (!isa<FloatType>(type.getElementType()) ||
+      !isa<FloatType>(gridType.getElementType()))
+    return n.error("X and grid must be floating-point");
+  Value result;
+  GridSampler sampler(n, n.input(0), n.input(1));
+  if (failed(sampler.run(n.input(1), n.attrString("mode", "bilinear"),
+                         n.attrString("padding_mode", "zeros"),
+                         n.attrInt("align_corners", 0) != 0, result)))
+    return failure();
+  n.setOutput(0, result);
+  return success();
+}
+
 } // namespace
 
 void registerSelectionOps(OpTable &t) {
@@ -206,6 +460,8 @@ void registerSelectionOps(OpTable &t) {
   t["Compress"] = {importCompress, 9,
                    "condition must be known at compile time"};
   t["MaxUnpool"] = {importMaxUnpool, 9, "composed of Kiln ops"};
+  t["GridSample"] = {importGridSample, 16,
+                     "4-D; every mode and padding mode, gathers of Kiln ops"};
 }
 
 } // namespace kiln::onnx_import
