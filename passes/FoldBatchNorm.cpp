@@ -16,15 +16,6 @@ using namespace mlir::kiln;
 
 namespace {
 
-std::optional<ConstantTensor> constantOf(Value v) {
-  if (!v)
-    return std::nullopt;
-  auto constant = v.getDefiningOp<ConstantOp>();
-  if (!constant)
-    return std::nullopt;
-  return ConstantTensor::fromAttr(constant.getValue());
-}
-
 /// Folds `bn` into its producing convolution when that is possible, and
 /// returns the replacement value; null otherwise.
 Value foldIntoConv(OpBuilder &builder, BatchNormOp bn, ArrayRef<double> scale,

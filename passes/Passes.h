@@ -2,6 +2,7 @@
 #ifndef KILN_PASSES_PASSES_H
 #define KILN_PASSES_PASSES_H
 
+#include "dialects/kiln/IR/ConstantTensor.h"
 #include "dialects/kiln/IR/KilnDialect.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -42,6 +43,8 @@ constexpr llvm::StringLiteral kMicrokernelDilationsAttr = "kiln.dilations";
 int64_t elementByteSize(Type type);
 /// Bytes of a static-shape tensor's buffer.
 int64_t tensorByteSize(RankedTensorType type);
+/// The value of `value` when a kiln.constant defines it.
+std::optional<ConstantTensor> constantOf(Value value);
 
 } // namespace mlir::kiln
 

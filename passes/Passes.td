@@ -31,6 +31,61 @@ def FoldBatchNorm : Pass<"kiln-fold-batch-norm", "mlir::func::FuncOp"> {
   let dependentDialects = ["mlir::kiln::KilnDialect"];
 }
 
+def FuseLayerNorm : Pass<"kiln-fuse-layer-norm", "mlir::func::FuncOp"> {
+  let summary = "Recognise layer normalisation written out as elementwise ops";
+  let description = [{
+    Exporters write LayerNorm before opset 17 (PyTorch always) as
+    (x - mean(x)) / sqrt(mean((x - mean(x))^2) + eps) * gamma + beta over
+    trailing dims. This pass matches that graph (Pow by 2 or a product for
+    the square, Div or a multiplication by the reciprocal, gamma and beta
+    optional) and replaces it by one `kiln.layer_norm`, which is one
+    dispatch instead of five. Values inside the pattern that have other
+    users keep it from matching.
+
+    Before:
+    ```mlir
+    %m = kiln.reduce_mean %x {axes = array<i64: 2>, keepdims = true}
+    %d = kiln.sub %x, %m
+    %p = kiln.pow %d, %two
+    %v = kiln.reduce_mean %p {axes = array<i64: 2>, keepdims = true}
+    %a = kiln.add %v, %eps
+    %s = kiln.sqrt %a
+    %n = kiln.div %d, %s
+    %g = kiln.mul %n, %gamma
+    %y = kiln.add %g, %beta
+    ```
+    After:
+    ```mlir
+    %y = kiln.layer_norm %x, %gamma, %beta {axis = 2, epsilon = 1.0e-05}
+    ```
+  }];
+  let dependentDialects = ["mlir::kiln::KilnDialect"];
+}
+
+def PropagateTransposes
+    : Pass<"kiln-propagate-transposes", "mlir::func::FuncOp"> {
+  let summary = "Sink transposes through elementwise ops so that pairs cancel";
+  let description = [{
+    NHWC graphs (tf2onnx) wrap every convolution in a Transpose to NCHW and
+    one back. This pass moves a transpose below the elementwise op that
+    consumes it when the op's other operands are constants, scalars or the
+    same transpose, and composes consecutive transposes, so that a
+    transpose back and the next transpose forward meet and fold away.
+
+    Before:
+    ```mlir
+    %t = kiln.transpose %c {perm = array<i64: 0, 2, 3, 1>}  // NCHW -> NHWC
+    %r = kiln.relu %t
+    %u = kiln.transpose %r {perm = array<i64: 0, 3, 1, 2>}  // NHWC -> NCHW
+    ```
+    After:
+    ```mlir
+    %r = kiln.relu %c
+    ```
+  }];
+  let dependentDialects = ["mlir::kiln::KilnDialect"];
+}
+
 def FormDispatches : Pass<"kiln-form-dispatches", "mlir::func::FuncOp"> {
   let summary = "Fuse ops into dispatch regions (the unit of code generation)";
   let description = [{

@@ -140,6 +140,9 @@ bool Compiler::run() {
   if (!phase(Phase::Graph, [&] {
         return runPasses(*module, [](OpPassManager &pm) {
           pm.addPass(createCanonicalizerPass());
+          pm.addNestedPass<func::FuncOp>(
+              mlir::kiln::createPropagateTransposes());
+          pm.addNestedPass<func::FuncOp>(mlir::kiln::createFuseLayerNorm());
           pm.addNestedPass<func::FuncOp>(mlir::kiln::createFoldBatchNorm());
           pm.addPass(createCanonicalizerPass());
           pm.addPass(createCSEPass());

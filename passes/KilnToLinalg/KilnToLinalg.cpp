@@ -24,15 +24,6 @@ namespace mlir::kiln {
 using namespace mlir;
 using namespace mlir::kiln;
 
-int64_t mlir::kiln::elementByteSize(Type type) {
-  unsigned bits = type.getIntOrFloatBitWidth();
-  return bits < 8 ? 1 : bits / 8;
-}
-
-int64_t mlir::kiln::tensorByteSize(RankedTensorType type) {
-  return type.getNumElements() * elementByteSize(type.getElementType());
-}
-
 namespace mlir::kiln::lowering {
 
 Type signless(Type type) {

@@ -2,7 +2,10 @@
 """Ops whose ONNX node tests are few and small, checked on random inputs
 against torch: every GridSample mode x padding x align_corners, TopK along
 each axis (largest and smallest, with ties), DFT/inverse/onesided against
-torch.fft. Each case is a one-node model compiled and run by kiln.
+torch.fft. And exporter patterns Kiln rewrites: tf2onnx's NHWC convolutions
+(the Transpose pairs must fold away) and LayerNorm written out (it must
+become kiln.layer_norm). Each case is a small model compiled and run by
+kiln; for the patterns, the graph after `--compile-to graph` is checked too.
 
   /usr/bin/python3 ops_vs_torch.py --kiln build/default/bin/kiln --work-dir DIR
 """
@@ -18,15 +21,18 @@ import torch
 from onnx import helper, numpy_helper
 
 
-def run_node(kiln, work_dir, name, node, inputs, outputs, opset):
-    """Compiles and runs a one-node model; returns its outputs by name.
-    Integer inputs become initializers (K, axes: compile-time values)."""
-    constants = {k: v for k, v in inputs.items() if v.dtype == np.int64}
+def run_node(kiln, work_dir, name, nodes, inputs, outputs, opset):
+    """Compiles and runs a model of `nodes` (one node or a list); returns
+    its outputs by name, and the graph-phase IR as "graph".
+    Integer inputs (K, axes: compile-time values) and inputs named in lower
+    case (weights) become initializers; the others are run-time inputs."""
+    nodes = nodes if isinstance(nodes, list) else [nodes]
+    constants = {k: v for k, v in inputs.items() if v.dtype == np.int64 or k[0].islower()}
     inputs = {k: v for k, v in inputs.items() if k not in constants}
     case_dir = os.path.join(work_dir, name)
     os.makedirs(case_dir, exist_ok=True)
     graph = helper.make_graph(
-        [node], name,
+        nodes, name,
         [helper.make_tensor_value_info(k, onnx.mapping.NP_TYPE_TO_TENSOR_TYPE[v.dtype], v.shape)
          for k, v in inputs.items()],
         [helper.make_tensor_value_info(k, t, None) for k, t in outputs.items()],
@@ -42,7 +48,11 @@ def run_node(kiln, work_dir, name, node, inputs, outputs, opset):
         onnx.save_tensor(numpy_helper.from_array(value, key), path)
         args += ["--input", f"{key}={path}"]
     subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
-    return {key: np.load(os.path.join(case_dir, key + ".npy")) for key in outputs}
+    results = {key: np.load(os.path.join(case_dir, key + ".npy")) for key in outputs}
+    results["graph"] = subprocess.run(
+        [kiln, "compile", model_path, "-o", bundle, "--compile-to", "graph"],
+        check=True, stdout=subprocess.PIPE, text=True).stdout
+    return results
 
 
 def grid_sample_cases(rng):
@@ -89,6 +99,57 @@ def dft_cases(rng):
         {"X": z}, {"Y": onnx.TensorProto.FLOAT}, 17, {"Y": as_pairs(torch.fft.ifft(complex_z, dim=1))}
 
 
+def exporter_pattern_cases(rng):
+    # tf2onnx: NHWC input, each conv wrapped in transposes, bias and Relu
+    # in NHWC between them. Only the first and last transpose may remain.
+    x = rng.standard_normal((1, 6, 6, 3)).astype(np.float32)
+    w1 = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    w2 = rng.standard_normal((5, 4, 1, 1)).astype(np.float32)
+    bias = rng.standard_normal((4,)).astype(np.float32)
+    to_nchw, to_nhwc = [0, 3, 1, 2], [0, 2, 3, 1]
+    nodes = [
+        helper.make_node("Transpose", ["X"], ["x_nchw"], perm=to_nchw),
+        helper.make_node("Conv", ["x_nchw", "w1"], ["c1"], pads=[1, 1, 1, 1]),
+        helper.make_node("Transpose", ["c1"], ["c1_nhwc"], perm=to_nhwc),
+        helper.make_node("Add", ["c1_nhwc", "bias"], ["biased"]),
+        helper.make_node("Relu", ["biased"], ["r"]),
+        helper.make_node("Transpose", ["r"], ["r_nchw"], perm=to_nchw),
+        helper.make_node("Conv", ["r_nchw", "w2"], ["c2"]),
+        helper.make_node("Transpose", ["c2"], ["Y"], perm=to_nhwc),
+    ]
+    torch_x = torch.tensor(x).permute(0, 3, 1, 2)
+    c1 = torch.nn.functional.conv2d(torch_x, torch.tensor(w1), padding=1)
+    r = torch.relu(c1 + torch.tensor(bias)[None, :, None, None])
+    expected = torch.nn.functional.conv2d(r, torch.tensor(w2)).permute(0, 2, 3, 1).numpy()
+    yield "nhwc_convs", nodes, {"X": x, "w1": w1, "w2": w2, "bias": bias}, \
+        {"Y": onnx.TensorProto.FLOAT}, 13, {"Y": expected}, \
+        lambda graph: graph.count("kiln.transpose") == 2 or "expected 2 transposes"
+
+    # PyTorch's LayerNorm before opset 17.
+    x = rng.standard_normal((2, 5, 16)).astype(np.float32)
+    gamma = rng.standard_normal((16,)).astype(np.float32)
+    beta = rng.standard_normal((16,)).astype(np.float32)
+    two, eps = np.array(2.0, np.float32), np.array(1e-5, np.float32)
+    nodes = [
+        helper.make_node("ReduceMean", ["X"], ["mean"], axes=[-1]),
+        helper.make_node("Sub", ["X", "mean"], ["centered"]),
+        helper.make_node("Pow", ["centered", "two"], ["squared"]),
+        helper.make_node("ReduceMean", ["squared"], ["variance"], axes=[-1]),
+        helper.make_node("Add", ["variance", "eps"], ["shifted"]),
+        helper.make_node("Sqrt", ["shifted"], ["stddev"]),
+        helper.make_node("Div", ["centered", "stddev"], ["normalized"]),
+        helper.make_node("Mul", ["normalized", "gamma"], ["scaled"]),
+        helper.make_node("Add", ["scaled", "beta"], ["Y"]),
+    ]
+    expected = torch.nn.functional.layer_norm(
+        torch.tensor(x), (16,), torch.tensor(gamma), torch.tensor(beta), 1e-5).numpy()
+    yield "layer_norm_written_out", nodes, \
+        {"X": x, "gamma": gamma, "beta": beta, "two": two, "eps": eps}, \
+        {"Y": onnx.TensorProto.FLOAT}, 13, {"Y": expected}, \
+        lambda graph: ("kiln.layer_norm" in graph and "kiln.reduce_mean" not in graph) \
+        or "expected one kiln.layer_norm and no reduce_mean"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kiln", required=True)
@@ -96,9 +157,13 @@ def main():
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     failures = 0
-    for cases in (grid_sample_cases, top_k_cases, dft_cases):
-        for name, node, inputs, outputs, opset, expected in cases(rng):
+    for cases in (grid_sample_cases, top_k_cases, dft_cases, exporter_pattern_cases):
+        for name, node, inputs, outputs, opset, expected, *graph_check in cases(rng):
             got = run_node(args.kiln, args.work_dir, name, node, inputs, outputs, opset)
+            for check in graph_check:
+                verdict = check(got["graph"])
+                print(f"{name} graph: {'ok' if verdict is True else 'FAIL ' + verdict}")
+                failures += verdict is not True
             for key, want in expected.items():
                 have = got[key]
                 if have.shape != want.shape:

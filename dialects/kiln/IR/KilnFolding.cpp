@@ -338,6 +338,15 @@ OpFoldResult TransposeOp::fold(FoldAdaptor adaptor) {
   });
   if (identity)
     return getInput();
+  // transpose(transpose(x, inner), perm) is one transpose of x.
+  if (auto inner = getInput().getDefiningOp<TransposeOp>()) {
+    SmallVector<int64_t> composed;
+    for (int64_t d : perm)
+      composed.push_back(inner.getPerm()[d]);
+    setPerm(composed);
+    getInputMutable().assign(inner.getInput());
+    return getResult();
+  }
   auto input = ConstantTensor::fromAttr(adaptor.getInput());
   if (!input)
     return {};

@@ -1,0 +1,198 @@
+//===- FuseLayerNorm.cpp - recognise layer normalisation spelled out ------===//
+//
+// Exporters before opset 17 (and PyTorch at any opset) write LayerNorm as
+// ReduceMean, Sub, Pow, ReduceMean, Add, Sqrt, Div, then Mul and Add for the
+// affine part. As separate ops that is five dispatches and four passes over
+// memory; as kiln.layer_norm it is one dispatch.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialects/kiln/IR/ConstantTensor.h"
+#include "passes/Passes.h"
+
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+namespace mlir::kiln {
+#define GEN_PASS_DEF_FUSELAYERNORM
+#include "passes/Passes.h.inc"
+} // namespace mlir::kiln
+
+using namespace mlir;
+using namespace mlir::kiln;
+
+namespace {
+
+/// The single value of a constant with one distinct element.
+std::optional<double> splatValue(Value v) {
+  auto constant = constantOf(v);
+  if (!constant || !constant->isFloat() || constant->size() == 0)
+    return std::nullopt;
+  double first = constant->getFloat(0);
+  for (int64_t i = 1; i < constant->size(); ++i)
+    if (constant->getFloat(i) != first)
+      return std::nullopt;
+  return first;
+}
+
+/// The operand of a commutative binary op that is not `known`.
+template <typename OpTy> Value otherOperand(OpTy op, Value known) {
+  return op.getLhs() == known ? op.getRhs() : op.getLhs();
+}
+
+/// The first axis of `mean` when it averages x over trailing dims
+/// [axis, rank) keeping them; nullopt otherwise.
+std::optional<int64_t> trailingMeanAxis(ReduceMeanOp mean) {
+  if (!mean || !mean.getKeepdims())
+    return std::nullopt;
+  ArrayRef<int64_t> axes = mean.getAxes();
+  int64_t rank = cast<RankedTensorType>(mean.getInput().getType()).getRank();
+  if (axes.empty())
+    return std::nullopt;
+  for (size_t i = 0; i < axes.size(); ++i)
+    if (axes[i] != rank - (int64_t)axes.size() + (int64_t)i)
+      return std::nullopt;
+  return axes.front();
+}
+
+/// `value` as a layer_norm scale or bias: it may only vary along the
+/// normalised dims. Leading unit dims beyond those are reshaped away.
+Value asNormalizedOperand(PatternRewriter &rewriter, Value value,
+                          ArrayRef<int64_t> normalized) {
+  auto type = cast<RankedTensorType>(value.getType());
+  ArrayRef<int64_t> shape = type.getShape();
+  int64_t extra = type.getRank() - (int64_t)normalized.size();
+  for (int64_t d = 0; d < extra; ++d)
+    if (shape[d] != 1)
+      return nullptr;
+  ArrayRef<int64_t> kept = shape.drop_front(std::max<int64_t>(extra, 0));
+  for (size_t i = 0; i < kept.size(); ++i) {
+    int64_t dim = kept[kept.size() - 1 - i];
+    if (dim != 1 && dim != normalized[normalized.size() - 1 - i])
+      return nullptr;
+  }
+  if (extra <= 0)
+    return value;
+  return rewriter.create<ReshapeOp>(
+      value.getLoc(), RankedTensorType::get(kept, type.getElementType()),
+      value);
+}
+
+/// Matches (x - mean(x)) / sqrt(mean((x - mean(x))^2) + eps), rooted at
+/// the division (or the multiplication by the reciprocal), and then an
+/// optional `* gamma` and `+ beta` that use nothing else.
+struct FuseLayerNormPattern : public RewritePattern {
+  FuseLayerNormPattern(MLIRContext *context)
+      : RewritePattern(MatchAnyOpTypeTag(), /*benefit=*/1, context) {}
+
+  LogicalResult matchAndRewrite(Operation *root,
+                                PatternRewriter &rewriter) const override {
+    Value centered, stddev;
+    if (auto div = dyn_cast<DivOp>(root)) {
+      centered = div.getLhs();
+      stddev = div.getRhs();
+    } else if (auto mul = dyn_cast<MulOp>(root)) {
+      for (Value operand : {mul.getLhs(), mul.getRhs()})
+        if (auto reciprocal = operand.getDefiningOp<ReciprocalOp>()) {
+          stddev = reciprocal.getInput();
+          centered = otherOperand(mul, operand);
+        }
+    }
+    if (!centered || !stddev)
+      return failure();
+    auto type = cast<RankedTensorType>(root->getResult(0).getType());
+    if (!isa<FloatType>(type.getElementType()))
+      return failure();
+
+    // centered = x - mean(x) over trailing dims.
+    auto sub = centered.getDefiningOp<SubOp>();
+    if (!sub)
+      return failure();
+    Value x = sub.getLhs();
+    auto mean = sub.getRhs().getDefiningOp<ReduceMeanOp>();
+    std::optional<int64_t> axis = trailingMeanAxis(mean);
+    if (!axis || mean.getInput() != x ||
+        cast<RankedTensorType>(x.getType()) != type)
+      return failure();
+
+    // stddev = sqrt(mean(centered^2) + eps).
+    auto sqrt = stddev.getDefiningOp<SqrtOp>();
+    auto add = sqrt ? sqrt.getInput().getDefiningOp<AddOp>() : AddOp();
+    if (!add)
+      return failure();
+    ReduceMeanOp variance;
+    std::optional<double> epsilon;
+    for (Value operand : {add.getLhs(), add.getRhs()})
+      if (auto candidate = operand.getDefiningOp<ReduceMeanOp>()) {
+        variance = candidate;
+        epsilon = splatValue(otherOperand(add, operand));
+      }
+    if (!epsilon || trailingMeanAxis(variance) != axis)
+      return failure();
+    Operation *square = variance.getInput().getDefiningOp();
+    bool squares = false;
+    if (auto pow = dyn_cast_or_null<PowOp>(square))
+      squares = pow.getLhs() == centered && splatValue(pow.getRhs()) == 2.0;
+    else if (auto mul = dyn_cast_or_null<MulOp>(square))
+      squares = mul.getLhs() == centered && mul.getRhs() == centered;
+    if (!squares)
+      return failure();
+    // The intermediate values must not be needed elsewhere, or fusing
+    // would compute them twice.
+    for (Value inner : {Value(sqrt.getResult()), Value(add.getResult()),
+                        Value(variance.getResult()), Value(square->getResult(0)),
+                        Value(mean.getResult())})
+      if (!inner.hasOneUse())
+        return failure();
+    for (Operation *user : centered.getUsers())
+      if (user != root && user != square)
+        return failure();
+
+    // The affine part: a * gamma, then + beta, when they follow alone.
+    ArrayRef<int64_t> normalized = type.getShape().drop_front(*axis);
+    Operation *last = root;
+    Value gamma, beta;
+    if (root->hasOneUse())
+      if (auto mul = dyn_cast<MulOp>(*root->user_begin())) {
+        gamma = asNormalizedOperand(rewriter,
+                                    otherOperand(mul, root->getResult(0)),
+                                    normalized);
+        if (gamma && mul.getType() == type)
+          last = mul;
+        else
+          gamma = nullptr;
+      }
+    if (gamma && last->hasOneUse())
+      if (auto addBias = dyn_cast<AddOp>(*last->user_begin())) {
+        beta = asNormalizedOperand(
+            rewriter, otherOperand(addBias, last->getResult(0)), normalized);
+        if (beta && addBias.getType() == type)
+          last = addBias;
+        else
+          beta = nullptr;
+      }
+    rewriter.setInsertionPoint(last);
+    if (!gamma) {
+      ConstantTensor one(RankedTensorType::get({}, type.getElementType()));
+      one.set(0, 1.0);
+      gamma = rewriter.create<ConstantOp>(root->getLoc(), one.toAttr());
+    }
+    auto fused = rewriter.create<LayerNormOp>(
+        root->getLoc(), type, x, gamma, beta, rewriter.getI64IntegerAttr(*axis),
+        rewriter.getF32FloatAttr(*epsilon));
+    rewriter.replaceOp(last, fused.getResult());
+    return success();
+  }
+};
+
+struct FuseLayerNorm : public mlir::kiln::impl::FuseLayerNormBase<FuseLayerNorm> {
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    patterns.add<FuseLayerNormPattern>(&getContext());
+    if (failed(applyPatternsAndFoldGreedily(getOperation(),
+                                            std::move(patterns))))
+      signalPassFailure();
+  }
+};
+
+} // namespace

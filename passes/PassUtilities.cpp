@@ -1,0 +1,22 @@
+//===- PassUtilities.cpp - helpers shared by the Kiln passes --------------===//
+
+#include "passes/Passes.h"
+
+using namespace mlir;
+using namespace mlir::kiln;
+
+int64_t mlir::kiln::elementByteSize(Type type) {
+  unsigned bits = type.getIntOrFloatBitWidth();
+  return bits < 8 ? 1 : bits / 8;
+}
+
+int64_t mlir::kiln::tensorByteSize(RankedTensorType type) {
+  return type.getNumElements() * elementByteSize(type.getElementType());
+}
+
+std::optional<ConstantTensor> mlir::kiln::constantOf(Value value) {
+  auto constant = value ? value.getDefiningOp<ConstantOp>() : ConstantOp();
+  if (!constant)
+    return std::nullopt;
+  return ConstantTensor::fromAttr(constant.getValue());
+}
