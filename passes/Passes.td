@@ -31,16 +31,18 @@ def FoldBatchNorm : Pass<"kiln-fold-batch-norm", "mlir::func::FuncOp"> {
   let dependentDialects = ["mlir::kiln::KilnDialect"];
 }
 
-def FuseLayerNorm : Pass<"kiln-fuse-layer-norm", "mlir::func::FuncOp"> {
-  let summary = "Recognise layer normalisation written out as elementwise ops";
+def FuseDecomposedOps : Pass<"kiln-fuse-decomposed-ops", "mlir::func::FuncOp"> {
+  let summary = "Recognise LayerNorm and GELU written out as elementwise ops";
   let description = [{
     Exporters write LayerNorm before opset 17 (PyTorch always) as
     (x - mean(x)) / sqrt(mean((x - mean(x))^2) + eps) * gamma + beta over
     trailing dims. This pass matches that graph (Pow by 2 or a product for
     the square, Div or a multiplication by the reciprocal, gamma and beta
     optional) and replaces it by one `kiln.layer_norm`, which is one
-    dispatch instead of five. Values inside the pattern that have other
-    users keep it from matching.
+    dispatch instead of five. It also replaces x * (1 + erf(x / sqrt(2))) *
+    0.5 (either product order, or x * 0.7071...) by `kiln.gelu`, which can
+    join the producing matmul's epilogue. Values inside a pattern that have
+    other users keep it from matching.
 
     Before:
     ```mlir
@@ -53,10 +55,16 @@ def FuseLayerNorm : Pass<"kiln-fuse-layer-norm", "mlir::func::FuncOp"> {
     %n = kiln.div %d, %s
     %g = kiln.mul %n, %gamma
     %y = kiln.add %g, %beta
+    %q = kiln.div %y, %sqrt2
+    %e = kiln.erf %q
+    %o = kiln.add %e, %one
+    %h = kiln.mul %y, %o
+    %z = kiln.mul %h, %half
     ```
     After:
     ```mlir
     %y = kiln.layer_norm %x, %gamma, %beta {axis = 2, epsilon = 1.0e-05}
+    %z = kiln.gelu %y
     ```
   }];
   let dependentDialects = ["mlir::kiln::KilnDialect"];

@@ -142,7 +142,7 @@ bool Compiler::run() {
           pm.addPass(createCanonicalizerPass());
           pm.addNestedPass<func::FuncOp>(
               mlir::kiln::createPropagateTransposes());
-          pm.addNestedPass<func::FuncOp>(mlir::kiln::createFuseLayerNorm());
+          pm.addNestedPass<func::FuncOp>(mlir::kiln::createFuseDecomposedOps());
           pm.addNestedPass<func::FuncOp>(mlir::kiln::createFoldBatchNorm());
           pm.addPass(createCanonicalizerPass());
           pm.addPass(createCSEPass());

@@ -96,6 +96,15 @@ def Kiln_ReluOp : Kiln_UnaryOp<"relu"> { let summary = "max(x, 0)"; }
 def Kiln_SigmoidOp : Kiln_UnaryOp<"sigmoid"> { let summary = "1/(1+e^-x)"; }
 def Kiln_SoftplusOp : Kiln_UnaryOp<"softplus"> { let summary = "log(1+e^x)"; }
 def Kiln_SoftsignOp : Kiln_UnaryOp<"softsign"> { let summary = "x/(1+|x|)"; }
+def Kiln_GeluOp : Kiln_UnaryOp<"gelu"> {
+  let summary = "x * (1 + erf(x / sqrt(2))) / 2 (exact GELU)";
+  let description = [{
+    No ONNX op before opset 20: exporters write it with Erf, and
+    kiln-fuse-decomposed-ops recognises that. As one elementwise op it joins
+    the producing matmul's epilogue, which the written-out form cannot (its
+    input has two users).
+  }];
+}
 def Kiln_HardSwishOp : Kiln_UnaryOp<"hard_swish"> {
   let summary = "x * max(0, min(1, x/6 + 1/2))";
 }

@@ -11,6 +11,8 @@
 
 #include "llvm/ADT/TypeSwitch.h"
 
+#include <cmath>
+
 using namespace mlir;
 using namespace mlir::kiln;
 
@@ -271,6 +273,14 @@ FailureOr<Value> buildElementwiseScalar(Operation *op, OpBuilder &b,
             })
             .Case([&](ErfOp) {
               return b.create<math::ErfOp>(loc, x).getResult();
+            })
+            .Case([&](GeluOp) {
+              Value e = b.create<math::ErfOp>(
+                  loc, b.create<arith::MulFOp>(loc, x, c(M_SQRT1_2)));
+              Value half = b.create<arith::MulFOp>(loc, x, c(0.5));
+              return b.create<arith::MulFOp>(
+                         loc, half, b.create<arith::AddFOp>(loc, e, c(1)))
+                  .getResult();
             })
             .Case([&](SinOp) {
               return b.create<math::SinOp>(loc, x).getResult();

@@ -150,6 +150,27 @@ def exporter_pattern_cases(rng):
         or "expected one kiln.layer_norm and no reduce_mean"
 
 
+    # PyTorch's exact GELU export after a Linear layer: it must become
+    # kiln.gelu in the matmul's dispatch.
+    x = rng.standard_normal((6, 16)).astype(np.float32)
+    w = rng.standard_normal((16, 32)).astype(np.float32)
+    nodes = [
+        helper.make_node("MatMul", ["X", "w"], ["h"]),
+        helper.make_node("Div", ["h", "sqrt2"], ["scaled"]),
+        helper.make_node("Erf", ["scaled"], ["erf"]),
+        helper.make_node("Add", ["erf", "one"], ["shifted"]),
+        helper.make_node("Mul", ["h", "shifted"], ["product"]),
+        helper.make_node("Mul", ["product", "half"], ["Y"]),
+    ]
+    expected = torch.nn.functional.gelu(torch.tensor(x) @ torch.tensor(w)).numpy()
+    yield "gelu_written_out", nodes, \
+        {"X": x, "w": w, "sqrt2": np.array(np.sqrt(2), np.float32),
+         "one": np.array(1, np.float32), "half": np.array(0.5, np.float32)}, \
+        {"Y": onnx.TensorProto.FLOAT}, 13, {"Y": expected}, \
+        lambda graph: ("kiln.gelu" in graph and "kiln.erf" not in graph) \
+        or "expected kiln.gelu and no kiln.erf"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kiln", required=True)

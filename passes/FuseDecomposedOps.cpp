@@ -1,9 +1,11 @@
-//===- FuseLayerNorm.cpp - recognise layer normalisation spelled out ------===//
+//===- FuseDecomposedOps.cpp - recognise LayerNorm and GELU written out ---===//
 //
-// Exporters before opset 17 (and PyTorch at any opset) write LayerNorm as
+// Exporters write LayerNorm before opset 17 (PyTorch at any opset) as
 // ReduceMean, Sub, Pow, ReduceMean, Add, Sqrt, Div, then Mul and Add for the
-// affine part. As separate ops that is five dispatches and four passes over
-// memory; as kiln.layer_norm it is one dispatch.
+// affine part: five dispatches and four passes over memory, where
+// kiln.layer_norm is one dispatch. They write GELU as Div, Erf, Add, Mul,
+// Mul; its input has two users, which keeps it out of the producing
+// matmul's epilogue, where kiln.gelu fits.
 //
 //===----------------------------------------------------------------------===//
 
@@ -13,8 +15,10 @@
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
+#include <cmath>
+
 namespace mlir::kiln {
-#define GEN_PASS_DEF_FUSELAYERNORM
+#define GEN_PASS_DEF_FUSEDECOMPOSEDOPS
 #include "passes/Passes.h.inc"
 } // namespace mlir::kiln
 
@@ -185,10 +189,77 @@ struct FuseLayerNormPattern : public RewritePattern {
   }
 };
 
-struct FuseLayerNorm : public mlir::kiln::impl::FuseLayerNormBase<FuseLayerNorm> {
+/// x * (1 + erf(x / sqrt(2))) * 0.5, the two products in any order and
+/// association, the division possibly a multiplication by 1/sqrt(2).
+struct FuseGeluPattern : public OpRewritePattern<MulOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(MulOp root,
+                                PatternRewriter &rewriter) const override {
+    auto type = cast<RankedTensorType>(root.getType());
+    if (!isa<FloatType>(type.getElementType()))
+      return failure();
+    SmallVector<Value, 3> factors;
+    for (Value operand : {root.getLhs(), root.getRhs()}) {
+      auto inner = operand.getDefiningOp<MulOp>();
+      if (inner && inner->hasOneUse()) {
+        factors.push_back(inner.getLhs());
+        factors.push_back(inner.getRhs());
+      } else {
+        factors.push_back(operand);
+      }
+    }
+    if (factors.size() != 3)
+      return failure();
+    auto near = [](std::optional<double> value, double expected) {
+      return value && std::abs(*value - expected) <= 1e-6 * expected;
+    };
+    Value half, onePlusErf;
+    for (Value factor : factors) {
+      if (!half && near(splatValue(factor), 0.5)) {
+        half = factor;
+        continue;
+      }
+      auto add = factor.getDefiningOp<AddOp>();
+      if (!onePlusErf && add && add->hasOneUse())
+        for (Value operand : {add.getLhs(), add.getRhs()})
+          if (operand.getDefiningOp<ErfOp>() &&
+              near(splatValue(otherOperand(add, operand)), 1.0))
+            onePlusErf = factor;
+    }
+    if (!half || !onePlusErf)
+      return failure();
+    Value x;
+    for (Value factor : factors)
+      if (factor != half && factor != onePlusErf)
+        x = factor;
+    if (!x || x.getType() != type)
+      return failure();
+    auto add = onePlusErf.getDefiningOp<AddOp>();
+    auto erf = add.getLhs().getDefiningOp<ErfOp>()
+                   ? add.getLhs().getDefiningOp<ErfOp>()
+                   : add.getRhs().getDefiningOp<ErfOp>();
+    if (!erf->hasOneUse())
+      return failure();
+    Operation *scale = erf.getInput().getDefiningOp();
+    bool scaled = false;
+    if (auto div = dyn_cast_or_null<DivOp>(scale))
+      scaled = div.getLhs() == x && near(splatValue(div.getRhs()), M_SQRT2);
+    else if (auto mul = dyn_cast_or_null<MulOp>(scale))
+      scaled = near(splatValue(otherOperand(mul, x)), M_SQRT1_2) &&
+               (mul.getLhs() == x || mul.getRhs() == x);
+    if (!scaled || !scale->hasOneUse())
+      return failure();
+    rewriter.replaceOpWithNewOp<GeluOp>(root, type, x);
+    return success();
+  }
+};
+
+struct FuseDecomposedOps
+    : public mlir::kiln::impl::FuseDecomposedOpsBase<FuseDecomposedOps> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<FuseLayerNormPattern>(&getContext());
+    patterns.add<FuseLayerNormPattern, FuseGeluPattern>(&getContext());
     if (failed(applyPatternsAndFoldGreedily(getOperation(),
                                             std::move(patterns))))
       signalPassFailure();

@@ -1,4 +1,4 @@
-// RUN: kiln-opt %s -kiln-fuse-layer-norm -canonicalize | FileCheck %s
+// RUN: kiln-opt %s -kiln-fuse-decomposed-ops -canonicalize | FileCheck %s
 
 // PyTorch's LayerNorm export: the whole chain is one layer_norm.
 // CHECK-LABEL: func.func @torch_export
@@ -69,4 +69,48 @@ func.func @shared_variance(%x: tensor<2x4xf32>) -> (tensor<2x4xf32>, tensor<2x1x
   %s = kiln.sqrt %a : tensor<2x1xf32>
   %y = kiln.div %d, %s : tensor<2x4xf32>, tensor<2x1xf32> -> tensor<2x4xf32>
   return %y, %v : tensor<2x4xf32>, tensor<2x1xf32>
+}
+
+// PyTorch's exact GELU export, and the x * 0.5 first variant with a
+// multiplication by 1/sqrt(2).
+// CHECK-LABEL: func.func @gelu
+func.func @gelu(%x: tensor<4x8xf32>, %w: tensor<8x8xf32>) -> (tensor<4x8xf32>, tensor<4x8xf32>) {
+  // CHECK: %[[M:.*]] = kiln.matmul
+  // CHECK: %[[G1:.*]] = kiln.gelu %[[M]] : tensor<4x8xf32>
+  // CHECK: %[[G2:.*]] = kiln.gelu %{{.*}} : tensor<4x8xf32>
+  // CHECK-NOT: kiln.erf
+  // CHECK: return %[[G1]], %[[G2]]
+  %m = kiln.matmul %x, %w : tensor<4x8xf32>, tensor<8x8xf32> -> tensor<4x8xf32>
+  %sqrt2 = kiln.constant dense<1.41421354> : tensor<f32>
+  %one = kiln.constant dense<1.0> : tensor<f32>
+  %half = kiln.constant dense<0.5> : tensor<f32>
+  %d = kiln.div %m, %sqrt2 : tensor<4x8xf32>, tensor<f32> -> tensor<4x8xf32>
+  %e = kiln.erf %d : tensor<4x8xf32>
+  %a = kiln.add %e, %one : tensor<4x8xf32>, tensor<f32> -> tensor<4x8xf32>
+  %p = kiln.mul %m, %a : tensor<4x8xf32>, tensor<4x8xf32> -> tensor<4x8xf32>
+  %y = kiln.mul %p, %half : tensor<4x8xf32>, tensor<f32> -> tensor<4x8xf32>
+
+  %inv = kiln.constant dense<0.707106769> : tensor<f32>
+  %h = kiln.mul %half, %x : tensor<f32>, tensor<4x8xf32> -> tensor<4x8xf32>
+  %d2 = kiln.mul %x, %inv : tensor<4x8xf32>, tensor<f32> -> tensor<4x8xf32>
+  %e2 = kiln.erf %d2 : tensor<4x8xf32>
+  %a2 = kiln.add %one, %e2 : tensor<f32>, tensor<4x8xf32> -> tensor<4x8xf32>
+  %z = kiln.mul %h, %a2 : tensor<4x8xf32>, tensor<4x8xf32> -> tensor<4x8xf32>
+  return %y, %z : tensor<4x8xf32>, tensor<4x8xf32>
+}
+
+// Not GELU: the constant inside erf is not 1/sqrt(2).
+// CHECK-LABEL: func.func @not_gelu
+func.func @not_gelu(%x: tensor<8xf32>) -> tensor<8xf32> {
+  // CHECK-NOT: kiln.gelu
+  // CHECK: kiln.erf
+  %c = kiln.constant dense<2.0> : tensor<f32>
+  %one = kiln.constant dense<1.0> : tensor<f32>
+  %half = kiln.constant dense<0.5> : tensor<f32>
+  %d = kiln.div %x, %c : tensor<8xf32>, tensor<f32> -> tensor<8xf32>
+  %e = kiln.erf %d : tensor<8xf32>
+  %a = kiln.add %e, %one : tensor<8xf32>, tensor<f32> -> tensor<8xf32>
+  %p = kiln.mul %x, %a : tensor<8xf32>, tensor<8xf32> -> tensor<8xf32>
+  %y = kiln.mul %p, %half : tensor<8xf32>, tensor<f32> -> tensor<8xf32>
+  return %y : tensor<8xf32>
 }
