@@ -413,10 +413,15 @@ OwningOpRef<ModuleOp> GraphImporter::run() {
 
 std::vector<OnnxOpSupport> supportedOnnxOps() {
   std::vector<OnnxOpSupport> ops;
-  for (const auto &entry : opTable())
-    ops.push_back({entry.getKey().str(),
-                   std::max(entry.getValue().minOpset, kMinOnnxOpset),
-                   entry.getValue().notes});
+  for (const auto &entry : opTable()) {
+    // Other domains (ai.onnx.preview.training) have only their version 1.
+    bool otherDomain = entry.getKey().contains('.');
+    int64_t min = otherDomain
+                      ? entry.getValue().minOpset
+                      : std::max(entry.getValue().minOpset, kMinOnnxOpset);
+    ops.push_back({entry.getKey().str(), min,
+                   otherDomain ? min : kMaxOnnxOpset, entry.getValue().notes});
+  }
   llvm::sort(ops, [](const OnnxOpSupport &a, const OnnxOpSupport &b) {
     return a.name < b.name;
   });

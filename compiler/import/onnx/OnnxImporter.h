@@ -30,11 +30,11 @@ constexpr int64_t kMaxOnnxOpset = 17;
 /// One ONNX op the importer handles, for `kiln ops` and the generated
 /// docs/supported-ops.md.
 struct OnnxOpSupport {
-  std::string name;
-  int64_t minOpset;
+  std::string name; // "<domain>.<op>" outside the default domain
+  int64_t minOpset, maxOpset; // of the op's domain
   std::string notes;
 };
-/// Every default-domain op the importer handles, sorted by name.
+/// Every op the importer handles, sorted by name (other domains last).
 std::vector<OnnxOpSupport> supportedOnnxOps();
 
 /// Reads the ONNX model at `path` into a module holding `func.func @main`

@@ -129,13 +129,17 @@ int main(int argc, char **argv) {
                 "Every op lowers through the same target-independent path "
                 "(Kiln -> linalg), so each one compiles for every CPU target "
                 "(%s); x86_64-avx2 is the one the tests run. Opsets run from "
-                "the first listed to %lld.\n\n"
+                "the first listed to %lld; ops of other domains list that "
+                "domain's versions.\n\n"
                 "| op | opsets | notes |\n|---|---|---|\n",
                 targets.c_str(), (long long)kiln::kMaxOnnxOpset);
-    for (const auto &op : kiln::supportedOnnxOps())
-      std::printf("| %s | %lld-%lld | %s |\n", op.name.c_str(),
-                  (long long)op.minOpset, (long long)kiln::kMaxOnnxOpset,
+    for (const auto &op : kiln::supportedOnnxOps()) {
+      std::string opsets = std::to_string(op.minOpset);
+      if (op.maxOpset != op.minOpset)
+        opsets += "-" + std::to_string(op.maxOpset);
+      std::printf("| %s | %s | %s |\n", op.name.c_str(), opsets.c_str(),
                   op.notes.c_str());
+    }
     exitCode = 0;
   });
 
