@@ -205,6 +205,7 @@ void registerRecurrentOps(OpTable &table);
 void registerTrainingOps(OpTable &table);
 void registerSelectionOps(OpTable &table);
 void registerSignalOps(OpTable &table);
+void registerTextOps(OpTable &table);
 
 /// The optimizer ops' domain; its ops are keyed "<domain>.<op>".
 constexpr const char *kTrainingDomain = "ai.onnx.preview.training";

@@ -39,6 +39,7 @@ const OpTable &opTable() {
     registerTrainingOps(t);
     registerSelectionOps(t);
     registerSignalOps(t);
+    registerTextOps(t);
     return t;
   }();
   return table;
