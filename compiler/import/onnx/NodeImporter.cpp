@@ -359,6 +359,11 @@ const onnx::TensorProto *NodeImporter::attrTensor(StringRef name) {
   return a && a->has_t() ? &a->t() : nullptr;
 }
 
+const onnx::GraphProto *NodeImporter::attrGraph(StringRef name) {
+  const auto *a = attr(name);
+  return a && a->has_g() ? &a->g() : nullptr;
+}
+
 std::optional<std::string> NodeImporter::unreadAttribute() const {
   for (const auto &a : node.attribute())
     if (!readAttrs.contains(a.name()))

@@ -91,11 +91,21 @@ public:
                                 llvm::ArrayRef<int64_t> defaultValue = {});
   SmallVector<float> attrFloats(llvm::StringRef name);
   const onnx::TensorProto *attrTensor(llvm::StringRef name);
+  /// A subgraph attribute (If's branches, Loop's and Scan's body).
+  const onnx::GraphProto *attrGraph(llvm::StringRef name);
   /// Marks attributes as read without using them (their value is checked
   /// by the caller or does not change inference results).
   void ignoreAttr(llvm::StringRef name) { readAttrs.insert(name); }
   /// The first attribute the import function did not read, if any.
   std::optional<std::string> unreadAttribute() const;
+
+  /// Imports a subgraph inline, at the current insertion point: its inputs
+  /// bound to `inputs`, the enclosing graphs' values visible. Returns its
+  /// outputs. Control flow with static shapes is built on it (unrolled
+  /// loops, both branches of an If).
+  std::function<FailureOr<SmallVector<Value>>(const onnx::GraphProto &,
+                                              llvm::ArrayRef<Value>)>
+      importSubgraph;
 
   //===--------------------------------------------------------------------===//
   // Outputs
@@ -206,6 +216,7 @@ void registerTrainingOps(OpTable &table);
 void registerSelectionOps(OpTable &table);
 void registerSignalOps(OpTable &table);
 void registerTextOps(OpTable &table);
+void registerControlFlowOps(OpTable &table);
 
 /// The optimizer ops' domain; its ops are keyed "<domain>.<op>".
 constexpr const char *kTrainingDomain = "ai.onnx.preview.training";

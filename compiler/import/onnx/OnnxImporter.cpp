@@ -13,6 +13,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Diagnostics.h"
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
@@ -40,6 +41,7 @@ const OpTable &opTable() {
     registerSelectionOps(t);
     registerSignalOps(t);
     registerTextOps(t);
+    registerControlFlowOps(t);
     return t;
   }();
   return table;
@@ -71,6 +73,8 @@ private:
   LogicalResult findOpset(const onnx::ModelProto &model);
   FailureOr<RankedTensorType> inputType(const onnx::ValueInfoProto &info);
   LogicalResult importNode(const onnx::NodeProto &node, int index);
+  FailureOr<SmallVector<Value>> importSubgraph(const onnx::GraphProto &graph,
+                                               ArrayRef<Value> inputs);
   /// Binds a graph input to its --input-value as a constant.
   LogicalResult fixInput(const onnx::ValueInfoProto &input);
 
@@ -287,6 +291,10 @@ LogicalResult GraphImporter::importNode(const onnx::NodeProto &node,
     return failure();
   }
   NodeImporter importer(node, version, builder, loc, values);
+  importer.importSubgraph = [this](const onnx::GraphProto &graph,
+                                   ArrayRef<Value> inputs) {
+    return importSubgraph(graph, inputs);
+  };
   if (failed(it->second.function(importer)))
     return failure();
   if (auto unread = importer.unreadAttribute())
@@ -308,6 +316,49 @@ LogicalResult GraphImporter::importNode(const onnx::NodeProto &node,
     values[node.output(i)] = output;
   }
   return success();
+}
+
+FailureOr<SmallVector<Value>>
+GraphImporter::importSubgraph(const onnx::GraphProto &graph,
+                              ArrayRef<Value> inputs) {
+  Location loc = builder.getInsertionBlock()->getParentOp()->getLoc();
+  if (graph.input_size() != (int)inputs.size()) {
+    emitError(loc) << "subgraph '" << graph.name() << "' has "
+                   << graph.input_size() << " inputs, given "
+                   << inputs.size();
+    return failure();
+  }
+  // The subgraph's names shadow the enclosing ones only inside it.
+  llvm::StringMap<Value> enclosing = values;
+  auto restore = llvm::make_scope_exit([&] { values = std::move(enclosing); });
+  for (auto [input, value] : llvm::zip(graph.input(), inputs))
+    values[input.name()] = value;
+  std::string baseDir = llvm::sys::path::parent_path(path).str();
+  for (const auto &init : graph.initializer()) {
+    std::string message;
+    DenseElementsAttr value = tensorToAttr(context, init, baseDir, message);
+    if (!value) {
+      emitError(loc) << "subgraph initializer '" << init.name()
+                     << "': " << message;
+      return failure();
+    }
+    values[init.name()] =
+        builder.create<mlir::kiln::ConstantOp>(loc, value).getResult();
+  }
+  for (int i = 0; i < graph.node_size(); ++i)
+    if (failed(importNode(graph.node(i), i)))
+      return failure();
+  SmallVector<Value> outputs;
+  for (const auto &output : graph.output()) {
+    Value value = values.lookup(output.name());
+    if (!value) {
+      emitError(loc) << "subgraph output '" << output.name()
+                     << "' is not produced by any node";
+      return failure();
+    }
+    outputs.push_back(value);
+  }
+  return outputs;
 }
 
 OwningOpRef<ModuleOp> GraphImporter::run() {

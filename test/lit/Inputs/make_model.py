@@ -113,7 +113,37 @@ def shape_value(out):
         f.write(numpy_helper.from_array(np.array([6, 4], np.int64), "shape").SerializeToString())
 
 
+def data_dependent_loop():
+    # A Loop that runs while the running sum stays below 10: its iteration
+    # count depends on the input's values.
+    body = helper.make_graph(
+        [helper.make_node("Add", ["sum_in", "sum_in"], ["sum_out"]),
+         helper.make_node("ReduceSum", ["sum_out"], ["total"], keepdims=0),
+         helper.make_node("Less", ["total", "ten"], ["cond_out"])],
+        "body",
+        [tensor("i", [], TensorProto.INT64), tensor("cond_in", [], TensorProto.BOOL),
+         tensor("sum_in", [2])],
+        [tensor("cond_out", [], TensorProto.BOOL), tensor("sum_out", [2])],
+        [numpy_helper.from_array(np.array(10, np.float32), "ten")])
+    nodes = [helper.make_node("Loop", ["", "", "x"], ["y"], body=body, name="loop")]
+    return graph_model(nodes, [tensor("x", [2])], [tensor("y", [2])])
+
+
+def static_if():
+    # An If whose condition is a constant: only the branch taken is imported.
+    then_branch = helper.make_graph([helper.make_node("Relu", ["x"], ["a"])], "then", [],
+                                    [tensor("a", [4])])
+    else_branch = helper.make_graph([helper.make_node("Neg", ["x"], ["b"])], "else", [],
+                                    [tensor("b", [4])])
+    nodes = [helper.make_node("If", ["cond"], ["y"], then_branch=then_branch,
+                              else_branch=else_branch, name="if")]
+    return graph_model(nodes, [tensor("x", [4])], [tensor("y", [4])],
+                       [numpy_helper.from_array(np.array(False), "cond")])
+
+
 MODELS = {
+    "data_dependent_loop": data_dependent_loop,
+    "static_if": static_if,
     "reshape_input": reshape_input,
     "conv_relu": conv_relu,
     "shape_chain": shape_chain,
