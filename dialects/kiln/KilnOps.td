@@ -58,19 +58,36 @@ class Kiln_UnaryOp<string mnemonic, dag extraArgs = (ins),
 }
 
 def Kiln_NegOp : Kiln_UnaryOp<"neg"> { let summary = "-x"; let hasFolder = 1; }
-def Kiln_AbsOp : Kiln_UnaryOp<"abs"> { let summary = "|x|"; }
-def Kiln_SqrtOp : Kiln_UnaryOp<"sqrt"> { let summary = "square root"; }
-def Kiln_ExpOp : Kiln_UnaryOp<"exp"> { let summary = "e^x"; }
-def Kiln_LogOp : Kiln_UnaryOp<"log"> { let summary = "natural logarithm"; }
+def Kiln_AbsOp : Kiln_UnaryOp<"abs"> { let summary = "|x|";
+  let hasFolder = 1;
+}
+def Kiln_SqrtOp : Kiln_UnaryOp<"sqrt"> { let summary = "square root";
+  let hasFolder = 1;
+}
+def Kiln_ExpOp : Kiln_UnaryOp<"exp"> { let summary = "e^x";
+  let hasFolder = 1;
+}
+def Kiln_LogOp : Kiln_UnaryOp<"log"> { let summary = "natural logarithm";
+  let hasFolder = 1;
+}
 def Kiln_TanhOp : Kiln_UnaryOp<"tanh"> { let summary = "hyperbolic tangent"; }
 def Kiln_ErfOp : Kiln_UnaryOp<"erf"> { let summary = "error function"; }
-def Kiln_ReciprocalOp : Kiln_UnaryOp<"reciprocal"> { let summary = "1/x"; }
-def Kiln_FloorOp : Kiln_UnaryOp<"floor"> { let summary = "round down"; }
-def Kiln_CeilOp : Kiln_UnaryOp<"ceil"> { let summary = "round up"; }
+def Kiln_ReciprocalOp : Kiln_UnaryOp<"reciprocal"> { let summary = "1/x";
+  let hasFolder = 1;
+}
+def Kiln_FloorOp : Kiln_UnaryOp<"floor"> { let summary = "round down";
+  let hasFolder = 1;
+}
+def Kiln_CeilOp : Kiln_UnaryOp<"ceil"> { let summary = "round up";
+  let hasFolder = 1;
+}
 def Kiln_RoundOp : Kiln_UnaryOp<"round"> {
+  let hasFolder = 1;
   let summary = "round half to even";
 }
-def Kiln_SignOp : Kiln_UnaryOp<"sign"> { let summary = "-1, 0 or 1"; }
+def Kiln_SignOp : Kiln_UnaryOp<"sign"> { let summary = "-1, 0 or 1";
+  let hasFolder = 1;
+}
 def Kiln_SinOp : Kiln_UnaryOp<"sin"> { let summary = "sine"; }
 def Kiln_CosOp : Kiln_UnaryOp<"cos"> { let summary = "cosine"; }
 def Kiln_TanOp : Kiln_UnaryOp<"tan"> { let summary = "tangent"; }
@@ -88,11 +105,15 @@ def Kiln_AcoshOp : Kiln_UnaryOp<"acosh"> {
 def Kiln_AtanhOp : Kiln_UnaryOp<"atanh"> {
   let summary = "inverse hyperbolic tangent";
 }
-def Kiln_NotOp : Kiln_UnaryOp<"not"> { let summary = "logical not"; }
+def Kiln_NotOp : Kiln_UnaryOp<"not"> { let summary = "logical not";
+  let hasFolder = 1;
+}
 def Kiln_IdentityOp : Kiln_UnaryOp<"identity"> {
   let summary = "copy; kept only where a buffer must be materialised";
 }
-def Kiln_ReluOp : Kiln_UnaryOp<"relu"> { let summary = "max(x, 0)"; }
+def Kiln_ReluOp : Kiln_UnaryOp<"relu"> { let summary = "max(x, 0)";
+  let hasFolder = 1;
+}
 def Kiln_SigmoidOp : Kiln_UnaryOp<"sigmoid"> { let summary = "1/(1+e^-x)"; }
 def Kiln_SoftplusOp : Kiln_UnaryOp<"softplus"> { let summary = "log(1+e^x)"; }
 def Kiln_SoftsignOp : Kiln_UnaryOp<"softsign"> { let summary = "x/(1+|x|)"; }

@@ -283,12 +283,31 @@ OpFoldResult WhereOp::fold(FoldAdaptor adaptor) {
       });
 }
 
-OpFoldResult NegOp::fold(FoldAdaptor adaptor) {
-  return foldElementwise(
-      adaptor.getOperands(), resultTypeOf(*this),
-      [](ArrayRef<double> x) -> std::optional<double> { return -x[0]; },
-      [](ArrayRef<int64_t> x) -> std::optional<int64_t> { return -x[0]; });
-}
+// Unary folds; integer ones that make no sense (sqrt of an int) decline.
+#define KILN_FOLD_UNARY(OP, FLOAT_EXPR, INT_EXPR)                              \
+  OpFoldResult OP::fold(FoldAdaptor adaptor) {                                 \
+    return foldElementwise(                                                    \
+        adaptor.getOperands(), resultTypeOf(*this),                            \
+        [](ArrayRef<double> x) -> std::optional<double> { FLOAT_EXPR; },       \
+        [](ArrayRef<int64_t> x) -> std::optional<int64_t> { INT_EXPR; });      \
+  }
+
+KILN_FOLD_UNARY(NegOp, return -x[0], return -x[0])
+KILN_FOLD_UNARY(AbsOp, return std::fabs(x[0]), return std::abs(x[0]))
+KILN_FOLD_UNARY(SqrtOp, return std::sqrt(x[0]), return std::nullopt)
+KILN_FOLD_UNARY(ExpOp, return std::exp(x[0]), return std::nullopt)
+KILN_FOLD_UNARY(LogOp, return std::log(x[0]), return std::nullopt)
+KILN_FOLD_UNARY(ReciprocalOp, return 1 / x[0], return std::nullopt)
+KILN_FOLD_UNARY(FloorOp, return std::floor(x[0]), return x[0])
+KILN_FOLD_UNARY(CeilOp, return std::ceil(x[0]), return x[0])
+// ONNX Round is half to even: nearbyint in the default rounding mode.
+KILN_FOLD_UNARY(RoundOp, return std::nearbyint(x[0]), return x[0])
+KILN_FOLD_UNARY(SignOp, return (x[0] > 0) - (x[0] < 0),
+                return (x[0] > 0) - (x[0] < 0))
+KILN_FOLD_UNARY(NotOp, return std::nullopt, return x[0] == 0)
+KILN_FOLD_UNARY(ReluOp, return x[0] > 0 ? x[0] : 0.0,
+                return x[0] > 0 ? x[0] : 0)
+#undef KILN_FOLD_UNARY
 
 OpFoldResult CastOp::fold(FoldAdaptor adaptor) {
   if (getInput().getType() == getType())
