@@ -11,6 +11,8 @@ packages=(
   libonnx-dev libprotobuf-dev protobuf-compiler libtbb-dev libcli11-dev
   libgtest-dev libgmock-dev zlib1g-dev libzstd-dev libedit-dev libxml2-dev
   libcurl4-openssl-dev
+  # aarch64: the cross-built runtime (arm64 glibc/libstdc++) and qemu to run it
+  g++-aarch64-linux-gnu qemu-user
   # tests, examples and the reference exporter
   libonnx-testdata python3-onnx python3-numpy python3-torch python3-torchvision
   dataset-fashion-mnist

@@ -3,6 +3,11 @@
 
   /usr/bin/python3 examples/fashion_mnist/demo.py [--kiln build/default/bin/kiln] [--threads N]
 
+For a board's CPU: --target aarch64-neon --run-with 'qemu-aarch64 -L
+/usr/aarch64-linux-gnu build/aarch64-runtime/bin/kiln-run' (or ssh BOARD
+kiln-run, with the files on a shared path) runs the batches through that
+command's `run` and `bench` instead of kiln's.
+
 Compiles fashion_cnn.onnx (made by train.py), writes the test set as batches
 of the model's fixed batch size, runs each batch through `kiln run`, prints the
 accuracy beside torch's, and times one batch with `kiln bench`.
@@ -14,6 +19,7 @@ import argparse
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -31,15 +37,17 @@ LOGITS_TOLERANCE = 1e-4  # max abs error relative to max |torch logit|
 
 
 def kiln_call(kiln, *args):
-    proc = subprocess.run([kiln, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    """Runs `kiln ARGS` (`kiln` is a command: a list of words)."""
+    proc = subprocess.run([*kiln, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if proc.returncode != 0:
         sys.stderr.write(proc.stderr)
-        raise SystemExit(f"demo: `kiln {args[0]}` failed (exit {proc.returncode})")
+        raise SystemExit(f"demo: `{' '.join(kiln)} {args[0]}` failed (exit {proc.returncode})")
     return proc.stdout
 
 
 def classify(kiln, bundle, images, batch, meta, threads, work_dir):
-    """Runs every batch through `kiln run`; returns (logits, seconds per call)."""
+    """Runs every batch through `kiln run` (`kiln` is a command, maybe
+    kiln-run under an emulator); returns (logits, seconds per call)."""
     batch_dir = os.path.join(work_dir, "batches")
     os.makedirs(batch_dir, exist_ok=True)
     output_file = re.sub(r"[^A-Za-z0-9._-]", "_", meta["output"]) + ".npy"
@@ -65,6 +73,10 @@ def main():
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--bench-runs", type=int, default=50)
     parser.add_argument("--work-dir", help="keep the bundle, batches and outputs here (default: temp dir)")
+    parser.add_argument("--target", help="kiln compile --target (default: the host's)")
+    parser.add_argument("--run-with", help="command whose `run` and `bench` run the bundle "
+                        "(default: kiln), e.g. 'qemu-aarch64 -L /usr/aarch64-linux-gnu "
+                        "build/aarch64-runtime/bin/kiln-run'")
     parser.add_argument("--check", action="store_true",
                         help="exit non-zero unless kiln agrees with torch (logits and accuracy)")
     args = parser.parse_args()
@@ -79,12 +91,15 @@ def main():
         os.makedirs(work_dir, exist_ok=True)
         bundle = os.path.join(work_dir, "fashion_cnn.kiln")
         started = time.monotonic()
-        kiln_call(args.kiln, "compile", os.path.join(args.model_dir, meta["model"]), "-o", bundle)
+        target = ["--target", args.target] if args.target else []
+        kiln_call([args.kiln], "compile", os.path.join(args.model_dir, meta["model"]), "-o", bundle,
+                  *target)
         print(f"compiled {meta['model']} in {time.monotonic() - started:.2f} s "
               f"({os.path.getsize(bundle) / 1024:.0f} KiB bundle)")
 
-        logits, seconds = classify(args.kiln, bundle, images, batch, meta, args.threads, work_dir)
-        bench = kiln_call(args.kiln, "bench", bundle, "--runs", str(args.bench_runs),
+        runner = shlex.split(args.run_with) if args.run_with else [args.kiln]
+        logits, seconds = classify(runner, bundle, images, batch, meta, args.threads, work_dir)
+        bench = kiln_call(runner, "bench", bundle, "--runs", str(args.bench_runs),
                           "--warmup", "5", "--threads", str(args.threads))
 
     predictions = logits.argmax(1)

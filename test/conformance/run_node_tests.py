@@ -19,6 +19,7 @@ import glob
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -276,7 +277,7 @@ def run_kiln(phase, command, deadline, work_dir):
     return proc
 
 
-def run_test(test_dir, kiln, work_root, timeout, threads, tolerance):
+def run_test(test_dir, backend, work_root, timeout, threads, tolerance):
     name = os.path.basename(test_dir)
     started = time.monotonic()
     work_dir = os.path.join(work_root, name)
@@ -284,7 +285,7 @@ def run_test(test_dir, kiln, work_root, timeout, threads, tolerance):
     os.makedirs(work_dir)
     fixed = {}
     try:
-        check_test(test_dir, kiln, work_dir, started + timeout, threads, tolerance, fixed)
+        check_test(test_dir, backend, work_dir, started + timeout, threads, tolerance, fixed)
     except TestFailure as failure:
         return TestResult(name, False, str(failure), time.monotonic() - started)
     except Exception as error:  # a broken test file must not stop the whole run
@@ -299,14 +300,26 @@ COMPILE_TIME_INPUT = re.compile(r"\(input \d+ '([^']+)'\) must be known at compi
                                 r"(?:; it is computed from graph input ((?:'[^']+'(?:, )?)+))?")
 
 
-def compile_model(kiln, model, bundle, shapes, inputs, input_files, fixed, deadline, work_dir):
+class Backend:
+    """Where the tests run: the compile target, and the command that runs a
+    bundle (`kiln run`, or kiln-run cross-built for another CPU under an
+    emulator)."""
+
+    def __init__(self, kiln, target=None, run_with=None):
+        self.kiln = kiln
+        self.target_args = ["--target", target] if target else []
+        self.run_command = shlex.split(run_with) if run_with else [kiln, "run"]
+
+
+def compile_model(backend, model, bundle, shapes, inputs, input_files, fixed, deadline, work_dir):
     """Compiles, fixing at compile time each graph input whose value kiln asks
     for (as a user with a shape-taking model would with --input-value)."""
     files = {graph_input.name: path for graph_input, path in zip(inputs, input_files)}
     while True:
         values = [arg for name in sorted(fixed) for arg in ("--input-value", f"{name}={fixed[name]}")]
         try:
-            run_kiln("compile", [kiln, "compile", model, "-o", bundle, *shapes, *values], deadline, work_dir)
+            run_kiln("compile", [backend.kiln, "compile", model, "-o", bundle, *backend.target_args,
+                                 *shapes, *values], deadline, work_dir)
             return
         except TestFailure as failure:
             needed = COMPILE_TIME_INPUT.search(failure.stderr)
@@ -320,7 +333,7 @@ def compile_model(kiln, model, bundle, shapes, inputs, input_files, fixed, deadl
                 fixed[name] = files[name]
 
 
-def check_test(test_dir, kiln, work_dir, deadline, threads, tolerance, fixed):
+def check_test(test_dir, backend, work_dir, deadline, threads, tolerance, fixed):
     model = os.path.join(test_dir, "model.onnx")
     inputs, outputs = graph_signature(model)
     data_sets = sorted(glob.glob(os.path.join(test_dir, "test_data_set_*")))
@@ -337,7 +350,7 @@ def check_test(test_dir, kiln, work_dir, deadline, threads, tolerance, fixed):
         if shapes not in bundles:
             bundle = os.path.join(work_dir, f"model{len(bundles)}.kiln")
             try:
-                compile_model(kiln, model, bundle, shapes, inputs, input_files, fixed, deadline,
+                compile_model(backend, model, bundle, shapes, inputs, input_files, fixed, deadline,
                               work_dir)
             except TestFailure as failure:
                 if os.path.exists(bundle):
@@ -348,7 +361,8 @@ def check_test(test_dir, kiln, work_dir, deadline, threads, tolerance, fixed):
             bundles[shapes] = bundle
         out_dir = os.path.join(work_dir, set_name)
         os.makedirs(out_dir)
-        command = [kiln, "run", bundles[shapes], "--output-dir", out_dir, "--threads", str(threads)]
+        command = [*backend.run_command, bundles[shapes], "--output-dir", out_dir,
+                   "--threads", str(threads)]
         for graph_input, path in zip(inputs, input_files):
             if graph_input.name not in fixed:
                 command += ["--input", f"{graph_input.name}={path}"]
@@ -494,6 +508,9 @@ def parse_args(argv):
     parser.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per test (compile + runs)")
     parser.add_argument("--threads", type=int, default=1, help="kiln run --threads (tests already run in parallel)")
+    parser.add_argument("--target", help="kiln compile --target (default: the host's)")
+    parser.add_argument("--run-with", help="command that runs a bundle instead of `kiln run`, e.g. "
+                        "'qemu-aarch64 -L /usr/aarch64-linux-gnu build/aarch64-runtime/bin/kiln-run'")
     parser.add_argument("--work-dir", help="where bundles and outputs go; failing tests' files are kept "
                                            "(default: a temp dir, removed afterwards)")
     parser.add_argument("--report", help="write a summary to FILE (.json, else markdown)")
@@ -523,7 +540,8 @@ def main(argv=None):
     results = []
     try:
         with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-            futures = [pool.submit(run_test, os.path.join(args.node_dir, t), kiln, work_root,
+            backend = Backend(kiln, args.target, args.run_with)
+            futures = [pool.submit(run_test, os.path.join(args.node_dir, t), backend, work_root,
                                    args.timeout, args.threads, tolerance) for t in tests]
             for future in concurrent.futures.as_completed(futures):
                 result = future.result()
