@@ -200,7 +200,7 @@ bool BundleWriter::validate(std::string &error) const {
     }
   }
 
-  if (executables.empty()) {
+  if (executables.empty() && !codeLinked) {
     error = "no executable";
     return false;
   }
@@ -315,6 +315,7 @@ std::vector<uint8_t> BundleWriter::serialize() const {
   header.version_major = KILN_BUNDLE_VERSION_MAJOR;
   header.version_minor = KILN_BUNDLE_VERSION_MINOR;
   header.header_size = sizeof(kiln_bundle_header);
+  header.flags = codeLinked ? KILN_BUNDLE_FLAG_CODE_LINKED : 0;
   header.file_size = offset;
   header.section_count = static_cast<uint32_t>(table.size());
   header.section_table_offset = static_cast<uint32_t>(tableOffset);
@@ -342,7 +343,11 @@ bool BundleWriter::writeFile(const std::string &path,
     return false;
   }
   std::vector<uint8_t> bytes = serialize();
+  return writeFileAtomically(path, bytes.data(), bytes.size(), error);
+}
 
+bool writeFileAtomically(const std::string &path, const void *bytes,
+                         size_t size, std::string &error) {
   // The temporary lives next to `path` so that rename() replaces it
   // atomically (same file system): readers see the old file or the new one.
   std::string tempPath = path + ".tmpXXXXXX";
@@ -359,11 +364,11 @@ bool BundleWriter::writeFile(const std::string &path,
     error = std::string(what) + " '" + path + "': " + errnoText(savedErrno);
     return false;
   };
-  // mkstemp creates the file 0600; a bundle is an ordinary readable file.
+  // mkstemp creates the file 0600; outputs are ordinary readable files.
   if (fchmod(fd, 0644) != 0)
     return failWith("cannot set the permissions of", errno);
-  const uint8_t *data = bytes.data();
-  size_t remaining = bytes.size();
+  const uint8_t *data = static_cast<const uint8_t *>(bytes);
+  size_t remaining = size;
   while (remaining > 0) {
     ssize_t written = write(fd, data, remaining);
     if (written < 0) {

@@ -57,6 +57,9 @@ public:
   void setProducer(std::string name) { producer = std::move(name); }
   void setArenaSize(uint64_t size) { arenaSize = size; }
   void setEntryCount(uint32_t count) { entryCount = count; }
+  /// The code is linked into the program (--emit static-lib): the bundle
+  /// has no executables and says so in its header.
+  void setCodeLinked(bool linked) { codeLinked = linked; }
   void addInput(TensorSpec spec) { inputs.push_back(std::move(spec)); }
   void addOutput(TensorSpec spec) { outputs.push_back(std::move(spec)); }
   void addDispatch(Dispatch dispatch) {
@@ -86,6 +89,7 @@ private:
   std::string modelName;
   std::string producer = "kiln";
   uint64_t arenaSize = 0;
+  bool codeLinked = false;
   uint32_t entryCount = 0;
   std::vector<TensorSpec> inputs, outputs;
   std::vector<Dispatch> dispatches;
@@ -94,6 +98,11 @@ private:
   // (CRC-32, offset, size) of stored weights, for deduplication.
   std::vector<std::array<uint64_t, 3>> weightIndex;
 };
+
+/// Writes `size` bytes to `path` through a temporary file renamed into
+/// place: an interrupted write never leaves a partial file at `path`.
+bool writeFileAtomically(const std::string &path, const void *bytes,
+                         size_t size, std::string &error);
 
 } // namespace kiln::bundle
 

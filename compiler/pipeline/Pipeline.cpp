@@ -79,6 +79,14 @@ private:
   template <typename Fn> bool phase(Phase phase, Fn body);
   bool runPasses(Operation *op, function_ref<void(OpPassManager &)> build);
   bool stopsAfter(Phase p) const { return options.compileTo == p; }
+  /// --emit static-lib's output path without its extension.
+  std::string staticLibBase() const {
+    llvm::StringRef path = options.outputPath;
+    for (llvm::StringRef ext : {".kiln", ".o", ".h"})
+      if (path.ends_with(ext))
+        return path.drop_back(ext.size()).str();
+    return path.str();
+  }
   void printIR(Operation *op) {
     OpPrintingFlags flags;
     flags.elideLargeElementsAttrs(16);
@@ -127,6 +135,11 @@ bool Compiler::run() {
       return false;
     }
     targets.push_back(target);
+  }
+  if (options.emit == CompileOptions::Emit::StaticLib && targets.size() != 1) {
+    llvm::errs() << "kiln: error: --emit static-lib needs exactly one "
+                    "--target (an object file holds code for one CPU)\n";
+    return false;
   }
 
   if (!phase(Phase::Import, [&] {
@@ -241,7 +254,23 @@ bool Compiler::run() {
     return true;
   }
 
+  bool staticLib = options.emit == CompileOptions::Emit::StaticLib;
+  llvm::SmallString<0> staticObject;
   if (!phase(Phase::Codegen, [&] {
+        if (staticLib) {
+          std::string error;
+          if (!mlir::kiln::cpu::emitCpuObject(
+                  *loweredExecutables[0], *targets[0], entryFunctions,
+                  "kiln_" + staticLibName(staticLibBase()) + "_entry_table",
+                  /*onlyTableVisible=*/true, staticObject, error,
+                  stopsAfter(Phase::Codegen) ? &llvm::outs() : nullptr)) {
+            llvm::errs() << "kiln: error: " << options.modelPath << ": "
+                         << targets[0]->name << " code generation: " << error
+                         << "\n";
+            return false;
+          }
+          return true;
+        }
         for (size_t i = 0; i < targets.size(); ++i) {
           bundle::Executable result;
           result.target = targets[i]->id;
@@ -265,8 +294,11 @@ bool Compiler::run() {
 
   return phase(Phase::Bundle, [&] {
     std::string error;
-    if (!writeBundle(*module, std::move(executables), options.outputPath,
-                     error)) {
+    if (staticLib
+            ? !writeStaticLib(*module, staticObject, targets[0]->name,
+                              staticLibBase(), error)
+            : !writeBundle(*module, std::move(executables), options.outputPath,
+                           error)) {
       llvm::errs() << "kiln: error: " << error << "\n";
       return false;
     }

@@ -29,6 +29,10 @@ struct CompileOptions {
   std::optional<Phase> compileTo;
   /// Print each phase and its time to stderr.
   bool verbose = false;
+  /// What to write: a bundle (default), or `--emit static-lib`'s object
+  /// file, header and code-less bundle for firmware (outputPath without
+  /// extension is their common base).
+  enum class Emit { Bundle, StaticLib } emit = Emit::Bundle;
 };
 
 /// Target names `--target` accepts.

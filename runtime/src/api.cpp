@@ -83,6 +83,13 @@ void destroyModel(kiln_model *model) {
 /// Picks the most capable executable the host can run and loads it.
 kiln_status loadBestExecutable(kiln_model &model, ErrorMessage &error) {
   const BundleView &view = model.view;
+  if (view.header->flags & KILN_BUNDLE_FLAG_CODE_LINKED) {
+    startError(error, model.path)
+        << "the bundle's code is linked into a program (kiln compile --emit "
+           "static-lib), not carried in the bundle; run it with that "
+           "program's kiln_core_run";
+    return KILN_ERROR_UNSUPPORTED;
+  }
   uint32_t best = view.sectionCount;
   int bestRank = 0;
   for (uint32_t i = 0; i < view.sectionCount; ++i) {

@@ -11,7 +11,8 @@
 #include "bundle_verify.h"
 #include "names.h"
 
-#include <string.h>
+// memcpy/memcmp as __builtin_*: no libc headers (the core builds for
+// bare-metal targets); they may still become calls the program provides.
 
 namespace kiln::runtime {
 namespace {
@@ -95,16 +96,16 @@ kiln_status Verifier::verifyHeader() {
     fail() << "no data";
     return KILN_ERROR_INVALID_ARGUMENT;
   }
-  if (size < kVersionEnd || memcmp(data, KILN_BUNDLE_MAGIC, 8) != 0) {
-    if (size < 8 || memcmp(data, KILN_BUNDLE_MAGIC, 8) != 0)
+  if (size < kVersionEnd || __builtin_memcmp(data, KILN_BUNDLE_MAGIC, 8) != 0) {
+    if (size < 8 || __builtin_memcmp(data, KILN_BUNDLE_MAGIC, 8) != 0)
       fail() << "not a Kiln bundle (bad magic)";
     else
       fail() << "file is " << size << " bytes, too small for a bundle header";
     return KILN_ERROR_INVALID_BUNDLE;
   }
   uint16_t major, minor;
-  memcpy(&major, data + offsetof(kiln_bundle_header, version_major), 2);
-  memcpy(&minor, data + offsetof(kiln_bundle_header, version_minor), 2);
+  __builtin_memcpy(&major, data + offsetof(kiln_bundle_header, version_major), 2);
+  __builtin_memcpy(&minor, data + offsetof(kiln_bundle_header, version_minor), 2);
   if (major != KILN_BUNDLE_VERSION_MAJOR) {
     fail() << "bundle format version " << major << "." << minor
            << " is not supported: this runtime reads version "
@@ -172,7 +173,7 @@ kiln_status Verifier::verifyHeader() {
     return KILN_ERROR_INVALID_BUNDLE;
   }
   // Checked after the checksum so that a corrupted byte is reported as such.
-  if (header->flags != 0) {
+  if (header->flags & ~uint32_t(KILN_BUNDLE_FLAG_CODE_LINKED)) {
     fail() << "header: unknown flags " << header->flags;
     return KILN_ERROR_INVALID_BUNDLE;
   }
@@ -302,8 +303,14 @@ kiln_status Verifier::verifySectionTable() {
              << " section, found " << r.count;
       return KILN_ERROR_INVALID_BUNDLE;
     }
-  if (executableCount == 0) {
+  bool codeLinked = view.header->flags & KILN_BUNDLE_FLAG_CODE_LINKED;
+  if (executableCount == 0 && !codeLinked) {
     fail() << "section table: no EXECUTABLE section";
+    return KILN_ERROR_INVALID_BUNDLE;
+  }
+  if (executableCount != 0 && codeLinked) {
+    fail() << "section table: EXECUTABLE sections in a bundle whose code is "
+              "linked into the program (header flag CODE_LINKED)";
     return KILN_ERROR_INVALID_BUNDLE;
   }
   return KILN_OK;
@@ -459,7 +466,7 @@ kiln_status Verifier::verifyManifest() {
     uint32_t groupBegin = isInput ? 0 : manifest->input_count;
     for (uint32_t other = groupBegin; other < t; ++other)
       if (view.tensors[other].name.size == tensor.name.size &&
-          memcmp(view.string(view.tensors[other].name),
+          __builtin_memcmp(view.string(view.tensors[other].name),
                  view.string(tensor.name), tensor.name.size) == 0) {
         failTensor() << "duplicate name";
         return KILN_ERROR_INVALID_BUNDLE;

@@ -6,7 +6,8 @@
 
 #include "names.h"
 
-#include <string.h>
+// memcpy/memcmp as __builtin_*: no libc headers (the core builds for
+// bare-metal targets); they may still become calls the program provides.
 
 namespace {
 
@@ -16,7 +17,7 @@ namespace {
 template <typename Enum> uint32_t enumBits(const Enum &value) {
   static_assert(sizeof(Enum) == sizeof(uint32_t), "enums are 32-bit");
   uint32_t bits;
-  memcpy(&bits, &value, sizeof(bits));
+  __builtin_memcpy(&bits, &value, sizeof(bits));
   return bits;
 }
 

@@ -99,7 +99,7 @@ llvm::StringRef builtinsBitcode(const llvm::Triple &triple) {
 /// entry function and the exported table pointing at them.
 bool addEntryTable(llvm::Module &module,
                    llvm::ArrayRef<std::string> entryFunctions,
-                   std::string &error) {
+                   llvm::StringRef tableSymbol, std::string &error) {
   unsigned entryCount = entryFunctions.size();
   llvm::LLVMContext &context = module.getContext();
   llvm::IRBuilder<> b(context);
@@ -146,7 +146,7 @@ bool addEntryTable(llvm::Module &module,
                   b.getInt32(0), llvm::ConstantArray::get(arrayType, entries)});
   auto *global = new llvm::GlobalVariable(
       module, tableType, /*isConstant=*/true,
-      llvm::GlobalValue::ExternalLinkage, table, KILN_ENTRY_TABLE_SYMBOL);
+      llvm::GlobalValue::ExternalLinkage, table, tableSymbol);
   global->setAlignment(llvm::Align(16));
   return true;
 }
@@ -244,10 +244,11 @@ bool linkSharedObject(llvm::StringRef object, std::vector<uint8_t> &elf,
 
 } // namespace
 
-bool emitCpuExecutable(ModuleOp executable, const CpuTarget &target,
-                       llvm::ArrayRef<std::string> entryFunctions,
-                       std::vector<uint8_t> &elf, std::string &error,
-                       llvm::raw_ostream *optimizedIR) {
+bool emitCpuObject(ModuleOp executable, const CpuTarget &target,
+                   llvm::ArrayRef<std::string> entryFunctions,
+                   llvm::StringRef tableSymbol, bool onlyTableVisible,
+                   llvm::SmallString<0> &object, std::string &error,
+                   llvm::raw_ostream *optimizedIR) {
   initializeLLVMTargets();
   DialectRegistry registry;
   registerBuiltinDialectTranslation(registry);
@@ -276,7 +277,7 @@ bool emitCpuExecutable(ModuleOp executable, const CpuTarget &target,
       llvm::CodeModel::Small, llvm::CodeGenOptLevel::Aggressive));
   module->setDataLayout(machine->createDataLayout());
   module->setTargetTriple(triple.str());
-  if (!addEntryTable(*module, entryFunctions, error))
+  if (!addEntryTable(*module, entryFunctions, tableSymbol, error))
     return false;
 
   auto builtins = llvm::parseBitcodeFile(
@@ -298,6 +299,12 @@ bool emitCpuExecutable(ModuleOp executable, const CpuTarget &target,
     if (llvm::Function *f = module->getFunction(name))
       keep.push_back(f);
   llvm::appendToCompilerUsed(*module, keep);
+  // An object linked into a program exports its table alone: the builtins'
+  // memcpy and the rest must not clash with the program's own.
+  if (onlyTableVisible)
+    for (llvm::GlobalValue &global : module->global_values())
+      if (!global.isDeclaration() && global.getName() != tableSymbol)
+        global.setLinkage(llvm::GlobalValue::InternalLinkage);
   // Every function, the builtins included, is code for the target CPU.
   for (llvm::Function &f : *module) {
     if (f.isDeclaration())
@@ -311,7 +318,6 @@ bool emitCpuExecutable(ModuleOp executable, const CpuTarget &target,
   if (optimizedIR)
     module->print(*optimizedIR, nullptr);
 
-  llvm::SmallString<0> object;
   {
     llvm::raw_svector_ostream stream(object);
     llvm::legacy::PassManager codegen;
@@ -322,7 +328,18 @@ bool emitCpuExecutable(ModuleOp executable, const CpuTarget &target,
     }
     codegen.run(*module);
   }
-  return linkSharedObject(object, elf, error);
+  return true;
+}
+
+bool emitCpuExecutable(ModuleOp executable, const CpuTarget &target,
+                       llvm::ArrayRef<std::string> entryFunctions,
+                       std::vector<uint8_t> &elf, std::string &error,
+                       llvm::raw_ostream *optimizedIR) {
+  llvm::SmallString<0> object;
+  return emitCpuObject(executable, target, entryFunctions,
+                       KILN_ENTRY_TABLE_SYMBOL, /*onlyTableVisible=*/false,
+                       object, error, optimizedIR) &&
+         linkSharedObject(object, elf, error);
 }
 
 } // namespace mlir::kiln::cpu

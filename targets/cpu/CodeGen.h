@@ -6,6 +6,7 @@
 
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/SmallString.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -35,6 +36,18 @@ const CpuTarget *findCpuTarget(llvm::StringRef name);
 /// entry table lists `entryFunctions` in order.
 /// When `optimizedIR` is given, the optimised LLVM IR is printed there.
 /// On failure returns false and sets `error`.
+/// Compiles the lowered executable module for `target` into a relocatable
+/// object whose entry table is `tableSymbol`; with `onlyTableVisible` every
+/// other symbol (the builtins' memcpy included) is local, so the object can
+/// be linked into any program (`kiln compile --emit static-lib`).
+bool emitCpuObject(ModuleOp executable, const CpuTarget &target,
+                   llvm::ArrayRef<std::string> entryFunctions,
+                   llvm::StringRef tableSymbol, bool onlyTableVisible,
+                   llvm::SmallString<0> &object, std::string &error,
+                   llvm::raw_ostream *optimizedIR = nullptr);
+
+/// The same object linked by ld.lld into the bundle's executable: a
+/// position-independent shared object with no imports.
 bool emitCpuExecutable(ModuleOp executable, const CpuTarget &target,
                        llvm::ArrayRef<std::string> entryFunctions,
                        std::vector<uint8_t> &elf, std::string &error,

@@ -106,7 +106,8 @@ TEST_F(BundleCorruption, OtherMajorVersionIsUnsupported) {
   writeAt<uint16_t>(bytes, offsetof(kiln_bundle_header, version_major), 2);
   EXPECT_EQ(openBytes(bytes), KILN_ERROR_UNSUPPORTED);
   std::string message = kiln_last_error();
-  EXPECT_NE(message.find("version 2.1"), std::string::npos) << message;
+  std::string version = "version 2." + std::to_string(KILN_BUNDLE_VERSION_MINOR);
+  EXPECT_NE(message.find(version), std::string::npos) << message;
   EXPECT_NE(message.find("reads version 1"), std::string::npos) << message;
 }
 
@@ -159,9 +160,16 @@ const FieldCorruption kFieldCorruptions[] = {
      "header_size"},
     {"HeaderFlags",
      [](auto &b, auto &) {
-       setField<uint32_t>(b, 0, offsetof(kiln_bundle_header, flags), 1);
+       setField<uint32_t>(b, 0, offsetof(kiln_bundle_header, flags), 2);
      },
      "unknown flags"},
+    // A bundle with executables cannot claim its code is linked elsewhere.
+    {"HeaderCodeLinkedWithExecutables",
+     [](auto &b, auto &) {
+       setField<uint32_t>(b, 0, offsetof(kiln_bundle_header, flags),
+                          KILN_BUNDLE_FLAG_CODE_LINKED);
+     },
+     "EXECUTABLE sections in a bundle whose code is linked"},
     {"HeaderReserved",
      [](auto &b, auto &) { b[offsetof(kiln_bundle_header, reserved) + 3] = 1; },
      "reserved"},

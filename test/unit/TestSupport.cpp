@@ -72,7 +72,11 @@ void AddModel::build(const std::vector<uint8_t> &executable,
                        Binding{KILN_BUFFER_WEIGHTS, scaleOffset, bytes},
                        Binding{KILN_BUFFER_ARENA, y, bytes},
                        Binding{KILN_BUFFER_WEIGHTS, countOffset, 8}}});
-  writer.addExecutable({target, executable});
+  // No executable: the code is linked into the program (kiln_core.h).
+  if (executable.empty())
+    writer.setCodeLinked(true);
+  else
+    writer.addExecutable({target, executable});
 }
 
 std::vector<float> AddModel::inputA() const {

@@ -30,6 +30,7 @@ struct AddModel {
   uint32_t workgroups = 7;
   std::vector<float> scale; // filled by build()
   bundle::BundleWriter writer;
+  /// An empty `executable` makes a code-linked bundle (--emit static-lib).
   void build(const std::vector<uint8_t> &executable,
              kiln_target target = hostTarget());
   /// The expected output for the deterministic inputs below.

@@ -77,6 +77,13 @@ int main(int argc, char **argv) {
   compile->add_option("--compile-to", compileTo, phaseHelp);
   compile->add_flag("-v,--verbose", options.verbose,
                     "Print each phase with its time");
+  std::string emit = "bundle";
+  compile
+      ->add_option("--emit", emit,
+                   "bundle, or static-lib: -o BASE writes BASE.o (code and "
+                   "entry table), BASE.h and BASE.kiln (no code) for "
+                   "firmware (kiln_core.h)")
+      ->capture_default_str();
   compile->callback([&] {
     exitCode = 1;
     std::string error;
@@ -106,6 +113,15 @@ int main(int argc, char **argv) {
     } else if (options.outputPath.empty()) {
       std::fprintf(stderr, "kiln: error: compile needs -o OUT.kiln (or "
                            "--compile-to PHASE)\n");
+      return;
+    }
+    if (emit == "static-lib") {
+      options.emit = kiln::CompileOptions::Emit::StaticLib;
+    } else if (emit != "bundle") {
+      std::fprintf(stderr,
+                   "kiln: error: --emit takes bundle or static-lib, not "
+                   "'%s'\n",
+                   emit.c_str());
       return;
     }
     options.targets.clear();

@@ -27,7 +27,7 @@ extern "C" {
 
 #define KILN_BUNDLE_MAGIC "KILNBNDL" /* 8 bytes, no terminator in the file */
 #define KILN_BUNDLE_VERSION_MAJOR 1u
-#define KILN_BUNDLE_VERSION_MINOR 1u
+#define KILN_BUNDLE_VERSION_MINOR 2u
 
 /* Largest tensor rank a bundle can describe. */
 #define KILN_MAX_RANK 8u
@@ -87,12 +87,17 @@ typedef struct kiln_bundle_header {
   uint64_t file_size;     /* exact size of the whole file */
   uint32_t section_count;
   uint32_t section_table_offset; /* kiln_section_entry[section_count] */
-  uint32_t flags;                /* none defined; must be 0 */
+  uint32_t flags;                /* KILN_BUNDLE_FLAG_* */
   /* CRC-32 over the header (with this field read as 0) followed by the
    * section table. */
   uint32_t header_checksum;
   uint8_t reserved[24]; /* must be 0 */
 } kiln_bundle_header;
+
+/* Header flags. CODE_LINKED (1.2): the bundle has no EXECUTABLE section;
+ * its code is an object file linked into the program that runs it
+ * (`kiln compile --emit static-lib`, the firmware core kiln_core.h). */
+#define KILN_BUNDLE_FLAG_CODE_LINKED 1u
 
 typedef struct kiln_section_entry {
   uint32_t kind;      /* kiln_section_kind */
