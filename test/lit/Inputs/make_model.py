@@ -141,7 +141,16 @@ def static_if():
                        [numpy_helper.from_array(np.array(False), "cond")])
 
 
+def f16_mul_add():
+    # y = a * b + a in float16: fp16 arithmetic where the target has it.
+    nodes = [helper.make_node("Mul", ["a", "b"], ["m"]), helper.make_node("Add", ["m", "a"], ["y"])]
+    f16 = TensorProto.FLOAT16
+    return graph_model(nodes, [tensor("a", [4096], f16), tensor("b", [4096], f16)],
+                       [tensor("y", [4096], f16)])
+
+
 MODELS = {
+    "f16_mul_add": f16_mul_add,
     "data_dependent_loop": data_dependent_loop,
     "static_if": static_if,
     "reshape_input": reshape_input,
