@@ -1,6 +1,7 @@
-# Fails when the freestanding runtime core needs any symbol from outside
-# itself other than memcpy, memset and memcmp (what a firmware C library, or
-# the compiler's own builtins, always provide).
+# Fails when the freestanding runtime core (ARCHIVE) needs any symbol from
+# outside itself other than memcpy, memset and memcmp (what a firmware C
+# library, or the compiler's own builtins, always provide), or the list in
+# ALLOWED. test/firmware/CheckFirmwareCore.cmake includes it.
 execute_process(COMMAND ${NM} --undefined-only --format=just-symbols ${ARCHIVE}
                 OUTPUT_VARIABLE undefined RESULT_VARIABLE result)
 if(NOT result EQUAL 0)
@@ -10,7 +11,10 @@ execute_process(COMMAND ${NM} --defined-only --format=just-symbols ${ARCHIVE}
                 OUTPUT_VARIABLE defined)
 string(REPLACE "\n" ";" undefined "${undefined}")
 string(REPLACE "\n" ";" defined "${defined}")
-set(allowed memcpy memset memcmp)
+if(NOT DEFINED ALLOWED)
+  set(ALLOWED memcpy memset memcmp)
+endif()
+set(allowed ${ALLOWED})
 set(unexpected "")
 foreach(symbol IN LISTS undefined)
   if(symbol STREQUAL "" OR symbol MATCHES ":$")
@@ -24,6 +28,6 @@ foreach(symbol IN LISTS undefined)
 endforeach()
 if(unexpected)
   list(REMOVE_DUPLICATES unexpected)
-  message(FATAL_ERROR "freestanding core needs: ${unexpected}")
+  message(FATAL_ERROR "freestanding core ${ARCHIVE} needs: ${unexpected}")
 endif()
-message(STATUS "freestanding core needs only memcpy/memset/memcmp")
+message(STATUS "freestanding core needs only ${ALLOWED}")
