@@ -144,8 +144,8 @@ struct FuseLayerNormPattern : public RewritePattern {
     // The intermediate values must not be needed elsewhere, or fusing
     // would compute them twice.
     for (Value inner : {Value(sqrt.getResult()), Value(add.getResult()),
-                        Value(variance.getResult()), Value(square->getResult(0)),
-                        Value(mean.getResult())})
+                        Value(variance.getResult()),
+                        Value(square->getResult(0)), Value(mean.getResult())})
       if (!inner.hasOneUse())
         return failure();
     for (Operation *user : centered.getUsers())
@@ -158,9 +158,8 @@ struct FuseLayerNormPattern : public RewritePattern {
     Value gamma, beta;
     if (root->hasOneUse())
       if (auto mul = dyn_cast<MulOp>(*root->user_begin())) {
-        gamma = asNormalizedOperand(rewriter,
-                                    otherOperand(mul, root->getResult(0)),
-                                    normalized);
+        gamma = asNormalizedOperand(
+            rewriter, otherOperand(mul, root->getResult(0)), normalized);
         if (gamma && mul.getType() == type)
           last = mul;
         else
@@ -260,8 +259,8 @@ struct FuseDecomposedOps
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     patterns.add<FuseLayerNormPattern, FuseGeluPattern>(&getContext());
-    if (failed(applyPatternsAndFoldGreedily(getOperation(),
-                                            std::move(patterns))))
+    if (failed(
+            applyPatternsAndFoldGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }
 };

@@ -31,8 +31,9 @@ struct SinkTransposePattern : public RewritePattern {
 
   LogicalResult matchAndRewrite(Operation *op,
                                 PatternRewriter &rewriter) const override {
-    if (!op->hasTrait<mlir::kiln::OpTrait::Elementwise>() || isa<ExpandOp>(op) ||
-        op->getNumResults() != 1 || op->getNumRegions() != 0)
+    if (!op->hasTrait<mlir::kiln::OpTrait::Elementwise>() ||
+        isa<ExpandOp>(op) || op->getNumResults() != 1 ||
+        op->getNumRegions() != 0)
       return failure();
     auto type = cast<RankedTensorType>(op->getResult(0).getType());
     int64_t rank = type.getRank();
@@ -53,8 +54,7 @@ struct SinkTransposePattern : public RewritePattern {
       auto transpose = operand.getDefiningOp<TransposeOp>();
       if (transpose) {
         if (transpose.getPerm() != ArrayRef<int64_t>(*perm) ||
-            operandType.getShape() != type.getShape() ||
-            !operand.hasOneUse())
+            operandType.getShape() != type.getShape() || !operand.hasOneUse())
           return failure();
       } else if (operandType.getNumElements() != 1 &&
                  (!constantOf(operand) || operandType.getRank() > rank)) {
@@ -104,8 +104,8 @@ struct PropagateTransposes
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     patterns.add<SinkTransposePattern>(&getContext());
-    if (failed(applyPatternsAndFoldGreedily(getOperation(),
-                                            std::move(patterns))))
+    if (failed(
+            applyPatternsAndFoldGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }
 };

@@ -215,8 +215,7 @@ bool BundleBuilder::build(bundle::BundleWriter &writer, std::string &error) {
 } // namespace
 
 bool writeBundle(ModuleOp module, std::vector<bundle::Executable> executables,
-                 const std::string &path, std::string &error,
-                 bool codeLinked) {
+                 const std::string &path, std::string &error, bool codeLinked) {
   auto main = module.lookupSymbol<func::FuncOp>("main");
   bundle::BundleWriter writer;
   if (auto name = module->getAttrOfType<StringAttr>("kiln.model_name"))
@@ -294,12 +293,11 @@ std::string staticLibHeader(ModuleOp module, const std::string &name,
   for (auto [i, value] : llvm::enumerate(ret.getOperands())) {
     auto resultName =
         main.getResultAttrOfType<StringAttr>(i, mlir::kiln::kNameAttr);
-    os << "#define " << macro << "_OUTPUT_"
-       << macroPart(resultName.getValue()) << " " << i << "u /* '"
-       << resultName.getValue() << "': " << tensorComment(value) << " */\n";
+    os << "#define " << macro << "_OUTPUT_" << macroPart(resultName.getValue())
+       << " " << i << "u /* '" << resultName.getValue()
+       << "': " << tensorComment(value) << " */\n";
   }
-  os << "\n#ifdef __cplusplus\n}\n#endif\n\n#endif /* " << macro
-     << "_H */\n";
+  os << "\n#ifdef __cplusplus\n}\n#endif\n\n#endif /* " << macro << "_H */\n";
   return text;
 }
 

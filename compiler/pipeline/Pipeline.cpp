@@ -294,11 +294,10 @@ bool Compiler::run() {
 
   return phase(Phase::Bundle, [&] {
     std::string error;
-    if (staticLib
-            ? !writeStaticLib(*module, staticObject, targets[0]->name,
-                              staticLibBase(), error)
-            : !writeBundle(*module, std::move(executables), options.outputPath,
-                           error)) {
+    if (staticLib ? !writeStaticLib(*module, staticObject, targets[0]->name,
+                                    staticLibBase(), error)
+                  : !writeBundle(*module, std::move(executables),
+                                 options.outputPath, error)) {
       llvm::errs() << "kiln: error: " << error << "\n";
       return false;
     }

@@ -96,10 +96,9 @@ __attribute__((noreturn)) static void finish(int status) {
 }
 
 static int classify(void) {
-  kiln_status status =
-      kiln_core_open(&model, fashion_bundle,
-                     (size_t)(fashion_bundle_end - fashion_bundle),
-                     &kiln_fashion_entry_table);
+  kiln_status status = kiln_core_open(
+      &model, fashion_bundle, (size_t)(fashion_bundle_end - fashion_bundle),
+      &kiln_fashion_entry_table);
   if (status != KILN_OK) {
     put("kiln_core_open: ");
     put(kiln_core_error(&model));
@@ -116,7 +115,8 @@ static int classify(void) {
       put("\n");
       return 1;
     }
-    const float *logits = kiln_core_output(&model, arena, KILN_FASHION_OUTPUT_LOGITS);
+    const float *logits =
+        kiln_core_output(&model, arena, KILN_FASHION_OUTPUT_LOGITS);
     unsigned best = 0;
     for (unsigned c = 1; c < 10; ++c)
       if (logits[c] > logits[best])

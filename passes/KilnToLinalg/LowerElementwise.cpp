@@ -278,8 +278,9 @@ FailureOr<Value> buildElementwiseScalar(Operation *op, OpBuilder &b,
               Value e = b.create<math::ErfOp>(
                   loc, b.create<arith::MulFOp>(loc, x, c(M_SQRT1_2)));
               Value half = b.create<arith::MulFOp>(loc, x, c(0.5));
-              return b.create<arith::MulFOp>(
-                         loc, half, b.create<arith::AddFOp>(loc, e, c(1)))
+              return b
+                  .create<arith::MulFOp>(loc, half,
+                                         b.create<arith::AddFOp>(loc, e, c(1)))
                   .getResult();
             })
             .Case([&](SinOp) {

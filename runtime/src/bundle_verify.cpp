@@ -104,8 +104,10 @@ kiln_status Verifier::verifyHeader() {
     return KILN_ERROR_INVALID_BUNDLE;
   }
   uint16_t major, minor;
-  __builtin_memcpy(&major, data + offsetof(kiln_bundle_header, version_major), 2);
-  __builtin_memcpy(&minor, data + offsetof(kiln_bundle_header, version_minor), 2);
+  __builtin_memcpy(&major, data + offsetof(kiln_bundle_header, version_major),
+                   2);
+  __builtin_memcpy(&minor, data + offsetof(kiln_bundle_header, version_minor),
+                   2);
   if (major != KILN_BUNDLE_VERSION_MAJOR) {
     fail() << "bundle format version " << major << "." << minor
            << " is not supported: this runtime reads version "
@@ -467,7 +469,7 @@ kiln_status Verifier::verifyManifest() {
     for (uint32_t other = groupBegin; other < t; ++other)
       if (view.tensors[other].name.size == tensor.name.size &&
           __builtin_memcmp(view.string(view.tensors[other].name),
-                 view.string(tensor.name), tensor.name.size) == 0) {
+                           view.string(tensor.name), tensor.name.size) == 0) {
         failTensor() << "duplicate name";
         return KILN_ERROR_INVALID_BUNDLE;
       }

@@ -63,9 +63,8 @@ kiln_status kiln_core_open(kiln_core_model *model, const void *bundle,
     m.error << "kiln_core_open: the bundle must be 8-byte aligned";
     return KILN_ERROR_INVALID_ARGUMENT;
   }
-  kiln_status status =
-      verifyBundle(static_cast<const uint8_t *>(bundle), size, 0, nullptr,
-                   m.view, m.error);
+  kiln_status status = verifyBundle(static_cast<const uint8_t *>(bundle), size,
+                                    0, nullptr, m.view, m.error);
   if (status != KILN_OK)
     return status;
   if (!(m.view.header->flags & KILN_BUNDLE_FLAG_CODE_LINKED)) {
@@ -115,8 +114,7 @@ uint32_t kiln_core_output_count(const kiln_core_model *model) {
   return state(model).view.manifest->output_count;
 }
 
-const char *kiln_core_input_name(const kiln_core_model *model,
-                                 uint32_t index) {
+const char *kiln_core_input_name(const kiln_core_model *model, uint32_t index) {
   const BundleView &view = state(model).view;
   return index < view.manifest->input_count
              ? view.string(view.input(index).name)
@@ -133,8 +131,7 @@ const char *kiln_core_output_name(const kiln_core_model *model,
 
 size_t kiln_core_input_size(const kiln_core_model *model, uint32_t index) {
   const BundleView &view = state(model).view;
-  return index < view.manifest->input_count ? view.input(index).size_bytes
-                                            : 0;
+  return index < view.manifest->input_count ? view.input(index).size_bytes : 0;
 }
 
 size_t kiln_core_output_size(const kiln_core_model *model, uint32_t index) {

@@ -106,7 +106,8 @@ TEST_F(BundleCorruption, OtherMajorVersionIsUnsupported) {
   writeAt<uint16_t>(bytes, offsetof(kiln_bundle_header, version_major), 2);
   EXPECT_EQ(openBytes(bytes), KILN_ERROR_UNSUPPORTED);
   std::string message = kiln_last_error();
-  std::string version = "version 2." + std::to_string(KILN_BUNDLE_VERSION_MINOR);
+  std::string version =
+      "version 2." + std::to_string(KILN_BUNDLE_VERSION_MINOR);
   EXPECT_NE(message.find(version), std::string::npos) << message;
   EXPECT_NE(message.find("reads version 1"), std::string::npos) << message;
 }

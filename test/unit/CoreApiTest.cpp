@@ -42,9 +42,9 @@ TEST(CoreApi, RunsACodeLinkedBundle) {
   AddModel add;
   AlignedBytes bundle(codeLinkedAddBundle(add));
   kiln_core_model model;
-  ASSERT_EQ(kiln_core_open(&model, bundle.data(), bundle.size(),
-                           &kiln_entry_table),
-            KILN_OK)
+  ASSERT_EQ(
+      kiln_core_open(&model, bundle.data(), bundle.size(), &kiln_entry_table),
+      KILN_OK)
       << kiln_core_error(&model);
   ASSERT_EQ(kiln_core_input_count(&model), 2u);
   ASSERT_EQ(kiln_core_output_count(&model), 1u);
@@ -72,9 +72,9 @@ TEST(CoreApi, RefusesABundleThatCarriesItsCode) {
   std::vector<uint8_t> bytes = buildAddBundle();
   AlignedBytes bundle(bytes);
   kiln_core_model model;
-  EXPECT_EQ(kiln_core_open(&model, bundle.data(), bundle.size(),
-                           &kiln_entry_table),
-            KILN_ERROR_UNSUPPORTED);
+  EXPECT_EQ(
+      kiln_core_open(&model, bundle.data(), bundle.size(), &kiln_entry_table),
+      KILN_ERROR_UNSUPPORTED);
   EXPECT_NE(std::string(kiln_core_error(&model)).find("--emit static-lib"),
             std::string::npos)
       << kiln_core_error(&model);
@@ -96,9 +96,9 @@ TEST(CoreApi, ChecksTheEntryTable) {
   struct {
     kiln_entry_table_header header;
     kiln_dispatch_fn entries[1];
-  } small = {{KILN_ENTRY_TABLE_MAGIC, KILN_ENTRY_TABLE_VERSION, 1, 0},
-             {reinterpret_cast<const kiln_dispatch_fn *>(&kiln_entry_table +
-                                                         1)[0]}};
+  } small = {
+      {KILN_ENTRY_TABLE_MAGIC, KILN_ENTRY_TABLE_VERSION, 1, 0},
+      {reinterpret_cast<const kiln_dispatch_fn *>(&kiln_entry_table + 1)[0]}};
   EXPECT_EQ(kiln_core_open(&model, bundle.data(), bundle.size(), &small.header),
             KILN_ERROR_INVALID_ARGUMENT);
   EXPECT_NE(std::string(kiln_core_error(&model))
@@ -117,9 +117,9 @@ TEST(CoreApi, ChecksTheArenaAndTheBytes) {
   std::vector<uint8_t> bytes = codeLinkedAddBundle(add);
   AlignedBytes bundle(bytes);
   kiln_core_model model;
-  ASSERT_EQ(kiln_core_open(&model, bundle.data(), bundle.size(),
-                           &kiln_entry_table),
-            KILN_OK);
+  ASSERT_EQ(
+      kiln_core_open(&model, bundle.data(), bundle.size(), &kiln_entry_table),
+      KILN_OK);
   Arena arena(kiln_core_arena_size(&model));
   EXPECT_EQ(kiln_core_run(&model, arena.bytes + 8, arena.size),
             KILN_ERROR_INVALID_ARGUMENT);

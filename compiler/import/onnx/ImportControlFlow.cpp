@@ -85,8 +85,7 @@ FailureOr<Value> slice(NodeImporter &n, Value value, int64_t axis,
                        int64_t index) {
   auto type = typeOf(value);
   int64_t rank = type.getRank();
-  SmallVector<int64_t> starts(rank, 0), sizes(type.getShape()),
-      steps(rank, 1);
+  SmallVector<int64_t> starts(rank, 0), sizes(type.getShape()), steps(rank, 1);
   starts[axis] = index;
   sizes[axis] = 1;
   KILN_TRY(part, n.create<k::SliceOp>(value, starts, sizes, steps));
@@ -147,12 +146,11 @@ LogicalResult importLoop(NodeImporter &n) {
     auto outputs = n.importSubgraph(*body, inputs);
     if (failed(outputs))
       return failure();
-    auto cond = mlir::kiln::ConstantTensor::fromAttr(
-        [&]() -> Attribute {
-          if (auto op = (*outputs)[0].getDefiningOp<k::ConstantOp>())
-            return op.getValue();
-          return {};
-        }());
+    auto cond = mlir::kiln::ConstantTensor::fromAttr([&]() -> Attribute {
+      if (auto op = (*outputs)[0].getDefiningOp<k::ConstantOp>())
+        return op.getValue();
+      return {};
+    }());
     if (!cond)
       return n.error("the body's condition output is computed from run-time "
                      "data; only loops whose iteration count is known at "
@@ -204,10 +202,9 @@ LogicalResult importScan(NodeImporter &n) {
   };
   SmallVector<int64_t> inputAxes = perInput("scan_input_axes", scanInputs),
                        outputAxes = perInput("scan_output_axes", scanOutputs),
-                       inputDirections =
-                           perInput(batched ? "directions"
-                                            : "scan_input_directions",
-                                    scanInputs),
+                       inputDirections = perInput(
+                           batched ? "directions" : "scan_input_directions",
+                           scanInputs),
                        outputDirections =
                            perInput("scan_output_directions", scanOutputs);
   if ((int64_t)inputAxes.size() != scanInputs ||

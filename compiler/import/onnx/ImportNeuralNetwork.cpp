@@ -181,7 +181,7 @@ LogicalResult batchNormTraining(NodeImporter &n) {
   KILN_TRY(variance, n.create<mlir::kiln::ReduceMeanOp>(squared, axes, false));
   KILN_TRY(varianceKept, channel(variance));
   KILN_TRY(shifted, n.create<mlir::kiln::AddOp>(varianceKept,
-                                               n.splat(element, epsilon)));
+                                                n.splat(element, epsilon)));
   KILN_TRY(stddev, n.create<mlir::kiln::SqrtOp>(shifted));
   KILN_TRY(normalized, n.create<mlir::kiln::DivOp>(centered, stddev));
   KILN_TRY(scale, channel(n.input(1)));
@@ -195,8 +195,8 @@ LogicalResult batchNormTraining(NodeImporter &n) {
     Value running = n.input(2 + i), batch = i == 1 ? mean : variance;
     Type statElement = typeOf(running).getElementType();
     KILN_TRY(batchStat, n.castElements(batch, statElement));
-    KILN_TRY(kept, n.create<mlir::kiln::MulOp>(
-                       running, n.splat(statElement, momentum)));
+    KILN_TRY(kept, n.create<mlir::kiln::MulOp>(running,
+                                               n.splat(statElement, momentum)));
     KILN_TRY(added, n.create<mlir::kiln::MulOp>(
                         batchStat, n.splat(statElement, 1 - momentum)));
     KILN_TRY(updated, n.create<mlir::kiln::AddOp>(kept, added));
@@ -331,8 +331,8 @@ FailureOr<Value> maxPoolIndices(NodeImporter &n, Value x, Value pooled,
         stride *= inShape[d];
       }
       source.setInt(o * taps + t, inside ? rowMajor : 0);
-      flatIndex.setInt(o * taps + t, inside ? (columnMajor ? colMajor : rowMajor)
-                                            : 0);
+      flatIndex.setInt(o * taps + t,
+                       inside ? (columnMajor ? colMajor : rowMajor) : 0);
       valid.setInt(o * taps + t, inside);
     }
   }
@@ -342,26 +342,26 @@ FailureOr<Value> maxPoolIndices(NodeImporter &n, Value x, Value pooled,
                         flat, n.constant(source.toAttr()), (uint64_t)2));
   double lowest = -std::numeric_limits<double>::infinity();
   if (auto integer = dyn_cast<IntegerType>(element))
-    lowest = integer.isUnsigned() ? 0
-                                  : -std::ldexp(1.0, integer.getWidth() - 1);
-  KILN_TRY(masked, n.create<mlir::kiln::WhereOp>(n.constant(valid.toAttr()),
-                                                 windows,
-                                                 n.splat(element, lowest)));
-  KILN_TRY(best, n.create<mlir::kiln::ArgMaxOp>(masked, (uint64_t)3, true,
-                                                false));
-  KILN_TRY(table, n.createTyped<mlir::kiln::ExpandOp>(
-                      RankedTensorType::get({batch, channels, outSize, taps},
-                                            i64),
-                      n.constant(flatIndex.toAttr())));
-  KILN_TRY(picked, n.create<mlir::kiln::GatherElementsOp>(table, best,
-                                                          (uint64_t)3));
+    lowest =
+        integer.isUnsigned() ? 0 : -std::ldexp(1.0, integer.getWidth() - 1);
+  KILN_TRY(masked,
+           n.create<mlir::kiln::WhereOp>(n.constant(valid.toAttr()), windows,
+                                         n.splat(element, lowest)));
+  KILN_TRY(best,
+           n.create<mlir::kiln::ArgMaxOp>(masked, (uint64_t)3, true, false));
+  KILN_TRY(table,
+           n.createTyped<mlir::kiln::ExpandOp>(
+               RankedTensorType::get({batch, channels, outSize, taps}, i64),
+               n.constant(flatIndex.toAttr())));
+  KILN_TRY(picked,
+           n.create<mlir::kiln::GatherElementsOp>(table, best, (uint64_t)3));
   // Offsets of each (batch, channel) plane in the flattened input.
   ConstantTensor planes(RankedTensorType::get({batch, channels, 1}, i64));
   for (int64_t p = 0; p < batch * channels; ++p)
     planes.setInt(p, p * inSize);
   KILN_TRY(indices, n.reshape(picked, {batch, channels, outSize}));
-  KILN_TRY(global, n.create<mlir::kiln::AddOp>(indices,
-                                               n.constant(planes.toAttr())));
+  KILN_TRY(global,
+           n.create<mlir::kiln::AddOp>(indices, n.constant(planes.toAttr())));
   return n.reshape(global, outType.getShape());
 }
 

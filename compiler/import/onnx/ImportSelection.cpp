@@ -86,14 +86,13 @@ LogicalResult importTopK(NodeImporter &n) {
   KILN_TRY(ranks, n.create<k::ReduceSumOp>(counted, ArrayRef<int64_t>{rank},
                                            false)); // [..., N]
   KILN_TRY(ranksAsRow, n.reshape(ranks, asRow));    // [..., 1, N]
-  KILN_TRY(hit, n.create<k::EqualOp>(ranksAsRow,
-                                     n.iota(rank + 1, rank - 1, count)));
+  KILN_TRY(hit,
+           n.create<k::EqualOp>(ranksAsRow, n.iota(rank + 1, rank - 1, count)));
   KILN_TRY(positions, n.create<k::WhereOp>(hit, n.iota(rank + 1, rank, length),
                                            n.splat(i64, 0))); // [..., K, N]
   KILN_TRY(indices,
            n.create<k::ReduceSumOp>(positions, ArrayRef<int64_t>{rank}, false));
-  KILN_TRY(values,
-           n.create<k::GatherElementsOp>(row, indices, (uint64_t)last));
+  KILN_TRY(values, n.create<k::GatherElementsOp>(row, indices, (uint64_t)last));
   KILN_TRY(valuesOut, swapDims(n, values, axis, last));
   KILN_TRY(indicesOut, swapDims(n, indices, axis, last));
   n.setOutput(0, valuesOut);
@@ -127,8 +126,8 @@ LogicalResult importCompress(NodeImporter &n) {
   for (int64_t i = 0; i < condition->size(); ++i)
     if (condition->getInt(i) != 0)
       selected.push_back(i);
-  ConstantTensor indices(RankedTensorType::get(
-      {(int64_t)selected.size()}, n.builder.getIntegerType(64)));
+  ConstantTensor indices(RankedTensorType::get({(int64_t)selected.size()},
+                                               n.builder.getIntegerType(64)));
   for (size_t i = 0; i < selected.size(); ++i)
     indices.setInt(i, selected[i]);
   KILN_TRY(result, n.create<k::GatherOp>(x, n.constant(indices.toAttr()),
@@ -181,10 +180,9 @@ LogicalResult importMaxUnpool(NodeImporter &n) {
   Type element = type.getElementType();
   KILN_TRY(flatValues, n.reshape(n.input(0), {type.getNumElements()}));
   KILN_TRY(flatIndices, n.reshape(n.input(1), {type.getNumElements()}));
-  KILN_TRY(scattered,
-           n.create<k::ScatterElementsOp>(n.splat(element, 0, {total}),
-                                          flatIndices, flatValues,
-                                          (uint64_t)0, "none"));
+  KILN_TRY(scattered, n.create<k::ScatterElementsOp>(
+                          n.splat(element, 0, {total}), flatIndices, flatValues,
+                          (uint64_t)0, "none"));
   KILN_TRY(result, n.reshape(scattered, inferred));
   if (outShape != inferred) {
     SmallVector<int64_t> padding(rank, 0);
@@ -249,8 +247,8 @@ public:
         return failure();
       for (int i = 0; i < 4; ++i)
         for (int j = 0; j < 4; ++j) {
-          KILN_TRY(weight, n.create<k::MulOp>((*wy)[i].second,
-                                              (*wx)[j].second));
+          KILN_TRY(weight,
+                   n.create<k::MulOp>((*wy)[i].second, (*wx)[j].second));
           KILN_TRY(ty, pad((*wy)[i].first, height));
           KILN_TRY(tx, pad((*wx)[j].first, width));
           if (failed(addTap(ty, tx, weight)))
@@ -333,8 +331,7 @@ private:
       return clip(v, size);
     if (padding != "reflection")
       return n.error("unknown padding_mode '" + padding + "'");
-    double low = alignCorners ? 0 : -0.5,
-           span = alignCorners ? size - 1 : size;
+    double low = alignCorners ? 0 : -0.5, span = alignCorners ? size - 1 : size;
     if (span <= 0)
       return splat(0.0);
     KILN_TRY(shifted, n.create<k::SubOp>(v, splat(low)));
@@ -406,16 +403,14 @@ private:
     Type i64 = n.builder.getIntegerType(64);
     KILN_TRY(index, n.castElements(flat, i64));
     KILN_TRY(index3, n.reshape(index, {batch, 1, outHeight * outWidth}));
-    KILN_TRY(indices,
-             n.createTyped<k::ExpandOp>(
-                 RankedTensorType::get(
-                     {batch, channels, outHeight * outWidth}, i64),
-                 index3));
+    KILN_TRY(indices, n.createTyped<k::ExpandOp>(
+                          RankedTensorType::get(
+                              {batch, channels, outHeight * outWidth}, i64),
+                          index3));
     KILN_TRY(planes, n.reshape(x, {batch, channels, height * width}));
     KILN_TRY(picked,
              n.create<k::GatherElementsOp>(planes, indices, (uint64_t)2));
-    KILN_TRY(values,
-             n.reshape(picked, {batch, channels, outHeight, outWidth}));
+    KILN_TRY(values, n.reshape(picked, {batch, channels, outHeight, outWidth}));
     KILN_TRY(masked, n.create<k::WhereOp>(inside, weight, splat(0)));
     Type valueElement = typeOf(x).getElementType();
     KILN_TRY(castWeight, n.castElements(masked, valueElement));

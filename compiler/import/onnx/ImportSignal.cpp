@@ -51,16 +51,16 @@ FailureOr<Value> dft(NodeImporter &n, Value x, int64_t axis, int64_t length,
     }
     int64_t given = typeOf(moved).getDimSize(last);
     if (given > length) {
-      SmallVector<int64_t> starts(rank - 1, 0),
-          sizes(typeOf(moved).getShape()), steps(rank - 1, 1);
+      SmallVector<int64_t> starts(rank - 1, 0), sizes(typeOf(moved).getShape()),
+          steps(rank - 1, 1);
       sizes[last] = length;
       KILN_TRY(cut, n.create<k::SliceOp>(moved, starts, sizes, steps));
       moved = cut;
     } else if (given < length) {
       SmallVector<int64_t> pads(2 * (rank - 1), 0);
       pads[2 * (rank - 1) - 1] = length - given;
-      KILN_TRY(padded, n.create<k::PadOp>(moved, pads, "constant",
-                                          llvm::APFloat(0.0)));
+      KILN_TRY(padded,
+               n.create<k::PadOp>(moved, pads, "constant", llvm::APFloat(0.0)));
       moved = padded;
     }
     parts.push_back(moved);
@@ -75,7 +75,8 @@ FailureOr<Value> dft(NodeImporter &n, Value x, int64_t axis, int64_t length,
       cosines.set(j * bins + f, scale * std::cos(angle));
       sines.set(j * bins + f, scale * std::sin(angle) * (inverse ? -1 : 1));
     }
-  Value cosine = n.constant(cosines.toAttr()), sine = n.constant(sines.toAttr());
+  Value cosine = n.constant(cosines.toAttr()),
+        sine = n.constant(sines.toAttr());
   // Forward: re = xr C + xi S, im = xi C - xr S (inverse flips S's sign).
   KILN_TRY(realCos, n.create<k::MatMulOp>(parts[0], cosine));
   KILN_TRY(realSin, n.create<k::MatMulOp>(parts[0], sine));
@@ -170,8 +171,9 @@ LogicalResult importSTFT(NodeImporter &n) {
   for (int64_t f = 0; f < frames; ++f)
     for (int64_t i = 0; i < frameLength; ++i)
       positions.setInt(f * frameLength + i, f * hop + i);
-  KILN_TRY(framed, n.create<k::GatherOp>(
-                       n.input(0), n.constant(positions.toAttr()), (uint64_t)1));
+  KILN_TRY(framed,
+           n.create<k::GatherOp>(n.input(0), n.constant(positions.toAttr()),
+                                 (uint64_t)1));
   Value windowed = framed; // [batch, frames, frame_length, components]
   if (n.hasInput(2)) {
     KILN_TRY(window, n.reshape(n.input(2), {frameLength, 1}));
@@ -217,7 +219,8 @@ LogicalResult importMelWeightMatrix(NodeImporter &n) {
     double hz = 700 * (std::pow(10, (i * melStep + lowMel) / 2595) - 1);
     edges.push_back((int64_t)std::floor((dftLength + 1) * hz / sampleRate));
   }
-  ConstantTensor matrix(RankedTensorType::get({spectrumBins, melBins}, element));
+  ConstantTensor matrix(
+      RankedTensorType::get({spectrumBins, melBins}, element));
   auto set = [&](int64_t bin, int64_t mel, double value) {
     if (bin >= 0 && bin < spectrumBins)
       matrix.set(bin * melBins + mel, value);

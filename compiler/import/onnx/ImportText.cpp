@@ -77,7 +77,8 @@ LogicalResult importTfIdfVectorizer(NodeImporter &n) {
       continue;
     Value total;
     if (length >= minLength && length <= maxLength) {
-      ConstantTensor gramTable(RankedTensorType::get({1, 1, grams, length}, i64));
+      ConstantTensor gramTable(
+          RankedTensorType::get({1, 1, grams, length}, i64));
       for (int64_t j = 0; j < grams * length; ++j)
         gramTable.setInt(j, pool[groups[g].first + j]);
       Value table = n.constant(gramTable.toAttr());
@@ -91,9 +92,9 @@ LogicalResult importTfIdfVectorizer(NodeImporter &n) {
         for (int64_t s = 0; s < starts; ++s)
           for (int64_t t = 0; t < length; ++t)
             positions.setInt(s * length + t, s + t * (skip + 1));
-        KILN_TRY(windows, n.create<k::GatherOp>(
-                              rows, n.constant(positions.toAttr()),
-                              (uint64_t)1)); // [B, S, n]
+        KILN_TRY(windows,
+                 n.create<k::GatherOp>(rows, n.constant(positions.toAttr()),
+                                       (uint64_t)1)); // [B, S, n]
         KILN_TRY(windows4, n.reshape(windows, {batch, starts, 1, length}));
         KILN_TRY(equal, n.create<k::EqualOp>(windows4, table)); // [B,S,M,n]
         KILN_TRY(equalInt, n.castElements(equal, i64));
@@ -130,8 +131,8 @@ LogicalResult importTfIdfVectorizer(NodeImporter &n) {
   for (int64_t j = 0; j < entries; ++j)
     placement.set(j * columns + indexes[j],
                   mode == "TF" || weights.empty() ? 1.0 : weights[j]);
-  KILN_TRY(output, n.create<k::MatMulOp>(frequencies,
-                                         n.constant(placement.toAttr())));
+  KILN_TRY(output,
+           n.create<k::MatMulOp>(frequencies, n.constant(placement.toAttr())));
   if (type.getRank() == 1) {
     KILN_TRY(flat, n.reshape(output, {columns}));
     output = flat;

@@ -64,8 +64,7 @@ LogicalResult importAdagrad(NodeImporter &n) {
     KILN_TRY(rate, scalarAs(n, 0, element));
     KILN_TRY(step, scalarAs(n, 1, element));
     KILN_TRY(decayed, n.create<k::MulOp>(step, n.splat(element, decayFactor)));
-    KILN_TRY(denominator,
-             n.create<k::AddOp>(n.splat(element, 1.0), decayed));
+    KILN_TRY(denominator, n.create<k::AddOp>(n.splat(element, 1.0), decayed));
     KILN_TRY(r, n.create<k::DivOp>(rate, denominator));
     KILN_TRY(gradient, regularizedGradient(n, x, g, normCoefficient));
     KILN_TRY(squared, n.create<k::MulOp>(gradient, gradient));
@@ -102,11 +101,9 @@ LogicalResult importMomentum(NodeImporter &n) {
     Type element = typeOf(x).getElementType();
     KILN_TRY(rate, scalarAs(n, 0, element));
     KILN_TRY(step, scalarAs(n, 1, element));
-    KILN_TRY(started,
-             n.create<k::GreaterOp>(step, n.splat(element, 0.0)));
-    KILN_TRY(betaAdjusted,
-             n.create<k::WhereOp>(started, n.splat(element, beta),
-                                  n.splat(element, 1.0)));
+    KILN_TRY(started, n.create<k::GreaterOp>(step, n.splat(element, 0.0)));
+    KILN_TRY(betaAdjusted, n.create<k::WhereOp>(started, n.splat(element, beta),
+                                                n.splat(element, 1.0)));
     KILN_TRY(gradient, regularizedGradient(n, x, g, normCoefficient));
     KILN_TRY(kept, n.create<k::MulOp>(n.splat(element, alpha), v));
     KILN_TRY(added, n.create<k::MulOp>(betaAdjusted, gradient));
@@ -166,8 +163,7 @@ LogicalResult importAdam(NodeImporter &n) {
     KILN_TRY(ratio, n.create<k::DivOp>(vNew, hSqrt));
     KILN_TRY(update, n.create<k::MulOp>(r, ratio));
     KILN_TRY(stepped, n.create<k::SubOp>(x, update));
-    KILN_TRY(xNew,
-             n.create<k::MulOp>(splat(1 - normCoefficientPost), stepped));
+    KILN_TRY(xNew, n.create<k::MulOp>(splat(1 - normCoefficientPost), stepped));
     n.setOutput(i, xNew);
     n.setOutput(*count + i, vNew);
     n.setOutput(2 * *count + i, hNew);

@@ -258,10 +258,9 @@ LogicalResult NodeImporter::notKnownAtCompileTime(int i,
       continue;
     if (auto arg = dyn_cast<BlockArgument>(value)) {
       auto func = dyn_cast<func::FuncOp>(arg.getOwner()->getParentOp());
-      auto argName =
-          func ? func.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
-                                                   "kiln.name")
-               : StringAttr();
+      auto argName = func ? func.getArgAttrOfType<StringAttr>(
+                                arg.getArgNumber(), "kiln.name")
+                          : StringAttr();
       if (argName && argName.getValue() != name)
         graphInputs.push_back(argName.str());
       continue;

@@ -324,8 +324,7 @@ GraphImporter::importSubgraph(const onnx::GraphProto &graph,
   Location loc = builder.getInsertionBlock()->getParentOp()->getLoc();
   if (graph.input_size() != (int)inputs.size()) {
     emitError(loc) << "subgraph '" << graph.name() << "' has "
-                   << graph.input_size() << " inputs, given "
-                   << inputs.size();
+                   << graph.input_size() << " inputs, given " << inputs.size();
     return failure();
   }
   // The subgraph's names shadow the enclosing ones only inside it.
@@ -471,8 +470,8 @@ std::vector<OnnxOpSupport> supportedOnnxOps() {
     int64_t min = otherDomain
                       ? entry.getValue().minOpset
                       : std::max(entry.getValue().minOpset, kMinOnnxOpset);
-    ops.push_back({entry.getKey().str(), min,
-                   otherDomain ? min : kMaxOnnxOpset, entry.getValue().notes});
+    ops.push_back({entry.getKey().str(), min, otherDomain ? min : kMaxOnnxOpset,
+                   entry.getValue().notes});
   }
   llvm::sort(ops, [](const OnnxOpSupport &a, const OnnxOpSupport &b) {
     return a.name < b.name;

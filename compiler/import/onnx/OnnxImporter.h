@@ -30,7 +30,7 @@ constexpr int64_t kMaxOnnxOpset = 17;
 /// One ONNX op the importer handles, for `kiln ops` and the generated
 /// docs/supported-ops.md.
 struct OnnxOpSupport {
-  std::string name; // "<domain>.<op>" outside the default domain
+  std::string name;           // "<domain>.<op>" outside the default domain
   int64_t minOpset, maxOpset; // of the op's domain
   std::string notes;
 };

@@ -50,8 +50,7 @@ uint32_t kiln_core_input_count(const kiln_core_model *model);
 uint32_t kiln_core_output_count(const kiln_core_model *model);
 /* Name and byte size of input/output `index`; NULL and 0 when out of range. */
 const char *kiln_core_input_name(const kiln_core_model *model, uint32_t index);
-const char *kiln_core_output_name(const kiln_core_model *model,
-                                  uint32_t index);
+const char *kiln_core_output_name(const kiln_core_model *model, uint32_t index);
 size_t kiln_core_input_size(const kiln_core_model *model, uint32_t index);
 size_t kiln_core_output_size(const kiln_core_model *model, uint32_t index);
 /* Where input/output `index` lives in `arena`; NULL when out of range. */
