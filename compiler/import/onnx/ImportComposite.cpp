@@ -614,15 +614,7 @@ LogicalResult resize(NodeImporter &n, Value x, ArrayRef<int64_t> outShape,
         identity &= weights[i * in + j] == (i == j ? 1.0 : 0.0);
     if (identity)
       continue;
-    SmallVector<int64_t> perm;
-    for (int64_t i = 0; i < rank; ++i)
-      perm.push_back(i);
-    std::swap(perm[d], perm[rank - 1]);
-    Value moved = value;
-    if (d != rank - 1) {
-      KILN_TRY(t, n.create<k::TransposeOp>(value, perm));
-      moved = t;
-    }
+    KILN_TRY(moved, n.swapDims(value, d, rank - 1));
     ConstantTensor matrix(RankedTensorType::get({in, out}, element));
     for (int64_t i = 0; i < out; ++i)
       for (int64_t j = 0; j < in; ++j)
@@ -638,11 +630,8 @@ LogicalResult resize(NodeImporter &n, Value x, ArrayRef<int64_t> outShape,
                                     n.splat(element, extrapolation), resized));
       resized = filled;
     }
-    value = resized;
-    if (d != rank - 1) {
-      KILN_TRY(back, n.create<k::TransposeOp>(value, perm));
-      value = back;
-    }
+    KILN_TRY(back, n.swapDims(resized, d, rank - 1));
+    value = back;
   }
   if (value == x) { // nothing to do: the output is still a new tensor
     KILN_TRY(copy, n.createTyped<k::IdentityOp>(x.getType(), x));

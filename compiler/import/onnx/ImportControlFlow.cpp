@@ -80,26 +80,6 @@ FailureOr<Value> stack(NodeImporter &n, ArrayRef<Value> values, int64_t axis) {
   return n.create<k::ConcatOp>(parts, (uint64_t)axis);
 }
 
-/// Index `index` of dim `axis` of `value`, with that dim removed.
-FailureOr<Value> slice(NodeImporter &n, Value value, int64_t axis,
-                       int64_t index) {
-  auto type = typeOf(value);
-  int64_t rank = type.getRank();
-  SmallVector<int64_t> starts(rank, 0), sizes(type.getShape()), steps(rank, 1);
-  starts[axis] = index;
-  sizes[axis] = 1;
-  KILN_TRY(part, n.create<k::SliceOp>(value, starts, sizes, steps));
-  SmallVector<int64_t> shape(type.getShape());
-  shape.erase(shape.begin() + axis);
-  return n.reshape(part, shape);
-}
-
-Value scalarConstant(NodeImporter &n, Type element, int64_t value) {
-  ConstantTensor t(RankedTensorType::get({}, element));
-  t.setInt(0, value);
-  return n.constant(t.toAttr());
-}
-
 LogicalResult importLoop(NodeImporter &n) {
   const onnx::GraphProto *body = n.attrGraph("body");
   if (!body)
@@ -140,17 +120,14 @@ LogicalResult importLoop(NodeImporter &n) {
       return n.error("the loop runs more than " +
                      std::to_string(kMaxUnrolledIterations) +
                      " iterations, too many to unroll");
-    SmallVector<Value> inputs{scalarConstant(n, i64, iteration),
-                              scalarConstant(n, i1, 1)};
+    SmallVector<Value> inputs{n.splat(i64, iteration), n.splat(i1, 1)};
     llvm::append_range(inputs, values);
     auto outputs = n.importSubgraph(*body, inputs);
     if (failed(outputs))
       return failure();
-    auto cond = mlir::kiln::ConstantTensor::fromAttr([&]() -> Attribute {
-      if (auto op = (*outputs)[0].getDefiningOp<k::ConstantOp>())
-        return op.getValue();
-      return {};
-    }());
+    auto condOp = (*outputs)[0].getDefiningOp<k::ConstantOp>();
+    auto cond =
+        condOp ? ConstantTensor::fromAttr(condOp.getValue()) : std::nullopt;
     if (!cond)
       return n.error("the body's condition output is computed from run-time "
                      "data; only loops whose iteration count is known at "
@@ -221,7 +198,7 @@ LogicalResult importScan(NodeImporter &n) {
     for (int i = 0; i < states; ++i) {
       Value state = n.input(first + i);
       if (batched) {
-        KILN_TRY(entry, slice(n, state, 0, b));
+        KILN_TRY(entry, n.takeAlong(state, 0, b));
         state = entry;
       }
       stateValues.push_back(state);
@@ -230,7 +207,7 @@ LogicalResult importScan(NodeImporter &n) {
     for (int64_t i = 0; i < scanInputs; ++i) {
       Value sequence = n.input(first + states + i);
       if (batched) {
-        KILN_TRY(entry, slice(n, sequence, 0, b));
+        KILN_TRY(entry, n.takeAlong(sequence, 0, b));
         sequence = entry;
       }
       int64_t axis = batched ? 0 : inputAxes[i];
@@ -252,7 +229,7 @@ LogicalResult importScan(NodeImporter &n) {
       SmallVector<Value> inputs(stateValues);
       for (int64_t i = 0; i < scanInputs; ++i) {
         int64_t at = inputDirections[i] ? length - 1 - t : t;
-        KILN_TRY(element, slice(n, sequences[i], inputAxes[i], at));
+        KILN_TRY(element, n.takeAlong(sequences[i], inputAxes[i], at));
         inputs.push_back(element);
       }
       auto outputs = n.importSubgraph(*body, inputs);

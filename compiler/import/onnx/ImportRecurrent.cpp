@@ -22,12 +22,7 @@ enum class Cell { Rnn, Gru, Lstm };
 /// Rows [index * size, (index + 1) * size) of dim `axis` of `value`.
 FailureOr<Value> block(NodeImporter &n, Value value, int64_t axis,
                        int64_t index, int64_t size) {
-  auto shape = typeOf(value).getShape();
-  SmallVector<int64_t> starts(shape.size(), 0), sizes(shape),
-      steps(shape.size(), 1);
-  starts[axis] = index * size;
-  sizes[axis] = size;
-  return n.create<k::SliceOp>(value, starts, sizes, steps);
+  return n.sliceAlong(value, axis, index * size, size);
 }
 
 /// Drops leading unit dims down to `shape`.

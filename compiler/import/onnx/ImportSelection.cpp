@@ -15,17 +15,6 @@ namespace k = mlir::kiln;
 namespace kiln::onnx_import {
 namespace {
 
-/// `value` with dims `a` and `b` swapped (itself when a == b).
-FailureOr<Value> swapDims(NodeImporter &n, Value value, int64_t a, int64_t b) {
-  if (a == b)
-    return value;
-  SmallVector<int64_t> perm;
-  for (int64_t d = 0; d < typeOf(value).getRank(); ++d)
-    perm.push_back(d);
-  std::swap(perm[a], perm[b]);
-  return n.create<k::TransposeOp>(value, perm);
-}
-
 /// TopK by ranking: element i's rank along the axis is the number of
 /// elements that come before it (larger, or equal and earlier; smaller for
 /// largest=0), and output p is the element of rank p. That is an N x N
@@ -58,7 +47,7 @@ LogicalResult importTopK(NodeImporter &n) {
   bool largest = n.opset < 11 || n.attrInt("largest", 1) != 0;
   n.attrInt("sorted", 1); // the outputs are always sorted
   int64_t last = rank - 1;
-  KILN_TRY(row, swapDims(n, x, axis, last));
+  KILN_TRY(row, n.swapDims(x, axis, last));
   SmallVector<int64_t> shape(typeOf(row).getShape());
   SmallVector<int64_t> asColumn(shape), asRow(shape);
   asColumn.push_back(1);
@@ -93,8 +82,8 @@ LogicalResult importTopK(NodeImporter &n) {
   KILN_TRY(indices,
            n.create<k::ReduceSumOp>(positions, ArrayRef<int64_t>{rank}, false));
   KILN_TRY(values, n.create<k::GatherElementsOp>(row, indices, (uint64_t)last));
-  KILN_TRY(valuesOut, swapDims(n, values, axis, last));
-  KILN_TRY(indicesOut, swapDims(n, indices, axis, last));
+  KILN_TRY(valuesOut, n.swapDims(values, axis, last));
+  KILN_TRY(indicesOut, n.swapDims(indices, axis, last));
   n.setOutput(0, valuesOut);
   n.setOutput(1, indicesOut);
   return success();
@@ -290,13 +279,8 @@ public:
 private:
   /// Grid component `c` (0: x, 1: y) as [N, Ho, Wo].
   LogicalResult component(Value grid, int64_t c, Value &out) {
-    auto type = typeOf(grid);
-    SmallVector<int64_t> starts(4, 0), sizes(type.getShape()), steps(4, 1);
-    starts[3] = c;
-    sizes[3] = 1;
-    KILN_TRY(part, n.create<k::SliceOp>(grid, starts, sizes, steps));
-    KILN_TRY(squeezed, n.reshape(part, {batch, outHeight, outWidth}));
-    out = squeezed;
+    KILN_TRY(part, n.takeAlong(grid, 3, c));
+    out = part;
     return success();
   }
 

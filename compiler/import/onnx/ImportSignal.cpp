@@ -32,29 +32,13 @@ FailureOr<Value> dft(NodeImporter &n, Value x, int64_t axis, int64_t length,
   if (!isa<FloatType>(element))
     return n.error("only floating-point signals are supported");
   // Each component as [..., signal] with the transformed axis last.
-  SmallVector<int64_t> perm;
-  for (int64_t d = 0; d <= last; ++d)
-    perm.push_back(d);
-  std::swap(perm[axis], perm[last]);
   SmallVector<Value> parts;
   for (int64_t c = 0; c < components; ++c) {
-    SmallVector<int64_t> starts(rank, 0), sizes(type.getShape()),
-        steps(rank, 1);
-    starts[rank - 1] = c;
-    sizes[rank - 1] = 1;
-    KILN_TRY(part, n.create<k::SliceOp>(x, starts, sizes, steps));
-    KILN_TRY(squeezed, n.reshape(part, type.getShape().drop_back()));
-    Value moved = squeezed;
-    if (axis != last) {
-      KILN_TRY(t, n.create<k::TransposeOp>(squeezed, perm));
-      moved = t;
-    }
+    KILN_TRY(part, n.takeAlong(x, rank - 1, c));
+    KILN_TRY(moved, n.swapDims(part, axis, last));
     int64_t given = typeOf(moved).getDimSize(last);
     if (given > length) {
-      SmallVector<int64_t> starts(rank - 1, 0), sizes(typeOf(moved).getShape()),
-          steps(rank - 1, 1);
-      sizes[last] = length;
-      KILN_TRY(cut, n.create<k::SliceOp>(moved, starts, sizes, steps));
+      KILN_TRY(cut, n.sliceAlong(moved, last, 0, length));
       moved = cut;
     } else if (given < length) {
       SmallVector<int64_t> pads(2 * (rank - 1), 0);
@@ -92,11 +76,7 @@ FailureOr<Value> dft(NodeImporter &n, Value x, int64_t axis, int64_t length,
   }
   SmallVector<Value> outputs;
   for (Value part : {re, im}) {
-    Value back = part;
-    if (axis != last) {
-      KILN_TRY(t, n.create<k::TransposeOp>(part, perm));
-      back = t;
-    }
+    KILN_TRY(back, n.swapDims(part, axis, last));
     SmallVector<int64_t> shape(typeOf(back).getShape());
     shape.push_back(1);
     KILN_TRY(column, n.reshape(back, shape));

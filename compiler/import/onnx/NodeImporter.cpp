@@ -400,6 +400,36 @@ FailureOr<Value> NodeImporter::castElements(Value value, Type element) {
       RankedTensorType::get(type.getShape(), element), value);
 }
 
+FailureOr<Value> NodeImporter::swapDims(Value value, int64_t a, int64_t b) {
+  if (a == b)
+    return value;
+  SmallVector<int64_t> perm;
+  for (int64_t d = 0; d < typeOf(value).getRank(); ++d)
+    perm.push_back(d);
+  std::swap(perm[a], perm[b]);
+  return create<mlir::kiln::TransposeOp>(value, perm);
+}
+
+FailureOr<Value> NodeImporter::sliceAlong(Value value, int64_t axis,
+                                          int64_t start, int64_t size) {
+  auto shape = typeOf(value).getShape();
+  SmallVector<int64_t> starts(shape.size(), 0), sizes(shape),
+      steps(shape.size(), 1);
+  starts[axis] = start;
+  sizes[axis] = size;
+  return create<mlir::kiln::SliceOp>(value, starts, sizes, steps);
+}
+
+FailureOr<Value> NodeImporter::takeAlong(Value value, int64_t axis,
+                                         int64_t index) {
+  auto part = sliceAlong(value, axis, index, 1);
+  if (failed(part))
+    return failure();
+  SmallVector<int64_t> shape(typeOf(value).getShape());
+  shape.erase(shape.begin() + axis);
+  return reshape(*part, shape);
+}
+
 FailureOr<Value> NodeImporter::reshape(Value value, ArrayRef<int64_t> shape) {
   auto type = cast<RankedTensorType>(value.getType());
   return createTyped<mlir::kiln::ReshapeOp>(

@@ -169,6 +169,13 @@ public:
   /// A constant of `shape` (a scalar by default) filled with `value`.
   Value splat(Type element, double value, llvm::ArrayRef<int64_t> shape = {});
   FailureOr<Value> reshape(Value value, llvm::ArrayRef<int64_t> shape);
+  /// `value` with dims `a` and `b` exchanged (itself when a == b).
+  FailureOr<Value> swapDims(Value value, int64_t a, int64_t b);
+  /// `size` entries of dim `axis` from `start` on; the other dims whole.
+  FailureOr<Value> sliceAlong(Value value, int64_t axis, int64_t start,
+                              int64_t size);
+  /// Entry `index` of dim `axis`, with that dim removed.
+  FailureOr<Value> takeAlong(Value value, int64_t axis, int64_t index);
   /// `value` with its elements converted to `element` (ONNX Cast).
   FailureOr<Value> castElements(Value value, Type element);
 
