@@ -9,7 +9,7 @@
 
 #include "kiln/kiln_core.h"
 
-#include "bundle_verify.h"
+#include "dispatch_plan.h"
 
 namespace kiln::runtime {
 namespace {
@@ -175,24 +175,15 @@ kiln_status kiln_core_run(kiln_core_model *model, void *arena,
     return KILN_ERROR_INVALID_ARGUMENT;
   }
   uint8_t *arenaBytes = static_cast<uint8_t *>(arena);
-  uint8_t *weights = const_cast<uint8_t *>(m.view.weights);
   const kiln_schedule_header &schedule = *m.view.schedule;
   void *bindings[kMaxBindingsPerDispatch];
   for (uint32_t d = 0; d < schedule.dispatch_count; ++d) {
     const kiln_dispatch_desc &dispatch = m.view.dispatches[d];
-    for (uint32_t b = 0; b < dispatch.binding_count; ++b) {
-      const kiln_binding_desc &binding =
-          m.view.bindings[dispatch.binding_first + b];
-      // Kernels never write WEIGHTS bindings; the cast only fits the ABI.
-      bindings[b] = (binding.kind == KILN_BUFFER_ARENA ? arenaBytes : weights) +
-                    binding.offset;
-    }
-    int64_t workgroups = int64_t(dispatch.workgroup_count[0]) *
-                         dispatch.workgroup_count[1] *
-                         dispatch.workgroup_count[2];
+    for (uint32_t b = 0; b < dispatch.binding_count; ++b)
+      bindings[b] = bindingAddress(
+          m.view, m.view.bindings[dispatch.binding_first + b], arenaBytes);
     // One thread: an elastic dispatch does all its work in one workgroup.
-    if (dispatch.flags & KILN_DISPATCH_FLAG_ELASTIC_WORKGROUPS)
-      workgroups = workgroups > 0 ? 1 : 0;
+    int64_t workgroups = workgroupsFor(dispatch, 1);
     kiln_dispatch_fn entry = entries(m.code)[dispatch.entry];
     for (int64_t w = 0; w < workgroups; ++w)
       entry(bindings, w, workgroups);

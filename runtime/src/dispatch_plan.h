@@ -24,6 +24,21 @@ struct DispatchPlan {
 /// workgroups). Fills
 /// `bindingPointers` (schedule binding_count entries) and `plans` (schedule
 /// dispatch_count entries).
+/// Where `binding` points for a run on `arena`. Weights are read-only in the
+/// mapping; kernels never write bindings of kind WEIGHTS, the cast only
+/// matches the entry point's signature.
+inline void *bindingAddress(const BundleView &view,
+                            const kiln_binding_desc &binding, uint8_t *arena) {
+  uint8_t *base = binding.kind == KILN_BUFFER_ARENA
+                      ? arena
+                      : const_cast<uint8_t *>(view.weights);
+  return base + binding.offset;
+}
+
+/// The workgroups `dispatch` runs with `threadCount` threads: its grid, or
+/// for an elastic dispatch at most two per thread (one when running alone).
+int64_t workgroupsFor(const kiln_dispatch_desc &dispatch, uint32_t threadCount);
+
 void planDispatches(const BundleView &view, const kiln_dispatch_fn *entries,
                     uint8_t *arena, uint32_t threadCount,
                     void **bindingPointers, DispatchPlan *plans);

@@ -129,8 +129,16 @@ TEST(CoreApi, ChecksTheArenaAndTheBytes) {
   EXPECT_EQ(kiln_core_run(&model, arena.bytes, arena.size - 1),
             KILN_ERROR_INVALID_ARGUMENT);
 
-  bytes[bytes.size() / 2] ^= 0x40; // in the weights: checked lazily, not here
-  bytes[300] ^= 0x01;              // in the manifest: checked at open
+  // The weights' checksum is lazy: a flipped weight byte passes open...
+  BundleLayout layout(bytes);
+  bytes[layout.sectionOffset(KILN_SECTION_WEIGHTS) + 8] ^= 0x40;
+  AlignedBytes flippedWeight(bytes);
+  EXPECT_EQ(kiln_core_open(&model, flippedWeight.data(), flippedWeight.size(),
+                           &kiln_entry_table),
+            KILN_OK)
+      << kiln_core_error(&model);
+  // ...a flipped manifest byte does not.
+  bytes[layout.sectionOffset(KILN_SECTION_MANIFEST) + 4] ^= 0x01;
   AlignedBytes corrupted(bytes);
   EXPECT_EQ(kiln_core_open(&model, corrupted.data(), corrupted.size(),
                            &kiln_entry_table),
