@@ -191,7 +191,10 @@ bool Compiler::run() {
         llvm::StringMap<int64_t> scratch;
         for (size_t i = 0; i < targets.size(); ++i) {
           OwningOpRef<ModuleOp> copy(executable.clone());
-          if (!runPasses(*copy, mlir::kiln::cpu::buildCpuBufferizationPipeline))
+          if (!runPasses(*copy, [&](OpPassManager &pm) {
+                mlir::kiln::cpu::buildCpuBufferizationPipeline(
+                    pm, targets[i]->features);
+              }))
             return false;
           auto split =
               (*copy)->getAttrOfType<DictionaryAttr>("kiln.dispatch_phases");
@@ -262,7 +265,7 @@ bool Compiler::run() {
           if (!mlir::kiln::cpu::emitCpuObject(
                   *loweredExecutables[0], *targets[0], entryFunctions,
                   "kiln_" + staticLibName(staticLibBase()) + "_entry_table",
-                  /*onlyTableVisible=*/true, staticObject, error,
+                  staticObject, error,
                   stopsAfter(Phase::Codegen) ? &llvm::outs() : nullptr)) {
             llvm::errs() << "kiln: error: " << options.modelPath << ": "
                          << targets[0]->name << " code generation: " << error

@@ -253,6 +253,29 @@ def Kiln_MatMulOp : Kiln_Op<"matmul", [Pure, InferTypeOpAdaptor]> {
   }];
 }
 
+def Kiln_MatMulIntegerOp : Kiln_Op<"matmul_integer",
+    [Pure, InferTypeOpAdaptor]> {
+  let summary = "8-bit integer matrix product with zero points, i32 result";
+  let description = [{
+    ONNX MatMulInteger: `(lhs - lhs_zero_point) x (rhs - rhs_zero_point)`
+    accumulated in i32, with kiln.matmul's shape rules. `lhs` and `rhs` are
+    i8 or ui8 (each its own); the zero points are i32, a scalar ([]) or one
+    per row of lhs ([M]) and one per column of rhs ([N]).
+
+    Keeping the 8-bit operands (instead of widening them to i32 before a
+    kiln.matmul) keeps weights at one byte each and lets a target run the
+    product with 8-bit dot-product instructions.
+  }];
+  let arguments = (ins Kiln_Tensor:$lhs, Kiln_Tensor:$rhs,
+                       Kiln_Tensor:$lhs_zero_point,
+                       Kiln_Tensor:$rhs_zero_point);
+  let results = (outs Kiln_Tensor:$output);
+  let assemblyFormat = [{
+    $lhs `,` $rhs `,` $lhs_zero_point `,` $rhs_zero_point attr-dict `:`
+    functional-type(operands, results)
+  }];
+}
+
 def Kiln_GemmOp : Kiln_Op<"gemm", [Pure, InferTypeOpAdaptor]> {
   let summary = "alpha * op(A) * op(B) + beta * C, C broadcast to [M, N]";
   let arguments = (ins Kiln_Tensor:$a, Kiln_Tensor:$b,

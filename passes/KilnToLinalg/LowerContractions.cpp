@@ -10,6 +10,8 @@
 
 #include "passes/KilnToLinalg/LoweringUtils.h"
 
+#include "mlir/IR/Matchers.h"
+
 using namespace mlir;
 using namespace mlir::kiln;
 
@@ -31,31 +33,37 @@ SmallVector<AffineExpr> batchExprs(MLIRContext *context,
   return SmallVector<AffineExpr>(map.getResults());
 }
 
-struct MatMulLowering : public OpConversionPattern<MatMulOp> {
-  using OpConversionPattern::OpConversionPattern;
-  LogicalResult
-  matchAndRewrite(MatMulOp op, OpAdaptor adaptor,
-                  ConversionPatternRewriter &rewriter) const override {
-    Location loc = op.getLoc();
-    MLIRContext *context = getContext();
-    Value lhs = adaptor.getLhs(), rhs = adaptor.getRhs();
-    Type element = signless(op.getType()).getElementType();
+/// A matmul with ONNX's shape rules as one linalg.generic over loops
+/// (batch..., m, k, n): 1-D operands become a row or a column, and a stack of
+/// rows times one matrix (every Linear layer of a transformer) folds its
+/// batch into the rows, making it one 2-D product.
+struct MatMulLoops {
+  Value lhs, rhs;
+  SmallVector<int64_t> batch; // the broadcast batch dims (empty when 2-D)
+  int64_t rows, columns;      // of the 2-D product (folded rows included)
+  int64_t rowsPerBatch;       // rows of lhs before folding
+
+  static FailureOr<MatMulLoops> build(OpBuilder &b, Location loc, Value lhs,
+                                      Value rhs) {
+    Type element = tensorType(lhs).getElementType();
+    Type rhsElement = tensorType(rhs).getElementType();
     if (tensorType(lhs).getRank() == 1)
       lhs = reshapeTensor(
-          rewriter, loc, lhs,
+          b, loc, lhs,
           RankedTensorType::get({1, tensorType(lhs).getDimSize(0)}, element));
     if (tensorType(rhs).getRank() == 1)
       rhs = reshapeTensor(
-          rewriter, loc, rhs,
-          RankedTensorType::get({tensorType(rhs).getDimSize(0), 1}, element));
-    // A stack of rows times one matrix (every Linear layer of a
-    // transformer) is one 2-D product: fold the batch into the rows.
+          b, loc, rhs,
+          RankedTensorType::get({tensorType(rhs).getDimSize(0), 1},
+                                rhsElement));
+    MatMulLoops loops;
+    loops.rowsPerBatch = tensorType(lhs).getShape().end()[-2];
     if (tensorType(rhs).getRank() == 2 && tensorType(lhs).getRank() > 2) {
       ArrayRef<int64_t> shape = tensorType(lhs).getShape();
       int64_t rows = 1;
       for (int64_t d : shape.drop_back())
         rows *= d;
-      lhs = reshapeTensor(rewriter, loc, lhs,
+      lhs = reshapeTensor(b, loc, lhs,
                           RankedTensorType::get({rows, shape.back()}, element));
     }
     ArrayRef<int64_t> l = tensorType(lhs).getShape(),
@@ -63,48 +71,195 @@ struct MatMulLowering : public OpConversionPattern<MatMulOp> {
     auto batch = broadcastShapes(l.drop_back(2), r.drop_back(2));
     if (failed(batch))
       return failure();
-    int64_t nb = batch->size();
-    int64_t m = l[l.size() - 2], n = r.back();
-    SmallVector<int64_t> shape(*batch);
-    shape.push_back(m);
-    shape.push_back(n);
-    auto fullType = RankedTensorType::get(shape, element);
+    loops.lhs = lhs;
+    loops.rhs = rhs;
+    loops.batch = *batch;
+    loops.rows = l.end()[-2];
+    loops.columns = r.back();
+    return loops;
+  }
 
-    // Loops: batch..., m, k, n.
-    unsigned numDims = nb + 3;
-    auto d = [&](unsigned i) { return getAffineDimExpr(i, context); };
-    auto lhsExprs = batchExprs(context, l.drop_back(2), *batch);
-    lhsExprs.append({d(nb), d(nb + 1)});
-    auto rhsExprs = batchExprs(context, r.drop_back(2), *batch);
-    rhsExprs.append({d(nb + 1), d(nb + 2)});
+  unsigned numDims() const { return batch.size() + 3; }
+  AffineExpr dim(MLIRContext *context, unsigned i) const {
+    return getAffineDimExpr(i, context);
+  }
+  AffineExpr rowDim(MLIRContext *context) const {
+    return dim(context, batch.size());
+  }
+  AffineExpr columnDim(MLIRContext *context) const {
+    return dim(context, batch.size() + 2);
+  }
+
+  /// Indexing maps of lhs, rhs (then `extraInputs`) and the result.
+  SmallVector<AffineMap> maps(MLIRContext *context,
+                              ArrayRef<AffineMap> extraInputs = {}) const {
+    unsigned nb = batch.size();
+    ArrayRef<int64_t> l = tensorType(lhs).getShape(),
+                      r = tensorType(rhs).getShape();
+    auto lhsExprs = batchExprs(context, l.drop_back(2), batch);
+    lhsExprs.append({dim(context, nb), dim(context, nb + 1)});
+    auto rhsExprs = batchExprs(context, r.drop_back(2), batch);
+    rhsExprs.append({dim(context, nb + 1), dim(context, nb + 2)});
     SmallVector<AffineExpr> outExprs;
-    for (int64_t i = 0; i < nb; ++i)
-      outExprs.push_back(d(i));
-    outExprs.append({d(nb), d(nb + 2)});
-    SmallVector<AffineMap> maps = {
-        AffineMap::get(numDims, 0, lhsExprs, context),
-        AffineMap::get(numDims, 0, rhsExprs, context),
-        AffineMap::get(numDims, 0, outExprs, context)};
-    SmallVector<utils::IteratorType> iterators(nb,
-                                               utils::IteratorType::parallel);
-    iterators.append({utils::IteratorType::parallel,
-                      utils::IteratorType::reduction,
-                      utils::IteratorType::parallel});
+    for (unsigned i = 0; i < nb; ++i)
+      outExprs.push_back(dim(context, i));
+    outExprs.append({dim(context, nb), dim(context, nb + 2)});
+    SmallVector<AffineMap> result = {
+        AffineMap::get(numDims(), 0, lhsExprs, context),
+        AffineMap::get(numDims(), 0, rhsExprs, context)};
+    llvm::append_range(result, extraInputs);
+    result.push_back(AffineMap::get(numDims(), 0, outExprs, context));
+    return result;
+  }
+
+  SmallVector<utils::IteratorType> iterators() const {
+    SmallVector<utils::IteratorType> result(batch.size(),
+                                            utils::IteratorType::parallel);
+    result.append({utils::IteratorType::parallel,
+                   utils::IteratorType::reduction,
+                   utils::IteratorType::parallel});
+    return result;
+  }
+
+  RankedTensorType resultType(Type element) const {
+    SmallVector<int64_t> shape(batch);
+    shape.push_back(rows);
+    shape.push_back(columns);
+    return RankedTensorType::get(shape, element);
+  }
+};
+
+struct MatMulLowering : public OpConversionPattern<MatMulOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(MatMulOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Type element = signless(op.getType()).getElementType();
+    auto loops =
+        MatMulLoops::build(rewriter, loc, adaptor.getLhs(), adaptor.getRhs());
+    if (failed(loops))
+      return failure();
+    auto fullType = loops->resultType(element);
     Value init = filledTensor(rewriter, loc, fullType,
                               scalarConstant(rewriter, loc, element, 0));
     Value product =
         rewriter
             .create<linalg::GenericOp>(
-                loc, fullType, ValueRange{lhs, rhs}, init, maps, iterators,
+                loc, fullType, ValueRange{loops->lhs, loops->rhs}, init,
+                loops->maps(getContext()), loops->iterators(),
                 [&](OpBuilder &b, Location nested, ValueRange args) {
                   b.create<linalg::YieldOp>(
                       nested,
                       multiplyAdd(b, nested, args[2], args[0], args[1]));
                 })
             .getResult(0);
-    if (nb == 0 && element.isF32())
+    if (loops->batch.empty() && element.isF32())
       product.getDefiningOp()->setAttr(kMicrokernelAttr,
                                        rewriter.getStringAttr("matmul"));
+    rewriter.replaceOp(
+        op, reshapeTensor(rewriter, loc, product, signless(op.getType())));
+    return success();
+  }
+};
+
+/// (lhs - lhs_zero) x (rhs - rhs_zero) with the 8-bit operands widened
+/// inside the loop body. A 2-D product is tagged for the int8 microkernel,
+/// which reads the body to find signedness and zero points
+/// (kiln-cpu-microkernels). A zero point the same for every row (column)
+/// is a constant in the body, left out when 0; any other is an input
+/// indexed by the row (column), so that no canonicalization folds it into
+/// the body and rebuilds the generic without its tag. Per-row zero points of
+/// a folded batch are repeated per batch.
+struct MatMulIntegerLowering : public OpConversionPattern<MatMulIntegerOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(MatMulIntegerOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *context = getContext();
+    Type i32 = rewriter.getI32Type();
+    auto loops =
+        MatMulLoops::build(rewriter, loc, adaptor.getLhs(), adaptor.getRhs());
+    if (failed(loops))
+      return failure();
+
+    // Zero points: a splat constant, or an input vector over `count`.
+    struct ZeroPoint {
+      std::optional<int64_t> constant;
+      Value vector;
+    };
+    auto zeroPoint = [&](Value original, Value zero, int64_t count,
+                         int64_t repeats) -> ZeroPoint {
+      DenseIntElementsAttr value;
+      if (matchPattern(original, m_Constant(&value)) && value.isSplat())
+        return {value.getSplatValue<APInt>().getSExtValue(), Value()};
+      auto inner = RankedTensorType::get({repeats, count / repeats}, i32);
+      if (tensorType(zero).getRank() == 0 || repeats > 1)
+        zero = reshapeTensor(
+            rewriter, loc,
+            elementwise(rewriter, loc, inner, zero,
+                        [](OpBuilder &, Location, ValueRange args) {
+                          return args[0];
+                        }),
+            RankedTensorType::get({count}, i32));
+      return {std::nullopt, zero};
+    };
+    ZeroPoint lhsZero = zeroPoint(
+        op.getLhsZeroPoint(), adaptor.getLhsZeroPoint(), loops->rows,
+        tensorType(op.getLhsZeroPoint()).getRank() == 0
+            ? 1
+            : loops->rows / loops->rowsPerBatch);
+    ZeroPoint rhsZero = zeroPoint(op.getRhsZeroPoint(),
+                                  adaptor.getRhsZeroPoint(), loops->columns, 1);
+
+    SmallVector<Value> inputs = {loops->lhs, loops->rhs};
+    SmallVector<AffineMap> zeroMaps;
+    for (auto [zero, dim] : {std::pair{lhsZero, loops->rowDim(context)},
+                             std::pair{rhsZero, loops->columnDim(context)}})
+      if (zero.vector) {
+        inputs.push_back(zero.vector);
+        zeroMaps.push_back(AffineMap::get(loops->numDims(), 0, dim));
+      }
+    bool lhsUnsigned =
+        tensorType(op.getLhs()).getElementType().isUnsignedInteger();
+    bool rhsUnsigned =
+        tensorType(op.getRhs()).getElementType().isUnsignedInteger();
+    auto fullType = loops->resultType(i32);
+    Value init = filledTensor(rewriter, loc, fullType,
+                              scalarConstant(rewriter, loc, i32, 0));
+    Value product =
+        rewriter
+            .create<linalg::GenericOp>(
+                loc, fullType, inputs, init, loops->maps(context, zeroMaps),
+                loops->iterators(),
+                [&](OpBuilder &b, Location nested, ValueRange args) {
+                  unsigned nextZero = 2;
+                  auto centered = [&](Value x, bool isUnsigned,
+                                      const ZeroPoint &zero) {
+                    Value wide =
+                        isUnsigned
+                            ? b.create<arith::ExtUIOp>(nested, i32, x)
+                                  .getResult()
+                            : b.create<arith::ExtSIOp>(nested, i32, x)
+                                  .getResult();
+                    if (zero.constant == 0)
+                      return wide;
+                    Value z = zero.vector ? args[nextZero++]
+                                          : scalarConstant(b, nested, i32,
+                                                           *zero.constant);
+                    return b.create<arith::SubIOp>(nested, wide, z)
+                        .getResult();
+                  };
+                  Value x = centered(args[0], lhsUnsigned, lhsZero);
+                  Value y = centered(args[1], rhsUnsigned, rhsZero);
+                  b.create<linalg::YieldOp>(
+                      nested, multiplyAdd(b, nested, args.back(), x, y));
+                })
+            .getResult(0);
+    if (loops->batch.empty())
+      product.getDefiningOp()->setAttr(kMicrokernelAttr,
+                                       rewriter.getStringAttr("matmul_i8"));
     rewriter.replaceOp(
         op, reshapeTensor(rewriter, loc, product, signless(op.getType())));
     return success();
@@ -398,7 +553,8 @@ struct ConvTransposeLowering : public OpConversionPattern<ConvTransposeOp> {
 
 void populateContractionPatterns(RewritePatternSet &patterns) {
   patterns
-      .add<MatMulLowering, GemmLowering, ConvLowering, ConvTransposeLowering>(
+      .add<MatMulLowering, MatMulIntegerLowering, GemmLowering, ConvLowering,
+           ConvTransposeLowering>(
           patterns.getContext());
 }
 

@@ -246,8 +246,8 @@ bool linkSharedObject(llvm::StringRef object, std::vector<uint8_t> &elf,
 
 bool emitCpuObject(ModuleOp executable, const CpuTarget &target,
                    llvm::ArrayRef<std::string> entryFunctions,
-                   llvm::StringRef tableSymbol, bool onlyTableVisible,
-                   llvm::SmallString<0> &object, std::string &error,
+                   llvm::StringRef tableSymbol, llvm::SmallString<0> &object,
+                   std::string &error,
                    llvm::raw_ostream *optimizedIR) {
   initializeLLVMTargets();
   DialectRegistry registry;
@@ -299,12 +299,14 @@ bool emitCpuObject(ModuleOp executable, const CpuTarget &target,
     if (llvm::Function *f = module->getFunction(name))
       keep.push_back(f);
   llvm::appendToCompilerUsed(*module, keep);
-  // An object linked into a program exports its table alone: the builtins'
-  // memcpy and the rest must not clash with the program's own.
-  if (onlyTableVisible)
-    for (llvm::GlobalValue &global : module->global_values())
-      if (!global.isDeclaration() && global.getName() != tableSymbol)
-        global.setLinkage(llvm::GlobalValue::InternalLinkage);
+  // The object exports its table alone: linked into a program, the
+  // builtins' memcpy and the rest must not clash with the program's own, and
+  // internal builtins nothing calls are dropped (the sdot kernel among them,
+  // which a target without dotprod could not even compile).
+  for (llvm::GlobalValue &global : module->global_values())
+    if (!global.isDeclaration() && global.getName() != tableSymbol &&
+        !global.getName().starts_with("llvm."))
+      global.setLinkage(llvm::GlobalValue::InternalLinkage);
   // Every function, the builtins included, is code for the target CPU.
   for (llvm::Function &f : *module) {
     if (f.isDeclaration())
@@ -337,8 +339,7 @@ bool emitCpuExecutable(ModuleOp executable, const CpuTarget &target,
                        llvm::raw_ostream *optimizedIR) {
   llvm::SmallString<0> object;
   return emitCpuObject(executable, target, entryFunctions,
-                       KILN_ENTRY_TABLE_SYMBOL, /*onlyTableVisible=*/false,
-                       object, error, optimizedIR) &&
+                       KILN_ENTRY_TABLE_SYMBOL, object, error, optimizedIR) &&
          linkSharedObject(object, elf, error);
 }
 

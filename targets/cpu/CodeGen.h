@@ -30,20 +30,18 @@ llvm::ArrayRef<CpuTarget> cpuTargets();
 /// The target called `name`, or null.
 const CpuTarget *findCpuTarget(llvm::StringRef name);
 
-/// Compiles the executable module (in the LLVM dialect; functions with
-/// bare-pointer buffer arguments followed by workgroup id and count) into a
-/// position-independent ELF shared object with no imports whose exported
-/// entry table lists `entryFunctions` in order.
+/// Compiles the lowered executable module (in the LLVM dialect; functions
+/// with bare-pointer buffer arguments followed by workgroup id and count)
+/// for `target` into a relocatable object whose entry table `tableSymbol`
+/// lists `entryFunctions` in order. Every other symbol (the builtins' memcpy
+/// included) is local, so the object links into any program (`kiln compile
+/// --emit static-lib`) and builtins nothing calls are dropped.
 /// When `optimizedIR` is given, the optimised LLVM IR is printed there.
 /// On failure returns false and sets `error`.
-/// Compiles the lowered executable module for `target` into a relocatable
-/// object whose entry table is `tableSymbol`; with `onlyTableVisible` every
-/// other symbol (the builtins' memcpy included) is local, so the object can
-/// be linked into any program (`kiln compile --emit static-lib`).
 bool emitCpuObject(ModuleOp executable, const CpuTarget &target,
                    llvm::ArrayRef<std::string> entryFunctions,
-                   llvm::StringRef tableSymbol, bool onlyTableVisible,
-                   llvm::SmallString<0> &object, std::string &error,
+                   llvm::StringRef tableSymbol, llvm::SmallString<0> &object,
+                   std::string &error,
                    llvm::raw_ostream *optimizedIR = nullptr);
 
 /// The same object linked by ld.lld into the bundle's executable: a

@@ -7,6 +7,7 @@
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/Matchers.h"
 
 namespace mlir::kiln::cpu {
 #define GEN_PASS_DEF_CPUMICROKERNELS
@@ -17,8 +18,10 @@ using namespace mlir;
 
 namespace {
 
-// Must match KILN_UKERNEL_WORKSPACE_FLOATS in builtins/microkernels.c.
-constexpr int64_t kWorkspaceFloats = 72 * 256 + 256 * 512;
+// Must match KILN_UKERNEL_WORKSPACE_FLOATS and
+// KILN_UKERNEL_I8_WORKSPACE_BYTES in builtins/microkernels.c.
+constexpr int64_t kWorkspaceBytesF32 = 4 * (72 * 256 + 256 * 512);
+constexpr int64_t kWorkspaceBytesI8 = 64 * 512 + 512 * 512 + 4 * (64 + 512);
 // Below this many multiply-adds a call stays one workgroup: splitting it
 // costs more in scheduling and repacked weights than it saves.
 constexpr int64_t kMinMacsToSplit = int64_t(1) << 22;
@@ -28,29 +31,37 @@ int64_t workgroupsFor(int64_t macs) {
   return macs < kMinMacsToSplit ? 1 : kMaxWorkgroups;
 }
 
-bool isContiguousF32(Value buffer) {
+bool isContiguous(Value buffer, Type element) {
   auto type = dyn_cast<MemRefType>(buffer.getType());
   return type && type.hasStaticShape() && type.getLayout().isIdentity() &&
-         type.getElementType().isF32();
+         type.getElementType() == element;
+}
+
+bool isContiguousF32(Value buffer) {
+  return isContiguous(buffer, Float32Type::get(buffer.getContext()));
 }
 
 /// Replaces `op` by a call of microkernel `name` on raw pointers to
-/// `buffers` and a packing workspace, then `integers`, then the dispatch's
-/// workgroup id and count. `macs` (multiply-adds) decides how many
-/// workgroups the call asks for.
+/// `buffers` (null for a null Value) and a packing workspace of `workspaceBytes` per workgroup, then
+/// `integers`, then the dispatch's workgroup id and count. `macs`
+/// (multiply-adds) decides how many workgroups the call asks for.
 void replaceByMicrokernel(ModuleOp module, linalg::GenericOp op, StringRef name,
-                          ArrayRef<Value> buffers, ArrayRef<int64_t> integers,
-                          int64_t macs) {
+                          ArrayRef<Value> buffers, int64_t workspaceBytes,
+                          ArrayRef<int64_t> integers, int64_t macs) {
   OpBuilder b(op);
   Location loc = op.getLoc();
   Type ptr = LLVM::LLVMPointerType::get(b.getContext());
   int64_t workgroups = workgroupsFor(macs);
   Value workspace = b.create<memref::AllocOp>(
-      loc, MemRefType::get({workgroups * kWorkspaceFloats}, b.getF32Type()));
+      loc, MemRefType::get({workgroups * workspaceBytes}, b.getI8Type()));
   SmallVector<Value> args;
   SmallVector<Value> pointers(buffers);
   pointers.push_back(workspace);
   for (Value buffer : pointers) {
+    if (!buffer) {
+      args.push_back(b.create<LLVM::ZeroOp>(loc, ptr));
+      continue;
+    }
     Value index = b.create<memref::ExtractAlignedPointerAsIndexOp>(loc, buffer);
     Value integer = b.create<arith::IndexCastOp>(loc, b.getI64Type(), index);
     args.push_back(b.create<LLVM::IntToPtrOp>(loc, ptr, integer));
@@ -101,7 +112,114 @@ LogicalResult replaceMatmul(ModuleOp module, linalg::GenericOp op) {
   auto [sam, sak] = strides2d(maps[0], 0, aShape);
   auto [sbk, sbn] = strides2d(maps[1], 1, bShape);
   replaceByMicrokernel(module, op, "kiln_ukernel_matmul_f32", {a, b, c},
-                       {m, n, k, sam, sak, sbk, sbn}, m * n * k);
+                       kWorkspaceBytesF32, {m, n, k, sam, sak, sbk, sbn},
+                       m * n * k);
+  return success();
+}
+
+/// One operand of an 8-bit matmul body: `ext(input) [- zero]`.
+struct CenteredOperand {
+  unsigned input = 0;           // the generic's input holding the bytes
+  bool isUnsigned = false;      // extui rather than extsi
+  int64_t zeroConstant = 0;     // the zero point, when a constant
+  std::optional<unsigned> zero; // or the input holding one per row/column
+};
+
+/// Matches `v` in the body of `op` as (extsi|extui)(in_i) [- zero] where
+/// zero is a constant or the block argument of another input.
+std::optional<CenteredOperand> matchCentered(linalg::GenericOp op, Value v) {
+  CenteredOperand result;
+  Block *body = op.getBlock();
+  auto inputOf = [&](Value arg) -> std::optional<unsigned> {
+    auto blockArg = dyn_cast<BlockArgument>(arg);
+    if (!blockArg || blockArg.getOwner() != body ||
+        blockArg.getArgNumber() >= op.getNumDpsInputs())
+      return std::nullopt;
+    return blockArg.getArgNumber();
+  };
+  if (auto sub = v.getDefiningOp<arith::SubIOp>()) {
+    APInt constant;
+    if (matchPattern(sub.getRhs(), m_ConstantInt(&constant)))
+      result.zeroConstant = constant.getSExtValue();
+    else if (auto input = inputOf(sub.getRhs()))
+      result.zero = *input;
+    else
+      return std::nullopt;
+    v = sub.getLhs();
+  }
+  Value narrow;
+  if (auto ext = v.getDefiningOp<arith::ExtSIOp>())
+    narrow = ext.getIn();
+  else if (auto ext = v.getDefiningOp<arith::ExtUIOp>())
+    narrow = ext.getIn(), result.isUnsigned = true;
+  auto input = narrow ? inputOf(narrow) : std::nullopt;
+  if (!input || !narrow.getType().isInteger(8))
+    return std::nullopt;
+  result.input = *input;
+  return result;
+}
+
+/// A matmul_i8 generic (MatMulIntegerLowering): loops (m, k, n), body
+/// out + (ext(a) - za) * (ext(b) - zb), zero points constants or inputs read
+/// along m and n. Canonicalization may have reordered the body's operands.
+LogicalResult replaceMatmulI8(ModuleOp module, linalg::GenericOp op,
+                              bool dotProduct) {
+  Block *body = op.getBlock();
+  auto yield = cast<linalg::YieldOp>(body->getTerminator());
+  auto add = yield.getValues()[0].getDefiningOp<arith::AddIOp>();
+  Value out = body->getArguments().back();
+  if (!add || (add.getLhs() != out && add.getRhs() != out))
+    return failure();
+  auto mul = (add.getLhs() == out ? add.getRhs() : add.getLhs())
+                 .getDefiningOp<arith::MulIOp>();
+  if (!mul)
+    return failure();
+  auto x = matchCentered(op, mul.getLhs()), y = matchCentered(op, mul.getRhs());
+  if (!x || !y)
+    return failure();
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  MLIRContext *context = op.getContext();
+  auto d = [&](unsigned i) { return getAffineDimExpr(i, context); };
+  if (maps[x->input] != AffineMap::get(3, 0, {d(0), d(1)}, context))
+    std::swap(x, y);
+  if (maps[x->input] != AffineMap::get(3, 0, {d(0), d(1)}, context) ||
+      maps[y->input] != AffineMap::get(3, 0, {d(1), d(2)}, context))
+    return failure();
+
+  Builder builder(context);
+  Type i8 = builder.getI8Type(), i32 = builder.getI32Type();
+  Value a = op.getDpsInputs()[x->input], b = op.getDpsInputs()[y->input],
+        c = op.getDpsInits()[0];
+  if (!isContiguous(a, i8) || !isContiguous(b, i8) || !isContiguous(c, i32))
+    return failure();
+  // A zero-point input must be one i32 per row (column), read along m (n).
+  auto zeroBuffer = [&](const CenteredOperand &operand,
+                        unsigned dim) -> FailureOr<Value> {
+    if (!operand.zero)
+      return Value();
+    Value buffer = op.getDpsInputs()[*operand.zero];
+    if (!isContiguous(buffer, i32) ||
+        maps[*operand.zero] != AffineMap::get(3, 0, d(dim)))
+      return failure();
+    return buffer;
+  };
+  auto aZero = zeroBuffer(*x, 0), bZero = zeroBuffer(*y, 2);
+  if (failed(aZero) || failed(bZero))
+    return failure();
+
+  auto cShape = cast<MemRefType>(c.getType()).getShape();
+  auto aShape = cast<MemRefType>(a.getType()).getShape();
+  int64_t m = cShape[0], n = cShape[1], k = aShape[1];
+  auto [sam, sak] = strides2d(maps[x->input], 0, aShape);
+  auto [sbk, sbn] =
+      strides2d(maps[y->input], 1, cast<MemRefType>(b.getType()).getShape());
+  replaceByMicrokernel(
+      module, op,
+      dotProduct ? "kiln_ukernel_matmul_i8_sdot" : "kiln_ukernel_matmul_i8",
+      {a, b, c, *aZero, *bZero}, kWorkspaceBytesI8,
+      {m, n, k, sam, sak, sbk, sbn, x->zeroConstant, y->zeroConstant,
+       x->isUnsigned, y->isUnsigned},
+      m * n * k);
   return success();
 }
 
@@ -126,6 +244,7 @@ LogicalResult replaceConv2d(ModuleOp module, linalg::GenericOp op) {
       out[0] * out[1] * out[2] * out[3] * out[4] * w[2] * w[3] * w[4];
   replaceByMicrokernel(
       module, op, "kiln_ukernel_conv2d_f32", {input, filter, output},
+      kWorkspaceBytesF32,
       {in[0], in[1], in[2], in[3], in[4], w[1], w[3], w[4], out[3], out[4],
        strides[0], strides[1], dilations[0], dilations[1]},
       macs);
@@ -134,8 +253,11 @@ LogicalResult replaceConv2d(ModuleOp module, linalg::GenericOp op) {
 
 struct CpuMicrokernelsPass
     : public mlir::kiln::cpu::impl::CpuMicrokernelsBase<CpuMicrokernelsPass> {
+  using CpuMicrokernelsBase::CpuMicrokernelsBase;
   void runOnOperation() override {
     ModuleOp module = getOperation();
+    bool dotProduct =
+        llvm::is_contained(llvm::split(targetFeatures, ','), "+dotprod");
     SmallVector<linalg::GenericOp> tagged;
     module.walk([&](linalg::GenericOp op) {
       if (op->hasAttr(kiln::kMicrokernelAttr) && op.hasPureBufferSemantics())
@@ -147,6 +269,8 @@ struct CpuMicrokernelsPass
       // A failed match keeps the loops, which compute the same thing.
       if (kind == "matmul")
         (void)replaceMatmul(module, op);
+      else if (kind == "matmul_i8")
+        (void)replaceMatmulI8(module, op, dotProduct);
       else if (kind == "conv2d")
         (void)replaceConv2d(module, op);
     }

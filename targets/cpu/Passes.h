@@ -21,7 +21,10 @@ namespace mlir::kiln::cpu {
 /// The executable module's lowering, in two halves so that the scratch
 /// sizes can be read off the functions in between: Kiln dispatch functions
 /// on tensors -> buffers with the runtime ABI, then -> LLVM dialect.
-void buildCpuBufferizationPipeline(OpPassManager &pm);
+/// `targetFeatures` (the target's LLVM feature string) picks microkernel
+/// variants.
+void buildCpuBufferizationPipeline(OpPassManager &pm,
+                                   llvm::StringRef targetFeatures);
 void buildCpuToLLVMPipeline(OpPassManager &pm);
 
 } // namespace mlir::kiln::cpu

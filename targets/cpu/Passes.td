@@ -79,7 +79,17 @@ def CpuMicrokernels : Pass<"kiln-cpu-microkernels", "mlir::ModuleOp"> {
     func.call @kiln_ukernel_matmul_f32(%pa, %pb, %pc, %pws, %m, %n, %k,
         %sam, %sak, %sbk, %sbn) : (!llvm.ptr, ..., i64) -> ()
     ```
+
+    `matmul_i8` generics (kiln.matmul_integer) become calls of
+    `kiln_ukernel_matmul_i8`, 8x8 int32 tiles over 8-bit panels, or of
+    `kiln_ukernel_matmul_i8_sdot` when the target's features include
+    `+dotprod` (ARMv8.2-A `sdot`). Both ask for the same workgroups and
+    workspace, so every target splits a dispatch alike.
   }];
+  let options = [
+    Option<"targetFeatures", "target-features", "std::string", "\"\"",
+           "LLVM feature string of the target (picks the int8 tile)">
+  ];
   let dependentDialects = ["mlir::LLVM::LLVMDialect",
                            "mlir::memref::MemRefDialect",
                            "mlir::arith::ArithDialect",

@@ -23,7 +23,8 @@ using namespace mlir;
 
 namespace mlir::kiln::cpu {
 
-void buildCpuBufferizationPipeline(OpPassManager &pm) {
+void buildCpuBufferizationPipeline(OpPassManager &pm,
+                                   llvm::StringRef targetFeatures) {
   pm.addNestedPass<func::FuncOp>(createConvertKilnToLinalg());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCpuFuseElementwise());
@@ -42,7 +43,7 @@ void buildCpuBufferizationPipeline(OpPassManager &pm) {
   };
   pm.addPass(bufferization::createOneShotBufferizePass(options));
   pm.addPass(createCanonicalizerPass());
-  pm.addPass(createCpuMicrokernels());
+  pm.addPass(createCpuMicrokernels({targetFeatures.str()}));
   pm.addPass(createCpuScratchBuffers());
   pm.addPass(createCpuSplitDispatches());
 }

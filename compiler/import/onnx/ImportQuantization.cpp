@@ -3,8 +3,9 @@
 //
 // The ONNX quantization family as compositions of Kiln ops. Integer
 // products accumulate in i32 exactly as the spec says; requantization scales
-// in f32 and rounds half to even. This is the reference-correct path: fast
-// INT8 kernels come with the quantize phase.
+// in f32 and rounds half to even. Matrix products keep their 8-bit operands
+// (kiln.matmul_integer), which the CPU targets run with an int8 microkernel
+// (sdot on ARMv8.2-A); integer convolutions widen to i32 first.
 //
 //===----------------------------------------------------------------------===//
 
@@ -135,27 +136,39 @@ LogicalResult importDynamicQuantizeLinear(NodeImporter &n) {
   return success();
 }
 
+/// The i32 zero point kiln.matmul_integer takes for optional input `index`
+/// of a MatMulInteger-like node: 0 when absent, a scalar when it has one
+/// element, else the 1-D per-row (lhs) or per-column (rhs) vector.
+FailureOr<Value> matmulZeroPoint(NodeImporter &n, unsigned index) {
+  Type i32 = n.builder.getIntegerType(32);
+  if (!n.hasInput(index))
+    return n.splat(i32, 0);
+  Value zeroPoint = n.input(index);
+  if (n.inputType(index).getNumElements() == 1) {
+    KILN_TRY(scalar, n.reshape(zeroPoint, {}));
+    zeroPoint = scalar;
+  }
+  return n.castElements(zeroPoint, i32);
+}
+
+/// (a - a_zero) x (b - b_zero) in i32 from the inputs at a, b and their
+/// zero points.
+FailureOr<Value> integerMatMul(NodeImporter &n, unsigned a, unsigned aZero,
+                               unsigned b, unsigned bZero) {
+  for (unsigned index : {a, b})
+    if (!n.inputType(index).getElementType().isInteger(8))
+      return n.error("input " + std::to_string(index) +
+                     " must be int8 or uint8");
+  KILN_TRY(aZeroPoint, matmulZeroPoint(n, aZero));
+  KILN_TRY(bZeroPoint, matmulZeroPoint(n, bZero));
+  return n.create<k::MatMulIntegerOp>(n.input(a), n.input(b), aZeroPoint,
+                                      bZeroPoint);
+}
+
 LogicalResult importMatMulInteger(NodeImporter &n) {
   if (failed(n.expectInputs(2, 4)))
     return failure();
-  Value aZero, bZero;
-  if (n.hasInput(2)) {
-    // A per-row zero point of a 2-D A is [M]: one per row.
-    KILN_TRY(zp, n.inputType(2).getRank() == 1 &&
-                         n.inputType(2).getNumElements() > 1
-                     ? n.reshape(n.input(2), {n.inputType(2).getDimSize(0), 1})
-                     : n.reshape(n.input(2), {}));
-    aZero = zp;
-  }
-  if (n.hasInput(3)) {
-    KILN_TRY(zp, n.inputType(3).getNumElements() > 1
-                     ? n.reshape(n.input(3), {n.inputType(3).getNumElements()})
-                     : n.reshape(n.input(3), {}));
-    bZero = zp;
-  }
-  KILN_TRY(a, centered(n, n.input(0), aZero));
-  KILN_TRY(b, centered(n, n.input(1), bZero));
-  KILN_TRY(result, n.create<k::MatMulOp>(a, b));
+  KILN_TRY(result, integerMatMul(n, 0, 2, 1, 3));
   n.setOutput(0, result);
   return success();
 }
@@ -193,9 +206,7 @@ FailureOr<Value> requantize(NodeImporter &n, Value accumulator, Value aScale,
 LogicalResult importQLinearMatMul(NodeImporter &n) {
   if (failed(n.expectInputs(8, 8)))
     return failure();
-  KILN_TRY(a, centered(n, n.input(0), n.input(2)));
-  KILN_TRY(b, centered(n, n.input(3), n.input(5)));
-  KILN_TRY(acc, n.create<k::MatMulOp>(a, b));
+  KILN_TRY(acc, integerMatMul(n, 0, 2, 3, 5));
   KILN_TRY(result,
            requantize(n, acc, n.input(1), n.input(4), n.input(6), n.input(7)));
   n.setOutput(0, result);
@@ -230,15 +241,13 @@ void registerQuantizationOps(OpTable &t) {
   t["DynamicQuantizeLinear"] = {
       importDynamicQuantizeLinear, 11,
       "reference-correct (i32 accumulation, f32 requantization)"};
-  t["MatMulInteger"] = {
-      importMatMulInteger, 10,
-      "reference-correct (i32 accumulation, f32 requantization)"};
+  t["MatMulInteger"] = {importMatMulInteger, 10,
+                       "int8 microkernel (sdot on aarch64-neon-dotprod-fp16)"};
   t["ConvInteger"] = {
       importConvInteger, 10,
       "reference-correct (i32 accumulation, f32 requantization)"};
-  t["QLinearMatMul"] = {
-      importQLinearMatMul, 10,
-      "reference-correct (i32 accumulation, f32 requantization)"};
+  t["QLinearMatMul"] = {importQLinearMatMul, 10,
+                       "int8 microkernel (sdot on aarch64-neon-dotprod-fp16)"};
   t["QLinearConv"] = {
       importQLinearConv, 10,
       "reference-correct (i32 accumulation, f32 requantization)"};

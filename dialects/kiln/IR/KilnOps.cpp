@@ -170,15 +170,15 @@ LogicalResult ExpandOp::verify() {
   return success();
 }
 
-LogicalResult MatMulOp::inferReturnTypes(MLIRContext *,
-                                         std::optional<Location> loc,
-                                         Adaptor adaptor,
-                                         SmallVectorImpl<Type> &inferred) {
-  auto lhsType = tensorType(adaptor.getLhs());
-  auto rhsType = tensorType(adaptor.getRhs());
+namespace {
+/// The result shape of ONNX MatMul's rules for `lhs` x `rhs`.
+FailureOr<SmallVector<int64_t>> matmulShape(std::optional<Location> loc,
+                                            StringRef opName,
+                                            RankedTensorType lhsType,
+                                            RankedTensorType rhsType) {
   SmallVector<int64_t> lhs(lhsType.getShape()), rhs(rhsType.getShape());
   if (lhs.empty() || rhs.empty())
-    return emitOptionalError(loc, "kiln.matmul: operands must have rank >= 1");
+    return emitOptionalError(loc, opName, ": operands must have rank >= 1");
   bool lhsVector = lhs.size() == 1, rhsVector = rhs.size() == 1;
   if (lhsVector)
     lhs.insert(lhs.begin(), 1);
@@ -186,13 +186,13 @@ LogicalResult MatMulOp::inferReturnTypes(MLIRContext *,
     rhs.push_back(1);
   int64_t k = lhs.back();
   if (rhs[rhs.size() - 2] != k)
-    return emitOptionalError(loc, "kiln.matmul: contraction sizes differ (",
+    return emitOptionalError(loc, opName, ": contraction sizes differ (",
                              shapeString(lhsType.getShape()), " x ",
                              shapeString(rhsType.getShape()), ")");
   auto batch = broadcastShapes(ArrayRef<int64_t>(lhs).drop_back(2),
                                ArrayRef<int64_t>(rhs).drop_back(2));
   if (failed(batch))
-    return emitOptionalError(loc, "kiln.matmul: batch dims cannot broadcast (",
+    return emitOptionalError(loc, opName, ": batch dims cannot broadcast (",
                              shapeString(lhsType.getShape()), " x ",
                              shapeString(rhsType.getShape()), ")");
   SmallVector<int64_t> shape(*batch);
@@ -200,9 +200,59 @@ LogicalResult MatMulOp::inferReturnTypes(MLIRContext *,
     shape.push_back(lhs[lhs.size() - 2]);
   if (!rhsVector)
     shape.push_back(rhs.back());
+  return shape;
+}
+} // namespace
+
+LogicalResult MatMulOp::inferReturnTypes(MLIRContext *,
+                                         std::optional<Location> loc,
+                                         Adaptor adaptor,
+                                         SmallVectorImpl<Type> &inferred) {
+  auto lhsType = tensorType(adaptor.getLhs());
+  auto rhsType = tensorType(adaptor.getRhs());
+  auto shape = matmulShape(loc, getOperationName(), lhsType, rhsType);
+  if (failed(shape))
+    return failure();
   if (lhsType.getElementType() != rhsType.getElementType())
     return emitOptionalError(loc, "kiln.matmul: element types differ");
-  inferred.push_back(RankedTensorType::get(shape, lhsType.getElementType()));
+  inferred.push_back(RankedTensorType::get(*shape, lhsType.getElementType()));
+  return success();
+}
+
+LogicalResult MatMulIntegerOp::inferReturnTypes(
+    MLIRContext *context, std::optional<Location> loc, Adaptor adaptor,
+    SmallVectorImpl<Type> &inferred) {
+  StringRef name = getOperationName();
+  auto lhsType = tensorType(adaptor.getLhs());
+  auto rhsType = tensorType(adaptor.getRhs());
+  for (RankedTensorType type : {lhsType, rhsType})
+    if (!type.getElementType().isInteger(8))
+      return emitOptionalError(loc, name, ": operands must be i8 or ui8, not ",
+                               type.getElementType());
+  auto shape = matmulShape(loc, name, lhsType, rhsType);
+  if (failed(shape))
+    return failure();
+  // Rows of lhs and columns of rhs, as 1 for a vector operand.
+  int64_t rows = lhsType.getRank() == 1 ? 1 : lhsType.getShape().end()[-2];
+  int64_t columns = rhsType.getRank() == 1 ? 1 : rhsType.getShape().back();
+  auto checkZeroPoint = [&](Value zeroPoint, StringRef which,
+                            int64_t count) -> LogicalResult {
+    auto type = tensorType(zeroPoint);
+    if (!type.getElementType().isSignlessInteger(32))
+      return emitOptionalError(loc, name, ": ", which,
+                               " zero point must be i32");
+    if (type.getRank() == 0 ||
+        (type.getRank() == 1 && type.getDimSize(0) == count))
+      return success();
+    return emitOptionalError(loc, name, ": ", which,
+                             " zero point must be a scalar or have ", count,
+                             " elements, not ", shapeString(type.getShape()));
+  };
+  if (failed(checkZeroPoint(adaptor.getLhsZeroPoint(), "lhs", rows)) ||
+      failed(checkZeroPoint(adaptor.getRhsZeroPoint(), "rhs", columns)))
+    return failure();
+  inferred.push_back(
+      RankedTensorType::get(*shape, IntegerType::get(context, 32)));
   return success();
 }
 

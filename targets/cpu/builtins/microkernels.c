@@ -166,25 +166,25 @@ static void gemm(int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t k,
 }
 
 /* The part of an m x n output that workgroup `wg` of `wgc` computes: blocks
- * of whole 6-row or 16-column panels. Each workgroup packs all of A when
+ * of whole mr-row or nr-column panels. Each workgroup packs all of A when
  * columns are split and all of B when rows are, so split the dimension
  * whose duplicated packing is smaller (m > n: rows). Workgroups never share
  * outputs. */
-static void workgroup_range(int64_t m, int64_t n, int64_t wg, int64_t wgc,
-                            int64_t *m0, int64_t *m1, int64_t *n0,
-                            int64_t *n1) {
+static void workgroup_range(int64_t m, int64_t n, int64_t mr, int64_t nr,
+                            int64_t wg, int64_t wgc, int64_t *m0, int64_t *m1,
+                            int64_t *n0, int64_t *n1) {
   *m0 = 0, *m1 = m, *n0 = 0, *n1 = n;
   if (wgc <= 1)
     return;
-  int64_t panels = (n + NR - 1) / NR;
-  int64_t rowPanels = (m + MR - 1) / MR;
+  int64_t panels = (n + nr - 1) / nr;
+  int64_t rowPanels = (m + mr - 1) / mr;
   if (panels >= wgc && !(m > n && rowPanels >= wgc)) {
-    *n0 = min64(n, panels * wg / wgc * NR);
-    *n1 = min64(n, panels * (wg + 1) / wgc * NR);
+    *n0 = min64(n, panels * wg / wgc * nr);
+    *n1 = min64(n, panels * (wg + 1) / wgc * nr);
     return;
   }
-  *m0 = min64(m, rowPanels * wg / wgc * MR);
-  *m1 = min64(m, rowPanels * (wg + 1) / wgc * MR);
+  *m0 = min64(m, rowPanels * wg / wgc * mr);
+  *m1 = min64(m, rowPanels * (wg + 1) / wgc * mr);
 }
 
 /* C[m, n] (row stride n) += A(m, k) * B(k, n) with A(i, j) = a[i*sam + j*sak]
@@ -196,7 +196,7 @@ KILN_BUILTIN void kiln_ukernel_matmul_f32(const float *a, const float *b,
                                           int64_t wg, int64_t wgc) {
   b_source source = {.data = b, .n = n, .sbk = sbk, .sbn = sbn};
   int64_t m0, m1, n0, n1;
-  workgroup_range(m, n, wg, wgc, &m0, &m1, &n0, &n1);
+  workgroup_range(m, n, MR, NR, wg, wgc, &m0, &m1, &n0, &n1);
   gemm(m0, m1, n0, n1, k, a, sam, sak, &source, c, n,
        workspace + wg * KILN_UKERNEL_WORKSPACE_FLOATS);
 }
@@ -212,7 +212,7 @@ KILN_BUILTIN void kiln_ukernel_conv2d_f32(
     int64_t sw, int64_t dh, int64_t dw, int64_t wg, int64_t wgc) {
   int64_t k = cpg * kh * kw, positions = oh * ow;
   int64_t m0, m1, n0, n1;
-  workgroup_range(fpg, positions, wg, wgc, &m0, &m1, &n0, &n1);
+  workgroup_range(fpg, positions, MR, NR, wg, wgc, &m0, &m1, &n0, &n1);
   workspace += wg * KILN_UKERNEL_WORKSPACE_FLOATS;
   for (int64_t image = 0; image < batch; ++image)
     for (int64_t g = 0; g < groups; ++g) {
@@ -233,3 +233,223 @@ KILN_BUILTIN void kiln_ukernel_conv2d_f32(
            workspace);
     }
 }
+
+/*
+ * 8-bit integer matrix multiplication (ONNX MatMulInteger):
+ *
+ *   C[m, n] += sum_k (A(m, k) - za[m]) * (B(k, n) - zb[n])   in int32,
+ *
+ * with A and B each int8 or uint8. Packing maps uint8 to int8 by flipping
+ * the top bit (x ^ 0x80 == x - 128), so one signed kernel serves all four
+ * combinations; the 128 moves into the zero point. The zero points never
+ * enter the inner loop: per block of K, packing also sums each packed row of
+ * A (ra) and column of B (cb), and the tile's epilogue adds
+ *
+ *   sum_k (a - za)(b - zb) = sum_k a*b - za*cb - zb*ra + kc*za*zb.
+ *
+ * Panels hold groups of G consecutive k values per row or column: G = 4 for
+ * the ARMv8.2-A dot-product tile (sdot sums four byte products into each
+ * int32 lane), G = 1 for the portable tile. Padding is zero, which adds
+ * nothing to products or sums. Arithmetic on int32 results wraps (unsigned
+ * arithmetic in C), as the reference's int32 accumulation does.
+ */
+enum { MR8 = 8, NR8 = 8, KC8 = 512, MC8 = 64, NC8 = 512 };
+/* Bytes of workspace a workgroup needs: packed A and B blocks and their
+ * sums. Must match kWorkspaceBytesI8 in Microkernels.cpp. */
+enum {
+  KILN_UKERNEL_I8_WORKSPACE_BYTES =
+      MC8 * KC8 + KC8 * NC8 + 4 * (MC8 + NC8)
+};
+
+/* acc[i][j] = sum over the panels' groups of a(i, k) * b(k, j). */
+typedef void (*tile_i8_fn)(int64_t groups, const int8_t *restrict ap,
+                           const int8_t *restrict bp, int32_t acc[MR8][NR8]);
+
+typedef int32_t v8i __attribute__((vector_size(32), aligned(4)));
+typedef int8_t v8b __attribute__((vector_size(8), aligned(1)));
+
+/* G = 1: per k, each row's accumulator vector gets a(i, k) * b(k, 0..7). */
+static void tile_i8_portable(int64_t groups, const int8_t *restrict ap,
+                             const int8_t *restrict bp,
+                             int32_t acc[MR8][NR8]) {
+  v8i sum[MR8];
+  for (int i = 0; i < MR8; ++i)
+    sum[i] = (v8i){0};
+  for (int64_t k = 0; k < groups; ++k) {
+    v8b bytes;
+    __builtin_memcpy(&bytes, bp, sizeof bytes);
+    v8i b = __builtin_convertvector(bytes, v8i);
+    for (int i = 0; i < MR8; ++i)
+      sum[i] += b * (int32_t)ap[i];
+    ap += MR8;
+    bp += NR8;
+  }
+  for (int i = 0; i < MR8; ++i)
+    __builtin_memcpy(acc[i], &sum[i], sizeof sum[i]);
+}
+
+#if defined(__aarch64__)
+#include <arm_neon.h>
+
+/* G = 4: per group, a holds rows 0-3 and 4-7 (4 bytes each), b columns 0-3
+ * and 4-7; sdot by lane i adds row i's 4 bytes dotted with each column's
+ * into 4 int32 lanes. 16 sdot per 4 loads, 16 accumulator registers. */
+__attribute__((target("dotprod"))) static void
+tile_i8_sdot(int64_t groups, const int8_t *restrict ap,
+             const int8_t *restrict bp, int32_t acc[MR8][NR8]) {
+  int32x4_t sum[MR8][2];
+  for (int i = 0; i < MR8; ++i)
+    sum[i][0] = sum[i][1] = vdupq_n_s32(0);
+  for (int64_t g = 0; g < groups; ++g) {
+    int8x16_t a0 = vld1q_s8(ap), a1 = vld1q_s8(ap + 16);
+    int8x16_t b0 = vld1q_s8(bp), b1 = vld1q_s8(bp + 16);
+#define KILN_SDOT_ROW(i, a, lane)                                              \
+  sum[i][0] = vdotq_laneq_s32(sum[i][0], b0, a, lane);                         \
+  sum[i][1] = vdotq_laneq_s32(sum[i][1], b1, a, lane);
+    KILN_SDOT_ROW(0, a0, 0)
+    KILN_SDOT_ROW(1, a0, 1)
+    KILN_SDOT_ROW(2, a0, 2)
+    KILN_SDOT_ROW(3, a0, 3)
+    KILN_SDOT_ROW(4, a1, 0)
+    KILN_SDOT_ROW(5, a1, 1)
+    KILN_SDOT_ROW(6, a1, 2)
+    KILN_SDOT_ROW(7, a1, 3)
+#undef KILN_SDOT_ROW
+    ap += 4 * MR8;
+    bp += 4 * NR8;
+  }
+  for (int i = 0; i < MR8; ++i) {
+    vst1q_s32(acc[i], sum[i][0]);
+    vst1q_s32(acc[i] + 4, sum[i][1]);
+  }
+}
+#endif
+
+/* How an int8 operand is read: element (r, k) at data[r * sr + k * sk],
+ * flipped from uint8 when flip is 0x80. */
+typedef struct {
+  const uint8_t *data;
+  int64_t sr, sk;
+  uint8_t flip;
+} i8_source;
+
+/* Packs rows [r0, r0 + rc) (of `rows`) and k in [k0, k0 + kc) into panels of
+ * `panel` rows, groups of g k values, and sums each row's packed values. */
+static void pack_i8(const i8_source *s, int64_t rows, int64_t r0, int64_t rc,
+                    int64_t panel, int64_t k0, int64_t kc, int64_t g,
+                    int8_t *restrict packed, int32_t *restrict sums) {
+  int64_t groups = (kc + g - 1) / g;
+  for (int64_t pr = 0; pr < rc; pr += panel)
+    for (int64_t i = 0; i < panel; ++i) {
+      int64_t row = r0 + pr + i;
+      int32_t sum = 0;
+      for (int64_t q = 0; q < groups; ++q)
+        for (int64_t t = 0; t < g; ++t) {
+          int64_t k = q * g + t;
+          int8_t v = 0;
+          if (row < rows && k < kc)
+            v = (int8_t)(s->data[row * s->sr + (k0 + k) * s->sk] ^ s->flip);
+          packed[pr * groups * g + (q * panel + i) * g + t] = v;
+          sum += v;
+        }
+      if (pr + i < rc)
+        sums[pr + i] = sum;
+    }
+}
+
+/* Zero points: one per row (column) where za (zb) is not null, else the
+ * constant; the flips move them by 128. */
+typedef struct {
+  const int32_t *za, *zb;
+  int32_t za_constant, zb_constant;
+  int32_t za_shift, zb_shift;
+} i8_zero_points;
+
+/* Rows [m0, m1) and columns [n0, n1) of C. */
+static void gemm_i8(int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t k,
+                    const i8_source *a, const i8_source *b,
+                    const i8_zero_points *z, int32_t *c, int64_t ldc,
+                    tile_i8_fn tile, int64_t g, uint8_t *workspace) {
+  int8_t *ap = (int8_t *)workspace, *bp = ap + MC8 * KC8;
+  int32_t *ra = (int32_t *)(bp + KC8 * NC8), *cb = ra + MC8;
+  for (int64_t jc = n0; jc < n1; jc += NC8) {
+    int64_t nc = min64(NC8, n1 - jc);
+    for (int64_t pc = 0; pc < k; pc += KC8) {
+      int64_t kc = min64(KC8, k - pc);
+      int64_t groups = (kc + g - 1) / g;
+      pack_i8(b, n1, jc, nc, NR8, pc, kc, g, bp, cb);
+      for (int64_t ic = m0; ic < m1; ic += MC8) {
+        int64_t mc = min64(MC8, m1 - ic);
+        pack_i8(a, m1, ic, mc, MR8, pc, kc, g, ap, ra);
+        for (int64_t jr = 0; jr < nc; jr += NR8)
+          for (int64_t ir = 0; ir < mc; ir += MR8) {
+            int32_t acc[MR8][NR8];
+            tile(groups, ap + ir * groups * g, bp + jr * groups * g, acc);
+            int64_t mr = min64(MR8, mc - ir), nr = min64(NR8, nc - jr);
+            for (int64_t i = 0; i < mr; ++i) {
+              int64_t row = ic + ir + i;
+              uint32_t za =
+                  (uint32_t)(z->za ? z->za[row] : z->za_constant) - z->za_shift;
+              uint32_t *out = (uint32_t *)c + row * ldc + jc + jr;
+              for (int64_t j = 0; j < nr; ++j) {
+                int64_t col = jc + jr + j;
+                uint32_t zb =
+                    (uint32_t)(z->zb ? z->zb[col] : z->zb_constant) -
+                    z->zb_shift;
+                out[j] += (uint32_t)acc[i][j] - za * (uint32_t)cb[jr + j] -
+                          zb * (uint32_t)ra[ir + i] + (uint32_t)kc * za * zb;
+              }
+            }
+          }
+      }
+    }
+  }
+}
+
+static void matmul_i8(const uint8_t *a, const uint8_t *b, int32_t *c,
+                      const int32_t *za, const int32_t *zb, uint8_t *workspace,
+                      int64_t m, int64_t n, int64_t k, int64_t sam, int64_t sak,
+                      int64_t sbk, int64_t sbn, int64_t za_constant,
+                      int64_t zb_constant, int64_t a_unsigned,
+                      int64_t b_unsigned, int64_t wg, int64_t wgc,
+                      tile_i8_fn tile, int64_t g) {
+  uint8_t a_flip = a_unsigned ? 0x80 : 0, b_flip = b_unsigned ? 0x80 : 0;
+  /* B is read as rows n (stride sbn) of k (stride sbk). */
+  i8_source as = {a, sam, sak, a_flip}, bs = {b, sbn, sbk, b_flip};
+  i8_zero_points z = {za, zb, (int32_t)za_constant, (int32_t)zb_constant,
+                      a_flip, b_flip};
+  int64_t m0, m1, n0, n1;
+  workgroup_range(m, n, MR8, NR8, wg, wgc, &m0, &m1, &n0, &n1);
+  gemm_i8(m0, m1, n0, n1, k, &as, &bs, &z, c, n, tile, g,
+          workspace + wg * KILN_UKERNEL_I8_WORKSPACE_BYTES);
+}
+
+/* C[m, n] (row stride n) += (A - za) x (B - zb), A(i, j) = a[i*sam + j*sak],
+ * B(i, j) = b[i*sbk + j*sbn], za[i] (or za_constant when za is null), zb[j]
+ * (or zb_constant); this workgroup's share of it. Portable: any target's
+ * compiler vectorises the tile. */
+KILN_BUILTIN void kiln_ukernel_matmul_i8(
+    const uint8_t *a, const uint8_t *b, int32_t *c, const int32_t *za,
+    const int32_t *zb, uint8_t *workspace, int64_t m, int64_t n, int64_t k,
+    int64_t sam, int64_t sak, int64_t sbk, int64_t sbn, int64_t za_constant,
+    int64_t zb_constant, int64_t a_unsigned, int64_t b_unsigned, int64_t wg,
+    int64_t wgc) {
+  matmul_i8(a, b, c, za, zb, workspace, m, n, k, sam, sak, sbk, sbn,
+            za_constant, zb_constant, a_unsigned, b_unsigned, wg, wgc,
+            tile_i8_portable, 1);
+}
+
+#if defined(__aarch64__)
+/* The same with the sdot tile; only for targets with the dot-product
+ * extension (ARMv8.2-A dotprod). */
+KILN_BUILTIN void kiln_ukernel_matmul_i8_sdot(
+    const uint8_t *a, const uint8_t *b, int32_t *c, const int32_t *za,
+    const int32_t *zb, uint8_t *workspace, int64_t m, int64_t n, int64_t k,
+    int64_t sam, int64_t sak, int64_t sbk, int64_t sbn, int64_t za_constant,
+    int64_t zb_constant, int64_t a_unsigned, int64_t b_unsigned, int64_t wg,
+    int64_t wgc) {
+  matmul_i8(a, b, c, za, zb, workspace, m, n, k, sam, sak, sbk, sbn,
+            za_constant, zb_constant, a_unsigned, b_unsigned, wg, wgc,
+            tile_i8_sdot, 4);
+}
+#endif

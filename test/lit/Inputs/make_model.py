@@ -149,7 +149,21 @@ def f16_mul_add():
                        [tensor("y", [4096], f16)])
 
 
+def matmul_integer():
+    # uint8 activations times int8 weights with per-column zero points: the
+    # int8 microkernel's case (sdot on ARMv8.2-A).
+    rng = np.random.default_rng(0)
+    w = numpy_helper.from_array(rng.integers(-128, 128, (64, 48), dtype=np.int8), "w")
+    a_zero = numpy_helper.from_array(np.array(128, np.uint8), "a_zero")
+    w_zero = numpy_helper.from_array(rng.integers(-3, 4, 48, dtype=np.int8), "w_zero")
+    nodes = [helper.make_node("MatMulInteger", ["x", "w", "a_zero", "w_zero"], ["y"],
+                              name="mmi")]
+    return graph_model(nodes, [tensor("x", [32, 64], TensorProto.UINT8)],
+                       [tensor("y", [32, 48], TensorProto.INT32)], [w, a_zero, w_zero])
+
+
 MODELS = {
+    "matmul_integer": matmul_integer,
     "f16_mul_add": f16_mul_add,
     "data_dependent_loop": data_dependent_loop,
     "static_if": static_if,
