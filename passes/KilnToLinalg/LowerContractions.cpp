@@ -52,10 +52,9 @@ struct MatMulLoops {
           b, loc, lhs,
           RankedTensorType::get({1, tensorType(lhs).getDimSize(0)}, element));
     if (tensorType(rhs).getRank() == 1)
-      rhs = reshapeTensor(
-          b, loc, rhs,
-          RankedTensorType::get({tensorType(rhs).getDimSize(0), 1},
-                                rhsElement));
+      rhs = reshapeTensor(b, loc, rhs,
+                          RankedTensorType::get(
+                              {tensorType(rhs).getDimSize(0), 1}, rhsElement));
     MatMulLoops loops;
     loops.rowsPerBatch = tensorType(lhs).getShape().end()[-2];
     if (tensorType(rhs).getRank() == 2 && tensorType(lhs).getRank() > 2) {
@@ -196,20 +195,19 @@ struct MatMulIntegerLowering : public OpConversionPattern<MatMulIntegerOp> {
         return {value.getSplatValue<APInt>().getSExtValue(), Value()};
       auto inner = RankedTensorType::get({repeats, count / repeats}, i32);
       if (tensorType(zero).getRank() == 0 || repeats > 1)
-        zero = reshapeTensor(
-            rewriter, loc,
-            elementwise(rewriter, loc, inner, zero,
-                        [](OpBuilder &, Location, ValueRange args) {
-                          return args[0];
-                        }),
-            RankedTensorType::get({count}, i32));
+        zero =
+            reshapeTensor(rewriter, loc,
+                          elementwise(rewriter, loc, inner, zero,
+                                      [](OpBuilder &, Location,
+                                         ValueRange args) { return args[0]; }),
+                          RankedTensorType::get({count}, i32));
       return {std::nullopt, zero};
     };
-    ZeroPoint lhsZero = zeroPoint(
-        op.getLhsZeroPoint(), adaptor.getLhsZeroPoint(), loops->rows,
-        tensorType(op.getLhsZeroPoint()).getRank() == 0
-            ? 1
-            : loops->rows / loops->rowsPerBatch);
+    ZeroPoint lhsZero =
+        zeroPoint(op.getLhsZeroPoint(), adaptor.getLhsZeroPoint(), loops->rows,
+                  tensorType(op.getLhsZeroPoint()).getRank() == 0
+                      ? 1
+                      : loops->rows / loops->rowsPerBatch);
     ZeroPoint rhsZero = zeroPoint(op.getRhsZeroPoint(),
                                   adaptor.getRhsZeroPoint(), loops->columns, 1);
 
@@ -237,19 +235,17 @@ struct MatMulIntegerLowering : public OpConversionPattern<MatMulIntegerOp> {
                   unsigned nextZero = 2;
                   auto centered = [&](Value x, bool isUnsigned,
                                       const ZeroPoint &zero) {
-                    Value wide =
-                        isUnsigned
-                            ? b.create<arith::ExtUIOp>(nested, i32, x)
-                                  .getResult()
-                            : b.create<arith::ExtSIOp>(nested, i32, x)
-                                  .getResult();
+                    Value wide = isUnsigned
+                                     ? b.create<arith::ExtUIOp>(nested, i32, x)
+                                           .getResult()
+                                     : b.create<arith::ExtSIOp>(nested, i32, x)
+                                           .getResult();
                     if (zero.constant == 0)
                       return wide;
                     Value z = zero.vector ? args[nextZero++]
                                           : scalarConstant(b, nested, i32,
                                                            *zero.constant);
-                    return b.create<arith::SubIOp>(nested, wide, z)
-                        .getResult();
+                    return b.create<arith::SubIOp>(nested, wide, z).getResult();
                   };
                   Value x = centered(args[0], lhsUnsigned, lhsZero);
                   Value y = centered(args[1], rhsUnsigned, rhsZero);
@@ -552,10 +548,8 @@ struct ConvTransposeLowering : public OpConversionPattern<ConvTransposeOp> {
 } // namespace
 
 void populateContractionPatterns(RewritePatternSet &patterns) {
-  patterns
-      .add<MatMulLowering, MatMulIntegerLowering, GemmLowering, ConvLowering,
-           ConvTransposeLowering>(
-          patterns.getContext());
+  patterns.add<MatMulLowering, MatMulIntegerLowering, GemmLowering,
+               ConvLowering, ConvTransposeLowering>(patterns.getContext());
 }
 
 } // namespace mlir::kiln::lowering

@@ -247,8 +247,7 @@ bool linkSharedObject(llvm::StringRef object, std::vector<uint8_t> &elf,
 bool emitCpuObject(ModuleOp executable, const CpuTarget &target,
                    llvm::ArrayRef<std::string> entryFunctions,
                    llvm::StringRef tableSymbol, llvm::SmallString<0> &object,
-                   std::string &error,
-                   llvm::raw_ostream *optimizedIR) {
+                   std::string &error, llvm::raw_ostream *optimizedIR) {
   initializeLLVMTargets();
   DialectRegistry registry;
   registerBuiltinDialectTranslation(registry);

@@ -42,9 +42,10 @@ bool isContiguousF32(Value buffer) {
 }
 
 /// Replaces `op` by a call of microkernel `name` on raw pointers to
-/// `buffers` (null for a null Value) and a packing workspace of `workspaceBytes` per workgroup, then
-/// `integers`, then the dispatch's workgroup id and count. `macs`
-/// (multiply-adds) decides how many workgroups the call asks for.
+/// `buffers` (null for a null Value) and a packing workspace of
+/// `workspaceBytes` per workgroup, then `integers`, then the dispatch's
+/// workgroup id and count. `macs` (multiply-adds) decides how many workgroups
+/// the call asks for.
 void replaceByMicrokernel(ModuleOp module, linalg::GenericOp op, StringRef name,
                           ArrayRef<Value> buffers, int64_t workspaceBytes,
                           ArrayRef<int64_t> integers, int64_t macs) {
@@ -213,13 +214,13 @@ LogicalResult replaceMatmulI8(ModuleOp module, linalg::GenericOp op,
   auto [sam, sak] = strides2d(maps[x->input], 0, aShape);
   auto [sbk, sbn] =
       strides2d(maps[y->input], 1, cast<MemRefType>(b.getType()).getShape());
-  replaceByMicrokernel(
-      module, op,
-      dotProduct ? "kiln_ukernel_matmul_i8_sdot" : "kiln_ukernel_matmul_i8",
-      {a, b, c, *aZero, *bZero}, kWorkspaceBytesI8,
-      {m, n, k, sam, sak, sbk, sbn, x->zeroConstant, y->zeroConstant,
-       x->isUnsigned, y->isUnsigned},
-      m * n * k);
+  replaceByMicrokernel(module, op,
+                       dotProduct ? "kiln_ukernel_matmul_i8_sdot"
+                                  : "kiln_ukernel_matmul_i8",
+                       {a, b, c, *aZero, *bZero}, kWorkspaceBytesI8,
+                       {m, n, k, sam, sak, sbk, sbn, x->zeroConstant,
+                        y->zeroConstant, x->isUnsigned, y->isUnsigned},
+                       m * n * k);
   return success();
 }
 
@@ -242,12 +243,12 @@ LogicalResult replaceConv2d(ModuleOp module, linalg::GenericOp op) {
   auto out = cast<MemRefType>(output.getType()).getShape();
   int64_t macs =
       out[0] * out[1] * out[2] * out[3] * out[4] * w[2] * w[3] * w[4];
-  replaceByMicrokernel(
-      module, op, "kiln_ukernel_conv2d_f32", {input, filter, output},
-      kWorkspaceBytesF32,
-      {in[0], in[1], in[2], in[3], in[4], w[1], w[3], w[4], out[3], out[4],
-       strides[0], strides[1], dilations[0], dilations[1]},
-      macs);
+  replaceByMicrokernel(module, op, "kiln_ukernel_conv2d_f32",
+                       {input, filter, output}, kWorkspaceBytesF32,
+                       {in[0], in[1], in[2], in[3], in[4], w[1], w[3], w[4],
+                        out[3], out[4], strides[0], strides[1], dilations[0],
+                        dilations[1]},
+                       macs);
   return success();
 }
 

@@ -219,9 +219,10 @@ LogicalResult MatMulOp::inferReturnTypes(MLIRContext *,
   return success();
 }
 
-LogicalResult MatMulIntegerOp::inferReturnTypes(
-    MLIRContext *context, std::optional<Location> loc, Adaptor adaptor,
-    SmallVectorImpl<Type> &inferred) {
+LogicalResult
+MatMulIntegerOp::inferReturnTypes(MLIRContext *context,
+                                  std::optional<Location> loc, Adaptor adaptor,
+                                  SmallVectorImpl<Type> &inferred) {
   StringRef name = getOperationName();
   auto lhsType = tensorType(adaptor.getLhs());
   auto rhsType = tensorType(adaptor.getRhs());

@@ -257,8 +257,7 @@ enum { MR8 = 8, NR8 = 8, KC8 = 512, MC8 = 64, NC8 = 512 };
 /* Bytes of workspace a workgroup needs: packed A and B blocks and their
  * sums. Must match kWorkspaceBytesI8 in Microkernels.cpp. */
 enum {
-  KILN_UKERNEL_I8_WORKSPACE_BYTES =
-      MC8 * KC8 + KC8 * NC8 + 4 * (MC8 + NC8)
+  KILN_UKERNEL_I8_WORKSPACE_BYTES = MC8 * KC8 + KC8 * NC8 + 4 * (MC8 + NC8)
 };
 
 /* acc[i][j] = sum over the panels' groups of a(i, k) * b(k, j). */
@@ -270,8 +269,7 @@ typedef int8_t v8b __attribute__((vector_size(8), aligned(1)));
 
 /* G = 1: per k, each row's accumulator vector gets a(i, k) * b(k, 0..7). */
 static void tile_i8_portable(int64_t groups, const int8_t *restrict ap,
-                             const int8_t *restrict bp,
-                             int32_t acc[MR8][NR8]) {
+                             const int8_t *restrict bp, int32_t acc[MR8][NR8]) {
   v8i sum[MR8];
   for (int i = 0; i < MR8; ++i)
     sum[i] = (v8i){0};
@@ -393,9 +391,8 @@ static void gemm_i8(int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t k,
               uint32_t *out = (uint32_t *)c + row * ldc + jc + jr;
               for (int64_t j = 0; j < nr; ++j) {
                 int64_t col = jc + jr + j;
-                uint32_t zb =
-                    (uint32_t)(z->zb ? z->zb[col] : z->zb_constant) -
-                    z->zb_shift;
+                uint32_t zb = (uint32_t)(z->zb ? z->zb[col] : z->zb_constant) -
+                              z->zb_shift;
                 out[j] += (uint32_t)acc[i][j] - za * (uint32_t)cb[jr + j] -
                           zb * (uint32_t)ra[ir + i] + (uint32_t)kc * za * zb;
               }
@@ -416,7 +413,7 @@ static void matmul_i8(const uint8_t *a, const uint8_t *b, int32_t *c,
   uint8_t a_flip = a_unsigned ? 0x80 : 0, b_flip = b_unsigned ? 0x80 : 0;
   /* B is read as rows n (stride sbn) of k (stride sbk). */
   i8_source as = {a, sam, sak, a_flip}, bs = {b, sbn, sbk, b_flip};
-  i8_zero_points z = {za, zb, (int32_t)za_constant, (int32_t)zb_constant,
+  i8_zero_points z = {za,     zb,    (int32_t)za_constant, (int32_t)zb_constant,
                       a_flip, b_flip};
   int64_t m0, m1, n0, n1;
   workgroup_range(m, n, MR8, NR8, wg, wgc, &m0, &m1, &n0, &n1);

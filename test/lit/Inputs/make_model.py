@@ -37,6 +37,14 @@ def conv_relu():
     return graph_model(nodes, [tensor("x", [1, 3, 16, 16])], [tensor("y", [1, 8, 16, 16])], [w, b])
 
 
+def conv_wide():
+    # 16 input channels: a reduction of 16 x 3 x 3, which the convolution
+    # microkernel runs (conv_relu's 27 terms stay loops).
+    w = numpy_helper.from_array(weights((32, 16, 3, 3)), "w")
+    nodes = [helper.make_node("Conv", ["x", "w"], ["y"], name="conv1", pads=[1, 1, 1, 1])]
+    return graph_model(nodes, [tensor("x", [1, 16, 16, 16])], [tensor("y", [1, 32, 16, 16])], [w])
+
+
 def shape_chain():
     # Flatten written the way exporters do: Shape -> Gather -> Concat -> Reshape.
     nodes = [
@@ -169,6 +177,7 @@ MODELS = {
     "static_if": static_if,
     "reshape_input": reshape_input,
     "conv_relu": conv_relu,
+    "conv_wide": conv_wide,
     "shape_chain": shape_chain,
     "symbolic_input": symbolic_input,
     "unknown_op": unknown_op,

@@ -95,3 +95,47 @@ func.func @scatter_elements(%d: tensor<3x4xf32>, %i: tensor<2x4xi64>, %u: tensor
   %0 = kiln.scatter_elements %d, %i, %u {axis = 0 : i64, reduction = "none"} : (tensor<3x4xf32>, tensor<2x4xi64>, tensor<2x4xf32>) -> tensor<3x4xf32>
   return %0 : tensor<3x4xf32>
 }
+
+// -----
+
+// 8-bit matmul: the bytes are widened in the body. The splat zero point of
+// the lhs becomes a constant there; the per-column one of the rhs is an
+// input read along n. The 2-D product is tagged for the int8 microkernel.
+// CHECK-DAG: #[[A:.*]] = affine_map<(d0, d1, d2) -> (d0, d1)>
+// CHECK-DAG: #[[B:.*]] = affine_map<(d0, d1, d2) -> (d1, d2)>
+// CHECK-DAG: #[[COL:.*]] = affine_map<(d0, d1, d2) -> (d2)>
+// CHECK-DAG: #[[C:.*]] = affine_map<(d0, d1, d2) -> (d0, d2)>
+// CHECK-LABEL: func.func @matmul_integer
+// CHECK: linalg.generic {indexing_maps = [#[[A]], #[[B]], #[[COL]], #[[C]]], iterator_types = ["parallel", "reduction", "parallel"]}
+// CHECK-SAME: ins(%{{.*}}, %{{.*}}, %{{.*}} : tensor<4x8xi8>, tensor<8x16xi8>, tensor<16xi32>)
+// CHECK-SAME: kiln.microkernel = "matmul_i8"
+// CHECK: ^bb0(%[[X:.*]]: i8, %[[Y:.*]]: i8, %[[ZB:.*]]: i32, %[[OUT:.*]]: i32):
+// CHECK: %[[XW:.*]] = arith.extui %[[X]] : i8 to i32
+// CHECK: %[[ZA:.*]] = arith.constant 128 : i32
+// CHECK: %[[XC:.*]] = arith.subi %[[XW]], %[[ZA]]
+// CHECK: %[[YW:.*]] = arith.extsi %[[Y]] : i8 to i32
+// CHECK: %[[YC:.*]] = arith.subi %[[YW]], %[[ZB]]
+// CHECK: arith.muli %[[XC]], %[[YC]]
+func.func @matmul_integer(%a: tensor<4x8xui8>, %b: tensor<8x16xi8>, %zb: tensor<16xi32>) -> tensor<4x16xi32> {
+  %za = kiln.constant dense<128> : tensor<i32>
+  %0 = kiln.matmul_integer %a, %b, %za, %zb : (tensor<4x8xui8>, tensor<8x16xi8>, tensor<i32>, tensor<16xi32>) -> tensor<4x16xi32>
+  return %0 : tensor<4x16xi32>
+}
+
+// -----
+
+// A zero point of 0 leaves no subtraction; a run-time scalar one is
+// broadcast to one per row, so that it stays an input of the product.
+// CHECK-LABEL: func.func @matmul_integer_zero_and_runtime
+// CHECK: %[[ROWS:.*]] = linalg.generic {{.*}} ins(%{{.*}} : tensor<i32>) outs(%{{.*}} : tensor<1x4xi32>)
+// CHECK: %[[ZA:.*]] = tensor.collapse_shape %[[ROWS]] {{.*}} into tensor<4xi32>
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}}, %[[ZA]] : tensor<4x8xi8>, tensor<8x16xi8>, tensor<4xi32>)
+// CHECK: arith.extsi
+// CHECK-NEXT: arith.subi
+// CHECK-NEXT: arith.extsi
+// CHECK-NEXT: arith.muli
+func.func @matmul_integer_zero_and_runtime(%a: tensor<4x8xi8>, %b: tensor<8x16xi8>, %za: tensor<i32>) -> tensor<4x16xi32> {
+  %zb = kiln.constant dense<0> : tensor<i32>
+  %0 = kiln.matmul_integer %a, %b, %za, %zb : (tensor<4x8xi8>, tensor<8x16xi8>, tensor<i32>, tensor<i32>) -> tensor<4x16xi32>
+  return %0 : tensor<4x16xi32>
+}

@@ -59,3 +59,21 @@ func.func @bad_axis(%x: tensor<4x5xf32>) -> tensor<4x5xf32> {
   %0 = kiln.softmax %x {axis = 2 : i64} : tensor<4x5xf32>
   return %0 : tensor<4x5xf32>
 }
+
+// -----
+
+func.func @matmul_integer_not_8_bit(%a: tensor<2x3xi32>, %b: tensor<3x4xi8>, %z: tensor<i32>) -> tensor<2x4xi32> {
+  // expected-error @+2 {{kiln.matmul_integer: operands must be i8 or ui8, not 'i32'}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = kiln.matmul_integer %a, %b, %z, %z : (tensor<2x3xi32>, tensor<3x4xi8>, tensor<i32>, tensor<i32>) -> tensor<2x4xi32>
+  return %0 : tensor<2x4xi32>
+}
+
+// -----
+
+func.func @matmul_integer_zero_point_shape(%a: tensor<2x3xui8>, %b: tensor<3x4xi8>, %za: tensor<i32>, %zb: tensor<3xi32>) -> tensor<2x4xi32> {
+  // expected-error @+2 {{kiln.matmul_integer: rhs zero point must be a scalar or have 4 elements, not 3}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = kiln.matmul_integer %a, %b, %za, %zb : (tensor<2x3xui8>, tensor<3x4xi8>, tensor<i32>, tensor<3xi32>) -> tensor<2x4xi32>
+  return %0 : tensor<2x4xi32>
+}

@@ -44,3 +44,10 @@ func.func @data_movement(%x: tensor<4x6xf32>, %i: tensor<2xi64>) -> (tensor<6x4x
   %4 = kiln.reduce_mean %3 {axes = array<i64: 0>, keepdims = true} : (tensor<2x3xf32>) -> tensor<1x3xf32>
   return %0, %1, %3, %2#1, %4 : tensor<6x4xf32>, tensor<2x6xf32>, tensor<2x3xf32>, tensor<3x6xf32>, tensor<1x3xf32>
 }
+
+// CHECK-LABEL: func.func @matmul_integer
+func.func @matmul_integer(%a: tensor<2x4x8xui8>, %b: tensor<8x16xi8>, %za: tensor<i32>, %zb: tensor<16xi32>) -> tensor<2x4x16xi32> {
+  // CHECK: kiln.matmul_integer %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : (tensor<2x4x8xui8>, tensor<8x16xi8>, tensor<i32>, tensor<16xi32>) -> tensor<2x4x16xi32>
+  %0 = kiln.matmul_integer %a, %b, %za, %zb : (tensor<2x4x8xui8>, tensor<8x16xi8>, tensor<i32>, tensor<16xi32>) -> tensor<2x4x16xi32>
+  return %0 : tensor<2x4x16xi32>
+}

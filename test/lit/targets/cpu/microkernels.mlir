@@ -5,7 +5,7 @@
 // transposed here: B(k, n) at b[n][k]).
 // CHECK: func.func private @kiln_ukernel_matmul_f32(!llvm.ptr, !llvm.ptr, !llvm.ptr, !llvm.ptr, i64, i64, i64, i64, i64, i64, i64, i64, i64)
 // CHECK-LABEL: func.func @matmul
-// CHECK: memref.alloc() : memref<149504xf32>
+// CHECK: memref.alloc() : memref<598016xi8>
 // CHECK-DAG: %[[M:.*]] = arith.constant 4 : i64
 // CHECK-DAG: %[[N:.*]] = arith.constant 16 : i64
 // CHECK-DAG: %[[K:.*]] = arith.constant 8 : i64
