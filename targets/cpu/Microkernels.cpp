@@ -163,8 +163,9 @@ std::optional<CenteredOperand> matchCentered(linalg::GenericOp op, Value v) {
 /// A matmul_i8 generic (MatMulIntegerLowering): loops (m, k, n), body
 /// out + (ext(a) - za) * (ext(b) - zb), zero points constants or inputs read
 /// along m and n. Canonicalization may have reordered the body's operands.
+/// `variant` ("", "_sdot", "_avx2") names the tile the target can run.
 LogicalResult replaceMatmulI8(ModuleOp module, linalg::GenericOp op,
-                              bool dotProduct) {
+                              StringRef variant) {
   Block *body = op.getBlock();
   auto yield = cast<linalg::YieldOp>(body->getTerminator());
   auto add = yield.getValues()[0].getDefiningOp<arith::AddIOp>();
@@ -214,9 +215,7 @@ LogicalResult replaceMatmulI8(ModuleOp module, linalg::GenericOp op,
   auto [sam, sak] = strides2d(maps[x->input], 0, aShape);
   auto [sbk, sbn] =
       strides2d(maps[y->input], 1, cast<MemRefType>(b.getType()).getShape());
-  replaceByMicrokernel(module, op,
-                       dotProduct ? "kiln_ukernel_matmul_i8_sdot"
-                                  : "kiln_ukernel_matmul_i8",
+  replaceByMicrokernel(module, op, ("kiln_ukernel_matmul_i8" + variant).str(),
                        {a, b, c, *aZero, *bZero}, kWorkspaceBytesI8,
                        {m, n, k, sam, sak, sbk, sbn, x->zeroConstant,
                         y->zeroConstant, x->isUnsigned, y->isUnsigned},
@@ -257,8 +256,12 @@ struct CpuMicrokernelsPass
   using CpuMicrokernelsBase::CpuMicrokernelsBase;
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    bool dotProduct =
-        llvm::is_contained(llvm::split(targetFeatures, ','), "+dotprod");
+    // The int8 tile this target's features allow.
+    SmallVector<StringRef> features;
+    StringRef(targetFeatures).split(features, ',');
+    StringRef int8Variant = llvm::is_contained(features, "+dotprod") ? "_sdot"
+                            : llvm::is_contained(features, "+avx2")  ? "_avx2"
+                                                                     : "";
     SmallVector<linalg::GenericOp> tagged;
     module.walk([&](linalg::GenericOp op) {
       if (op->hasAttr(kiln::kMicrokernelAttr) && op.hasPureBufferSemantics())
@@ -271,7 +274,7 @@ struct CpuMicrokernelsPass
       if (kind == "matmul")
         (void)replaceMatmul(module, op);
       else if (kind == "matmul_i8")
-        (void)replaceMatmulI8(module, op, dotProduct);
+        (void)replaceMatmulI8(module, op, int8Variant);
       else if (kind == "conv2d")
         (void)replaceConv2d(module, op);
     }

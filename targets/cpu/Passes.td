@@ -81,10 +81,11 @@ def CpuMicrokernels : Pass<"kiln-cpu-microkernels", "mlir::ModuleOp"> {
     ```
 
     `matmul_i8` generics (kiln.matmul_integer) become calls of
-    `kiln_ukernel_matmul_i8`, 8x8 int32 tiles over 8-bit panels, or of
-    `kiln_ukernel_matmul_i8_sdot` when the target's features include
-    `+dotprod` (ARMv8.2-A `sdot`). Both ask for the same workgroups and
-    workspace, so every target splits a dispatch alike.
+    `kiln_ukernel_matmul_i8`: 8x8 int32 tiles over packed 8-bit panels, with
+    the portable tile, or `kiln_ukernel_matmul_i8_sdot` when the target's
+    features include `+dotprod` (ARMv8.2-A `sdot`), or
+    `kiln_ukernel_matmul_i8_avx2` with `+avx2` (`vpmaddwd`). All ask for the
+    same workgroups and workspace, so every target splits a dispatch alike.
   }];
   let options = [
     Option<"targetFeatures", "target-features", "std::string", "\"\"",

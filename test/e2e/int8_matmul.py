@@ -6,8 +6,9 @@
 
 Each case is one MatMulInteger model with random bytes and zero points. The
 test compiles it for --target, checks in the lowered code that the 2-D
-products call the microkernel the target should use (the sdot one on
-aarch64-neon-dotprod-fp16, the portable one elsewhere) and that batched ones
+products call the microkernel the target should use (the sdot tile on
+aarch64-neon-dotprod-fp16, the AVX2 one on x86_64-avx2, the portable one on
+aarch64-neon) and that batched ones
 keep their loops, runs the bundle (`kiln run`, or --run-with, e.g. qemu and the
 aarch64 kiln-run), and compares the int32 result with NumPy's bit for bit.
 
@@ -105,7 +106,7 @@ CASES = [
 def expected_call(kernel, target):
     if kernel is None:
         return None
-    suffix = "_sdot" if target == "aarch64-neon-dotprod-fp16" else ""
+    suffix = {"aarch64-neon-dotprod-fp16": "_sdot", "x86_64-avx2": "_avx2"}.get(target, "")
     return f"kiln_ukernel_matmul_{kernel}{suffix}"
 
 

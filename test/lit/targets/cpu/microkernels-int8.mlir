@@ -1,12 +1,15 @@
 // RUN: kiln-opt %s -split-input-file -kiln-cpu-microkernels -cse | FileCheck %s --check-prefixes=CHECK,PORTABLE
 // RUN: kiln-opt %s -split-input-file -kiln-cpu-microkernels="target-features=+neon,+dotprod,+fullfp16" -cse | FileCheck %s --check-prefixes=CHECK,SDOT
+// RUN: kiln-opt %s -split-input-file -kiln-cpu-microkernels="target-features=+avx2,+fma,+f16c" -cse | FileCheck %s --check-prefixes=CHECK,AVX2
 
 // An 8-bit matmul (kiln.matmul_integer lowered): the body gives signedness
 // (extui: uint8) and zero points. A constant one is passed as an integer
 // with a null pointer; a per-column one (input read along n) as a pointer.
-// Targets with dotprod get the sdot variant, with the same workspace.
+// Targets with dotprod (AVX2) get the sdot (AVX2) variant, with the same
+// workspace.
 // PORTABLE: func.func private @kiln_ukernel_matmul_i8(!llvm.ptr, !llvm.ptr, !llvm.ptr, !llvm.ptr, !llvm.ptr, !llvm.ptr, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64)
 // SDOT: func.func private @kiln_ukernel_matmul_i8_sdot(
+// AVX2: func.func private @kiln_ukernel_matmul_i8_avx2(
 // CHECK-LABEL: func.func @matmul_i8
 // CHECK: memref.alloc() : memref<297216xi8>
 // CHECK: %[[NULL:.*]] = llvm.mlir.zero : !llvm.ptr
@@ -17,6 +20,7 @@
 // CHECK-DAG: %[[ZA:.*]] = arith.constant 128 : i64
 // CHECK-DAG: %[[ZERO:.*]] = arith.constant 0 : i64
 // PORTABLE: call @kiln_ukernel_matmul_i8(%{{.*}}, %{{.*}}, %{{.*}}, %[[NULL]], %{{.*}}, %{{.*}}, %[[M]], %[[N]], %[[K]], %[[K]], %[[ONE]], %[[N]], %[[ONE]], %[[ZA]], %[[ZERO]], %[[ONE]], %[[ZERO]], %{{.*}}, %{{.*}}) {kiln.workgroups = 1 : i64}
+// AVX2: call @kiln_ukernel_matmul_i8_avx2(%{{.*}}, %{{.*}}, %{{.*}}, %[[NULL]], %{{.*}}, %{{.*}}, %[[M]], %[[N]], %[[K]], %[[K]], %[[ONE]], %[[N]], %[[ONE]], %[[ZA]], %[[ZERO]], %[[ONE]], %[[ZERO]], %{{.*}}, %{{.*}}) {kiln.workgroups = 1 : i64}
 // SDOT: call @kiln_ukernel_matmul_i8_sdot(%{{.*}}, %{{.*}}, %{{.*}}, %[[NULL]], %{{.*}}, %{{.*}}, %[[M]], %[[N]], %[[K]], %[[K]], %[[ONE]], %[[N]], %[[ONE]], %[[ZA]], %[[ZERO]], %[[ONE]], %[[ZERO]], %{{.*}}, %{{.*}}) {kiln.workgroups = 1 : i64}
 // CHECK-NOT: linalg.generic
 #a = affine_map<(m, k, n) -> (m, k)>
