@@ -242,12 +242,14 @@ void registerQuantizationOps(OpTable &t) {
       importDynamicQuantizeLinear, 11,
       "reference-correct (i32 accumulation, f32 requantization)"};
   t["MatMulInteger"] = {importMatMulInteger, 10,
-                        "int8 microkernel (sdot on aarch64-neon-dotprod-fp16)"};
+                        "int8 microkernel (vpmaddwd on x86_64-avx2, sdot on "
+                        "aarch64-neon-dotprod-fp16)"};
   t["ConvInteger"] = {
       importConvInteger, 10,
       "reference-correct (i32 accumulation, f32 requantization)"};
   t["QLinearMatMul"] = {importQLinearMatMul, 10,
-                        "int8 microkernel (sdot on aarch64-neon-dotprod-fp16)"};
+                        "int8 microkernel (vpmaddwd on x86_64-avx2, sdot on "
+                        "aarch64-neon-dotprod-fp16)"};
   t["QLinearConv"] = {
       importQLinearConv, 10,
       "reference-correct (i32 accumulation, f32 requantization)"};
