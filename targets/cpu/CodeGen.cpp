@@ -292,9 +292,10 @@ bool emitCpuObject(ModuleOp executable, const CpuTarget &target,
     error = "cannot link the builtins";
     return false;
   }
-  // Code generation may emit calls to these after IR optimisation.
+  // Code generation may emit calls to these (mem* for copies, fmod for
+  // frem) after IR optimisation.
   std::vector<llvm::GlobalValue *> keep;
-  for (const char *name : {"memcpy", "memmove", "memset"})
+  for (const char *name : {"memcpy", "memmove", "memset", "fmod", "fmodf"})
     if (llvm::Function *f = module->getFunction(name))
       keep.push_back(f);
   llvm::appendToCompilerUsed(*module, keep);

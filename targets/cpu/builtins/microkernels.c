@@ -469,44 +469,25 @@ static void matmul_i8(const uint8_t *a, const uint8_t *b, int32_t *c,
 
 /* C[m, n] (row stride n) += (A - za) x (B - zb), A(i, j) = a[i*sam + j*sak],
  * B(i, j) = b[i*sbk + j*sbn], za[i] (or za_constant when za is null), zb[j]
- * (or zb_constant); this workgroup's share of it. Portable: any target's
- * compiler vectorises the tile. */
-KILN_BUILTIN void kiln_ukernel_matmul_i8(
-    const uint8_t *a, const uint8_t *b, int32_t *c, const int32_t *za,
-    const int32_t *zb, uint8_t *workspace, int64_t m, int64_t n, int64_t k,
-    int64_t sam, int64_t sak, int64_t sbk, int64_t sbn, int64_t za_constant,
-    int64_t zb_constant, int64_t a_unsigned, int64_t b_unsigned, int64_t wg,
-    int64_t wgc) {
-  matmul_i8(a, b, c, za, zb, workspace, m, n, k, sam, sak, sbk, sbn,
-            za_constant, zb_constant, a_unsigned, b_unsigned, wg, wgc,
-            tile_i8_portable, 1);
-}
+ * (or zb_constant); this workgroup's share of it, with the named tile:
+ * kiln_ukernel_matmul_i8 (portable: any target's compiler vectorises it),
+ * _sdot (ARMv8.2-A dotprod) and _avx2. */
+#define KILN_MATMUL_I8(name, tile, group)                                      \
+  KILN_BUILTIN void name(                                                      \
+      const uint8_t *a, const uint8_t *b, int32_t *c, const int32_t *za,       \
+      const int32_t *zb, uint8_t *workspace, int64_t m, int64_t n, int64_t k,  \
+      int64_t sam, int64_t sak, int64_t sbk, int64_t sbn, int64_t za_constant, \
+      int64_t zb_constant, int64_t a_unsigned, int64_t b_unsigned, int64_t wg, \
+      int64_t wgc) {                                                           \
+    matmul_i8(a, b, c, za, zb, workspace, m, n, k, sam, sak, sbk, sbn,         \
+              za_constant, zb_constant, a_unsigned, b_unsigned, wg, wgc, tile, \
+              group);                                                          \
+  }
 
+KILN_MATMUL_I8(kiln_ukernel_matmul_i8, tile_i8_portable, 1)
 #if defined(__aarch64__)
-/* The same with the sdot tile; only for targets with the dot-product
- * extension (ARMv8.2-A dotprod). */
-KILN_BUILTIN void kiln_ukernel_matmul_i8_sdot(
-    const uint8_t *a, const uint8_t *b, int32_t *c, const int32_t *za,
-    const int32_t *zb, uint8_t *workspace, int64_t m, int64_t n, int64_t k,
-    int64_t sam, int64_t sak, int64_t sbk, int64_t sbn, int64_t za_constant,
-    int64_t zb_constant, int64_t a_unsigned, int64_t b_unsigned, int64_t wg,
-    int64_t wgc) {
-  matmul_i8(a, b, c, za, zb, workspace, m, n, k, sam, sak, sbk, sbn,
-            za_constant, zb_constant, a_unsigned, b_unsigned, wg, wgc,
-            tile_i8_sdot, 4);
-}
+KILN_MATMUL_I8(kiln_ukernel_matmul_i8_sdot, tile_i8_sdot, 4)
 #endif
-
 #if defined(__x86_64__)
-/* The same with the AVX2 tile (x86_64-avx2). */
-KILN_BUILTIN void kiln_ukernel_matmul_i8_avx2(
-    const uint8_t *a, const uint8_t *b, int32_t *c, const int32_t *za,
-    const int32_t *zb, uint8_t *workspace, int64_t m, int64_t n, int64_t k,
-    int64_t sam, int64_t sak, int64_t sbk, int64_t sbn, int64_t za_constant,
-    int64_t zb_constant, int64_t a_unsigned, int64_t b_unsigned, int64_t wg,
-    int64_t wgc) {
-  matmul_i8(a, b, c, za, zb, workspace, m, n, k, sam, sak, sbk, sbn,
-            za_constant, zb_constant, a_unsigned, b_unsigned, wg, wgc,
-            tile_i8_avx2, 4);
-}
+KILN_MATMUL_I8(kiln_ukernel_matmul_i8_avx2, tile_i8_avx2, 4)
 #endif
