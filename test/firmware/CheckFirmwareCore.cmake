@@ -1,3 +1,4 @@
+cmake_minimum_required(VERSION 3.20)
 # libkiln_core.a for firmware: at most MAX_TEXT_BYTES of code (the .text
 # sections of every member), and nothing from outside but memcpy, memmove,
 # memset and memcmp: no allocation, no C++ runtime, no exceptions.
