@@ -183,7 +183,8 @@ struct MatMulIntegerLowering : public OpConversionPattern<MatMulIntegerOp> {
     if (failed(loops))
       return failure();
 
-    // Zero points: a splat constant, or an input vector over `count`.
+    // Zero points: a splat constant, or an input vector over `count`,
+    // broadcast from a scalar or repeated `repeats` times when needed.
     struct ZeroPoint {
       std::optional<int64_t> constant;
       Value vector;
@@ -205,9 +206,7 @@ struct MatMulIntegerLowering : public OpConversionPattern<MatMulIntegerOp> {
     };
     ZeroPoint lhsZero =
         zeroPoint(op.getLhsZeroPoint(), adaptor.getLhsZeroPoint(), loops->rows,
-                  tensorType(op.getLhsZeroPoint()).getRank() == 0
-                      ? 1
-                      : loops->rows / loops->rowsPerBatch);
+                  loops->rows / loops->rowsPerBatch);
     ZeroPoint rhsZero = zeroPoint(op.getRhsZeroPoint(),
                                   adaptor.getRhsZeroPoint(), loops->columns, 1);
 

@@ -1,6 +1,7 @@
 //===- Microkernels.cpp - tagged contractions -> microkernel calls
 //---------===//
 
+#include "targets/cpu/builtins/microkernels.h"
 #include "passes/Passes.h"
 #include "targets/cpu/Passes.h"
 
@@ -18,10 +19,6 @@ using namespace mlir;
 
 namespace {
 
-// Must match KILN_UKERNEL_WORKSPACE_FLOATS and
-// KILN_UKERNEL_I8_WORKSPACE_BYTES in builtins/microkernels.c.
-constexpr int64_t kWorkspaceBytesF32 = 4 * (72 * 256 + 256 * 512);
-constexpr int64_t kWorkspaceBytesI8 = 64 * 512 + 512 * 512 + 4 * (64 + 512);
 // Below this many multiply-adds a call stays one workgroup: splitting it
 // costs more in scheduling and repacked weights than it saves.
 constexpr int64_t kMinMacsToSplit = int64_t(1) << 22;
@@ -113,8 +110,8 @@ LogicalResult replaceMatmul(ModuleOp module, linalg::GenericOp op) {
   auto [sam, sak] = strides2d(maps[0], 0, aShape);
   auto [sbk, sbn] = strides2d(maps[1], 1, bShape);
   replaceByMicrokernel(module, op, "kiln_ukernel_matmul_f32", {a, b, c},
-                       kWorkspaceBytesF32, {m, n, k, sam, sak, sbk, sbn},
-                       m * n * k);
+                       KILN_UKERNEL_F32_WORKSPACE_BYTES,
+                       {m, n, k, sam, sak, sbk, sbn}, m * n * k);
   return success();
 }
 
@@ -216,7 +213,8 @@ LogicalResult replaceMatmulI8(ModuleOp module, linalg::GenericOp op,
   auto [sbk, sbn] =
       strides2d(maps[y->input], 1, cast<MemRefType>(b.getType()).getShape());
   replaceByMicrokernel(module, op, ("kiln_ukernel_matmul_i8" + variant).str(),
-                       {a, b, c, *aZero, *bZero}, kWorkspaceBytesI8,
+                       {a, b, c, *aZero, *bZero},
+                       KILN_UKERNEL_I8_WORKSPACE_BYTES,
                        {m, n, k, sam, sak, sbk, sbn, x->zeroConstant,
                         y->zeroConstant, x->isUnsigned, y->isUnsigned},
                        m * n * k);
@@ -242,12 +240,12 @@ LogicalResult replaceConv2d(ModuleOp module, linalg::GenericOp op) {
   auto out = cast<MemRefType>(output.getType()).getShape();
   int64_t macs =
       out[0] * out[1] * out[2] * out[3] * out[4] * w[2] * w[3] * w[4];
-  replaceByMicrokernel(module, op, "kiln_ukernel_conv2d_f32",
-                       {input, filter, output}, kWorkspaceBytesF32,
-                       {in[0], in[1], in[2], in[3], in[4], w[1], w[3], w[4],
-                        out[3], out[4], strides[0], strides[1], dilations[0],
-                        dilations[1]},
-                       macs);
+  replaceByMicrokernel(
+      module, op, "kiln_ukernel_conv2d_f32", {input, filter, output},
+      KILN_UKERNEL_F32_WORKSPACE_BYTES,
+      {in[0], in[1], in[2], in[3], in[4], w[1], w[3], w[4], out[3], out[4],
+       strides[0], strides[1], dilations[0], dilations[1]},
+      macs);
   return success();
 }
 

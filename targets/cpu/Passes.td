@@ -75,7 +75,7 @@ def CpuMicrokernels : Pass<"kiln-cpu-microkernels", "mlir::ModuleOp"> {
     ```
     After:
     ```mlir
-    %ws = memref.alloc() : memref<149504xf32>
+    %ws = memref.alloc() : memref<598016xi8>
     func.call @kiln_ukernel_matmul_f32(%pa, %pb, %pc, %pws, %m, %n, %k,
         %sam, %sak, %sbk, %sbn) : (!llvm.ptr, ..., i64) -> ()
     ```

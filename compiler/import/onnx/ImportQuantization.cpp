@@ -232,27 +232,17 @@ LogicalResult importQLinearConv(NodeImporter &n) {
 } // namespace
 
 void registerQuantizationOps(OpTable &t) {
-  t["QuantizeLinear"] = {
-      importQuantizeLinear, 10,
-      "reference-correct (i32 accumulation, f32 requantization)"};
-  t["DequantizeLinear"] = {
-      importDequantizeLinear, 10,
-      "reference-correct (i32 accumulation, f32 requantization)"};
-  t["DynamicQuantizeLinear"] = {
-      importDynamicQuantizeLinear, 11,
-      "reference-correct (i32 accumulation, f32 requantization)"};
-  t["MatMulInteger"] = {importMatMulInteger, 10,
-                        "int8 microkernel (vpmaddwd on x86_64-avx2, sdot on "
-                        "aarch64-neon-dotprod-fp16)"};
-  t["ConvInteger"] = {
-      importConvInteger, 10,
-      "reference-correct (i32 accumulation, f32 requantization)"};
-  t["QLinearMatMul"] = {importQLinearMatMul, 10,
-                        "int8 microkernel (vpmaddwd on x86_64-avx2, sdot on "
-                        "aarch64-neon-dotprod-fp16)"};
-  t["QLinearConv"] = {
-      importQLinearConv, 10,
-      "reference-correct (i32 accumulation, f32 requantization)"};
+  const char *reference =
+      "reference-correct (i32 accumulation, f32 requantization)";
+  const char *int8Kernel = "int8 microkernel (vpmaddwd on x86_64-avx2, sdot "
+                           "on aarch64-neon-dotprod-fp16)";
+  t["QuantizeLinear"] = {importQuantizeLinear, 10, reference};
+  t["DequantizeLinear"] = {importDequantizeLinear, 10, reference};
+  t["DynamicQuantizeLinear"] = {importDynamicQuantizeLinear, 11, reference};
+  t["MatMulInteger"] = {importMatMulInteger, 10, int8Kernel};
+  t["ConvInteger"] = {importConvInteger, 10, reference};
+  t["QLinearMatMul"] = {importQLinearMatMul, 10, int8Kernel};
+  t["QLinearConv"] = {importQLinearConv, 10, reference};
 }
 
 } // namespace kiln::onnx_import

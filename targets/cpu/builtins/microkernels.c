@@ -14,14 +14,22 @@
  *
  * Built to bitcode with -ffreestanding -fno-builtin; no calls, no globals.
  */
+#include "microkernels.h"
+
 #include <stdint.h>
 
 #define KILN_BUILTIN __attribute__((visibility("hidden")))
 
-enum { MR = 6, NR = 16, KC = 256, MC = 72, NC = 512 };
+enum {
+  MR = 6,
+  NR = 16,
+  KC = KILN_UKERNEL_F32_KC,
+  MC = KILN_UKERNEL_F32_MC,
+  NC = KILN_UKERNEL_F32_NC
+};
 /* Floats of workspace a workgroup needs: one packed A block and one B
  * block. A call's workspace holds one per workgroup. */
-enum { KILN_UKERNEL_WORKSPACE_FLOATS = MC * KC + KC * NC };
+enum { KILN_UKERNEL_WORKSPACE_FLOATS = KILN_UKERNEL_F32_WORKSPACE_BYTES / 4 };
 
 typedef float v8f __attribute__((vector_size(32), aligned(4)));
 
@@ -249,15 +257,16 @@ KILN_BUILTIN void kiln_ukernel_conv2d_f32(
  *
  * Panels hold groups of G consecutive k values per row or column: G = 4 for
  * the ARMv8.2-A dot-product tile (sdot sums four byte products into each
- * int32 lane), G = 1 for the portable tile. Padding is zero, which adds
- * nothing to products or sums. Arithmetic on int32 results wraps (unsigned
- * arithmetic in C), as the reference's int32 accumulation does.
+ * int32 lane) and the AVX2 tile, G = 1 for the portable tile. Padding is zero,
+ * which adds nothing to products or sums. Arithmetic on int32 results wraps
+ * (unsigned arithmetic in C), as the reference's int32 accumulation does.
  */
-enum { MR8 = 8, NR8 = 8, KC8 = 512, MC8 = 64, NC8 = 512 };
-/* Bytes of workspace a workgroup needs: packed A and B blocks and their
- * sums. Must match kWorkspaceBytesI8 in Microkernels.cpp. */
 enum {
-  KILN_UKERNEL_I8_WORKSPACE_BYTES = MC8 * KC8 + KC8 * NC8 + 4 * (MC8 + NC8)
+  MR8 = 8,
+  NR8 = 8,
+  KC8 = KILN_UKERNEL_I8_KC,
+  MC8 = KILN_UKERNEL_I8_MC,
+  NC8 = KILN_UKERNEL_I8_NC
 };
 
 /* acc[i][j] = sum over the panels' groups of a(i, k) * b(k, j). */
