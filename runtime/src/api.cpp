@@ -9,6 +9,7 @@
 #include "bundle_verify.h"
 #include "cpu/elf_loader.h"
 #include "cpu/host_target.h"
+#include "cpu/perf_map.h"
 #include "dispatch_plan.h"
 #include "file_mapping.h"
 #include "names.h"
@@ -81,7 +82,8 @@ void destroyModel(kiln_model *model) {
 }
 
 /// Picks the most capable executable the host can run and loads it.
-kiln_status loadBestExecutable(kiln_model &model, ErrorMessage &error) {
+kiln_status loadBestExecutable(kiln_model &model, uint32_t flags,
+                               ErrorMessage &error) {
   const BundleView &view = model.view;
   if (view.header->flags & KILN_BUNDLE_FLAG_CODE_LINKED) {
     startError(error, model.path)
@@ -118,9 +120,14 @@ kiln_status loadBestExecutable(kiln_model &model, ErrorMessage &error) {
   kiln_status status = loadElfExecutable(
       view.sectionData(best), section.size, elfMachineForTarget(section.target),
       view.schedule->entry_count, model.executable, error);
-  if (status == KILN_OK)
-    model.target = static_cast<kiln_target>(section.target);
-  return status;
+  if (status != KILN_OK)
+    return status;
+  model.target = static_cast<kiln_target>(section.target);
+  if ((flags & KILN_OPEN_PERF_MAP) &&
+      !writePerfMap(view.sectionData(best), section.size, model.executable,
+                    view, error))
+    return KILN_ERROR_IO;
+  return KILN_OK;
 }
 
 kiln_status openModel(const uint8_t *data, uint64_t size, uint32_t flags,
@@ -129,7 +136,7 @@ kiln_status openModel(const uint8_t *data, uint64_t size, uint32_t flags,
   kiln_status status =
       verifyBundle(data, size, flags, model->path, model->view, error);
   if (status == KILN_OK && !(flags & KILN_OPEN_SKIP_EXECUTABLE))
-    status = loadBestExecutable(*model, error);
+    status = loadBestExecutable(*model, flags, error);
   if (status != KILN_OK) {
     destroyModel(model);
     return fail(status, error);
@@ -139,7 +146,7 @@ kiln_status openModel(const uint8_t *data, uint64_t size, uint32_t flags,
 }
 
 constexpr uint32_t kKnownOpenFlags =
-    KILN_OPEN_VERIFY_WEIGHTS | KILN_OPEN_SKIP_EXECUTABLE;
+    KILN_OPEN_VERIFY_WEIGHTS | KILN_OPEN_SKIP_EXECUTABLE | KILN_OPEN_PERF_MAP;
 
 const kiln_tensor_desc *tensorAt(const kiln_model *model, bool output,
                                  uint32_t index) {

@@ -48,6 +48,8 @@ const char *targetName(uint32_t target) {
     return "none";
   case KILN_TARGET_X86_64_AVX2:
     return "x86_64-avx2";
+  case KILN_TARGET_X86_64_AVX512:
+    return "x86_64-avx512";
   case KILN_TARGET_AARCH64_NEON:
     return "aarch64-neon";
   case KILN_TARGET_AARCH64_NEON_DOTPROD_FP16:

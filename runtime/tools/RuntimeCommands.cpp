@@ -239,12 +239,14 @@ struct BenchOptions {
   uint32_t runs = 100;
   uint32_t warmup = 10;
   uint32_t threads = 0;
+  bool perfMap = false;
 };
 
 void benchBundle(const BenchOptions &options) {
   if (options.runs == 0)
     fail("--runs must be at least 1");
-  Model model = openModel(options.bundle, 0);
+  Model model =
+      openModel(options.bundle, options.perfMap ? KILN_OPEN_PERF_MAP : 0u);
   Session session = createSession(model, options.threads);
   fillRandomInputs(session, model, 0, {});
   for (uint32_t i = 0; i < options.warmup; ++i)
@@ -290,7 +292,7 @@ struct InspectOptions {
 /// kiln_target_name for a raw section field (which may hold a target a newer
 /// bundle version added: no kiln_target enumerator may be made from it).
 const char *targetNameOf(uint32_t target) {
-  return target <= KILN_TARGET_AARCH64_NEON_DOTPROD_FP16
+  return target <= KILN_TARGET_X86_64_AVX512
              ? kiln_target_name(static_cast<kiln_target>(target))
              : "unknown";
 }
@@ -484,6 +486,9 @@ void addRuntimeCommands(CLI::App &app, int &exitCode) {
                            "Untimed runs first (default 10)");
   benchCommand->add_option("--threads", bench->threads,
                            "Worker threads (default: all available)");
+  benchCommand->add_flag("--perf-map", bench->perfMap,
+                         "Write /tmp/perf-<pid>.map so that perf names the "
+                         "dispatches and kernels");
   benchCommand->callback([bench, &exitCode] {
     exitCode = runCommand([&] { benchBundle(*bench); });
   });

@@ -47,6 +47,8 @@ void LLVMInitializeAArch64AsmPrinter();
 
 // Builtins bitcode, embedded at build time (EmbedBitcode.S.in).
 extern const char kiln_builtins_x86_64_bc[], kiln_builtins_x86_64_bc_end[];
+extern const char kiln_builtins_x86_64_avx512_bc[],
+    kiln_builtins_x86_64_avx512_bc_end[];
 extern const char kiln_builtins_aarch64_bc[], kiln_builtins_aarch64_bc_end[];
 }
 
@@ -55,11 +57,18 @@ namespace mlir::kiln::cpu {
 llvm::ArrayRef<CpuTarget> cpuTargets() {
   static const CpuTarget targets[] = {
       {KILN_TARGET_X86_64_AVX2, "x86_64-avx2", "x86_64-unknown-linux-gnu",
-       "haswell", "+avx2,+fma,+f16c"},
+       "haswell", "+avx2,+fma,+f16c", "x86_64"},
+      // x86-64-v4 is AVX-512 F/BW/DQ/VL/CD; evex512 must be named for the
+      // builtins' 512-bit tiles once the features replace clang's.
+      {KILN_TARGET_X86_64_AVX512, "x86_64-avx512", "x86_64-unknown-linux-gnu",
+       "x86-64-v4",
+       "+avx2,+fma,+f16c,+avx512f,+avx512bw,+avx512dq,+avx512vl,+evex512",
+       "x86_64_avx512"},
       {KILN_TARGET_AARCH64_NEON, "aarch64-neon", "aarch64-unknown-linux-gnu",
-       "generic", "+neon"},
+       "generic", "+neon", "aarch64"},
       {KILN_TARGET_AARCH64_NEON_DOTPROD_FP16, "aarch64-neon-dotprod-fp16",
-       "aarch64-unknown-linux-gnu", "cortex-a55", "+neon,+dotprod,+fullfp16"},
+       "aarch64-unknown-linux-gnu", "cortex-a55", "+neon,+dotprod,+fullfp16",
+       "aarch64"},
   };
   return targets;
 }
@@ -87,12 +96,16 @@ void initializeLLVMTargets() {
   });
 }
 
-llvm::StringRef builtinsBitcode(const llvm::Triple &triple) {
-  if (triple.getArch() == llvm::Triple::x86_64)
-    return {kiln_builtins_x86_64_bc,
-            (size_t)(kiln_builtins_x86_64_bc_end - kiln_builtins_x86_64_bc)};
-  return {kiln_builtins_aarch64_bc,
-          (size_t)(kiln_builtins_aarch64_bc_end - kiln_builtins_aarch64_bc)};
+llvm::StringRef builtinsBitcode(const CpuTarget &target) {
+  auto bytes = [](const char *begin, const char *end) {
+    return llvm::StringRef(begin, end - begin);
+  };
+  if (target.builtins == "x86_64")
+    return bytes(kiln_builtins_x86_64_bc, kiln_builtins_x86_64_bc_end);
+  if (target.builtins == "x86_64_avx512")
+    return bytes(kiln_builtins_x86_64_avx512_bc,
+                 kiln_builtins_x86_64_avx512_bc_end);
+  return bytes(kiln_builtins_aarch64_bc, kiln_builtins_aarch64_bc_end);
 }
 
 /// Adds `kiln_entry_<i>(void *const *bindings, i64 wg, i64 wgs)` for each
@@ -280,7 +293,7 @@ bool emitCpuObject(ModuleOp executable, const CpuTarget &target,
     return false;
 
   auto builtins = llvm::parseBitcodeFile(
-      llvm::MemoryBufferRef(builtinsBitcode(triple), "kiln-builtins"), context);
+      llvm::MemoryBufferRef(builtinsBitcode(target), "kiln-builtins"), context);
   if (!builtins) {
     error = "cannot read the builtins bitcode: " +
             llvm::toString(builtins.takeError());

@@ -23,6 +23,7 @@ struct CpuTarget {
   llvm::StringRef triple;   // LLVM target triple
   llvm::StringRef cpu;      // LLVM CPU name
   llvm::StringRef features; // LLVM feature string
+  llvm::StringRef builtins; // builtins bitcode flavour (targets/cpu/CMakeLists)
 };
 
 /// Every CPU target Kiln can generate code for.

@@ -117,6 +117,9 @@ async function main() {
     intraOpNumThreads: args.threads,
     interOpNumThreads: 1,
     executionMode: 'sequential',
+    // Idle intra-op threads sleep rather than spin, as Kiln's pool does
+    // between runs; the benchmark table in docs/benchmarks.md is measured so.
+    extra: {session: {intra_op: {allow_spinning: '0'}}},
   });
   const feeds = {};
   for (const [name, file] of args.inputs) {

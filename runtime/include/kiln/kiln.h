@@ -51,6 +51,10 @@ enum {
    * bundle (possibly one built for another machine). Sessions cannot be
    * created from such a model. */
   KILN_OPEN_SKIP_EXECUTABLE = 2u,
+  /* Append the loaded code's functions to /tmp/perf-<pid>.map (perf's map
+   * for generated code), so that perf names dispatches and microkernels.
+   * Hosted runtime only; failing to write the map fails the open. */
+  KILN_OPEN_PERF_MAP = 4u,
 };
 
 /* Maps `path` read-only and verifies it. */
@@ -134,7 +138,8 @@ kiln_status kiln_session_run(kiln_session *session);
 kiln_status kiln_session_output(kiln_session *session, uint32_t index,
                                 const void **data, uint64_t *size_bytes);
 
-/* "x86_64-avx2", "aarch64-neon", "aarch64-neon-dotprod-fp16", "none";
+/* "x86_64-avx2", "x86_64-avx512", "aarch64-neon",
+ * "aarch64-neon-dotprod-fp16", "none";
  * "unknown" for other values (kiln_section_info.target may hold one). */
 const char *kiln_target_name(kiln_target target);
 /* "MANIFEST", "STRINGS", "SCHEDULE", "WEIGHTS", "EXECUTABLE"; "unknown"

@@ -660,6 +660,7 @@ kiln_status ElfLoader::load(LoadedExecutable &out) {
   }
   out.mapping = mapping;
   out.mappingSize = mappingSize;
+  out.base = bias;
   return KILN_OK;
 }
 

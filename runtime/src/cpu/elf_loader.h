@@ -25,6 +25,7 @@ struct LoadedExecutable {
   size_t mappingSize = 0;
   const kiln_dispatch_fn *entries = nullptr;
   uint32_t entryCount = 0;
+  const uint8_t *base = nullptr; // where the image's address 0 is
 };
 
 /// Loads the ELF image of `size` bytes at `image` (read only, not kept) for
@@ -37,6 +38,7 @@ kiln_status loadElfExecutable(const uint8_t *image, uint64_t size,
                               LoadedExecutable &out, ErrorMessage &error);
 
 void unloadElfExecutable(LoadedExecutable &executable);
+
 
 } // namespace kiln::runtime
 

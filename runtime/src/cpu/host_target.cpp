@@ -24,6 +24,13 @@ namespace {
 bool hostHasAvx2Fma() {
   return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
+// The compiler's CPU model checks that the OS saves the zmm state too.
+bool hostHasAvx512() {
+  return hostHasAvx2Fma() && __builtin_cpu_supports("avx512f") &&
+         __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512dq") &&
+         __builtin_cpu_supports("avx512vl");
+}
 #elif defined(__aarch64__)
 bool hostHasDotprodFp16() {
 #if defined(__linux__)
@@ -42,6 +49,8 @@ int hostTargetRank(uint32_t target) {
 #if defined(__x86_64__)
   case KILN_TARGET_X86_64_AVX2:
     return hostHasAvx2Fma() ? 1 : 0;
+  case KILN_TARGET_X86_64_AVX512:
+    return hostHasAvx512() ? 2 : 0;
 #elif defined(__aarch64__)
   case KILN_TARGET_AARCH64_NEON: // NEON is part of every ARMv8-A Linux host
     return 1;
@@ -56,6 +65,7 @@ int hostTargetRank(uint32_t target) {
 uint16_t elfMachineForTarget(uint32_t target) {
   switch (target) {
   case KILN_TARGET_X86_64_AVX2:
+  case KILN_TARGET_X86_64_AVX512:
     return EM_X86_64;
   case KILN_TARGET_AARCH64_NEON:
   case KILN_TARGET_AARCH64_NEON_DOTPROD_FP16:
@@ -79,6 +89,8 @@ const char *hostDescription() {
 #if defined(__x86_64__)
   bool avx2 = __builtin_cpu_supports("avx2");
   bool fma = __builtin_cpu_supports("fma");
+  if (hostHasAvx512())
+    return "x86_64 (avx2, fma, avx512)";
   if (avx2 && fma)
     return "x86_64 (avx2, fma)";
   if (avx2)

@@ -2,12 +2,17 @@
  * Register-tiled matrix multiplication for Kiln executables.
  *
  * C[m, n] += sum_k A(m, k) * B(k, n), blocked the way BLIS does it: B is
- * packed in KC x NC blocks of 16-column panels, A in MC x KC blocks of 6-row
- * panels, and a 6 x 16 register tile accumulates each panel pair. The tile
- * is written with GCC vector extensions, so the same C source becomes AVX2
- * FMA code (12 ymm accumulators) on x86-64 and NEON fmla code (24 q
- * registers) on AArch64 when the compiler gives the functions the target's
- * attributes.
+ * packed in KC x NC blocks of NR-column panels, A in MC x KC blocks of MR-row
+ * panels, and an MR x NR register tile accumulates each panel pair. The tile
+ * is written with GCC vector extensions, so the same C source becomes the
+ * target's FMA code when the builtins are compiled for it (one bitcode per
+ * builtins flavour, targets/cpu/CMakeLists.txt):
+ *   - AVX-512 (x86_64-avx512): 12 x 32, 24 zmm accumulators, B rows as two
+ *     zmm loads and A values as embedded broadcasts;
+ *   - AVX2 (x86_64-avx2): 6 x 16, 12 ymm accumulators;
+ *   - AArch64: 6 x 16, NEON fmla on 24 q registers.
+ * The blocking (MC, KC, NC) is the same for all, so every target of a bundle
+ * asks for the same workspace.
  *
  * Convolutions use the same kernel with B packed straight from the (already
  * padded) image: an implicit im2col that never materialises the patch matrix.
@@ -20,9 +25,13 @@
 
 #define KILN_BUILTIN __attribute__((visibility("hidden")))
 
+#if defined(__AVX512F__)
+enum { MR = 12, VECTOR_FLOATS = 16 };
+#else
+enum { MR = 6, VECTOR_FLOATS = 8 };
+#endif
 enum {
-  MR = 6,
-  NR = 16,
+  NR = 2 * VECTOR_FLOATS,
   KC = KILN_UKERNEL_F32_KC,
   MC = KILN_UKERNEL_F32_MC,
   NC = KILN_UKERNEL_F32_NC
@@ -31,15 +40,22 @@ enum {
  * block. A call's workspace holds one per workgroup. */
 enum { KILN_UKERNEL_WORKSPACE_FLOATS = KILN_UKERNEL_F32_WORKSPACE_BYTES / 4 };
 
-typedef float v8f __attribute__((vector_size(32), aligned(4)));
+/* The accumulators live in registers only if the row loops are unrolled,
+ * which clang's heuristics stop doing past 8 rows. */
+#define UNROLL_ROWS _Pragma("clang loop unroll(full)")
 
-static inline v8f load8(const float *p) {
-  v8f v;
+_Static_assert(MC % MR == 0 && NC % NR == 0, "blocks hold whole panels");
+
+/* One register of floats; a tile row is two of them. */
+typedef float vf __attribute__((vector_size(4 * VECTOR_FLOATS), aligned(4)));
+
+static inline vf loadv(const float *p) {
+  vf v;
   __builtin_memcpy(&v, p, sizeof v);
   return v;
 }
 
-static inline void store8(float *p, v8f v) {
+static inline void storev(float *p, vf v) {
   __builtin_memcpy(p, &v, sizeof v);
 }
 
@@ -48,12 +64,11 @@ static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 /* c (rows mr <= MR, cols nr <= NR, row stride ldc) += ap panel * bp panel. */
 static void tile(int64_t kc, const float *restrict ap, const float *restrict bp,
                  float *restrict c, int64_t ldc, int64_t mr, int64_t nr) {
-  v8f acc[MR][2];
-  for (int i = 0; i < MR; ++i)
-    acc[i][0] = acc[i][1] = (v8f){0};
+  vf acc[MR][2];
+  UNROLL_ROWS for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = (vf){0};
   for (int64_t k = 0; k < kc; ++k) {
-    v8f b0 = load8(bp), b1 = load8(bp + 8);
-    for (int i = 0; i < MR; ++i) {
+    vf b0 = loadv(bp), b1 = loadv(bp + VECTOR_FLOATS);
+    UNROLL_ROWS for (int i = 0; i < MR; ++i) {
       acc[i][0] += b0 * ap[i];
       acc[i][1] += b1 * ap[i];
     }
@@ -61,24 +76,24 @@ static void tile(int64_t kc, const float *restrict ap, const float *restrict bp,
     bp += NR;
   }
   if (mr == MR && nr == NR) {
-    for (int i = 0; i < MR; ++i) {
+    UNROLL_ROWS for (int i = 0; i < MR; ++i) {
       float *row = c + i * ldc;
-      store8(row, load8(row) + acc[i][0]);
-      store8(row + 8, load8(row + 8) + acc[i][1]);
+      storev(row, loadv(row) + acc[i][0]);
+      storev(row + VECTOR_FLOATS, loadv(row + VECTOR_FLOATS) + acc[i][1]);
     }
     return;
   }
   float partial[MR][NR];
-  for (int i = 0; i < MR; ++i) {
-    store8(partial[i], acc[i][0]);
-    store8(partial[i] + 8, acc[i][1]);
+  UNROLL_ROWS for (int i = 0; i < MR; ++i) {
+    storev(partial[i], acc[i][0]);
+    storev(partial[i] + VECTOR_FLOATS, acc[i][1]);
   }
   for (int64_t i = 0; i < mr; ++i)
     for (int64_t j = 0; j < nr; ++j)
       c[i * ldc + j] += partial[i][j];
 }
 
-/* Packs A(m0 + i, k0 + k) = a[(m0 + i) * sam + (k0 + k) * sak] into 6-row
+/* Packs A(m0 + i, k0 + k) = a[(m0 + i) * sam + (k0 + k) * sak] into MR-row
  * panels, zero past row m. */
 static void pack_a(const float *a, int64_t sam, int64_t sak, int64_t m,
                    int64_t m0, int64_t mc, int64_t k0, int64_t kc,
