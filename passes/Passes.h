@@ -9,6 +9,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Pass/Pass.h"
 
@@ -38,6 +39,10 @@ constexpr llvm::StringLiteral kExecutableModuleName = "kiln_executable";
 constexpr llvm::StringLiteral kMicrokernelAttr = "kiln.microkernel";
 constexpr llvm::StringLiteral kMicrokernelStridesAttr = "kiln.strides";
 constexpr llvm::StringLiteral kMicrokernelDilationsAttr = "kiln.dilations";
+constexpr llvm::StringLiteral kMicrokernelPadsAttr = "kiln.pads";
+/// On a "conv2d_nchwc" generic: {bias, residual: which optional operands
+/// follow input and filter; activation, min, max: the epilogue}.
+constexpr llvm::StringLiteral kMicrokernelEpilogueAttr = "kiln.epilogue";
 
 /// Bytes one element of `type` occupies in a buffer (i1 takes a byte).
 int64_t elementByteSize(Type type);

@@ -31,6 +31,37 @@ def FoldBatchNorm : Pass<"kiln-fold-batch-norm", "mlir::func::FuncOp"> {
   let dependentDialects = ["mlir::kiln::KilnDialect"];
 }
 
+def BlockConvolutions : Pass<"kiln-block-convolutions", "mlir::func::FuncOp"> {
+  let summary = "Run 2-D convolutions on channel-blocked (NCHW16c) data";
+  let description = [{
+    A `kiln.conv` with 2 spatial dims, f32 data, group 1, input and output
+    channels multiples of 16 and constant weights becomes a
+    `kiln.conv2d_nchwc`: the input is reshaped and transposed to
+    [N, C/16, H, W, 16], the filter packed at compile time to
+    [F/16, C/16, KH, KW, 16, 16], the bias to [F/16, 16]. A following
+    `kiln.add` of a same-shape value (the residual) and a following
+    `kiln.relu` or `kiln.clip` fold into the op, which applies them before
+    storing its output. The result goes back to NCHW by a transpose and a
+    reshape; canonicalization cancels that against the next blocked
+    convolution's input change, so consecutive convolutions stay blocked.
+
+    Before:
+    ```mlir
+    %c = kiln.conv %x, %w, %b {...} : (tensor<1x64x56x56xf32>, ...) -> tensor<1x64x56x56xf32>
+    %s = kiln.add %c, %r : ...
+    %y = kiln.relu %s : tensor<1x64x56x56xf32>
+    ```
+    After:
+    ```mlir
+    %xb = kiln.transpose (kiln.reshape %x) {perm = [0, 1, 3, 4, 2]}   // 1x4x56x56x16
+    %rb = kiln.transpose (kiln.reshape %r) {perm = [0, 1, 3, 4, 2]}
+    %yb = kiln.conv2d_nchwc %xb, %wb bias %bb residual %rb {activation = "relu", ...}
+    %y = kiln.reshape (kiln.transpose %yb {perm = [0, 1, 4, 2, 3]})   // 1x64x56x56
+    ```
+  }];
+  let dependentDialects = ["mlir::kiln::KilnDialect"];
+}
+
 def FuseDecomposedOps : Pass<"kiln-fuse-decomposed-ops", "mlir::func::FuncOp"> {
   let summary = "Recognise LayerNorm and GELU written out as elementwise ops";
   let description = [{
@@ -184,7 +215,8 @@ def ConvertKilnToLinalg : Pass<"kiln-to-linalg", "mlir::func::FuncOp"> {
   }];
   let dependentDialects = [
     "mlir::linalg::LinalgDialect", "mlir::tensor::TensorDialect",
-    "mlir::arith::ArithDialect", "mlir::math::MathDialect"
+    "mlir::arith::ArithDialect", "mlir::math::MathDialect",
+    "mlir::scf::SCFDialect"
   ];
 }
 

@@ -157,6 +157,7 @@ bool Compiler::run() {
               mlir::kiln::createPropagateTransposes());
           pm.addNestedPass<func::FuncOp>(mlir::kiln::createFuseDecomposedOps());
           pm.addNestedPass<func::FuncOp>(mlir::kiln::createFoldBatchNorm());
+          pm.addNestedPass<func::FuncOp>(mlir::kiln::createBlockConvolutions());
           pm.addPass(createCanonicalizerPass());
           pm.addPass(createCSEPass());
         });

@@ -308,6 +308,42 @@ def Kiln_ConvOp : Kiln_Op<"conv", [Pure, InferTypeOpAdaptor]> {
   }];
 }
 
+def Kiln_Conv2DNchwcOp : Kiln_Op<"conv2d_nchwc",
+    [Pure, InferTypeOpAdaptor, AttrSizedOperandSegments]> {
+  let summary = "2-D convolution on channel-blocked data with a fused epilogue";
+  let description = [{
+    Data in NCHW16c: `input` is [N, C/16, H, W, 16], the result
+    [N, F/16, OH, OW, 16]. `filter` is [F/16, C/16, KH, KW, 16, 16], indexed
+    (output block, input block, y, x, input channel, output channel): the
+    order the direct-convolution microkernel reads it, packed at compile time
+    by `kiln-block-convolutions`. The optional `bias` is [F/16, 16] and the
+    optional `residual` has the result's shape. Each output is
+
+      activation(sum + bias + residual)
+
+    with `activation` "none", "relu" or "clip" (between `clip_min` and
+    `clip_max`), applied before the value is stored. Pads are implicit zeros
+    (begins, then ends, as in kiln.conv); `group` is 1.
+  }];
+  let arguments = (ins Kiln_Tensor:$input, Kiln_Tensor:$filter,
+                       Optional<Kiln_Tensor>:$bias,
+                       Optional<Kiln_Tensor>:$residual,
+                       DenseI64ArrayAttr:$strides, DenseI64ArrayAttr:$pads,
+                       DenseI64ArrayAttr:$dilations,
+                       DefaultValuedStrAttr<StrAttr, "none">:$activation,
+                       OptionalAttr<F64Attr>:$clip_min,
+                       OptionalAttr<F64Attr>:$clip_max);
+  let results = (outs Kiln_Tensor:$output);
+  let assemblyFormat = [{
+    $input `,` $filter (`bias` $bias^)? (`residual` $residual^)? attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let extraClassDeclaration = [{
+    /// Channels per block in the NCHWc layout.
+    static constexpr int64_t kChannelBlock = 16;
+  }];
+}
+
 def Kiln_ConvTransposeOp : Kiln_Op<"conv_transpose",
     [Pure, InferTypeOpAdaptor]> {
   let summary = "N-d transposed convolution, NCHW data, CFHW filter";

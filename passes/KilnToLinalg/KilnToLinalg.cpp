@@ -194,7 +194,8 @@ struct ConvertKilnToLinalgPass
         [](Type type) { return lowering::signless(type); });
     ConversionTarget target(*context);
     target.addLegalDialect<linalg::LinalgDialect, tensor::TensorDialect,
-                           arith::ArithDialect, math::MathDialect>();
+                           arith::ArithDialect, math::MathDialect,
+                           scf::SCFDialect>();
     target.addIllegalDialect<KilnDialect>();
     target.addDynamicallyLegalOp<func::FuncOp>([&](func::FuncOp func) {
       return signlessTypes.isSignatureLegal(func.getFunctionType());

@@ -10,6 +10,7 @@
 
 #include "passes/KilnToLinalg/LoweringUtils.h"
 
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/Matchers.h"
 
 using namespace mlir;
@@ -435,6 +436,142 @@ Value buildConv(OpBuilder &b, Location loc, Value input, Value filter,
   return reshapeTensor(b, loc, result, resultType);
 }
 
+/// kiln.conv2d_nchwc as one all-parallel generic over the output. Its body
+/// computes the whole reduction in loops (reading the input, zero outside
+/// the image, and the filter with tensor.extract) and applies bias, residual
+/// and activation: the reference semantics kiln-cpu-microkernels replaces
+/// by the NCHWc kernel. Bias and residual are the generic's inputs; input
+/// and filter are read only in the body (an operand the body does not read
+/// would be canonicalized away), where the replacement finds their buffers
+/// as the rank-5 and rank-6 loads. The tag's attributes carry the rest.
+struct Conv2DNchwcLowering : public OpConversionPattern<Conv2DNchwcOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(Conv2DNchwcOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *context = op.getContext();
+    auto type = tensorType(op.getResult());
+    Value input = adaptor.getInput(), filter = adaptor.getFilter();
+    ArrayRef<int64_t> inShape = tensorType(input).getShape();
+    ArrayRef<int64_t> filterShape = tensorType(filter).getShape();
+    ArrayRef<int64_t> strides = op.getStrides(), pads = op.getPads(),
+                      dilations = op.getDilations();
+    Type f32 = type.getElementType();
+
+    auto d = [&](unsigned i) { return getAffineDimExpr(i, context); };
+    AffineMap identity = AffineMap::getMultiDimIdentityMap(5, context);
+    SmallVector<Value> inputs;
+    SmallVector<AffineMap> maps;
+    if (Value bias = adaptor.getBias()) {
+      inputs.push_back(bias);
+      maps.push_back(AffineMap::get(5, 0, {d(1), d(4)}, context));
+    }
+    if (Value residual = adaptor.getResidual()) {
+      inputs.push_back(residual);
+      maps.push_back(identity);
+    }
+    maps.push_back(identity);
+    bool hasBias = adaptor.getBias() != nullptr;
+    bool hasResidual = adaptor.getResidual() != nullptr;
+    StringRef activation = op.getActivation();
+    double low = op.getClipMin() ? op.getClipMin()->convertToDouble() : 0.0;
+    double high = op.getClipMax() ? op.getClipMax()->convertToDouble() : 0.0;
+
+    auto body = [&](OpBuilder &b, Location l, ValueRange args) {
+      auto index = [&](int64_t v) {
+        return b.create<arith::ConstantIndexOp>(l, v).getResult();
+      };
+      Value n = b.create<linalg::IndexOp>(l, 0);
+      Value fb = b.create<linalg::IndexOp>(l, 1);
+      Value oy = b.create<linalg::IndexOp>(l, 2);
+      Value ox = b.create<linalg::IndexOp>(l, 3);
+      Value f = b.create<linalg::IndexOp>(l, 4);
+      // Loops cb, y, x, c, innermost last, accumulating in one scalar.
+      SmallVector<int64_t> bounds = {inShape[1], filterShape[2],
+                                     filterShape[3], inShape[4]};
+      SmallVector<Value> ivs;
+      Value acc = scalarConstant(b, l, f32, 0);
+      std::function<Value(OpBuilder &, unsigned, Value)> loop =
+          [&](OpBuilder &lb, unsigned depth, Value carried) -> Value {
+        if (depth == bounds.size()) {
+          Value cb = ivs[0], y = ivs[1], x = ivs[2], c = ivs[3];
+          auto position = [&](Value o, Value k, int64_t i) {
+            Value scaled = lb.create<arith::MulIOp>(l, o, index(strides[i]));
+            Value offset = lb.create<arith::MulIOp>(l, k, index(dilations[i]));
+            Value sum = lb.create<arith::AddIOp>(l, scaled, offset);
+            return lb.create<arith::SubIOp>(l, sum, index(pads[i])).getResult();
+          };
+          Value iy = position(oy, y, 0), ix = position(ox, x, 1);
+          auto inside = [&](Value v, int64_t size) {
+            Value above = lb.create<arith::CmpIOp>(
+                l, arith::CmpIPredicate::sge, v, index(0));
+            Value below = lb.create<arith::CmpIOp>(
+                l, arith::CmpIPredicate::slt, v, index(size));
+            return lb.create<arith::AndIOp>(l, above, below).getResult();
+          };
+          Value in = lb.create<arith::AndIOp>(l, inside(iy, inShape[2]),
+                                              inside(ix, inShape[3]));
+          Value cy = lb.create<arith::SelectOp>(l, in, iy, index(0));
+          Value cx = lb.create<arith::SelectOp>(l, in, ix, index(0));
+          Value v = lb.create<tensor::ExtractOp>(
+              l, input, ValueRange{n, cb, cy, cx, c});
+          v = lb.create<arith::SelectOp>(l, in, v, scalarConstant(lb, l, f32, 0));
+          Value w = lb.create<tensor::ExtractOp>(
+              l, filter, ValueRange{fb, cb, y, x, c, f});
+          return multiplyAdd(lb, l, carried, v, w);
+        }
+        auto forOp = lb.create<scf::ForOp>(
+            l, index(0), index(bounds[depth]), index(1), ValueRange{carried},
+            [&](OpBuilder &inner, Location il, Value iv, ValueRange iters) {
+              ivs.push_back(iv);
+              Value next = loop(inner, depth + 1, iters[0]);
+              ivs.pop_back();
+              inner.create<scf::YieldOp>(il, next);
+            });
+        return forOp.getResult(0);
+      };
+      Value v = loop(b, 0, acc);
+      unsigned next = 0;
+      if (hasBias)
+        v = b.create<arith::AddFOp>(l, v, args[next++]);
+      if (hasResidual)
+        v = b.create<arith::AddFOp>(l, v, args[next++]);
+      if (activation == "relu")
+        v = b.create<arith::MaximumFOp>(l, v, scalarConstant(b, l, f32, 0));
+      if (activation == "clip") {
+        v = b.create<arith::MaximumFOp>(l, v, scalarConstant(b, l, f32, low));
+        v = b.create<arith::MinimumFOp>(l, v, scalarConstant(b, l, f32, high));
+      }
+      b.create<linalg::YieldOp>(l, v);
+    };
+    auto generic = rewriter.create<linalg::GenericOp>(
+        loc, type, inputs, emptyTensor(rewriter, loc, type), maps,
+        SmallVector<utils::IteratorType>(5, utils::IteratorType::parallel),
+        body);
+    generic->setAttr(kMicrokernelAttr, rewriter.getStringAttr("conv2d_nchwc"));
+    generic->setAttr(kMicrokernelStridesAttr, op.getStridesAttr());
+    generic->setAttr(kMicrokernelDilationsAttr, op.getDilationsAttr());
+    generic->setAttr(kMicrokernelPadsAttr, op.getPadsAttr());
+    // Which optional operands are there, and the epilogue.
+    generic->setAttr(kMicrokernelEpilogueAttr,
+                     rewriter.getDictionaryAttr({
+                         rewriter.getNamedAttr("bias",
+                                               rewriter.getBoolAttr(hasBias)),
+                         rewriter.getNamedAttr(
+                             "residual", rewriter.getBoolAttr(hasResidual)),
+                         rewriter.getNamedAttr(
+                             "activation", rewriter.getStringAttr(activation)),
+                         rewriter.getNamedAttr("min",
+                                               rewriter.getF32FloatAttr(low)),
+                         rewriter.getNamedAttr("max",
+                                               rewriter.getF32FloatAttr(high)),
+                     }));
+    rewriter.replaceOp(op, generic.getResult(0));
+    return success();
+  }
+};
+
 struct ConvLowering : public OpConversionPattern<ConvOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -548,7 +685,8 @@ struct ConvTransposeLowering : public OpConversionPattern<ConvTransposeOp> {
 
 void populateContractionPatterns(RewritePatternSet &patterns) {
   patterns.add<MatMulLowering, MatMulIntegerLowering, GemmLowering,
-               ConvLowering, ConvTransposeLowering>(patterns.getContext());
+               ConvLowering, Conv2DNchwcLowering, ConvTransposeLowering>(
+      patterns.getContext());
 }
 
 } // namespace mlir::kiln::lowering

@@ -15,6 +15,7 @@
 #include "names.h"
 #include "parallel_executor.h"
 
+#include <chrono>
 #include <new>
 #include <stdlib.h>
 #include <string.h>
@@ -274,6 +275,13 @@ uint32_t kiln_model_dispatch_count(const kiln_model *model) {
   return model ? model->view.schedule->dispatch_count : 0;
 }
 
+const char *kiln_model_dispatch_name(const kiln_model *model,
+                                     uint32_t index) {
+  if (!model || index >= model->view.schedule->dispatch_count)
+    return nullptr;
+  return model->view.string(model->view.dispatches[index].name);
+}
+
 uint32_t kiln_model_entry_count(const kiln_model *model) {
   return model ? model->view.schedule->entry_count : 0;
 }
@@ -426,6 +434,24 @@ kiln_status kiln_session_run(kiln_session *session) {
                             session->dispatchCount);
   else
     runDispatchesSequentially(session->plans, session->dispatchCount);
+  return KILN_OK;
+}
+
+kiln_status kiln_session_run_profiled(kiln_session *session,
+                                      uint64_t *dispatch_nanoseconds) {
+  if (!session || !dispatch_nanoseconds)
+    return invalidArgument("kiln_session_run_profiled",
+                           "session and dispatch_nanoseconds must not be null");
+  for (uint32_t d = 0; d < session->dispatchCount; ++d) {
+    auto start = std::chrono::steady_clock::now();
+    if (session->executor)
+      runDispatchesInParallel(session->executor, session->plans + d, 1);
+    else
+      runDispatchesSequentially(session->plans + d, 1);
+    dispatch_nanoseconds[d] += std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::steady_clock::now() - start)
+                                   .count();
+  }
   return KILN_OK;
 }
 

@@ -22,6 +22,7 @@
 #include <cstdio>
 #include <exception>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <system_error>
 
@@ -240,7 +241,47 @@ struct BenchOptions {
   uint32_t warmup = 10;
   uint32_t threads = 0;
   bool perfMap = false;
+  bool profile = false;
 };
+
+/// kiln bench --profile: each dispatch's share of a run, its phases
+/// ("name #0", "name #1", ...) counted together, slowest first.
+void printProfile(Model &model, Session &session, uint32_t runs) {
+  uint32_t count = kiln_model_dispatch_count(model.get());
+  std::vector<uint64_t> nanoseconds(count, 0);
+  for (uint32_t i = 0; i < runs; ++i)
+    check(session.runProfiled(nanoseconds.data()));
+  std::vector<std::pair<std::string, uint64_t>> rows;
+  std::map<std::string, size_t> rowOf;
+  uint64_t total = 0;
+  for (uint32_t d = 0; d < count; ++d) {
+    std::string name = kiln_model_dispatch_name(model.get(), d);
+    size_t phase = name.rfind(" #");
+    if (phase != std::string::npos &&
+        name.find_first_not_of("0123456789", phase + 2) == std::string::npos)
+      name.erase(phase);
+    auto [it, inserted] = rowOf.try_emplace(name, rows.size());
+    if (inserted)
+      rows.emplace_back(name, 0);
+    rows[it->second].second += nanoseconds[d];
+    total += nanoseconds[d];
+  }
+  std::stable_sort(rows.begin(), rows.end(), [](const auto &a, const auto &b) {
+    return a.second > b.second;
+  });
+  std::printf("profile: %u dispatches in %zu groups, mean of %u runs "
+              "(one dispatch timed at a time)\n",
+              count, rows.size(), runs);
+  std::printf("%10s %7s %7s  %s\n", "ms", "share", "cumul.", "dispatch");
+  double cumulative = 0;
+  for (const auto &[name, ns] : rows) {
+    double share = total ? 100.0 * ns / total : 0;
+    cumulative += share;
+    std::printf("%10.4f %6.1f%% %6.1f%%  %s\n", ns / 1e6 / runs, share,
+                cumulative, name.c_str());
+  }
+  std::printf("%10.4f %6.1f%%          total\n", total / 1e6 / runs, 100.0);
+}
 
 void benchBundle(const BenchOptions &options) {
   if (options.runs == 0)
@@ -277,6 +318,8 @@ void benchBundle(const BenchOptions &options) {
   std::printf("median: %.4f ms\n", median);
   std::printf("p90: %.4f ms\n", p90);
   std::printf("mean: %.4f ms\n", mean);
+  if (options.profile)
+    printProfile(model, session, options.runs);
 }
 
 //===----------------------------------------------------------------------===//
@@ -486,6 +529,9 @@ void addRuntimeCommands(CLI::App &app, int &exitCode) {
                            "Untimed runs first (default 10)");
   benchCommand->add_option("--threads", bench->threads,
                            "Worker threads (default: all available)");
+  benchCommand->add_flag("--profile", bench->profile,
+                         "Then time each dispatch over --runs more runs and "
+                         "print where the time goes");
   benchCommand->add_flag("--perf-map", bench->perfMap,
                          "Write /tmp/perf-<pid>.map so that perf names the "
                          "dispatches and kernels");

@@ -40,9 +40,9 @@ bool isContiguousF32(Value buffer) {
 
 /// Replaces `op` by a call of microkernel `name` on raw pointers to
 /// `buffers` (null for a null Value) and a packing workspace of
-/// `workspaceBytes` per workgroup, then `integers`, then the dispatch's
-/// workgroup id and count. `macs` (multiply-adds) decides how many workgroups
-/// the call asks for.
+/// `workspaceBytes` per workgroup (null when 0), then `integers`, then the
+/// dispatch's workgroup id and count. `macs` (multiply-adds) decides how many
+/// workgroups the call asks for.
 void replaceByMicrokernel(ModuleOp module, linalg::GenericOp op, StringRef name,
                           ArrayRef<Value> buffers, int64_t workspaceBytes,
                           ArrayRef<int64_t> integers, int64_t macs) {
@@ -50,8 +50,10 @@ void replaceByMicrokernel(ModuleOp module, linalg::GenericOp op, StringRef name,
   Location loc = op.getLoc();
   Type ptr = LLVM::LLVMPointerType::get(b.getContext());
   int64_t workgroups = workgroupsFor(macs);
-  Value workspace = b.create<memref::AllocOp>(
-      loc, MemRefType::get({workgroups * workspaceBytes}, b.getI8Type()));
+  Value workspace;
+  if (workspaceBytes)
+    workspace = b.create<memref::AllocOp>(
+        loc, MemRefType::get({workgroups * workspaceBytes}, b.getI8Type()));
   SmallVector<Value> args;
   SmallVector<Value> pointers(buffers);
   pointers.push_back(workspace);
@@ -249,6 +251,74 @@ LogicalResult replaceConv2d(ModuleOp module, linalg::GenericOp op) {
   return success();
 }
 
+/// A conv2d_nchwc generic (Conv2DNchwcLowering): inputs [bias], [residual]
+/// as its epilogue attribute says, the input and filter buffers read by the
+/// body's rank-5 and rank-6 loads. The kernel needs no workspace.
+LogicalResult replaceConv2dNchwc(ModuleOp module, linalg::GenericOp op) {
+  auto epilogue =
+      op->getAttrOfType<DictionaryAttr>(kiln::kMicrokernelEpilogueAttr);
+  auto strides =
+      op->getAttrOfType<DenseI64ArrayAttr>(kiln::kMicrokernelStridesAttr);
+  auto dilations =
+      op->getAttrOfType<DenseI64ArrayAttr>(kiln::kMicrokernelDilationsAttr);
+  auto pads = op->getAttrOfType<DenseI64ArrayAttr>(kiln::kMicrokernelPadsAttr);
+  if (!epilogue || !strides || !dilations || !pads)
+    return failure();
+  auto flag = [&](StringRef name) {
+    auto value = epilogue.getAs<BoolAttr>(name);
+    return value && value.getValue();
+  };
+  auto bound = [&](StringRef name) -> int64_t {
+    auto value = epilogue.getAs<FloatAttr>(name);
+    float f = value ? (float)value.getValueAsDouble() : 0.0f;
+    return llvm::bit_cast<uint32_t>(f);
+  };
+  StringRef activation = "none";
+  if (auto name = epilogue.getAs<StringAttr>("activation"))
+    activation = name.getValue();
+  int64_t activationCode = activation == "relu"   ? 1
+                           : activation == "clip" ? 2
+                                                  : 0;
+  ValueRange inputs = op.getDpsInputs();
+  unsigned next = 0;
+  Value input, filter, bias, residual;
+  if (inputs.size() != unsigned(flag("bias")) + unsigned(flag("residual")))
+    return failure();
+  if (flag("bias"))
+    bias = inputs[next++];
+  if (flag("residual"))
+    residual = inputs[next++];
+  op.getBlock()->walk([&](memref::LoadOp load) {
+    int64_t rank = load.getMemRefType().getRank();
+    if (rank == 5 && !input)
+      input = load.getMemRef();
+    else if (rank == 6 && !filter)
+      filter = load.getMemRef();
+  });
+  if (!input || !filter)
+    return failure();
+  Value output = op.getDpsInits()[0];
+  for (Value buffer : {input, filter, bias, residual, output})
+    if (buffer && !isContiguousF32(buffer))
+      return failure();
+  // input [N, C/16, H, W, 16], filter [F/16, C/16, KH, KW, 16, 16],
+  // output [N, F/16, OH, OW, 16].
+  auto in = cast<MemRefType>(input.getType()).getShape();
+  auto w = cast<MemRefType>(filter.getType()).getShape();
+  auto out = cast<MemRefType>(output.getType()).getShape();
+  int64_t macs = out[0] * out[1] * out[2] * out[3] * 16 * in[1] * 16 * w[2] *
+                 w[3];
+  replaceByMicrokernel(module, op, "kiln_ukernel_conv2d_nchwc_f32",
+                       {input, filter, bias, residual, output},
+                       /*workspaceBytes=*/0,
+                       {in[0], in[1], in[2], in[3], out[1], w[2], w[3], out[2],
+                        out[3], strides[0], strides[1], dilations[0],
+                        dilations[1], pads[0], pads[1], activationCode,
+                        bound("min"), bound("max")},
+                       macs);
+  return success();
+}
+
 struct CpuMicrokernelsPass
     : public mlir::kiln::cpu::impl::CpuMicrokernelsBase<CpuMicrokernelsPass> {
   using CpuMicrokernelsBase::CpuMicrokernelsBase;
@@ -275,6 +345,8 @@ struct CpuMicrokernelsPass
         (void)replaceMatmulI8(module, op, int8Variant);
       else if (kind == "conv2d")
         (void)replaceConv2d(module, op);
+      else if (kind == "conv2d_nchwc")
+        (void)replaceConv2dNchwc(module, op);
     }
   }
 };

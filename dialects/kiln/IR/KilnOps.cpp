@@ -282,6 +282,55 @@ LogicalResult GemmOp::inferReturnTypes(MLIRContext *,
   return success();
 }
 
+LogicalResult Conv2DNchwcOp::inferReturnTypes(MLIRContext *,
+                                             std::optional<Location> loc,
+                                             Adaptor adaptor,
+                                             SmallVectorImpl<Type> &inferred) {
+  const char *name = "kiln.conv2d_nchwc";
+  constexpr int64_t block = kChannelBlock;
+  auto in = tensorType(adaptor.getInput());
+  auto filter = tensorType(adaptor.getFilter());
+  if (in.getRank() != 5 || in.getDimSize(4) != block ||
+      filter.getRank() != 6 || filter.getDimSize(1) != in.getDimSize(1) ||
+      filter.getDimSize(4) != block || filter.getDimSize(5) != block)
+    return emitOptionalError(loc, name, ": input [N, C/16, H, W, 16] (got ",
+                             shapeString(in.getShape()),
+                             ") and filter [F/16, C/16, KH, KW, 16, 16] (got ",
+                             shapeString(filter.getShape()), ") do not match");
+  if (failed(checkSpatialAttrs(loc, name, 2, adaptor.getStrides(),
+                               adaptor.getPads(), adaptor.getDilations())))
+    return failure();
+  int64_t blocks = filter.getDimSize(0);
+  SmallVector<int64_t> shape = {in.getDimSize(0), blocks};
+  for (int64_t i = 0; i < 2; ++i) {
+    int64_t out = windowOutputSize(
+        in.getDimSize(2 + i), filter.getDimSize(2 + i), adaptor.getStrides()[i],
+        adaptor.getPads()[i], adaptor.getPads()[2 + i],
+        adaptor.getDilations()[i], /*ceilMode=*/false);
+    if (out <= 0)
+      return emitOptionalError(loc, name, ": empty output along spatial dim ",
+                               i);
+    shape.push_back(out);
+  }
+  shape.push_back(block);
+  if (Value bias = adaptor.getBias())
+    if (tensorType(bias).getShape() != ArrayRef<int64_t>{blocks, block})
+      return emitOptionalError(loc, name, ": bias must have shape [", blocks,
+                               ", ", block, "]");
+  if (Value residual = adaptor.getResidual())
+    if (tensorType(residual).getShape() != ArrayRef<int64_t>(shape))
+      return emitOptionalError(loc, name, ": residual must have shape ",
+                               shapeString(shape));
+  StringRef activation = adaptor.getActivation();
+  if (activation != "none" && activation != "relu" && activation != "clip")
+    return emitOptionalError(loc, name, ": unknown activation '", activation,
+                             "' (none, relu, clip)");
+  if (activation == "clip" && (!adaptor.getClipMin() || !adaptor.getClipMax()))
+    return emitOptionalError(loc, name, ": clip needs clip_min and clip_max");
+  inferred.push_back(RankedTensorType::get(shape, in.getElementType()));
+  return success();
+}
+
 LogicalResult ConvOp::inferReturnTypes(MLIRContext *,
                                        std::optional<Location> loc,
                                        Adaptor adaptor,

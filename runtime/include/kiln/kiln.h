@@ -95,6 +95,10 @@ void kiln_model_version(const kiln_model *model, uint32_t *major,
 uint64_t kiln_model_file_size(const kiln_model *model);
 uint32_t kiln_model_dispatch_count(const kiln_model *model);
 uint32_t kiln_model_entry_count(const kiln_model *model);
+/* Dispatch `index`'s name: the ONNX node that starts it and the ops it
+ * covers ("conv1:conv+relu"), with " #<phase>" when the compiler split it
+ * into phases. NULL when out of range. */
+const char *kiln_model_dispatch_name(const kiln_model *model, uint32_t index);
 
 /* kind and target are plain integers: a bundle of a newer minor version may
  * hold values this header does not name. */
@@ -134,6 +138,12 @@ kiln_status kiln_session_set_input(kiln_session *session, uint32_t index,
  * Writes stay until overwritten: run() does not clear inputs. */
 void *kiln_session_input_data(kiln_session *session, uint32_t index);
 kiln_status kiln_session_run(kiln_session *session);
+/* kiln_session_run that also adds each dispatch's wall time, in
+ * nanoseconds, to dispatch_nanoseconds[i] (kiln_model_dispatch_count
+ * entries). Times one dispatch at a time, so it costs a little more than a
+ * plain run. Hosted runtime only. */
+kiln_status kiln_session_run_profiled(kiln_session *session,
+                                      uint64_t *dispatch_nanoseconds);
 /* The output's storage in the arena, valid until the next run or destroy. */
 kiln_status kiln_session_output(kiln_session *session, uint32_t index,
                                 const void **data, uint64_t *size_bytes);

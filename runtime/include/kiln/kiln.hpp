@@ -104,6 +104,9 @@ public:
     return kiln_session_input_data(session, index);
   }
   kiln_status run() { return kiln_session_run(session); }
+  kiln_status runProfiled(uint64_t *dispatchNanoseconds) {
+    return kiln_session_run_profiled(session, dispatchNanoseconds);
+  }
   kiln_status output(uint32_t index, const void *&data, uint64_t &size) {
     return kiln_session_output(session, index, &data, &size);
   }

@@ -23,7 +23,10 @@
 
 #include <stdint.h>
 
+/* Overridable so that a benchmark can link the kernels directly. */
+#ifndef KILN_BUILTIN
 #define KILN_BUILTIN __attribute__((visibility("hidden")))
+#endif
 
 #if defined(__AVX512F__)
 enum { MR = 12, VECTOR_FLOATS = 16 };
@@ -255,6 +258,205 @@ KILN_BUILTIN void kiln_ukernel_conv2d_f32(
            output + (image * groups + g) * fpg * positions, positions,
            workspace);
     }
+}
+
+/*
+ * Direct convolution on channel-blocked data (NCHW16c; kiln.conv2d_nchwc).
+ *
+ *   input  [N, C/16, H, W, 16], filter [F/16, C/16, KH, KW, 16 (c), 16 (f)]
+ *   (packed at compile time), output [N, F/16, OH, OW, 16],
+ *   out = activation(sum + bias[f] + residual)
+ *
+ * No packing and no padded copy: a tile is CONV_PIXELS consecutive output
+ * pixels (of the flattened OH x OW plane, so small planes waste little) by
+ * CONV_BLOCKS blocks of 16 output channels, accumulated in registers over
+ * the whole reduction. Per input channel, each pixel's value is broadcast
+ * and multiplied by the filter's 16-channel vector of each block. Pixels
+ * whose window position falls in the padding read a block of zeros. The
+ * epilogue adds bias and residual and applies the activation before the
+ * tile is stored.
+ *   - AVX-512: 12 pixels x 2 blocks, 24 zmm accumulators;
+ *   - AVX2: 6 pixels x 1 block (two ymm each), 12 ymm accumulators;
+ *   - AArch64: 6 pixels x 1 block (four q each), 24 q accumulators.
+ */
+enum { BLOCK = 16 };
+#if defined(__AVX512F__)
+enum { CONV_PIXELS = 12, CONV_BLOCKS = 2 };
+#else
+enum { CONV_PIXELS = 6, CONV_BLOCKS = 1 };
+#endif
+enum { KILN_CONV_RELU = 1, KILN_CONV_CLIP = 2 };
+
+typedef float v16f __attribute__((vector_size(64), aligned(4)));
+
+static inline v16f load16(const float *p) {
+  v16f v;
+  __builtin_memcpy(&v, p, sizeof v);
+  return v;
+}
+
+typedef struct {
+  const float *input, *filter, *bias, *residual;
+  float *output;
+  int64_t cb, ih, iw, fb, kh, kw, oh, ow, sh, sw, dh, dw, pt, pl;
+  int64_t activation;
+  float low, high;
+} conv_nchwc;
+
+/* acc[b][j] += filter vectors of `blocks` blocks at w (block stride
+ * `filter_stride`) times pixel j's 16 channels at px[j]. */
+static inline __attribute__((always_inline)) void
+conv_step(v16f acc[CONV_BLOCKS][CONV_PIXELS], int blocks,
+          const float *const px[CONV_PIXELS], const float *w,
+          int64_t filter_stride) {
+  for (int c = 0; c < BLOCK; ++c) {
+    v16f wv[CONV_BLOCKS];
+    UNROLL_ROWS for (int b = 0; b < blocks; ++b) wv[b] =
+        load16(w + b * filter_stride + c * BLOCK);
+    UNROLL_ROWS for (int j = 0; j < CONV_PIXELS; ++j) {
+      float v = px[j][c];
+      UNROLL_ROWS for (int b = 0; b < blocks; ++b) acc[b][j] += wv[b] * v;
+    }
+  }
+}
+
+/* The same for CONV_PIXELS pixels `step` floats apart from p: one pointer,
+ * so the compiler keeps no pointer per pixel. */
+static inline __attribute__((always_inline)) void
+conv_step_row(v16f acc[CONV_BLOCKS][CONV_PIXELS], int blocks, const float *p,
+              int64_t step, const float *w, int64_t filter_stride) {
+  for (int c = 0; c < BLOCK; ++c) {
+    v16f wv[CONV_BLOCKS];
+    UNROLL_ROWS for (int b = 0; b < blocks; ++b) wv[b] =
+        load16(w + b * filter_stride + c * BLOCK);
+    UNROLL_ROWS for (int j = 0; j < CONV_PIXELS; ++j) {
+      float v = p[j * step + c];
+      UNROLL_ROWS for (int b = 0; b < blocks; ++b) acc[b][j] += wv[b] * v;
+    }
+  }
+}
+
+/* Output pixels [p0, p0 + np) of image n, blocks [f0, f0 + blocks). */
+static inline __attribute__((always_inline)) void
+conv_tile(const conv_nchwc *s, int64_t n, int64_t f0, int blocks, int64_t p0,
+          int64_t np) {
+  const float zeros[BLOCK] = {0};
+  int64_t top[CONV_PIXELS], left[CONV_PIXELS];
+  UNROLL_ROWS for (int j = 0; j < CONV_PIXELS; ++j) {
+    int64_t pixel = p0 + (j < np ? j : np - 1);
+    top[j] = (pixel / s->ow) * s->sh - s->pt;
+    left[j] = (pixel % s->ow) * s->sw - s->pl;
+  }
+  /* All pixels in one output row: consecutive window positions. */
+  int one_row = top[CONV_PIXELS - 1] == top[0] && np == CONV_PIXELS;
+  v16f acc[CONV_BLOCKS][CONV_PIXELS];
+  UNROLL_ROWS for (int b = 0; b < blocks; ++b)
+      UNROLL_ROWS for (int j = 0; j < CONV_PIXELS; ++j) acc[b][j] = (v16f){0};
+  int64_t plane = s->ih * s->iw * BLOCK;
+  int64_t filter_stride = s->cb * s->kh * s->kw * BLOCK * BLOCK;
+  const float *image = s->input + n * s->cb * plane;
+  const float *filter = s->filter + f0 * filter_stride;
+  for (int64_t y = 0; y < s->kh; ++y)
+    for (int64_t x = 0; x < s->kw; ++x) {
+      int64_t offset[CONV_PIXELS];
+      int inside = 1;
+      UNROLL_ROWS for (int j = 0; j < CONV_PIXELS; ++j) {
+        int64_t iy = top[j] + y * s->dh, ix = left[j] + x * s->dw;
+        int in =
+            (uint64_t)iy < (uint64_t)s->ih && (uint64_t)ix < (uint64_t)s->iw;
+        offset[j] = in ? (iy * s->iw + ix) * BLOCK : -1;
+        inside &= in;
+      }
+      const float *w = filter + (y * s->kw + x) * BLOCK * BLOCK;
+      int64_t w_step = s->kh * s->kw * BLOCK * BLOCK;
+      if (one_row && inside) {
+        const float *p = image + offset[0];
+        if (s->sw == 1)
+          for (int64_t c = 0; c < s->cb; ++c, p += plane, w += w_step)
+            conv_step_row(acc, blocks, p, BLOCK, w, filter_stride);
+        else
+          for (int64_t c = 0; c < s->cb; ++c, p += plane, w += w_step)
+            conv_step_row(acc, blocks, p, s->sw * BLOCK, w, filter_stride);
+        continue;
+      }
+      for (int64_t c = 0; c < s->cb; ++c, w += w_step) {
+        const float *px[CONV_PIXELS];
+        UNROLL_ROWS for (int j = 0; j < CONV_PIXELS; ++j) px[j] =
+            offset[j] >= 0 ? image + c * plane + offset[j] : zeros;
+        conv_step(acc, blocks, px, w, filter_stride);
+      }
+    }
+  int64_t positions = s->oh * s->ow;
+  UNROLL_ROWS for (int b = 0; b < blocks; ++b) {
+    v16f bias = s->bias ? load16(s->bias + (f0 + b) * BLOCK) : (v16f){0};
+    int64_t at = ((n * s->fb + f0 + b) * positions + p0) * BLOCK;
+    UNROLL_ROWS for (int j = 0; j < CONV_PIXELS; ++j) {
+      if (j >= np)
+        break;
+      v16f v = acc[b][j] + bias;
+      if (s->residual)
+        v += load16(s->residual + at + j * BLOCK);
+      if (s->activation == KILN_CONV_RELU)
+        v = __builtin_elementwise_max(v, (v16f){0});
+      else if (s->activation == KILN_CONV_CLIP)
+        v = __builtin_elementwise_min(
+            __builtin_elementwise_max(v, (v16f){0} + s->low),
+            (v16f){0} + s->high);
+      __builtin_memcpy(s->output + at + j * BLOCK, &v, sizeof v);
+    }
+  }
+}
+
+static void conv_tile_full(const conv_nchwc *s, int64_t n, int64_t f0,
+                           int64_t p0, int64_t np) {
+  conv_tile(s, n, f0, CONV_BLOCKS, p0, np);
+}
+
+#if CONV_BLOCKS > 1
+static void conv_tile_one(const conv_nchwc *s, int64_t n, int64_t f0,
+                          int64_t p0, int64_t np) {
+  conv_tile(s, n, f0, 1, p0, np);
+}
+#endif
+
+static float float_of_bits(int64_t bits) {
+  uint32_t b = (uint32_t)bits;
+  float f;
+  __builtin_memcpy(&f, &b, sizeof f);
+  return f;
+}
+
+/* Workgroup wg of wgc takes a contiguous share of the (image, block group,
+ * pixel tile) units; consecutive units share filter blocks. */
+KILN_BUILTIN void kiln_ukernel_conv2d_nchwc_f32(
+    const float *input, const float *filter, const float *bias,
+    const float *residual, float *output, void *workspace, int64_t batch,
+    int64_t cb, int64_t ih, int64_t iw, int64_t fb, int64_t kh, int64_t kw,
+    int64_t oh, int64_t ow, int64_t sh, int64_t sw, int64_t dh, int64_t dw,
+    int64_t pt, int64_t pl, int64_t activation, int64_t low_bits,
+    int64_t high_bits, int64_t wg, int64_t wgc) {
+  (void)workspace;
+  conv_nchwc s = {input, filter, bias, residual, output, cb, ih, iw, fb, kh,
+                  kw, oh, ow, sh, sw, dh, dw, pt, pl, activation,
+                  float_of_bits(low_bits), float_of_bits(high_bits)};
+  int64_t positions = oh * ow;
+  int64_t tiles = (positions + CONV_PIXELS - 1) / CONV_PIXELS;
+  int64_t groups = (fb + CONV_BLOCKS - 1) / CONV_BLOCKS;
+  int64_t units = batch * groups * tiles;
+  int64_t first = units * wg / wgc, end = units * (wg + 1) / wgc;
+  for (int64_t u = first; u < end; ++u) {
+    int64_t tile = u % tiles, group = (u / tiles) % groups,
+            n = u / (tiles * groups);
+    int64_t f0 = group * CONV_BLOCKS, p0 = tile * CONV_PIXELS;
+    int64_t np = min64(CONV_PIXELS, positions - p0);
+#if CONV_BLOCKS > 1
+    if (fb - f0 < CONV_BLOCKS) {
+      conv_tile_one(&s, n, f0, p0, np);
+      continue;
+    }
+#endif
+    conv_tile_full(&s, n, f0, p0, np);
+  }
 }
 
 /*
