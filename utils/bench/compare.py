@@ -95,12 +95,21 @@ def model_from_dir(model_dir):
 def suite_model(name, models_dir):
     """(name, model.onnx, inputs, compile flags) of a suite model, exported when missing."""
     if name == "fashion_cnn":
-        model = os.path.join(REPO, "examples", "fashion_mnist", "fashion_cnn.onnx")
+        # The example's model is exported at batch 100; the table runs it at
+        # batch 1, the latency case, in both runtimes.
+        model = os.path.join(models_dir, "fashion_cnn_batch1.onnx")
         image = os.path.join(models_dir, "fashion_cnn_batch1.npy")
-        if not os.path.exists(image):
+        if not os.path.exists(model) or not os.path.exists(image):
+            import onnx
             os.makedirs(models_dir, exist_ok=True)
+            graph_model = onnx.load(os.path.join(REPO, "examples", "fashion_mnist", "fashion_cnn.onnx"))
+            graph_model.graph.input[0].type.tensor_type.shape.dim[0].dim_value = 1
+            del graph_model.graph.value_info[:]
+            for value in graph_model.graph.output:
+                value.type.tensor_type.shape.dim[0].dim_value = 1
+            onnx.save(graph_model, model)
             np.save(image, np.random.default_rng(0).random((1, 1, 28, 28), dtype=np.float32))
-        return name, model, [("image", image)], ["--shape", "image=1x1x28x28"]
+        return name, model, [("image", image)], []
     model_dir = os.path.join(models_dir, name)
     if not os.path.exists(os.path.join(model_dir, "meta.json")):
         subprocess.run([sys.executable, os.path.join(REPO, "utils", "export_models.py"),
@@ -122,6 +131,10 @@ def model_flops(model, inputs):
             for dim, size in zip(dims, shapes[value.name]):
                 dim.ClearField("dim_param")
                 dim.dim_value = size
+    # Shapes recorded for another batch would contradict the inputs' shapes.
+    del graph_model.graph.value_info[:]
+    for value in graph_model.graph.output:
+        value.type.tensor_type.ClearField("shape")
     inferred = shape_inference.infer_shapes(graph_model)
 
     known = {}
