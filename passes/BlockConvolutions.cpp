@@ -76,6 +76,22 @@ ConstantTensor packFilter(const ConstantTensor &filter) {
   return packed;
 }
 
+/// Depthwise filter [C, 1, KH, KW] -> [C/16, KH, KW, 16].
+ConstantTensor packDepthwiseFilter(const ConstantTensor &filter) {
+  ArrayRef<int64_t> s = filter.getShape();
+  int64_t channels = s[0], kh = s[2], kw = s[3];
+  auto type = RankedTensorType::get({channels / kBlock, kh, kw, kBlock},
+                                    filter.getType().getElementType());
+  ConstantTensor packed(type);
+  int64_t to = 0;
+  for (int64_t cb = 0; cb < channels / kBlock; ++cb)
+    for (int64_t y = 0; y < kh; ++y)
+      for (int64_t x = 0; x < kw; ++x)
+        for (int64_t c = 0; c < kBlock; ++c)
+          packed.set(to++, filter.getFloat(((cb * kBlock + c) * kh + y) * kw + x));
+  return packed;
+}
+
 /// The value's only user, when it has exactly one.
 Operation *soleUser(Value value) {
   return value.hasOneUse() ? *value.getUsers().begin() : nullptr;
@@ -94,12 +110,15 @@ struct BlockConvolutionsPass
     auto inType = conv.getInput().getType();
     auto filter = constantOf(conv.getFilter());
     std::optional<ConstantTensor> bias = constantOf(conv.getBias());
-    if (inType.getRank() != 4 || !inType.getElementType().isF32() ||
-        conv.getGroup() != 1 || !filter || (conv.getBias() && !bias))
+    if (inType.getRank() != 4 || !inType.getElementType().isF32() || !filter ||
+        (conv.getBias() && !bias))
       return;
     int64_t channels = inType.getDimSize(1),
             features = filter->getShape()[0];
-    if (channels % kBlock || features % kBlock)
+    bool depthwise = conv.getGroup() == channels && features == channels &&
+                     channels > 1;
+    if ((conv.getGroup() != 1 && !depthwise) || channels % kBlock ||
+        features % kBlock)
       return;
 
     // The epilogue: [add of a same-shape residual], [relu or clip].
@@ -128,9 +147,10 @@ struct BlockConvolutionsPass
     OpBuilder b(last);
     Location loc = conv.getLoc();
     Value input = toBlocked(b, loc, conv.getInput());
-    Value packed =
-        b.create<ConstantOp>(conv.getFilter().getLoc(),
-                             packFilter(*filter).toAttr());
+    Value packed = b.create<ConstantOp>(
+        conv.getFilter().getLoc(),
+        (depthwise ? packDepthwiseFilter(*filter) : packFilter(*filter))
+            .toAttr());
     Value blockedBias;
     if (bias) {
       auto type = RankedTensorType::get({features / kBlock, kBlock},
@@ -145,7 +165,7 @@ struct BlockConvolutionsPass
     auto blocked = b.create<Conv2DNchwcOp>(
         loc, input, packed, blockedBias, blockedResidual,
         conv.getStridesAttr(), conv.getPadsAttr(), conv.getDilationsAttr(),
-        b.getStringAttr(activation),
+        depthwise ? b.getUnitAttr() : UnitAttr(), b.getStringAttr(activation),
         low ? b.getF64FloatAttr(*low) : FloatAttr(),
         high ? b.getF64FloatAttr(*high) : FloatAttr());
     last->getResult(0).replaceAllUsesWith(toPlain(b, loc, blocked));

@@ -41,7 +41,7 @@ constexpr llvm::StringLiteral kMicrokernelStridesAttr = "kiln.strides";
 constexpr llvm::StringLiteral kMicrokernelDilationsAttr = "kiln.dilations";
 constexpr llvm::StringLiteral kMicrokernelPadsAttr = "kiln.pads";
 /// On a "conv2d_nchwc" generic: {bias, residual: which optional operands
-/// follow input and filter; activation, min, max: the epilogue}.
+/// it has; depthwise; activation, min, max: the epilogue}.
 constexpr llvm::StringLiteral kMicrokernelEpilogueAttr = "kiln.epilogue";
 
 /// Bytes one element of `type` occupies in a buffer (i1 takes a byte).

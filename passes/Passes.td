@@ -34,11 +34,12 @@ def FoldBatchNorm : Pass<"kiln-fold-batch-norm", "mlir::func::FuncOp"> {
 def BlockConvolutions : Pass<"kiln-block-convolutions", "mlir::func::FuncOp"> {
   let summary = "Run 2-D convolutions on channel-blocked (NCHW16c) data";
   let description = [{
-    A `kiln.conv` with 2 spatial dims, f32 data, group 1, input and output
-    channels multiples of 16 and constant weights becomes a
-    `kiln.conv2d_nchwc`: the input is reshaped and transposed to
-    [N, C/16, H, W, 16], the filter packed at compile time to
-    [F/16, C/16, KH, KW, 16, 16], the bias to [F/16, 16]. A following
+    A `kiln.conv` with 2 spatial dims, f32 data, group 1 or depthwise
+    (group = C = F), input and output channels multiples of 16 and constant
+    weights becomes a `kiln.conv2d_nchwc`: the input is reshaped and
+    transposed to [N, C/16, H, W, 16], the filter packed at compile time to
+    [F/16, C/16, KH, KW, 16, 16] ([C/16, KH, KW, 16] when depthwise), the
+    bias to [F/16, 16]. A following
     `kiln.add` of a same-shape value (the residual) and a following
     `kiln.relu` or `kiln.clip` fold into the op, which applies them before
     storing its output. The result goes back to NCHW by a transpose and a

@@ -316,20 +316,22 @@ def Kiln_Conv2DNchwcOp : Kiln_Op<"conv2d_nchwc",
     [N, F/16, OH, OW, 16]. `filter` is [F/16, C/16, KH, KW, 16, 16], indexed
     (output block, input block, y, x, input channel, output channel): the
     order the direct-convolution microkernel reads it, packed at compile time
-    by `kiln-block-convolutions`. The optional `bias` is [F/16, 16] and the
-    optional `residual` has the result's shape. Each output is
+    by `kiln-block-convolutions`. With `depthwise` (group = C = F), each
+    channel is convolved with its own filter, [C/16, KH, KW, 16]. The
+    optional `bias` is [F/16, 16] and the optional `residual` has the
+    result's shape. Each output is
 
       activation(sum + bias + residual)
 
     with `activation` "none", "relu" or "clip" (between `clip_min` and
     `clip_max`), applied before the value is stored. Pads are implicit zeros
-    (begins, then ends, as in kiln.conv); `group` is 1.
+    (begins, then ends, as in kiln.conv).
   }];
   let arguments = (ins Kiln_Tensor:$input, Kiln_Tensor:$filter,
                        Optional<Kiln_Tensor>:$bias,
                        Optional<Kiln_Tensor>:$residual,
                        DenseI64ArrayAttr:$strides, DenseI64ArrayAttr:$pads,
-                       DenseI64ArrayAttr:$dilations,
+                       DenseI64ArrayAttr:$dilations, UnitAttr:$depthwise,
                        DefaultValuedStrAttr<StrAttr, "none">:$activation,
                        OptionalAttr<F64Attr>:$clip_min,
                        OptionalAttr<F64Attr>:$clip_max);

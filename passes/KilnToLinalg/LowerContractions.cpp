@@ -443,7 +443,8 @@ Value buildConv(OpBuilder &b, Location loc, Value input, Value filter,
 /// by the NCHWc kernel. Bias and residual are the generic's inputs; input
 /// and filter are read only in the body (an operand the body does not read
 /// would be canonicalized away), where the replacement finds their buffers
-/// as the rank-5 and rank-6 loads. The tag's attributes carry the rest.
+/// as the rank-5 and the rank-6 (depthwise: rank-4) loads. The tag's
+/// attributes carry the rest.
 struct Conv2DNchwcLowering : public OpConversionPattern<Conv2DNchwcOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -487,15 +488,20 @@ struct Conv2DNchwcLowering : public OpConversionPattern<Conv2DNchwcOp> {
       Value oy = b.create<linalg::IndexOp>(l, 2);
       Value ox = b.create<linalg::IndexOp>(l, 3);
       Value f = b.create<linalg::IndexOp>(l, 4);
-      // Loops cb, y, x, c, innermost last, accumulating in one scalar.
-      SmallVector<int64_t> bounds = {inShape[1], filterShape[2],
-                                     filterShape[3], inShape[4]};
+      // Loops cb, y, x, c, innermost last, accumulating in one scalar;
+      // depthwise, only y and x (input channel = output channel).
+      bool depthwise = op.getDepthwise();
+      SmallVector<int64_t> bounds =
+          depthwise ? SmallVector<int64_t>{filterShape[1], filterShape[2]}
+                    : SmallVector<int64_t>{inShape[1], filterShape[2],
+                                           filterShape[3], inShape[4]};
       SmallVector<Value> ivs;
       Value acc = scalarConstant(b, l, f32, 0);
       std::function<Value(OpBuilder &, unsigned, Value)> loop =
           [&](OpBuilder &lb, unsigned depth, Value carried) -> Value {
         if (depth == bounds.size()) {
-          Value cb = ivs[0], y = ivs[1], x = ivs[2], c = ivs[3];
+          Value cb = depthwise ? fb : ivs[0], y = ivs[depthwise ? 0 : 1],
+                x = ivs[depthwise ? 1 : 2], c = depthwise ? f : ivs[3];
           auto position = [&](Value o, Value k, int64_t i) {
             Value scaled = lb.create<arith::MulIOp>(l, o, index(strides[i]));
             Value offset = lb.create<arith::MulIOp>(l, k, index(dilations[i]));
@@ -517,8 +523,12 @@ struct Conv2DNchwcLowering : public OpConversionPattern<Conv2DNchwcOp> {
           Value v = lb.create<tensor::ExtractOp>(
               l, input, ValueRange{n, cb, cy, cx, c});
           v = lb.create<arith::SelectOp>(l, in, v, scalarConstant(lb, l, f32, 0));
-          Value w = lb.create<tensor::ExtractOp>(
-              l, filter, ValueRange{fb, cb, y, x, c, f});
+          Value w =
+              depthwise
+                  ? lb.create<tensor::ExtractOp>(l, filter,
+                                                 ValueRange{fb, y, x, f})
+                  : lb.create<tensor::ExtractOp>(
+                        l, filter, ValueRange{fb, cb, y, x, c, f});
           return multiplyAdd(lb, l, carried, v, w);
         }
         auto forOp = lb.create<scf::ForOp>(
@@ -560,6 +570,9 @@ struct Conv2DNchwcLowering : public OpConversionPattern<Conv2DNchwcOp> {
                                                rewriter.getBoolAttr(hasBias)),
                          rewriter.getNamedAttr(
                              "residual", rewriter.getBoolAttr(hasResidual)),
+                         rewriter.getNamedAttr(
+                             "depthwise",
+                             rewriter.getBoolAttr(op.getDepthwise())),
                          rewriter.getNamedAttr(
                              "activation", rewriter.getStringAttr(activation)),
                          rewriter.getNamedAttr("min",

@@ -288,11 +288,13 @@ LogicalResult replaceConv2dNchwc(ModuleOp module, linalg::GenericOp op) {
     bias = inputs[next++];
   if (flag("residual"))
     residual = inputs[next++];
+  bool depthwise = flag("depthwise");
+  int64_t filterRank = depthwise ? 4 : 6;
   op.getBlock()->walk([&](memref::LoadOp load) {
     int64_t rank = load.getMemRefType().getRank();
     if (rank == 5 && !input)
       input = load.getMemRef();
-    else if (rank == 6 && !filter)
+    else if (rank == filterRank && !filter)
       filter = load.getMemRef();
   });
   if (!input || !filter)
@@ -301,17 +303,20 @@ LogicalResult replaceConv2dNchwc(ModuleOp module, linalg::GenericOp op) {
   for (Value buffer : {input, filter, bias, residual, output})
     if (buffer && !isContiguousF32(buffer))
       return failure();
-  // input [N, C/16, H, W, 16], filter [F/16, C/16, KH, KW, 16, 16],
-  // output [N, F/16, OH, OW, 16].
+  // input [N, C/16, H, W, 16], filter [F/16, C/16, KH, KW, 16, 16] or
+  // depthwise [C/16, KH, KW, 16], output [N, F/16, OH, OW, 16].
   auto in = cast<MemRefType>(input.getType()).getShape();
   auto w = cast<MemRefType>(filter.getType()).getShape();
   auto out = cast<MemRefType>(output.getType()).getShape();
-  int64_t macs = out[0] * out[1] * out[2] * out[3] * 16 * in[1] * 16 * w[2] *
-                 w[3];
-  replaceByMicrokernel(module, op, "kiln_ukernel_conv2d_nchwc_f32",
+  int64_t kh = depthwise ? w[1] : w[2], kw = depthwise ? w[2] : w[3];
+  int64_t macs = out[0] * out[1] * out[2] * out[3] * 16 * kh * kw *
+                 (depthwise ? 1 : in[1] * 16);
+  replaceByMicrokernel(module, op,
+                       depthwise ? "kiln_ukernel_depthwise_conv2d_nchwc_f32"
+                                 : "kiln_ukernel_conv2d_nchwc_f32",
                        {input, filter, bias, residual, output},
                        /*workspaceBytes=*/0,
-                       {in[0], in[1], in[2], in[3], out[1], w[2], w[3], out[2],
+                       {in[0], in[1], in[2], in[3], out[1], kh, kw, out[2],
                         out[3], strides[0], strides[1], dilations[0],
                         dilations[1], pads[0], pads[1], activationCode,
                         bound("min"), bound("max")},

@@ -290,13 +290,24 @@ LogicalResult Conv2DNchwcOp::inferReturnTypes(MLIRContext *,
   constexpr int64_t block = kChannelBlock;
   auto in = tensorType(adaptor.getInput());
   auto filter = tensorType(adaptor.getFilter());
-  if (in.getRank() != 5 || in.getDimSize(4) != block ||
-      filter.getRank() != 6 || filter.getDimSize(1) != in.getDimSize(1) ||
-      filter.getDimSize(4) != block || filter.getDimSize(5) != block)
-    return emitOptionalError(loc, name, ": input [N, C/16, H, W, 16] (got ",
-                             shapeString(in.getShape()),
-                             ") and filter [F/16, C/16, KH, KW, 16, 16] (got ",
-                             shapeString(filter.getShape()), ") do not match");
+  bool depthwise = adaptor.getDepthwise();
+  bool matches =
+      in.getRank() == 5 && in.getDimSize(4) == block &&
+      (depthwise ? filter.getRank() == 4 &&
+                       filter.getDimSize(0) == in.getDimSize(1) &&
+                       filter.getDimSize(3) == block
+                 : filter.getRank() == 6 &&
+                       filter.getDimSize(1) == in.getDimSize(1) &&
+                       filter.getDimSize(4) == block &&
+                       filter.getDimSize(5) == block);
+  if (!matches)
+    return emitOptionalError(
+        loc, name, ": input [N, C/16, H, W, 16] (got ",
+        shapeString(in.getShape()), ") and filter ",
+        depthwise ? "[C/16, KH, KW, 16]" : "[F/16, C/16, KH, KW, 16, 16]",
+        " (got ", shapeString(filter.getShape()), ") do not match");
+  // Filter dims: (blocks, [input blocks,] KH, KW, ...).
+  int64_t kernelDim = depthwise ? 1 : 2;
   if (failed(checkSpatialAttrs(loc, name, 2, adaptor.getStrides(),
                                adaptor.getPads(), adaptor.getDilations())))
     return failure();
@@ -304,9 +315,10 @@ LogicalResult Conv2DNchwcOp::inferReturnTypes(MLIRContext *,
   SmallVector<int64_t> shape = {in.getDimSize(0), blocks};
   for (int64_t i = 0; i < 2; ++i) {
     int64_t out = windowOutputSize(
-        in.getDimSize(2 + i), filter.getDimSize(2 + i), adaptor.getStrides()[i],
-        adaptor.getPads()[i], adaptor.getPads()[2 + i],
-        adaptor.getDilations()[i], /*ceilMode=*/false);
+        in.getDimSize(2 + i), filter.getDimSize(kernelDim + i),
+        adaptor.getStrides()[i], adaptor.getPads()[i],
+        adaptor.getPads()[2 + i], adaptor.getDilations()[i],
+        /*ceilMode=*/false);
     if (out <= 0)
       return emitOptionalError(loc, name, ": empty output along spatial dim ",
                                i);

@@ -274,7 +274,9 @@ KILN_BUILTIN void kiln_ukernel_conv2d_f32(
  * and multiplied by the filter's 16-channel vector of each block. Pixels
  * whose window position falls in the padding read a block of zeros. The
  * epilogue adds bias and residual and applies the activation before the
- * tile is stored.
+ * tile is stored. Depthwise convolutions (one filter per channel) take the
+ * same tiles with one block: per window position, each pixel's 16 channels
+ * are multiplied by the position's 16 filter values, all vector operations.
  *   - AVX-512: 12 pixels x 2 blocks, 24 zmm accumulators;
  *   - AVX2: 6 pixels x 1 block (two ymm each), 12 ymm accumulators;
  *   - AArch64: 6 pixels x 1 block (four q each), 24 q accumulators.
@@ -336,19 +338,63 @@ conv_step_row(v16f acc[CONV_BLOCKS][CONV_PIXELS], int blocks, const float *p,
   }
 }
 
+/* Adds bias and residual to output block `block`, pixel `pixel` of image
+ * n, applies the activation and stores it. */
+static inline __attribute__((always_inline)) void
+conv_store(const conv_nchwc *s, v16f v, int64_t n, int64_t block,
+           int64_t pixel) {
+  int64_t at = ((n * s->fb + block) * s->oh * s->ow + pixel) * BLOCK;
+  if (s->bias)
+    v += load16(s->bias + block * BLOCK);
+  if (s->residual)
+    v += load16(s->residual + at);
+  if (s->activation == KILN_CONV_RELU)
+    v = __builtin_elementwise_max(v, (v16f){0});
+  else if (s->activation == KILN_CONV_CLIP)
+    v = __builtin_elementwise_min(
+        __builtin_elementwise_max(v, (v16f){0} + s->low),
+        (v16f){0} + s->high);
+  __builtin_memcpy(s->output + at, &v, sizeof v);
+}
+
+/* The window's top-left input position of the tile's pixels (the last one
+ * repeated past np); returns whether all CONV_PIXELS lie in one output row,
+ * so that their window positions are consecutive. */
+static inline __attribute__((always_inline)) int
+tile_positions(const conv_nchwc *s, int64_t p0, int64_t np,
+               int64_t top[CONV_PIXELS], int64_t left[CONV_PIXELS]) {
+  UNROLL_ROWS for (int j = 0; j < CONV_PIXELS; ++j) {
+    int64_t pixel = p0 + (j < np ? j : np - 1);
+    top[j] = (pixel / s->ow) * s->sh - s->pt;
+    left[j] = (pixel % s->ow) * s->sw - s->pl;
+  }
+  return top[CONV_PIXELS - 1] == top[0] && np == CONV_PIXELS;
+}
+
+/* Offsets (in floats, within one channel block's plane) of each pixel's
+ * input at window position (y, x), -1 in the padding; returns whether all
+ * are inside the image. */
+static inline __attribute__((always_inline)) int
+window_offsets(const conv_nchwc *s, const int64_t top[CONV_PIXELS],
+               const int64_t left[CONV_PIXELS], int64_t y, int64_t x,
+               int64_t offset[CONV_PIXELS]) {
+  int inside = 1;
+  UNROLL_ROWS for (int j = 0; j < CONV_PIXELS; ++j) {
+    int64_t iy = top[j] + y * s->dh, ix = left[j] + x * s->dw;
+    int in = (uint64_t)iy < (uint64_t)s->ih && (uint64_t)ix < (uint64_t)s->iw;
+    offset[j] = in ? (iy * s->iw + ix) * BLOCK : -1;
+    inside &= in;
+  }
+  return inside;
+}
+
 /* Output pixels [p0, p0 + np) of image n, blocks [f0, f0 + blocks). */
 static inline __attribute__((always_inline)) void
 conv_tile(const conv_nchwc *s, int64_t n, int64_t f0, int blocks, int64_t p0,
           int64_t np) {
   const float zeros[BLOCK] = {0};
   int64_t top[CONV_PIXELS], left[CONV_PIXELS];
-  UNROLL_ROWS for (int j = 0; j < CONV_PIXELS; ++j) {
-    int64_t pixel = p0 + (j < np ? j : np - 1);
-    top[j] = (pixel / s->ow) * s->sh - s->pt;
-    left[j] = (pixel % s->ow) * s->sw - s->pl;
-  }
-  /* All pixels in one output row: consecutive window positions. */
-  int one_row = top[CONV_PIXELS - 1] == top[0] && np == CONV_PIXELS;
+  int one_row = tile_positions(s, p0, np, top, left);
   v16f acc[CONV_BLOCKS][CONV_PIXELS];
   UNROLL_ROWS for (int b = 0; b < blocks; ++b)
       UNROLL_ROWS for (int j = 0; j < CONV_PIXELS; ++j) acc[b][j] = (v16f){0};
@@ -359,14 +405,7 @@ conv_tile(const conv_nchwc *s, int64_t n, int64_t f0, int blocks, int64_t p0,
   for (int64_t y = 0; y < s->kh; ++y)
     for (int64_t x = 0; x < s->kw; ++x) {
       int64_t offset[CONV_PIXELS];
-      int inside = 1;
-      UNROLL_ROWS for (int j = 0; j < CONV_PIXELS; ++j) {
-        int64_t iy = top[j] + y * s->dh, ix = left[j] + x * s->dw;
-        int in =
-            (uint64_t)iy < (uint64_t)s->ih && (uint64_t)ix < (uint64_t)s->iw;
-        offset[j] = in ? (iy * s->iw + ix) * BLOCK : -1;
-        inside &= in;
-      }
+      int inside = window_offsets(s, top, left, y, x, offset);
       const float *w = filter + (y * s->kw + x) * BLOCK * BLOCK;
       int64_t w_step = s->kh * s->kw * BLOCK * BLOCK;
       if (one_row && inside) {
@@ -386,24 +425,44 @@ conv_tile(const conv_nchwc *s, int64_t n, int64_t f0, int blocks, int64_t p0,
         conv_step(acc, blocks, px, w, filter_stride);
       }
     }
-  int64_t positions = s->oh * s->ow;
-  UNROLL_ROWS for (int b = 0; b < blocks; ++b) {
-    v16f bias = s->bias ? load16(s->bias + (f0 + b) * BLOCK) : (v16f){0};
-    int64_t at = ((n * s->fb + f0 + b) * positions + p0) * BLOCK;
-    UNROLL_ROWS for (int j = 0; j < CONV_PIXELS; ++j) {
-      if (j >= np)
-        break;
-      v16f v = acc[b][j] + bias;
-      if (s->residual)
-        v += load16(s->residual + at + j * BLOCK);
-      if (s->activation == KILN_CONV_RELU)
-        v = __builtin_elementwise_max(v, (v16f){0});
-      else if (s->activation == KILN_CONV_CLIP)
-        v = __builtin_elementwise_min(
-            __builtin_elementwise_max(v, (v16f){0} + s->low),
-            (v16f){0} + s->high);
-      __builtin_memcpy(s->output + at + j * BLOCK, &v, sizeof v);
+  UNROLL_ROWS for (int b = 0; b < blocks; ++b)
+      UNROLL_ROWS for (int j = 0; j < CONV_PIXELS; ++j) {
+    if (j >= np)
+      break;
+    conv_store(s, acc[b][j], n, f0 + b, p0 + j);
+  }
+}
+
+/* Depthwise: output pixels [p0, p0 + np) of image n, channel block `block`
+ * (input block = output block). */
+static void depthwise_tile(const conv_nchwc *s, int64_t n, int64_t block,
+                           int64_t p0, int64_t np) {
+  const float zeros[BLOCK] = {0};
+  int64_t top[CONV_PIXELS], left[CONV_PIXELS];
+  int one_row = tile_positions(s, p0, np, top, left);
+  v16f acc[CONV_PIXELS];
+  UNROLL_ROWS for (int j = 0; j < CONV_PIXELS; ++j) acc[j] = (v16f){0};
+  const float *image = s->input + (n * s->cb + block) * s->ih * s->iw * BLOCK;
+  const float *filter = s->filter + block * s->kh * s->kw * BLOCK;
+  for (int64_t y = 0; y < s->kh; ++y)
+    for (int64_t x = 0; x < s->kw; ++x) {
+      int64_t offset[CONV_PIXELS];
+      int inside = window_offsets(s, top, left, y, x, offset);
+      v16f w = load16(filter + (y * s->kw + x) * BLOCK);
+      if (one_row && inside) {
+        const float *p = image + offset[0];
+        int64_t step = s->sw * BLOCK;
+        UNROLL_ROWS for (int j = 0; j < CONV_PIXELS; ++j) acc[j] +=
+            w * load16(p + j * step);
+        continue;
+      }
+      UNROLL_ROWS for (int j = 0; j < CONV_PIXELS; ++j) acc[j] +=
+          w * load16(offset[j] >= 0 ? image + offset[j] : zeros);
     }
+  UNROLL_ROWS for (int j = 0; j < CONV_PIXELS; ++j) {
+    if (j >= np)
+      break;
+    conv_store(s, acc[j], n, block, p0 + j);
   }
 }
 
@@ -456,6 +515,31 @@ KILN_BUILTIN void kiln_ukernel_conv2d_nchwc_f32(
     }
 #endif
     conv_tile_full(&s, n, f0, p0, np);
+  }
+}
+
+/* Depthwise (C = F, one filter per channel): the same arguments, filter
+ * [C/16, KH, KW, 16]; workgroups share the (image, block, pixel tile)
+ * units. */
+KILN_BUILTIN void kiln_ukernel_depthwise_conv2d_nchwc_f32(
+    const float *input, const float *filter, const float *bias,
+    const float *residual, float *output, void *workspace, int64_t batch,
+    int64_t cb, int64_t ih, int64_t iw, int64_t fb, int64_t kh, int64_t kw,
+    int64_t oh, int64_t ow, int64_t sh, int64_t sw, int64_t dh, int64_t dw,
+    int64_t pt, int64_t pl, int64_t activation, int64_t low_bits,
+    int64_t high_bits, int64_t wg, int64_t wgc) {
+  (void)workspace;
+  conv_nchwc s = {input, filter, bias, residual, output, cb, ih, iw, fb, kh,
+                  kw, oh, ow, sh, sw, dh, dw, pt, pl, activation,
+                  float_of_bits(low_bits), float_of_bits(high_bits)};
+  int64_t positions = oh * ow;
+  int64_t tiles = (positions + CONV_PIXELS - 1) / CONV_PIXELS;
+  int64_t units = batch * fb * tiles;
+  int64_t first = units * wg / wgc, end = units * (wg + 1) / wgc;
+  for (int64_t u = first; u < end; ++u) {
+    int64_t tile = u % tiles, block = (u / tiles) % fb, n = u / (tiles * fb);
+    int64_t p0 = tile * CONV_PIXELS;
+    depthwise_tile(&s, n, block, p0, min64(CONV_PIXELS, positions - p0));
   }
 }
 

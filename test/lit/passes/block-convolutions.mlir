@@ -50,8 +50,18 @@ func.func @chain(%x: tensor<1x16x4x4xf32>) -> tensor<1x16x4x4xf32> {
   return %b : tensor<1x16x4x4xf32>
 }
 
-// Channel counts that are not multiples of 16, groups and non-constant
-// filters keep kiln.conv.
+// A depthwise conv (group = C = F) packs its filter to [C/16, KH, KW, 16].
+// CHECK-LABEL: func.func @depthwise
+func.func @depthwise(%x: tensor<1x32x8x8xf32>) -> tensor<1x32x4x4xf32> {
+  // CHECK: kiln.conv2d_nchwc {{.*}} {activation = "clip", clip_max = 6.000000e+00 : f64, clip_min = 0.000000e+00 : f64, depthwise, {{.*}}strides = array<i64: 2, 2>} : (tensor<1x2x8x8x16xf32>, tensor<2x3x3x16xf32>) -> tensor<1x2x4x4x16xf32>
+  %w = kiln.constant dense<1.0> : tensor<32x1x3x3xf32>
+  %c = kiln.conv %x, %w {strides = array<i64: 2, 2>, pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>, group = 32 : i64} : (tensor<1x32x8x8xf32>, tensor<32x1x3x3xf32>) -> tensor<1x32x4x4xf32>
+  %y = kiln.clip %c {min = 0.0 : f64, max = 6.0 : f64} : tensor<1x32x4x4xf32>
+  return %y : tensor<1x32x4x4xf32>
+}
+
+// Channel counts that are not multiples of 16, other groupings and
+// non-constant filters keep kiln.conv.
 // CHECK-LABEL: func.func @not_blocked
 func.func @not_blocked(%x: tensor<1x3x4x4xf32>, %y: tensor<1x16x4x4xf32>, %f: tensor<16x16x1x1xf32>) -> (tensor<1x16x4x4xf32>, tensor<1x16x4x4xf32>, tensor<1x16x4x4xf32>) {
   // CHECK-NOT: kiln.conv2d_nchwc
@@ -59,8 +69,8 @@ func.func @not_blocked(%x: tensor<1x3x4x4xf32>, %y: tensor<1x16x4x4xf32>, %f: te
   // CHECK-NOT: kiln.conv2d_nchwc
   %w = kiln.constant dense<1.0> : tensor<16x3x1x1xf32>
   %a = kiln.conv %x, %w {strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, group = 1 : i64} : (tensor<1x3x4x4xf32>, tensor<16x3x1x1xf32>) -> tensor<1x16x4x4xf32>
-  %g = kiln.constant dense<1.0> : tensor<16x1x1x1xf32>
-  %b = kiln.conv %y, %g {strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, group = 16 : i64} : (tensor<1x16x4x4xf32>, tensor<16x1x1x1xf32>) -> tensor<1x16x4x4xf32>
+  %g = kiln.constant dense<1.0> : tensor<16x8x1x1xf32>
+  %b = kiln.conv %y, %g {strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, group = 2 : i64} : (tensor<1x16x4x4xf32>, tensor<16x8x1x1xf32>) -> tensor<1x16x4x4xf32>
   %c = kiln.conv %y, %f {strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, group = 1 : i64} : (tensor<1x16x4x4xf32>, tensor<16x16x1x1xf32>) -> tensor<1x16x4x4xf32>
   return %a, %b, %c : tensor<1x16x4x4xf32>, tensor<1x16x4x4xf32>, tensor<1x16x4x4xf32>
 }
