@@ -1,13 +1,13 @@
 //===- BlockConvolutions.cpp - NCHW convolutions -> NCHW16c ---------------===//
 //
-// Rewrites 2-D convolutions whose channel counts are multiples of 16 to
-// kiln.conv2d_nchwc: the data in 16-channel blocks, the filter packed at
+// Rewrites 2-D convolutions to kiln.conv2d_nchwc: the data in 16-channel
+// blocks (channels padded with zeros to whole blocks), the filter packed at
 // compile time into the order the direct-convolution microkernel reads, and
 // the residual add and activation that follow folded into the op, so that
 // the kernel applies them while the output tile is in registers. Layout
-// changes are a reshape and a transpose on each side; between two blocked
-// convolutions they compose to the identity and fold away, so a chain of
-// convolutions (a ResNet) changes layout only at its ends.
+// changes are kiln.to_nchwc / kiln.from_nchwc on each side; between two
+// blocked convolutions they fold away, so a chain of convolutions (a ResNet,
+// a MobileNet) changes layout only at its ends.
 //
 //===----------------------------------------------------------------------===//
 
@@ -30,65 +30,54 @@ namespace {
 
 constexpr int64_t kBlock = Conv2DNchwcOp::kChannelBlock;
 
-/// [N, C, H, W] -> [N, C/16, H, W, 16].
-Value toBlocked(OpBuilder &b, Location loc, Value value) {
-  auto type = cast<RankedTensorType>(value.getType());
-  ArrayRef<int64_t> s = type.getShape();
-  auto split = RankedTensorType::get({s[0], s[1] / kBlock, kBlock, s[2], s[3]},
-                                     type.getElementType());
-  Value reshaped = b.create<ReshapeOp>(loc, split, value);
-  return b.create<TransposeOp>(loc, reshaped,
-                               b.getDenseI64ArrayAttr({0, 1, 3, 4, 2}));
-}
+int64_t blocksOf(int64_t channels) { return (channels + kBlock - 1) / kBlock; }
 
-/// [N, C/16, H, W, 16] -> [N, C, H, W].
-Value toPlain(OpBuilder &b, Location loc, Value value) {
-  auto type = cast<RankedTensorType>(value.getType());
-  ArrayRef<int64_t> s = type.getShape();
-  Value moved = b.create<TransposeOp>(loc, value,
-                                      b.getDenseI64ArrayAttr({0, 1, 4, 2, 3}));
-  auto plain = RankedTensorType::get({s[0], s[1] * kBlock, s[2], s[3]},
-                                     type.getElementType());
-  return b.create<ReshapeOp>(loc, plain, moved);
-}
-
-/// Filter [F, C, KH, KW] -> [F/16, C/16, KH, KW, 16 (c), 16 (f)].
+/// Filter [F, C, KH, KW] -> [F/16, C/16, KH, KW, 16 (c), 16 (f)], zero for
+/// the padding channels.
 ConstantTensor packFilter(const ConstantTensor &filter) {
   ArrayRef<int64_t> s = filter.getShape();
   int64_t features = s[0], channels = s[1], kh = s[2], kw = s[3];
   auto type = RankedTensorType::get(
-      {features / kBlock, channels / kBlock, kh, kw, kBlock, kBlock},
+      {blocksOf(features), blocksOf(channels), kh, kw, kBlock, kBlock},
       filter.getType().getElementType());
   ConstantTensor packed(type);
   int64_t to = 0;
-  for (int64_t fb = 0; fb < features / kBlock; ++fb)
-    for (int64_t cb = 0; cb < channels / kBlock; ++cb)
+  for (int64_t fb = 0; fb < blocksOf(features); ++fb)
+    for (int64_t cb = 0; cb < blocksOf(channels); ++cb)
       for (int64_t y = 0; y < kh; ++y)
         for (int64_t x = 0; x < kw; ++x)
           for (int64_t c = 0; c < kBlock; ++c)
-            for (int64_t f = 0; f < kBlock; ++f) {
-              int64_t from =
-                  (((fb * kBlock + f) * channels + cb * kBlock + c) * kh + y) *
-                      kw +
-                  x;
-              packed.set(to++, filter.getFloat(from));
+            for (int64_t f = 0; f < kBlock; ++f, ++to) {
+              int64_t feature = fb * kBlock + f, channel = cb * kBlock + c;
+              if (feature < features && channel < channels)
+                packed.set(to, filter.getFloat(
+                                   ((feature * channels + channel) * kh + y) *
+                                       kw +
+                                   x));
+              else
+                packed.set(to, 0.0);
             }
   return packed;
 }
 
-/// Depthwise filter [C, 1, KH, KW] -> [C/16, KH, KW, 16].
+/// Depthwise filter [C, 1, KH, KW] -> [C/16, KH, KW, 16], zero for the
+/// padding channels.
 ConstantTensor packDepthwiseFilter(const ConstantTensor &filter) {
   ArrayRef<int64_t> s = filter.getShape();
   int64_t channels = s[0], kh = s[2], kw = s[3];
-  auto type = RankedTensorType::get({channels / kBlock, kh, kw, kBlock},
+  auto type = RankedTensorType::get({blocksOf(channels), kh, kw, kBlock},
                                     filter.getType().getElementType());
   ConstantTensor packed(type);
   int64_t to = 0;
-  for (int64_t cb = 0; cb < channels / kBlock; ++cb)
+  for (int64_t cb = 0; cb < blocksOf(channels); ++cb)
     for (int64_t y = 0; y < kh; ++y)
       for (int64_t x = 0; x < kw; ++x)
-        for (int64_t c = 0; c < kBlock; ++c)
-          packed.set(to++, filter.getFloat(((cb * kBlock + c) * kh + y) * kw + x));
+        for (int64_t c = 0; c < kBlock; ++c, ++to) {
+          int64_t channel = cb * kBlock + c;
+          packed.set(to, channel < channels
+                             ? filter.getFloat(((channel * kh) + y) * kw + x)
+                             : 0.0);
+        }
   return packed;
 }
 
@@ -117,8 +106,13 @@ struct BlockConvolutionsPass
             features = filter->getShape()[0];
     bool depthwise = conv.getGroup() == channels && features == channels &&
                      channels > 1;
-    if ((conv.getGroup() != 1 && !depthwise) || channels % kBlock ||
-        features % kBlock)
+    if (conv.getGroup() != 1 && !depthwise)
+      return;
+    // Padding channels to whole blocks costs work; beyond half as much
+    // again (3 image channels padded to 16) the plain kernel is faster.
+    int64_t padded = blocksOf(features) * kBlock *
+                     (depthwise ? 1 : blocksOf(channels) * kBlock);
+    if (2 * padded > 3 * features * (depthwise ? 1 : channels))
       return;
 
     // The epilogue: [add of a same-shape residual], [relu or clip].
@@ -136,39 +130,44 @@ struct BlockConvolutionsPass
     if (isa_and_nonnull<ReluOp>(user)) {
       activation = "relu", chain.push_back(user);
     } else if (auto clip = dyn_cast_or_null<ClipOp>(user)) {
-      activation = "clip", chain.push_back(clip);
-      low = clip.getMin() ? clip.getMin()->convertToDouble()
-                          : -std::numeric_limits<double>::infinity();
-      high = clip.getMax() ? clip.getMax()->convertToDouble()
-                           : std::numeric_limits<double>::infinity();
+      double lo = clip.getMin() ? clip.getMin()->convertToDouble()
+                                : -std::numeric_limits<double>::infinity();
+      double hi = clip.getMax() ? clip.getMax()->convertToDouble()
+                                : std::numeric_limits<double>::infinity();
+      // Padding channels must stay zero (see kiln.to_nchwc): a clip that
+      // moves 0 stays a separate op when there are any.
+      if ((lo <= 0 && hi >= 0) || features % kBlock == 0)
+        activation = "clip", low = lo, high = hi, chain.push_back(clip);
     }
 
     Operation *last = chain.back();
     OpBuilder b(last);
     Location loc = conv.getLoc();
-    Value input = toBlocked(b, loc, conv.getInput());
+    Value input = b.create<ToNchwcOp>(loc, conv.getInput());
     Value packed = b.create<ConstantOp>(
         conv.getFilter().getLoc(),
         (depthwise ? packDepthwiseFilter(*filter) : packFilter(*filter))
             .toAttr());
     Value blockedBias;
     if (bias) {
-      auto type = RankedTensorType::get({features / kBlock, kBlock},
+      auto type = RankedTensorType::get({blocksOf(features), kBlock},
                                         inType.getElementType());
       ConstantTensor reshaped(type);
-      for (int64_t f = 0; f < features; ++f)
-        reshaped.set(f, bias->getFloat(f));
+      for (int64_t f = 0; f < blocksOf(features) * kBlock; ++f)
+        reshaped.set(f, f < features ? bias->getFloat(f) : 0.0);
       blockedBias = b.create<ConstantOp>(loc, reshaped.toAttr());
     }
     Value blockedResidual =
-        residual ? toBlocked(b, residual.getLoc(), residual) : Value();
+        residual ? b.create<ToNchwcOp>(residual.getLoc(), residual).getResult()
+                 : Value();
     auto blocked = b.create<Conv2DNchwcOp>(
         loc, input, packed, blockedBias, blockedResidual,
         conv.getStridesAttr(), conv.getPadsAttr(), conv.getDilationsAttr(),
         depthwise ? b.getUnitAttr() : UnitAttr(), b.getStringAttr(activation),
         low ? b.getF64FloatAttr(*low) : FloatAttr(),
         high ? b.getF64FloatAttr(*high) : FloatAttr());
-    last->getResult(0).replaceAllUsesWith(toPlain(b, loc, blocked));
+    last->getResult(0).replaceAllUsesWith(
+        b.create<FromNchwcOp>(loc, last->getResult(0).getType(), blocked));
     for (Operation *op : llvm::reverse(chain))
       op->erase();
   }

@@ -35,16 +35,19 @@ def BlockConvolutions : Pass<"kiln-block-convolutions", "mlir::func::FuncOp"> {
   let summary = "Run 2-D convolutions on channel-blocked (NCHW16c) data";
   let description = [{
     A `kiln.conv` with 2 spatial dims, f32 data, group 1 or depthwise
-    (group = C = F), input and output channels multiples of 16 and constant
-    weights becomes a `kiln.conv2d_nchwc`: the input is reshaped and
-    transposed to [N, C/16, H, W, 16], the filter packed at compile time to
+    (group = C = F) and constant weights becomes a `kiln.conv2d_nchwc`: the
+    input goes to [N, C/16, H, W, 16] (`kiln.to_nchwc`, channels padded with
+    zeros to whole blocks), the filter is packed at compile time to
     [F/16, C/16, KH, KW, 16, 16] ([C/16, KH, KW, 16] when depthwise), the
-    bias to [F/16, 16]. A following
+    bias to [F/16, 16]. Convolutions whose padding would cost more than half
+    their work again (3 image channels) keep the plain kernel. A following
     `kiln.add` of a same-shape value (the residual) and a following
     `kiln.relu` or `kiln.clip` fold into the op, which applies them before
-    storing its output. The result goes back to NCHW by a transpose and a
-    reshape; canonicalization cancels that against the next blocked
-    convolution's input change, so consecutive convolutions stay blocked.
+    storing its output (a clip with 0 outside its range only without padded
+    output channels, which must stay zero). The result goes back to NCHW by
+    `kiln.from_nchwc`; canonicalization cancels that against the next
+    blocked convolution's `kiln.to_nchwc`, so consecutive convolutions stay
+    blocked.
 
     Before:
     ```mlir
@@ -54,10 +57,10 @@ def BlockConvolutions : Pass<"kiln-block-convolutions", "mlir::func::FuncOp"> {
     ```
     After:
     ```mlir
-    %xb = kiln.transpose (kiln.reshape %x) {perm = [0, 1, 3, 4, 2]}   // 1x4x56x56x16
-    %rb = kiln.transpose (kiln.reshape %r) {perm = [0, 1, 3, 4, 2]}
+    %xb = kiln.to_nchwc %x : (tensor<1x64x56x56xf32>) -> tensor<1x4x56x56x16xf32>
+    %rb = kiln.to_nchwc %r : ...
     %yb = kiln.conv2d_nchwc %xb, %wb bias %bb residual %rb {activation = "relu", ...}
-    %y = kiln.reshape (kiln.transpose %yb {perm = [0, 1, 4, 2, 3]})   // 1x64x56x56
+    %y = kiln.from_nchwc %yb : (tensor<1x4x56x56x16xf32>) -> tensor<1x64x56x56xf32>
     ```
   }];
   let dependentDialects = ["mlir::kiln::KilnDialect"];

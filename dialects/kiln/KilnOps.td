@@ -308,6 +308,35 @@ def Kiln_ConvOp : Kiln_Op<"conv", [Pure, InferTypeOpAdaptor]> {
   }];
 }
 
+def Kiln_ToNchwcOp : Kiln_Op<"to_nchwc", [Pure, InferTypeOpAdaptor]> {
+  let summary = "NCHW data to 16-channel blocks, zero past the last channel";
+  let description = [{
+    [N, C, H, W] -> [N, ceil(C/16), H, W, 16]: element (n, c, h, w) moves to
+    (n, c / 16, h, w, c % 16) and the channels past C are zero. Every op that
+    produces NCHWc data keeps those channels zero (kiln.conv2d_nchwc gives
+    them zero weights and bias and only folds activations with f(0) = 0),
+    which is what lets `to_nchwc(from_nchwc(y))` fold to `y`.
+  }];
+  let arguments = (ins Kiln_Tensor:$input);
+  let results = (outs Kiln_Tensor:$output);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+  let hasFolder = 1;
+}
+
+def Kiln_FromNchwcOp : Kiln_Op<"from_nchwc", [Pure]> {
+  let summary = "16-channel blocks back to NCHW data";
+  let description = [{
+    [N, ceil(C/16), H, W, 16] -> [N, C, H, W], the inverse of
+    `kiln.to_nchwc`; the result type gives C, and the channels past it are
+    dropped.
+  }];
+  let arguments = (ins Kiln_Tensor:$input);
+  let results = (outs Kiln_Tensor:$output);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+  let hasFolder = 1;
+}
+
 def Kiln_Conv2DNchwcOp : Kiln_Op<"conv2d_nchwc",
     [Pure, InferTypeOpAdaptor, AttrSizedOperandSegments]> {
   let summary = "2-D convolution on channel-blocked data with a fused epilogue";
@@ -316,7 +345,9 @@ def Kiln_Conv2DNchwcOp : Kiln_Op<"conv2d_nchwc",
     [N, F/16, OH, OW, 16]. `filter` is [F/16, C/16, KH, KW, 16, 16], indexed
     (output block, input block, y, x, input channel, output channel): the
     order the direct-convolution microkernel reads it, packed at compile time
-    by `kiln-block-convolutions`. With `depthwise` (group = C = F), each
+    by `kiln-block-convolutions`. Channel counts that are not multiples of
+    16 are padded: padded input channels have zero weights, padded output
+    channels zero weights and bias. With `depthwise` (group = C = F), each
     channel is convolved with its own filter, [C/16, KH, KW, 16]. The
     optional `bias` is [F/16, 16] and the optional `residual` has the
     result's shape. Each output is

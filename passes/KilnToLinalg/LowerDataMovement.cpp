@@ -91,6 +91,61 @@ struct TransposeLowering : public OpConversionPattern<TransposeOp> {
   }
 };
 
+/// to_nchwc: zero-pad the channels to a multiple of 16, then one copy that
+/// reads (n, 16 cb + c, h, w) for output (n, cb, h, w, c).
+struct ToNchwcLowering : public OpConversionPattern<ToNchwcOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(ToNchwcOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *context = getContext();
+    constexpr int64_t block = Conv2DNchwcOp::kChannelBlock;
+    auto type = signless(op.getType());
+    Value input = adaptor.getInput();
+    auto inType = tensorType(input);
+    ArrayRef<int64_t> s = inType.getShape();
+    int64_t padded = type.getDimSize(1) * block;
+    if (padded != s[1]) {
+      auto paddedType = RankedTensorType::get({s[0], padded, s[2], s[3]},
+                                              inType.getElementType());
+      input = padTensor(rewriter, loc, paddedType, input, {0, 0, 0, 0},
+                        {0, padded - s[1], 0, 0},
+                        scalarConstant(rewriter, loc,
+                                       inType.getElementType(), 0));
+    }
+    auto d = [&](unsigned i) { return getAffineDimExpr(i, context); };
+    AffineMap map =
+        AffineMap::get(5, 0, {d(0), d(1) * block + d(4), d(2), d(3)}, context);
+    rewriter.replaceOp(op, indexedGeneric(rewriter, loc, type, input, map,
+                                          [](OpBuilder &, Location, ValueRange,
+                                             ValueRange args) {
+                                            return args[0];
+                                          }));
+    return success();
+  }
+};
+
+/// from_nchwc: output (n, c, h, w) reads (n, c / 16, h, w, c % 16).
+struct FromNchwcLowering : public OpConversionPattern<FromNchwcOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(FromNchwcOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    MLIRContext *context = getContext();
+    constexpr int64_t block = Conv2DNchwcOp::kChannelBlock;
+    auto d = [&](unsigned i) { return getAffineDimExpr(i, context); };
+    AffineMap map = AffineMap::get(
+        4, 0, {d(0), d(1).floorDiv(block), d(2), d(3), d(1) % block}, context);
+    rewriter.replaceOp(
+        op, indexedGeneric(rewriter, op.getLoc(), signless(op.getType()),
+                           adaptor.getInput(), map,
+                           [](OpBuilder &, Location, ValueRange,
+                              ValueRange args) { return args[0]; }));
+    return success();
+  }
+};
+
 struct ConcatLowering : public OpConversionPattern<ConcatOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -481,7 +536,8 @@ struct PadLowering : public OpConversionPattern<PadOp> {
 } // namespace
 
 void populateDataMovementPatterns(RewritePatternSet &patterns) {
-  patterns.add<ReshapeLowering, TransposeLowering, ConcatLowering,
+  patterns.add<ReshapeLowering, TransposeLowering, ToNchwcLowering,
+               FromNchwcLowering, ConcatLowering,
                SplitLowering, SliceLowering, GatherLowering,
                GatherElementsLowering, CumSumLowering, ScatterElementsLowering,
                ScatterNDLowering, PadLowering>(patterns.getContext());

@@ -350,6 +350,22 @@ OpFoldResult ExpandOp::fold(FoldAdaptor adaptor) {
       .toAttr();
 }
 
+// Sound because NCHWc producers keep the channels past C zero (see
+// kiln.to_nchwc): blocking the plain form of y gives y back.
+OpFoldResult ToNchwcOp::fold(FoldAdaptor) {
+  if (auto plain = getInput().getDefiningOp<FromNchwcOp>())
+    if (plain.getInput().getType() == getType())
+      return plain.getInput();
+  return {};
+}
+
+OpFoldResult FromNchwcOp::fold(FoldAdaptor) {
+  if (auto blocked = getInput().getDefiningOp<ToNchwcOp>())
+    if (blocked.getInput().getType() == getType())
+      return blocked.getInput();
+  return {};
+}
+
 OpFoldResult TransposeOp::fold(FoldAdaptor adaptor) {
   ArrayRef<int64_t> perm = getPerm();
   bool identity = llvm::all_of(llvm::enumerate(perm), [](auto it) {

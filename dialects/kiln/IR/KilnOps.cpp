@@ -282,6 +282,36 @@ LogicalResult GemmOp::inferReturnTypes(MLIRContext *,
   return success();
 }
 
+LogicalResult ToNchwcOp::inferReturnTypes(MLIRContext *,
+                                          std::optional<Location> loc,
+                                          Adaptor adaptor,
+                                          SmallVectorImpl<Type> &inferred) {
+  constexpr int64_t block = Conv2DNchwcOp::kChannelBlock;
+  auto in = tensorType(adaptor.getInput());
+  if (in.getRank() != 4)
+    return emitOptionalError(loc, "kiln.to_nchwc: input must be [N, C, H, W], "
+                                  "got ",
+                             shapeString(in.getShape()));
+  ArrayRef<int64_t> s = in.getShape();
+  inferred.push_back(RankedTensorType::get(
+      {s[0], (s[1] + block - 1) / block, s[2], s[3], block},
+      in.getElementType()));
+  return success();
+}
+
+LogicalResult FromNchwcOp::verify() {
+  constexpr int64_t block = Conv2DNchwcOp::kChannelBlock;
+  ArrayRef<int64_t> in = getInput().getType().getShape(),
+                    out = getType().getShape();
+  if (in.size() != 5 || out.size() != 4 || in[4] != block ||
+      in[0] != out[0] || in[2] != out[2] || in[3] != out[3] ||
+      (out[1] + block - 1) / block != in[1])
+    return emitOpError("input ")
+           << shapeString(in) << " is not the NCHW16c form of "
+           << shapeString(out);
+  return success();
+}
+
 LogicalResult Conv2DNchwcOp::inferReturnTypes(MLIRContext *,
                                              std::optional<Location> loc,
                                              Adaptor adaptor,

@@ -213,6 +213,52 @@ static void workgroup_range(int64_t m, int64_t n, int64_t mr, int64_t nr,
   *m1 = min64(m, rowPanels * (wg + 1) / wgc * mr);
 }
 
+/* Rows [m0, m1) and columns [n0, n1) of C for few rows (a matrix-vector
+ * product, e.g. a classifier at batch 1): packing B would cost as much as
+ * the product, so B is read in place, along whichever of its dims is
+ * contiguous. Returns 0 when neither is. */
+static int gemv(int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t k,
+                const float *a, int64_t sam, int64_t sak, const float *b,
+                int64_t sbk, int64_t sbn, float *c, int64_t ldc) {
+  if (sbn == 1) {
+    /* B's rows are contiguous: c row += a(i, k) * B row k. */
+    for (int64_t i = m0; i < m1; ++i) {
+      float *restrict row = c + i * ldc;
+      for (int64_t kk = 0; kk < k; ++kk) {
+        float v = a[i * sam + kk * sak];
+        const float *restrict brow = b + kk * sbk;
+        for (int64_t j = n0; j < n1; ++j)
+          row[j] += v * brow[j];
+      }
+    }
+    return 1;
+  }
+  if (sbk == 1 && sak == 1) {
+    /* B's columns and A's rows are contiguous: one dot product each, in
+     * NR vector lanes. */
+    for (int64_t i = m0; i < m1; ++i)
+      for (int64_t j = n0; j < n1; ++j) {
+        const float *x = a + i * sam, *y = b + j * sbn;
+        vf acc0 = {0}, acc1 = {0};
+        int64_t kk = 0;
+        for (; kk + NR <= k; kk += NR) {
+          acc0 += loadv(x + kk) * loadv(y + kk);
+          acc1 += loadv(x + kk + VECTOR_FLOATS) *
+                  loadv(y + kk + VECTOR_FLOATS);
+        }
+        acc0 += acc1;
+        float sum = 0;
+        for (int l = 0; l < VECTOR_FLOATS; ++l)
+          sum += acc0[l];
+        for (; kk < k; ++kk)
+          sum += x[kk] * y[kk];
+        c[i * ldc + j] += sum;
+      }
+    return 1;
+  }
+  return 0;
+}
+
 /* C[m, n] (row stride n) += A(m, k) * B(k, n) with A(i, j) = a[i*sam + j*sak]
  * and B(i, j) = b[i*sbk + j*sbn]; this workgroup's share of it. */
 KILN_BUILTIN void kiln_ukernel_matmul_f32(const float *a, const float *b,
@@ -223,6 +269,8 @@ KILN_BUILTIN void kiln_ukernel_matmul_f32(const float *a, const float *b,
   b_source source = {.data = b, .n = n, .sbk = sbk, .sbn = sbn};
   int64_t m0, m1, n0, n1;
   workgroup_range(m, n, MR, NR, wg, wgc, &m0, &m1, &n0, &n1);
+  if (m1 - m0 <= 2 && gemv(m0, m1, n0, n1, k, a, sam, sak, b, sbk, sbn, c, n))
+    return;
   gemm(m0, m1, n0, n1, k, a, sam, sak, &source, c, n,
        workspace + wg * KILN_UKERNEL_WORKSPACE_FLOATS);
 }

@@ -7,12 +7,10 @@
 func.func @residual_relu(%x: tensor<1x16x4x4xf32>, %r: tensor<1x32x4x4xf32>) -> tensor<1x32x4x4xf32> {
   // CHECK-DAG: %[[W:.*]] = kiln.constant {{.*}} : tensor<2x1x3x3x16x16xf32>
   // CHECK-DAG: %[[B:.*]] = kiln.constant dense<5.000000e-01> : tensor<2x16xf32>
-  // CHECK: %[[XR:.*]] = kiln.reshape %arg0 : tensor<1x16x4x4xf32> to tensor<1x1x16x4x4xf32>
-  // CHECK: %[[XB:.*]] = kiln.transpose %[[XR]] {perm = array<i64: 0, 1, 3, 4, 2>} : (tensor<1x1x16x4x4xf32>) -> tensor<1x1x4x4x16xf32>
-  // CHECK: %[[RB:.*]] = kiln.transpose %{{.*}} {perm = array<i64: 0, 1, 3, 4, 2>} : (tensor<1x2x16x4x4xf32>) -> tensor<1x2x4x4x16xf32>
+  // CHECK: %[[XB:.*]] = kiln.to_nchwc %arg0 : (tensor<1x16x4x4xf32>) -> tensor<1x1x4x4x16xf32>
+  // CHECK: %[[RB:.*]] = kiln.to_nchwc %arg1 : (tensor<1x32x4x4xf32>) -> tensor<1x2x4x4x16xf32>
   // CHECK: %[[Y:.*]] = kiln.conv2d_nchwc %[[XB]], %[[W]] bias %[[B]] residual %[[RB]] {activation = "relu", {{.*}}} : (tensor<1x1x4x4x16xf32>, tensor<2x1x3x3x16x16xf32>, tensor<2x16xf32>, tensor<1x2x4x4x16xf32>) -> tensor<1x2x4x4x16xf32>
-  // CHECK: %[[T:.*]] = kiln.transpose %[[Y]] {perm = array<i64: 0, 1, 4, 2, 3>}
-  // CHECK: %[[O:.*]] = kiln.reshape %[[T]] : tensor<1x2x16x4x4xf32> to tensor<1x32x4x4xf32>
+  // CHECK: %[[O:.*]] = kiln.from_nchwc %[[Y]] : (tensor<1x2x4x4x16xf32>) -> tensor<1x32x4x4xf32>
   // CHECK-NOT: kiln.relu
   // CHECK: return %[[O]]
   %w = kiln.constant dense<1.0> : tensor<32x16x3x3xf32>
@@ -42,7 +40,7 @@ func.func @packing(%x: tensor<1x16x1x1xf32>) -> tensor<1x16x1x1xf32> {
 // CHECK-LABEL: func.func @chain
 func.func @chain(%x: tensor<1x16x4x4xf32>) -> tensor<1x16x4x4xf32> {
   // CHECK: %[[A:.*]] = kiln.conv2d_nchwc
-  // CHECK-NOT: kiln.transpose
+  // CHECK-NOT: kiln.from_nchwc
   // CHECK: kiln.conv2d_nchwc %[[A]]
   %w = kiln.constant dense<1.0> : tensor<16x16x1x1xf32>
   %a = kiln.conv %x, %w {strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, group = 1 : i64} : (tensor<1x16x4x4xf32>, tensor<16x16x1x1xf32>) -> tensor<1x16x4x4xf32>
@@ -60,8 +58,33 @@ func.func @depthwise(%x: tensor<1x32x8x8xf32>) -> tensor<1x32x4x4xf32> {
   return %y : tensor<1x32x4x4xf32>
 }
 
-// Channel counts that are not multiples of 16, other groupings and
-// non-constant filters keep kiln.conv.
+// 24 output channels are padded to 32: zero weights and bias for the
+// padding channels. A clip that moves 0 stays outside when output channels
+// are padded (they must stay zero).
+// CHECK-LABEL: func.func @padded
+func.func @padded(%x: tensor<1x32x4x4xf32>) -> tensor<1x24x4x4xf32> {
+  // CHECK: kiln.to_nchwc %arg0 : (tensor<1x32x4x4xf32>) -> tensor<1x2x4x4x16xf32>
+  // CHECK: %[[Y:.*]] = kiln.conv2d_nchwc {{.*}} : (tensor<1x2x4x4x16xf32>, tensor<2x2x1x1x16x16xf32>) -> tensor<1x2x4x4x16xf32>
+  // CHECK: %[[P:.*]] = kiln.from_nchwc %[[Y]] : (tensor<1x2x4x4x16xf32>) -> tensor<1x24x4x4xf32>
+  // CHECK: kiln.clip %[[P]] {max = 6.000000e+00 : f64, min = 1.000000e+00 : f64}
+  %w = kiln.constant dense<1.0> : tensor<24x32x1x1xf32>
+  %c = kiln.conv %x, %w {strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, group = 1 : i64} : (tensor<1x32x4x4xf32>, tensor<24x32x1x1xf32>) -> tensor<1x24x4x4xf32>
+  %y = kiln.clip %c {min = 1.0 : f64, max = 6.0 : f64} : tensor<1x24x4x4xf32>
+  return %y : tensor<1x24x4x4xf32>
+}
+
+// 24 input channels padded to 32: in the second input block, channels 16-23
+// have weights, the padding channels 24-31 zeros (rows of the [c][f] block).
+// CHECK-LABEL: func.func @padded_weights
+func.func @padded_weights(%x: tensor<1x24x4x4xf32>) -> tensor<1x16x4x4xf32> {
+  // CHECK: kiln.constant dense<{{.*}}]]]], {{\[\[\[}}[1.000000e+00, {{.*}}], [1.000000e+00, {{.*}}], [0.000000e+00, {{.*}}]]]]]]> : tensor<1x2x1x1x16x16xf32>
+  %w = kiln.constant dense<1.0> : tensor<16x24x1x1xf32>
+  %c = kiln.conv %x, %w {strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, group = 1 : i64} : (tensor<1x24x4x4xf32>, tensor<16x24x1x1xf32>) -> tensor<1x16x4x4xf32>
+  return %c : tensor<1x16x4x4xf32>
+}
+
+// Image channels (3, padded to 16 would be 5x the work), other groupings
+// and non-constant filters keep kiln.conv.
 // CHECK-LABEL: func.func @not_blocked
 func.func @not_blocked(%x: tensor<1x3x4x4xf32>, %y: tensor<1x16x4x4xf32>, %f: tensor<16x16x1x1xf32>) -> (tensor<1x16x4x4xf32>, tensor<1x16x4x4xf32>, tensor<1x16x4x4xf32>) {
   // CHECK-NOT: kiln.conv2d_nchwc
