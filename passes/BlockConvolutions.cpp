@@ -60,6 +60,31 @@ ConstantTensor packFilter(const ConstantTensor &filter) {
   return packed;
 }
 
+/// Filter [F, C, KH, KW] of a plain input (C < 16) -> [F/16, 1, KH, KW, C,
+/// 16 (f)], zero for the padding output channels.
+ConstantTensor packPlainInputFilter(const ConstantTensor &filter) {
+  ArrayRef<int64_t> s = filter.getShape();
+  int64_t features = s[0], channels = s[1], kh = s[2], kw = s[3];
+  auto type = RankedTensorType::get(
+      {blocksOf(features), 1, kh, kw, channels, kBlock},
+      filter.getType().getElementType());
+  ConstantTensor packed(type);
+  int64_t to = 0;
+  for (int64_t fb = 0; fb < blocksOf(features); ++fb)
+    for (int64_t y = 0; y < kh; ++y)
+      for (int64_t x = 0; x < kw; ++x)
+        for (int64_t c = 0; c < channels; ++c)
+          for (int64_t f = 0; f < kBlock; ++f, ++to) {
+            int64_t feature = fb * kBlock + f;
+            packed.set(to, feature < features
+                               ? filter.getFloat(
+                                     ((feature * channels + c) * kh + y) * kw +
+                                     x)
+                               : 0.0);
+          }
+  return packed;
+}
+
 /// Depthwise filter [C, 1, KH, KW] -> [C/16, KH, KW, 16], zero for the
 /// padding channels.
 ConstantTensor packDepthwiseFilter(const ConstantTensor &filter) {
@@ -109,10 +134,13 @@ struct BlockConvolutionsPass
     if (conv.getGroup() != 1 && !depthwise)
       return;
     // Padding channels to whole blocks costs work; beyond half as much
-    // again (3 image channels padded to 16) the plain kernel is faster.
-    int64_t padded = blocksOf(features) * kBlock *
-                     (depthwise ? 1 : blocksOf(channels) * kBlock);
-    if (2 * padded > 3 * features * (depthwise ? 1 : channels))
+    // again the GEMM kernel is faster. An input of fewer than 16 channels
+    // (an image) is read plain instead of padded.
+    bool plainInput = !depthwise && channels < kBlock;
+    int64_t padded =
+        blocksOf(features) * kBlock *
+        (depthwise || plainInput ? 1 : blocksOf(channels) * kBlock);
+    if (2 * padded > 3 * features * (depthwise || plainInput ? 1 : channels))
       return;
 
     // The epilogue: [add of a same-shape residual], [relu or clip].
@@ -143,10 +171,14 @@ struct BlockConvolutionsPass
     Operation *last = chain.back();
     OpBuilder b(last);
     Location loc = conv.getLoc();
-    Value input = b.create<ToNchwcOp>(loc, conv.getInput());
+    Value input = plainInput
+                      ? conv.getInput()
+                      : b.create<ToNchwcOp>(loc, conv.getInput()).getResult();
     Value packed = b.create<ConstantOp>(
         conv.getFilter().getLoc(),
-        (depthwise ? packDepthwiseFilter(*filter) : packFilter(*filter))
+        (depthwise    ? packDepthwiseFilter(*filter)
+         : plainInput ? packPlainInputFilter(*filter)
+                      : packFilter(*filter))
             .toAttr());
     Value blockedBias;
     if (bias) {

@@ -39,8 +39,10 @@ def BlockConvolutions : Pass<"kiln-block-convolutions", "mlir::func::FuncOp"> {
     input goes to [N, C/16, H, W, 16] (`kiln.to_nchwc`, channels padded with
     zeros to whole blocks), the filter is packed at compile time to
     [F/16, C/16, KH, KW, 16, 16] ([C/16, KH, KW, 16] when depthwise), the
-    bias to [F/16, 16]. Convolutions whose padding would cost more than half
-    their work again (3 image channels) keep the plain kernel. A following
+    bias to [F/16, 16]. An input of fewer than 16 channels (an image) stays
+    NCHW and the filter is [F/16, 1, KH, KW, C, 16]. Convolutions whose
+    channel padding would cost more than half their work again keep the GEMM
+    kernel. A following
     `kiln.add` of a same-shape value (the residual) and a following
     `kiln.relu` or `kiln.clip` fold into the op, which applies them before
     storing its output (a clip with 0 outside its range only without padded

@@ -347,7 +347,9 @@ def Kiln_Conv2DNchwcOp : Kiln_Op<"conv2d_nchwc",
     order the direct-convolution microkernel reads it, packed at compile time
     by `kiln-block-convolutions`. Channel counts that are not multiples of
     16 are padded: padded input channels have zero weights, padded output
-    channels zero weights and bias. With `depthwise` (group = C = F), each
+    channels zero weights and bias. An input of fewer than 16 channels (an
+    image) may stay plain, [N, C, H, W], with the filter
+    [F/16, 1, KH, KW, C, 16]. With `depthwise` (group = C = F), each
     channel is convolved with its own filter, [C/16, KH, KW, 16]. The
     optional `bias` is [F/16, 16] and the optional `residual` has the
     result's shape. Each output is

@@ -443,8 +443,7 @@ Value buildConv(OpBuilder &b, Location loc, Value input, Value filter,
 /// by the NCHWc kernel. Bias and residual are the generic's inputs; input
 /// and filter are read only in the body (an operand the body does not read
 /// would be canonicalized away), where the replacement finds their buffers
-/// as the rank-5 and the rank-6 (depthwise: rank-4) loads. The tag's
-/// attributes carry the rest.
+/// as the first and the second load. The tag's attributes carry the rest.
 struct Conv2DNchwcLowering : public OpConversionPattern<Conv2DNchwcOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -456,6 +455,8 @@ struct Conv2DNchwcLowering : public OpConversionPattern<Conv2DNchwcOp> {
     Value input = adaptor.getInput(), filter = adaptor.getFilter();
     ArrayRef<int64_t> inShape = tensorType(input).getShape();
     ArrayRef<int64_t> filterShape = tensorType(filter).getShape();
+    // H and W of the input (plain [N, C, H, W] or blocked [N, C/16, H, W, 16]).
+    int64_t height = inShape[2], width = inShape[3];
     ArrayRef<int64_t> strides = op.getStrides(), pads = op.getPads(),
                       dilations = op.getDilations();
     Type f32 = type.getElementType();
@@ -490,11 +491,12 @@ struct Conv2DNchwcLowering : public OpConversionPattern<Conv2DNchwcOp> {
       Value f = b.create<linalg::IndexOp>(l, 4);
       // Loops cb, y, x, c, innermost last, accumulating in one scalar;
       // depthwise, only y and x (input channel = output channel).
-      bool depthwise = op.getDepthwise();
+      // A plain input ([N, C, H, W]) is one block of C channels.
+      bool depthwise = op.getDepthwise(), plain = inShape.size() == 4;
       SmallVector<int64_t> bounds =
           depthwise ? SmallVector<int64_t>{filterShape[1], filterShape[2]}
-                    : SmallVector<int64_t>{inShape[1], filterShape[2],
-                                           filterShape[3], inShape[4]};
+                    : SmallVector<int64_t>{filterShape[1], filterShape[2],
+                                           filterShape[3], filterShape[4]};
       SmallVector<Value> ivs;
       Value acc = scalarConstant(b, l, f32, 0);
       std::function<Value(OpBuilder &, unsigned, Value)> loop =
@@ -516,12 +518,15 @@ struct Conv2DNchwcLowering : public OpConversionPattern<Conv2DNchwcOp> {
                 l, arith::CmpIPredicate::slt, v, index(size));
             return lb.create<arith::AndIOp>(l, above, below).getResult();
           };
-          Value in = lb.create<arith::AndIOp>(l, inside(iy, inShape[2]),
-                                              inside(ix, inShape[3]));
+          Value in = lb.create<arith::AndIOp>(l, inside(iy, height),
+                                              inside(ix, width));
           Value cy = lb.create<arith::SelectOp>(l, in, iy, index(0));
           Value cx = lb.create<arith::SelectOp>(l, in, ix, index(0));
-          Value v = lb.create<tensor::ExtractOp>(
-              l, input, ValueRange{n, cb, cy, cx, c});
+          Value v =
+              plain ? lb.create<tensor::ExtractOp>(l, input,
+                                                   ValueRange{n, c, cy, cx})
+                    : lb.create<tensor::ExtractOp>(
+                          l, input, ValueRange{n, cb, cy, cx, c});
           v = lb.create<arith::SelectOp>(l, in, v, scalarConstant(lb, l, f32, 0));
           Value w =
               depthwise

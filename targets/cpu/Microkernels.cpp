@@ -253,7 +253,7 @@ LogicalResult replaceConv2d(ModuleOp module, linalg::GenericOp op) {
 
 /// A conv2d_nchwc generic (Conv2DNchwcLowering): inputs [bias], [residual]
 /// as its epilogue attribute says, the input and filter buffers read by the
-/// body's rank-5 and rank-6 loads. The kernel needs no workspace.
+/// body's first and second loads. The kernel needs no workspace.
 LogicalResult replaceConv2dNchwc(ModuleOp module, linalg::GenericOp op) {
   auto epilogue =
       op->getAttrOfType<DictionaryAttr>(kiln::kMicrokernelEpilogueAttr);
@@ -290,15 +290,18 @@ LogicalResult replaceConv2dNchwc(ModuleOp module, linalg::GenericOp op) {
     residual = inputs[next++];
   bool depthwise = flag("depthwise");
   int64_t filterRank = depthwise ? 4 : 6;
+  // The body reads the input first, then the filter (Conv2DNchwcLowering).
   op.getBlock()->walk([&](memref::LoadOp load) {
-    int64_t rank = load.getMemRefType().getRank();
-    if (rank == 5 && !input)
+    if (!input)
       input = load.getMemRef();
-    else if (rank == filterRank && !filter)
+    else if (!filter)
       filter = load.getMemRef();
   });
-  if (!input || !filter)
+  if (!input || !filter ||
+      cast<MemRefType>(filter.getType()).getRank() != filterRank)
     return failure();
+  // A plain input [N, C, H, W] (C < 16) is one block of C channels.
+  bool plain = cast<MemRefType>(input.getType()).getRank() == 4;
   Value output = op.getDpsInits()[0];
   for (Value buffer : {input, filter, bias, residual, output})
     if (buffer && !isContiguousF32(buffer))
@@ -310,9 +313,10 @@ LogicalResult replaceConv2dNchwc(ModuleOp module, linalg::GenericOp op) {
   auto out = cast<MemRefType>(output.getType()).getShape();
   int64_t kh = depthwise ? w[1] : w[2], kw = depthwise ? w[2] : w[3];
   int64_t macs = out[0] * out[1] * out[2] * out[3] * 16 * kh * kw *
-                 (depthwise ? 1 : in[1] * 16);
+                 (depthwise ? 1 : plain ? in[1] : in[1] * 16);
   replaceByMicrokernel(module, op,
                        depthwise ? "kiln_ukernel_depthwise_conv2d_nchwc_f32"
+                       : plain   ? "kiln_ukernel_conv2d_plain_input_f32"
                                  : "kiln_ukernel_conv2d_nchwc_f32",
                        {input, filter, bias, residual, output},
                        /*workspaceBytes=*/0,

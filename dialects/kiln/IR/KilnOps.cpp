@@ -321,20 +321,27 @@ LogicalResult Conv2DNchwcOp::inferReturnTypes(MLIRContext *,
   auto in = tensorType(adaptor.getInput());
   auto filter = tensorType(adaptor.getFilter());
   bool depthwise = adaptor.getDepthwise();
+  bool plain = in.getRank() == 4;
   bool matches =
-      in.getRank() == 5 && in.getDimSize(4) == block &&
-      (depthwise ? filter.getRank() == 4 &&
-                       filter.getDimSize(0) == in.getDimSize(1) &&
-                       filter.getDimSize(3) == block
-                 : filter.getRank() == 6 &&
-                       filter.getDimSize(1) == in.getDimSize(1) &&
-                       filter.getDimSize(4) == block &&
-                       filter.getDimSize(5) == block);
+      plain ? !depthwise && in.getDimSize(1) < block &&
+                  filter.getRank() == 6 && filter.getDimSize(1) == 1 &&
+                  filter.getDimSize(4) == in.getDimSize(1) &&
+                  filter.getDimSize(5) == block
+      : depthwise
+          ? in.getRank() == 5 && in.getDimSize(4) == block &&
+                filter.getRank() == 4 &&
+                filter.getDimSize(0) == in.getDimSize(1) &&
+                filter.getDimSize(3) == block
+          : in.getRank() == 5 && in.getDimSize(4) == block &&
+                filter.getRank() == 6 &&
+                filter.getDimSize(1) == in.getDimSize(1) &&
+                filter.getDimSize(4) == block && filter.getDimSize(5) == block;
   if (!matches)
     return emitOptionalError(
-        loc, name, ": input [N, C/16, H, W, 16] (got ",
+        loc, name, ": input [N, C/16, H, W, 16] or [N, C < 16, H, W] (got ",
         shapeString(in.getShape()), ") and filter ",
-        depthwise ? "[C/16, KH, KW, 16]" : "[F/16, C/16, KH, KW, 16, 16]",
+        depthwise ? "[C/16, KH, KW, 16]"
+                  : "[F/16, C/16, KH, KW, 16, 16] or [F/16, 1, KH, KW, C, 16]",
         " (got ", shapeString(filter.getShape()), ") do not match");
   // Filter dims: (blocks, [input blocks,] KH, KW, ...).
   int64_t kernelDim = depthwise ? 1 : 2;

@@ -419,21 +419,32 @@ tile_positions(const conv_nchwc *s, int64_t p0, int64_t np,
   return top[CONV_PIXELS - 1] == top[0] && np == CONV_PIXELS;
 }
 
-/* Offsets (in floats, within one channel block's plane) of each pixel's
- * input at window position (y, x), -1 in the padding; returns whether all
- * are inside the image. */
-static inline __attribute__((always_inline)) int
+/* For a tile in one output row: the offset (in floats, within one plane of
+ * pixels `pixel_floats` wide) of its first pixel's input at window position
+ * (y, x) when every pixel's input is inside the image, else -1. Two bounds
+ * checks instead of one per pixel. */
+static inline __attribute__((always_inline)) int64_t
+row_offset(const conv_nchwc *s, const int64_t top[CONV_PIXELS],
+           const int64_t left[CONV_PIXELS], int64_t y, int64_t x,
+           int64_t pixel_floats) {
+  int64_t iy = top[0] + y * s->dh, first = left[0] + x * s->dw,
+          last = left[CONV_PIXELS - 1] + x * s->dw;
+  if ((uint64_t)iy >= (uint64_t)s->ih || first < 0 || last >= s->iw)
+    return -1;
+  return (iy * s->iw + first) * pixel_floats;
+}
+
+/* Offsets (in floats, within one plane of pixels `pixel_floats` wide) of
+ * each pixel's input at window position (y, x), -1 in the padding. */
+static inline __attribute__((always_inline)) void
 window_offsets(const conv_nchwc *s, const int64_t top[CONV_PIXELS],
                const int64_t left[CONV_PIXELS], int64_t y, int64_t x,
-               int64_t offset[CONV_PIXELS]) {
-  int inside = 1;
+               int64_t pixel_floats, int64_t offset[CONV_PIXELS]) {
   UNROLL_ROWS for (int j = 0; j < CONV_PIXELS; ++j) {
     int64_t iy = top[j] + y * s->dh, ix = left[j] + x * s->dw;
     int in = (uint64_t)iy < (uint64_t)s->ih && (uint64_t)ix < (uint64_t)s->iw;
-    offset[j] = in ? (iy * s->iw + ix) * BLOCK : -1;
-    inside &= in;
+    offset[j] = in ? (iy * s->iw + ix) * pixel_floats : -1;
   }
-  return inside;
 }
 
 /* Output pixels [p0, p0 + np) of image n, blocks [f0, f0 + blocks). */
@@ -452,12 +463,11 @@ conv_tile(const conv_nchwc *s, int64_t n, int64_t f0, int blocks, int64_t p0,
   const float *filter = s->filter + f0 * filter_stride;
   for (int64_t y = 0; y < s->kh; ++y)
     for (int64_t x = 0; x < s->kw; ++x) {
-      int64_t offset[CONV_PIXELS];
-      int inside = window_offsets(s, top, left, y, x, offset);
       const float *w = filter + (y * s->kw + x) * BLOCK * BLOCK;
       int64_t w_step = s->kh * s->kw * BLOCK * BLOCK;
-      if (one_row && inside) {
-        const float *p = image + offset[0];
+      int64_t row = one_row ? row_offset(s, top, left, y, x, BLOCK) : -1;
+      if (row >= 0) {
+        const float *p = image + row;
         if (s->sw == 1)
           for (int64_t c = 0; c < s->cb; ++c, p += plane, w += w_step)
             conv_step_row(acc, blocks, p, BLOCK, w, filter_stride);
@@ -466,11 +476,75 @@ conv_tile(const conv_nchwc *s, int64_t n, int64_t f0, int blocks, int64_t p0,
             conv_step_row(acc, blocks, p, s->sw * BLOCK, w, filter_stride);
         continue;
       }
+      int64_t offset[CONV_PIXELS];
+      window_offsets(s, top, left, y, x, BLOCK, offset);
       for (int64_t c = 0; c < s->cb; ++c, w += w_step) {
         const float *px[CONV_PIXELS];
         UNROLL_ROWS for (int j = 0; j < CONV_PIXELS; ++j) px[j] =
             offset[j] >= 0 ? image + c * plane + offset[j] : zeros;
         conv_step(acc, blocks, px, w, filter_stride);
+      }
+    }
+  UNROLL_ROWS for (int b = 0; b < blocks; ++b)
+      UNROLL_ROWS for (int j = 0; j < CONV_PIXELS; ++j) {
+    if (j >= np)
+      break;
+    conv_store(s, acc[b][j], n, f0 + b, p0 + j);
+  }
+}
+
+/* An image input [N, C, H, W] (C = s->cb < 16, not blocked): the same
+ * tiles, a pixel's channels a plane apart, padding read as zero by a select;
+ * filter [F/16, 1, KH, KW, C, 16]. */
+static inline __attribute__((always_inline)) void
+conv_tile_plain(const conv_nchwc *s, int64_t n, int64_t f0, int blocks,
+                int64_t p0, int64_t np) {
+  int64_t top[CONV_PIXELS], left[CONV_PIXELS];
+  int one_row = tile_positions(s, p0, np, top, left);
+  v16f acc[CONV_BLOCKS][CONV_PIXELS];
+  UNROLL_ROWS for (int b = 0; b < blocks; ++b)
+      UNROLL_ROWS for (int j = 0; j < CONV_PIXELS; ++j) acc[b][j] = (v16f){0};
+  int64_t channels = s->cb, plane = s->ih * s->iw;
+  int64_t filter_stride = s->kh * s->kw * channels * BLOCK;
+  const float *image = s->input + n * channels * plane;
+  const float *filter = s->filter + f0 * filter_stride;
+  for (int64_t y = 0; y < s->kh; ++y)
+    for (int64_t x = 0; x < s->kw; ++x) {
+      const float *w = filter + (y * s->kw + x) * channels * BLOCK;
+      int64_t row = one_row ? row_offset(s, top, left, y, x, 1) : -1;
+      if (row >= 0) {
+        /* Strides 1 and 2 (stems) get constant pixel offsets. */
+        const float *p = image + row;
+        for (int64_t c = 0; c < channels; ++c, p += plane) {
+          v16f wv[CONV_BLOCKS];
+          UNROLL_ROWS for (int b = 0; b < blocks; ++b) wv[b] =
+              load16(w + b * filter_stride + c * BLOCK);
+          if (s->sw == 2)
+            UNROLL_ROWS for (int j = 0; j < CONV_PIXELS; ++j) {
+              float v = p[2 * j];
+              UNROLL_ROWS for (int b = 0; b < blocks; ++b) acc[b][j] +=
+                  wv[b] * v;
+            }
+          else
+            UNROLL_ROWS for (int j = 0; j < CONV_PIXELS; ++j) {
+              float v = p[j * s->sw];
+              UNROLL_ROWS for (int b = 0; b < blocks; ++b) acc[b][j] +=
+                  wv[b] * v;
+            }
+        }
+        continue;
+      }
+      int64_t offset[CONV_PIXELS];
+      window_offsets(s, top, left, y, x, 1, offset);
+      for (int64_t c = 0; c < channels; ++c) {
+        v16f wv[CONV_BLOCKS];
+        UNROLL_ROWS for (int b = 0; b < blocks; ++b) wv[b] =
+            load16(w + b * filter_stride + c * BLOCK);
+        const float *p = image + c * plane;
+        UNROLL_ROWS for (int j = 0; j < CONV_PIXELS; ++j) {
+          float v = offset[j] >= 0 ? p[offset[j]] : 0.0f;
+          UNROLL_ROWS for (int b = 0; b < blocks; ++b) acc[b][j] += wv[b] * v;
+        }
       }
     }
   UNROLL_ROWS for (int b = 0; b < blocks; ++b)
@@ -494,16 +568,17 @@ static void depthwise_tile(const conv_nchwc *s, int64_t n, int64_t block,
   const float *filter = s->filter + block * s->kh * s->kw * BLOCK;
   for (int64_t y = 0; y < s->kh; ++y)
     for (int64_t x = 0; x < s->kw; ++x) {
-      int64_t offset[CONV_PIXELS];
-      int inside = window_offsets(s, top, left, y, x, offset);
       v16f w = load16(filter + (y * s->kw + x) * BLOCK);
-      if (one_row && inside) {
-        const float *p = image + offset[0];
+      int64_t row = one_row ? row_offset(s, top, left, y, x, BLOCK) : -1;
+      if (row >= 0) {
+        const float *p = image + row;
         int64_t step = s->sw * BLOCK;
         UNROLL_ROWS for (int j = 0; j < CONV_PIXELS; ++j) acc[j] +=
             w * load16(p + j * step);
         continue;
       }
+      int64_t offset[CONV_PIXELS];
+      window_offsets(s, top, left, y, x, BLOCK, offset);
       UNROLL_ROWS for (int j = 0; j < CONV_PIXELS; ++j) acc[j] +=
           w * load16(offset[j] >= 0 ? image + offset[j] : zeros);
     }
@@ -514,17 +589,26 @@ static void depthwise_tile(const conv_nchwc *s, int64_t n, int64_t block,
   }
 }
 
+/* A tile of CONV_BLOCKS output blocks and one of a single block (the last
+ * of an odd count), for blocked and for plain inputs. */
+typedef void (*conv_tile_fn)(const conv_nchwc *s, int64_t n, int64_t f0,
+                             int64_t p0, int64_t np);
 static void conv_tile_full(const conv_nchwc *s, int64_t n, int64_t f0,
                            int64_t p0, int64_t np) {
   conv_tile(s, n, f0, CONV_BLOCKS, p0, np);
 }
-
-#if CONV_BLOCKS > 1
 static void conv_tile_one(const conv_nchwc *s, int64_t n, int64_t f0,
                           int64_t p0, int64_t np) {
   conv_tile(s, n, f0, 1, p0, np);
 }
-#endif
+static void conv_tile_plain_full(const conv_nchwc *s, int64_t n, int64_t f0,
+                                 int64_t p0, int64_t np) {
+  conv_tile_plain(s, n, f0, CONV_BLOCKS, p0, np);
+}
+static void conv_tile_plain_one(const conv_nchwc *s, int64_t n, int64_t f0,
+                                int64_t p0, int64_t np) {
+  conv_tile_plain(s, n, f0, 1, p0, np);
+}
 
 static float float_of_bits(int64_t bits) {
   uint32_t b = (uint32_t)bits;
@@ -535,18 +619,9 @@ static float float_of_bits(int64_t bits) {
 
 /* Workgroup wg of wgc takes a contiguous share of the (image, block group,
  * pixel tile) units; consecutive units share filter blocks. */
-KILN_BUILTIN void kiln_ukernel_conv2d_nchwc_f32(
-    const float *input, const float *filter, const float *bias,
-    const float *residual, float *output, void *workspace, int64_t batch,
-    int64_t cb, int64_t ih, int64_t iw, int64_t fb, int64_t kh, int64_t kw,
-    int64_t oh, int64_t ow, int64_t sh, int64_t sw, int64_t dh, int64_t dw,
-    int64_t pt, int64_t pl, int64_t activation, int64_t low_bits,
-    int64_t high_bits, int64_t wg, int64_t wgc) {
-  (void)workspace;
-  conv_nchwc s = {input, filter, bias, residual, output, cb, ih, iw, fb, kh,
-                  kw, oh, ow, sh, sw, dh, dw, pt, pl, activation,
-                  float_of_bits(low_bits), float_of_bits(high_bits)};
-  int64_t positions = oh * ow;
+static void conv_units(const conv_nchwc *s, int64_t batch, conv_tile_fn full,
+                       conv_tile_fn one, int64_t wg, int64_t wgc) {
+  int64_t positions = s->oh * s->ow, fb = s->fb;
   int64_t tiles = (positions + CONV_PIXELS - 1) / CONV_PIXELS;
   int64_t groups = (fb + CONV_BLOCKS - 1) / CONV_BLOCKS;
   int64_t units = batch * groups * tiles;
@@ -556,30 +631,40 @@ KILN_BUILTIN void kiln_ukernel_conv2d_nchwc_f32(
             n = u / (tiles * groups);
     int64_t f0 = group * CONV_BLOCKS, p0 = tile * CONV_PIXELS;
     int64_t np = min64(CONV_PIXELS, positions - p0);
-#if CONV_BLOCKS > 1
-    if (fb - f0 < CONV_BLOCKS) {
-      conv_tile_one(&s, n, f0, p0, np);
-      continue;
-    }
-#endif
-    conv_tile_full(&s, n, f0, p0, np);
+    (fb - f0 < CONV_BLOCKS ? one : full)(s, n, f0, p0, np);
   }
+}
+
+#define KILN_CONV_ARGUMENTS                                                    \
+  const float *input, const float *filter, const float *bias,                 \
+      const float *residual, float *output, void *workspace, int64_t batch,    \
+      int64_t cb, int64_t ih, int64_t iw, int64_t fb, int64_t kh, int64_t kw,  \
+      int64_t oh, int64_t ow, int64_t sh, int64_t sw, int64_t dh, int64_t dw,  \
+      int64_t pt, int64_t pl, int64_t activation, int64_t low_bits,            \
+      int64_t high_bits, int64_t wg, int64_t wgc
+#define KILN_CONV_STATE                                                        \
+  (void)workspace;                                                             \
+  conv_nchwc s = {input, filter, bias, residual, output, cb, ih, iw, fb, kh,  \
+                  kw, oh, ow, sh, sw, dh, dw, pt, pl, activation,              \
+                  float_of_bits(low_bits), float_of_bits(high_bits)}
+
+/* Blocked input [N, C/16, H, W, 16]. */
+KILN_BUILTIN void kiln_ukernel_conv2d_nchwc_f32(KILN_CONV_ARGUMENTS) {
+  KILN_CONV_STATE;
+  conv_units(&s, batch, conv_tile_full, conv_tile_one, wg, wgc);
+}
+
+/* Plain image input [N, C, H, W], C = cb < 16. */
+KILN_BUILTIN void kiln_ukernel_conv2d_plain_input_f32(KILN_CONV_ARGUMENTS) {
+  KILN_CONV_STATE;
+  conv_units(&s, batch, conv_tile_plain_full, conv_tile_plain_one, wg, wgc);
 }
 
 /* Depthwise (C = F, one filter per channel): the same arguments, filter
  * [C/16, KH, KW, 16]; workgroups share the (image, block, pixel tile)
  * units. */
-KILN_BUILTIN void kiln_ukernel_depthwise_conv2d_nchwc_f32(
-    const float *input, const float *filter, const float *bias,
-    const float *residual, float *output, void *workspace, int64_t batch,
-    int64_t cb, int64_t ih, int64_t iw, int64_t fb, int64_t kh, int64_t kw,
-    int64_t oh, int64_t ow, int64_t sh, int64_t sw, int64_t dh, int64_t dw,
-    int64_t pt, int64_t pl, int64_t activation, int64_t low_bits,
-    int64_t high_bits, int64_t wg, int64_t wgc) {
-  (void)workspace;
-  conv_nchwc s = {input, filter, bias, residual, output, cb, ih, iw, fb, kh,
-                  kw, oh, ow, sh, sw, dh, dw, pt, pl, activation,
-                  float_of_bits(low_bits), float_of_bits(high_bits)};
+KILN_BUILTIN void kiln_ukernel_depthwise_conv2d_nchwc_f32(KILN_CONV_ARGUMENTS) {
+  KILN_CONV_STATE;
   int64_t positions = oh * ow;
   int64_t tiles = (positions + CONV_PIXELS - 1) / CONV_PIXELS;
   int64_t units = batch * fb * tiles;

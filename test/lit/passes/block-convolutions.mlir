@@ -83,17 +83,28 @@ func.func @padded_weights(%x: tensor<1x24x4x4xf32>) -> tensor<1x16x4x4xf32> {
   return %c : tensor<1x16x4x4xf32>
 }
 
-// Image channels (3, padded to 16 would be 5x the work), other groupings
-// and non-constant filters keep kiln.conv.
+// An image (3 channels) stays NCHW: the filter is [F/16, 1, KH, KW, 3, 16].
+// CHECK-LABEL: func.func @plain_input
+func.func @plain_input(%x: tensor<1x3x8x8xf32>) -> tensor<1x16x4x4xf32> {
+  // CHECK-NOT: kiln.to_nchwc
+  // CHECK: kiln.conv2d_nchwc %arg0, {{.*}} : (tensor<1x3x8x8xf32>, tensor<1x1x3x3x3x16xf32>, tensor<1x16xf32>) -> tensor<1x1x4x4x16xf32>
+  %w = kiln.constant dense<1.0> : tensor<16x3x3x3xf32>
+  %b = kiln.constant dense<1.0> : tensor<16xf32>
+  %c = kiln.conv %x, %w, %b {strides = array<i64: 2, 2>, pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>, group = 1 : i64} : (tensor<1x3x8x8xf32>, tensor<16x3x3x3xf32>, tensor<16xf32>) -> tensor<1x16x4x4xf32>
+  return %c : tensor<1x16x4x4xf32>
+}
+
+// Channel padding of more than half the work again (24 x 24 padded to
+// 32 x 32), other groupings and non-constant filters keep kiln.conv.
 // CHECK-LABEL: func.func @not_blocked
-func.func @not_blocked(%x: tensor<1x3x4x4xf32>, %y: tensor<1x16x4x4xf32>, %f: tensor<16x16x1x1xf32>) -> (tensor<1x16x4x4xf32>, tensor<1x16x4x4xf32>, tensor<1x16x4x4xf32>) {
+func.func @not_blocked(%x: tensor<1x24x4x4xf32>, %y: tensor<1x16x4x4xf32>, %f: tensor<16x16x1x1xf32>) -> (tensor<1x24x4x4xf32>, tensor<1x16x4x4xf32>, tensor<1x16x4x4xf32>) {
   // CHECK-NOT: kiln.conv2d_nchwc
   // CHECK-COUNT-3: kiln.conv {{.*}}
   // CHECK-NOT: kiln.conv2d_nchwc
-  %w = kiln.constant dense<1.0> : tensor<16x3x1x1xf32>
-  %a = kiln.conv %x, %w {strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, group = 1 : i64} : (tensor<1x3x4x4xf32>, tensor<16x3x1x1xf32>) -> tensor<1x16x4x4xf32>
+  %w = kiln.constant dense<1.0> : tensor<24x24x1x1xf32>
+  %a = kiln.conv %x, %w {strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, group = 1 : i64} : (tensor<1x24x4x4xf32>, tensor<24x24x1x1xf32>) -> tensor<1x24x4x4xf32>
   %g = kiln.constant dense<1.0> : tensor<16x8x1x1xf32>
   %b = kiln.conv %y, %g {strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, group = 2 : i64} : (tensor<1x16x4x4xf32>, tensor<16x8x1x1xf32>) -> tensor<1x16x4x4xf32>
   %c = kiln.conv %y, %f {strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, group = 1 : i64} : (tensor<1x16x4x4xf32>, tensor<16x16x1x1xf32>) -> tensor<1x16x4x4xf32>
-  return %a, %b, %c : tensor<1x16x4x4xf32>, tensor<1x16x4x4xf32>, tensor<1x16x4x4xf32>
+  return %a, %b, %c : tensor<1x24x4x4xf32>, tensor<1x16x4x4xf32>, tensor<1x16x4x4xf32>
 }
