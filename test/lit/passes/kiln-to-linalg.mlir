@@ -139,3 +139,40 @@ func.func @matmul_integer_zero_and_runtime(%a: tensor<4x8xi8>, %b: tensor<8x16xi
   %0 = kiln.matmul_integer %a, %b, %za, %zb : (tensor<4x8xi8>, tensor<8x16xi8>, tensor<i32>, tensor<i32>) -> tensor<4x16xi32>
   return %0 : tensor<4x16xi32>
 }
+
+// -----
+
+// An NCHWc convolution is one all-parallel generic over the output, tagged
+// for the microkernel: bias and residual are its inputs; its body loops over
+// input blocks, window and channels reading input and filter (zero outside
+// the image), then adds bias and residual and applies the activation.
+// CHECK-LABEL: func.func @conv2d_nchwc
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel"]{{.*}} ins(%arg2, %arg3 : tensor<2x16xf32>, tensor<1x2x4x4x16xf32>)
+// CHECK-SAME: kiln.epilogue = {activation = "relu", bias = true, depthwise = false, {{.*}}residual = true}, kiln.microkernel = "conv2d_nchwc", kiln.pads = array<i64: 1, 1, 1, 1>
+// CHECK: scf.for
+// CHECK: %[[IN:.*]] = tensor.extract %arg0[
+// CHECK: arith.select %{{.*}}, %[[IN]], %{{.*}} : f32
+// CHECK: tensor.extract %arg1[
+// CHECK: arith.addf
+// CHECK: arith.addf
+// CHECK: arith.maximumf
+func.func @conv2d_nchwc(%x: tensor<1x1x4x4x16xf32>, %w: tensor<2x1x3x3x16x16xf32>, %b: tensor<2x16xf32>, %r: tensor<1x2x4x4x16xf32>) -> tensor<1x2x4x4x16xf32> {
+  %0 = kiln.conv2d_nchwc %x, %w bias %b residual %r {activation = "relu", strides = array<i64: 1, 1>, pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>} : (tensor<1x1x4x4x16xf32>, tensor<2x1x3x3x16x16xf32>, tensor<2x16xf32>, tensor<1x2x4x4x16xf32>) -> tensor<1x2x4x4x16xf32>
+  return %0 : tensor<1x2x4x4x16xf32>
+}
+
+// -----
+
+// Layout changes: channels padded to a whole block, then one copy reading
+// (n, 16 cb + c, h, w); back, (n, c / 16, h, w, c % 16).
+// CHECK-DAG: #[[TO:.*]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1 * 16 + d4, d2, d3)>
+// CHECK-DAG: #[[FROM:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1 floordiv 16, d2, d3, d1 mod 16)>
+// CHECK-LABEL: func.func @nchwc_layout
+// CHECK: %[[P:.*]] = tensor.pad %arg0 low[0, 0, 0, 0] high[0, 8, 0, 0]
+// CHECK: linalg.generic {indexing_maps = [#[[TO]], {{.*}} ins(%[[P]] : tensor<1x32x4x4xf32>)
+// CHECK: linalg.generic {indexing_maps = [#[[FROM]], {{.*}} ins(%arg1 : tensor<1x2x4x4x16xf32>)
+func.func @nchwc_layout(%x: tensor<1x24x4x4xf32>, %y: tensor<1x2x4x4x16xf32>) -> (tensor<1x2x4x4x16xf32>, tensor<1x24x4x4xf32>) {
+  %0 = kiln.to_nchwc %x : (tensor<1x24x4x4xf32>) -> tensor<1x2x4x4x16xf32>
+  %1 = kiln.from_nchwc %y : (tensor<1x2x4x4x16xf32>) -> tensor<1x24x4x4xf32>
+  return %0, %1 : tensor<1x2x4x4x16xf32>, tensor<1x24x4x4xf32>
+}

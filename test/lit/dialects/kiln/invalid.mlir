@@ -77,3 +77,29 @@ func.func @matmul_integer_zero_point_shape(%a: tensor<2x3xui8>, %b: tensor<3x4xi
   %0 = kiln.matmul_integer %a, %b, %za, %zb : (tensor<2x3xui8>, tensor<3x4xi8>, tensor<i32>, tensor<3xi32>) -> tensor<2x4xi32>
   return %0 : tensor<2x4xi32>
 }
+
+// -----
+
+func.func @conv2d_nchwc_filter_blocks(%x: tensor<1x2x8x8x16xf32>, %w: tensor<1x1x3x3x16x16xf32>) -> tensor<1x1x8x8x16xf32> {
+  // expected-error @+2 {{kiln.conv2d_nchwc: input [N, C/16, H, W, 16] or [N, C < 16, H, W] (got 1x2x8x8x16) and filter [F/16, C/16, KH, KW, 16, 16] or [F/16, 1, KH, KW, C, 16] (got 1x1x3x3x16x16) do not match}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = kiln.conv2d_nchwc %x, %w {strides = array<i64: 1, 1>, pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>} : (tensor<1x2x8x8x16xf32>, tensor<1x1x3x3x16x16xf32>) -> tensor<1x1x8x8x16xf32>
+  return %0 : tensor<1x1x8x8x16xf32>
+}
+
+// -----
+
+func.func @conv2d_nchwc_clip_bounds(%x: tensor<1x1x4x4x16xf32>, %w: tensor<1x1x1x1x16x16xf32>) -> tensor<1x1x4x4x16xf32> {
+  // expected-error @+2 {{kiln.conv2d_nchwc: clip needs clip_min and clip_max}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = kiln.conv2d_nchwc %x, %w {activation = "clip", strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>} : (tensor<1x1x4x4x16xf32>, tensor<1x1x1x1x16x16xf32>) -> tensor<1x1x4x4x16xf32>
+  return %0 : tensor<1x1x4x4x16xf32>
+}
+
+// -----
+
+func.func @from_nchwc_channels(%x: tensor<1x2x4x4x16xf32>) -> tensor<1x12x4x4xf32> {
+  // expected-error @+1 {{'kiln.from_nchwc' op input 1x2x4x4x16 is not the NCHW16c form of 1x12x4x4}}
+  %0 = kiln.from_nchwc %x : (tensor<1x2x4x4x16xf32>) -> tensor<1x12x4x4xf32>
+  return %0 : tensor<1x12x4x4xf32>
+}

@@ -44,3 +44,31 @@ func.func @strided(%a: memref<4x8xf32, strided<[16, 1]>>, %b: memref<8x16xf32>, 
   }
   return
 }
+
+// A conv2d_nchwc generic (its body abridged to the loads the pass reads:
+// the first is the input, the second the filter) becomes a call with no
+// workspace: input, filter, bias, no residual, output, then the shapes,
+// strides, dilations, pads, the activation (2: clip) and its bounds as
+// float bits (0.0, 6.0 = 0x40C00000).
+// CHECK-LABEL: func.func @conv2d_nchwc
+// CHECK-DAG: %[[NULL:.*]] = llvm.mlir.zero : !llvm.ptr
+// CHECK-DAG: %[[SIX:.*]] = arith.constant 1086324736 : i64
+// CHECK: call @kiln_ukernel_conv2d_nchwc_f32(%{{.*}}, %{{.*}}, %{{.*}}, %[[NULL]], %{{.*}}, %[[NULL]], {{.*}}, %[[SIX]], %{{.*}}, %{{.*}}) {kiln.workgroups = 1 : i64}
+// CHECK-NOT: linalg.generic
+#bias = affine_map<(n, f, y, x, c) -> (f, c)>
+#out = affine_map<(n, f, y, x, c) -> (n, f, y, x, c)>
+func.func @conv2d_nchwc(%x: memref<1x1x4x4x16xf32>, %w: memref<2x1x3x3x16x16xf32>, %b: memref<2x16xf32>, %o: memref<1x2x4x4x16xf32>, %id: index, %count: index) {
+  linalg.generic {indexing_maps = [#bias, #out], iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel"]}
+      ins(%b : memref<2x16xf32>) outs(%o : memref<1x2x4x4x16xf32>)
+      attrs = {kiln.microkernel = "conv2d_nchwc", kiln.strides = array<i64: 1, 1>, kiln.dilations = array<i64: 1, 1>, kiln.pads = array<i64: 1, 1, 1, 1>,
+               kiln.epilogue = {activation = "clip", bias = true, depthwise = false, max = 6.0 : f32, min = 0.0 : f32, residual = false}} {
+  ^bb0(%bias: f32, %acc: f32):
+    %c0 = arith.constant 0 : index
+    %v = memref.load %x[%c0, %c0, %c0, %c0, %c0] : memref<1x1x4x4x16xf32>
+    %k = memref.load %w[%c0, %c0, %c0, %c0, %c0, %c0] : memref<2x1x3x3x16x16xf32>
+    %p = arith.mulf %v, %k : f32
+    %s = arith.addf %p, %bias : f32
+    linalg.yield %s : f32
+  }
+  return
+}
