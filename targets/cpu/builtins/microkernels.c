@@ -356,30 +356,31 @@ typedef struct {
 /* acc[b][j] += filter vectors of `blocks` blocks at w (block stride
  * `filter_stride`) times pixel j's 16 channels at px[j]. */
 static inline __attribute__((always_inline)) void
-conv_step(v16f acc[CONV_BLOCKS][CONV_PIXELS], int blocks,
+conv_step(v16f acc[CONV_BLOCKS][CONV_PIXELS], int blocks, int pixels,
           const float *const px[CONV_PIXELS], const float *w,
           int64_t filter_stride) {
   for (int c = 0; c < BLOCK; ++c) {
     v16f wv[CONV_BLOCKS];
     UNROLL_ROWS for (int b = 0; b < blocks; ++b) wv[b] =
         load16(w + b * filter_stride + c * BLOCK);
-    UNROLL_ROWS for (int j = 0; j < CONV_PIXELS; ++j) {
+    UNROLL_ROWS for (int j = 0; j < pixels; ++j) {
       float v = px[j][c];
       UNROLL_ROWS for (int b = 0; b < blocks; ++b) acc[b][j] += wv[b] * v;
     }
   }
 }
 
-/* The same for CONV_PIXELS pixels `step` floats apart from p: one pointer,
- * so the compiler keeps no pointer per pixel. */
+/* The same for pixels `step` floats apart from p: one pointer, so the
+ * compiler keeps no pointer per pixel. */
 static inline __attribute__((always_inline)) void
-conv_step_row(v16f acc[CONV_BLOCKS][CONV_PIXELS], int blocks, const float *p,
-              int64_t step, const float *w, int64_t filter_stride) {
+conv_step_row(v16f acc[CONV_BLOCKS][CONV_PIXELS], int blocks, int pixels,
+              const float *p, int64_t step, const float *w,
+              int64_t filter_stride) {
   for (int c = 0; c < BLOCK; ++c) {
     v16f wv[CONV_BLOCKS];
     UNROLL_ROWS for (int b = 0; b < blocks; ++b) wv[b] =
         load16(w + b * filter_stride + c * BLOCK);
-    UNROLL_ROWS for (int j = 0; j < CONV_PIXELS; ++j) {
+    UNROLL_ROWS for (int j = 0; j < pixels; ++j) {
       float v = p[j * step + c];
       UNROLL_ROWS for (int b = 0; b < blocks; ++b) acc[b][j] += wv[b] * v;
     }
@@ -406,29 +407,34 @@ conv_store(const conv_nchwc *s, v16f v, int64_t n, int64_t block,
 }
 
 /* The window's top-left input position of the tile's pixels (the last one
- * repeated past np); returns whether all CONV_PIXELS lie in one output row,
- * so that their window positions are consecutive. */
+ * repeated past np); returns whether consecutive pixels of the full tile
+ * read consecutive window positions: within one output row, or across rows
+ * when the convolution maps the input plane onto the output plane one to
+ * one (1x1, stride 1, no padding). */
 static inline __attribute__((always_inline)) int
-tile_positions(const conv_nchwc *s, int64_t p0, int64_t np,
+tile_positions(const conv_nchwc *s, int pixels, int64_t p0, int64_t np,
                int64_t top[CONV_PIXELS], int64_t left[CONV_PIXELS]) {
-  UNROLL_ROWS for (int j = 0; j < CONV_PIXELS; ++j) {
+  UNROLL_ROWS for (int j = 0; j < pixels; ++j) {
     int64_t pixel = p0 + (j < np ? j : np - 1);
     top[j] = (pixel / s->ow) * s->sh - s->pt;
     left[j] = (pixel % s->ow) * s->sw - s->pl;
   }
-  return top[CONV_PIXELS - 1] == top[0] && np == CONV_PIXELS;
+  int flat = s->kh == 1 && s->kw == 1 && s->sh == 1 && s->sw == 1 &&
+             s->pt == 0 && s->pl == 0 && s->ih == s->oh && s->iw == s->ow;
+  return np == pixels && (flat || top[pixels - 1] == top[0]);
 }
 
-/* For a tile in one output row: the offset (in floats, within one plane of
- * pixels `pixel_floats` wide) of its first pixel's input at window position
- * (y, x) when every pixel's input is inside the image, else -1. Two bounds
- * checks instead of one per pixel. */
+/* For a tile whose pixels read consecutive window positions (see
+ * tile_positions): the offset (in floats, within one plane of pixels
+ * `pixel_floats` wide) of its first pixel's input at window position (y, x)
+ * when every pixel's input is inside the image, else -1. Two bounds checks
+ * instead of one per pixel. */
 static inline __attribute__((always_inline)) int64_t
-row_offset(const conv_nchwc *s, const int64_t top[CONV_PIXELS],
+row_offset(const conv_nchwc *s, int pixels, const int64_t top[CONV_PIXELS],
            const int64_t left[CONV_PIXELS], int64_t y, int64_t x,
            int64_t pixel_floats) {
   int64_t iy = top[0] + y * s->dh, first = left[0] + x * s->dw,
-          last = left[CONV_PIXELS - 1] + x * s->dw;
+          last = left[pixels - 1] + x * s->dw;
   if ((uint64_t)iy >= (uint64_t)s->ih || first < 0 || last >= s->iw)
     return -1;
   return (iy * s->iw + first) * pixel_floats;
@@ -437,26 +443,28 @@ row_offset(const conv_nchwc *s, const int64_t top[CONV_PIXELS],
 /* Offsets (in floats, within one plane of pixels `pixel_floats` wide) of
  * each pixel's input at window position (y, x), -1 in the padding. */
 static inline __attribute__((always_inline)) void
-window_offsets(const conv_nchwc *s, const int64_t top[CONV_PIXELS],
+window_offsets(const conv_nchwc *s, int pixels,
+               const int64_t top[CONV_PIXELS],
                const int64_t left[CONV_PIXELS], int64_t y, int64_t x,
                int64_t pixel_floats, int64_t offset[CONV_PIXELS]) {
-  UNROLL_ROWS for (int j = 0; j < CONV_PIXELS; ++j) {
+  UNROLL_ROWS for (int j = 0; j < pixels; ++j) {
     int64_t iy = top[j] + y * s->dh, ix = left[j] + x * s->dw;
     int in = (uint64_t)iy < (uint64_t)s->ih && (uint64_t)ix < (uint64_t)s->iw;
     offset[j] = in ? (iy * s->iw + ix) * pixel_floats : -1;
   }
 }
 
-/* Output pixels [p0, p0 + np) of image n, blocks [f0, f0 + blocks). */
+/* Output pixels [p0, p0 + np) of image n (np <= pixels, the tile's width),
+ * blocks [f0, f0 + blocks). */
 static inline __attribute__((always_inline)) void
-conv_tile(const conv_nchwc *s, int64_t n, int64_t f0, int blocks, int64_t p0,
-          int64_t np) {
+conv_tile(const conv_nchwc *s, int64_t n, int64_t f0, int blocks, int pixels,
+          int64_t p0, int64_t np) {
   const float zeros[BLOCK] = {0};
   int64_t top[CONV_PIXELS], left[CONV_PIXELS];
-  int one_row = tile_positions(s, p0, np, top, left);
+  int consecutive = tile_positions(s, pixels, p0, np, top, left);
   v16f acc[CONV_BLOCKS][CONV_PIXELS];
   UNROLL_ROWS for (int b = 0; b < blocks; ++b)
-      UNROLL_ROWS for (int j = 0; j < CONV_PIXELS; ++j) acc[b][j] = (v16f){0};
+      UNROLL_ROWS for (int j = 0; j < pixels; ++j) acc[b][j] = (v16f){0};
   int64_t plane = s->ih * s->iw * BLOCK;
   int64_t filter_stride = s->cb * s->kh * s->kw * BLOCK * BLOCK;
   const float *image = s->input + n * s->cb * plane;
@@ -465,28 +473,28 @@ conv_tile(const conv_nchwc *s, int64_t n, int64_t f0, int blocks, int64_t p0,
     for (int64_t x = 0; x < s->kw; ++x) {
       const float *w = filter + (y * s->kw + x) * BLOCK * BLOCK;
       int64_t w_step = s->kh * s->kw * BLOCK * BLOCK;
-      int64_t row = one_row ? row_offset(s, top, left, y, x, BLOCK) : -1;
+      int64_t row = consecutive ? row_offset(s, pixels, top, left, y, x, BLOCK) : -1;
       if (row >= 0) {
         const float *p = image + row;
         if (s->sw == 1)
           for (int64_t c = 0; c < s->cb; ++c, p += plane, w += w_step)
-            conv_step_row(acc, blocks, p, BLOCK, w, filter_stride);
+            conv_step_row(acc, blocks, pixels, p, BLOCK, w, filter_stride);
         else
           for (int64_t c = 0; c < s->cb; ++c, p += plane, w += w_step)
-            conv_step_row(acc, blocks, p, s->sw * BLOCK, w, filter_stride);
+            conv_step_row(acc, blocks, pixels, p, s->sw * BLOCK, w, filter_stride);
         continue;
       }
       int64_t offset[CONV_PIXELS];
-      window_offsets(s, top, left, y, x, BLOCK, offset);
+      window_offsets(s, pixels, top, left, y, x, BLOCK, offset);
       for (int64_t c = 0; c < s->cb; ++c, w += w_step) {
         const float *px[CONV_PIXELS];
-        UNROLL_ROWS for (int j = 0; j < CONV_PIXELS; ++j) px[j] =
+        UNROLL_ROWS for (int j = 0; j < pixels; ++j) px[j] =
             offset[j] >= 0 ? image + c * plane + offset[j] : zeros;
-        conv_step(acc, blocks, px, w, filter_stride);
+        conv_step(acc, blocks, pixels, px, w, filter_stride);
       }
     }
   UNROLL_ROWS for (int b = 0; b < blocks; ++b)
-      UNROLL_ROWS for (int j = 0; j < CONV_PIXELS; ++j) {
+      UNROLL_ROWS for (int j = 0; j < pixels; ++j) {
     if (j >= np)
       break;
     conv_store(s, acc[b][j], n, f0 + b, p0 + j);
@@ -498,12 +506,12 @@ conv_tile(const conv_nchwc *s, int64_t n, int64_t f0, int blocks, int64_t p0,
  * filter [F/16, 1, KH, KW, C, 16]. */
 static inline __attribute__((always_inline)) void
 conv_tile_plain(const conv_nchwc *s, int64_t n, int64_t f0, int blocks,
-                int64_t p0, int64_t np) {
+                int pixels, int64_t p0, int64_t np) {
   int64_t top[CONV_PIXELS], left[CONV_PIXELS];
-  int one_row = tile_positions(s, p0, np, top, left);
+  int consecutive = tile_positions(s, pixels, p0, np, top, left);
   v16f acc[CONV_BLOCKS][CONV_PIXELS];
   UNROLL_ROWS for (int b = 0; b < blocks; ++b)
-      UNROLL_ROWS for (int j = 0; j < CONV_PIXELS; ++j) acc[b][j] = (v16f){0};
+      UNROLL_ROWS for (int j = 0; j < pixels; ++j) acc[b][j] = (v16f){0};
   int64_t channels = s->cb, plane = s->ih * s->iw;
   int64_t filter_stride = s->kh * s->kw * channels * BLOCK;
   const float *image = s->input + n * channels * plane;
@@ -511,7 +519,7 @@ conv_tile_plain(const conv_nchwc *s, int64_t n, int64_t f0, int blocks,
   for (int64_t y = 0; y < s->kh; ++y)
     for (int64_t x = 0; x < s->kw; ++x) {
       const float *w = filter + (y * s->kw + x) * channels * BLOCK;
-      int64_t row = one_row ? row_offset(s, top, left, y, x, 1) : -1;
+      int64_t row = consecutive ? row_offset(s, pixels, top, left, y, x, 1) : -1;
       if (row >= 0) {
         /* Strides 1 and 2 (stems) get constant pixel offsets. */
         const float *p = image + row;
@@ -520,13 +528,13 @@ conv_tile_plain(const conv_nchwc *s, int64_t n, int64_t f0, int blocks,
           UNROLL_ROWS for (int b = 0; b < blocks; ++b) wv[b] =
               load16(w + b * filter_stride + c * BLOCK);
           if (s->sw == 2)
-            UNROLL_ROWS for (int j = 0; j < CONV_PIXELS; ++j) {
+            UNROLL_ROWS for (int j = 0; j < pixels; ++j) {
               float v = p[2 * j];
               UNROLL_ROWS for (int b = 0; b < blocks; ++b) acc[b][j] +=
                   wv[b] * v;
             }
           else
-            UNROLL_ROWS for (int j = 0; j < CONV_PIXELS; ++j) {
+            UNROLL_ROWS for (int j = 0; j < pixels; ++j) {
               float v = p[j * s->sw];
               UNROLL_ROWS for (int b = 0; b < blocks; ++b) acc[b][j] +=
                   wv[b] * v;
@@ -535,20 +543,20 @@ conv_tile_plain(const conv_nchwc *s, int64_t n, int64_t f0, int blocks,
         continue;
       }
       int64_t offset[CONV_PIXELS];
-      window_offsets(s, top, left, y, x, 1, offset);
+      window_offsets(s, pixels, top, left, y, x, 1, offset);
       for (int64_t c = 0; c < channels; ++c) {
         v16f wv[CONV_BLOCKS];
         UNROLL_ROWS for (int b = 0; b < blocks; ++b) wv[b] =
             load16(w + b * filter_stride + c * BLOCK);
         const float *p = image + c * plane;
-        UNROLL_ROWS for (int j = 0; j < CONV_PIXELS; ++j) {
+        UNROLL_ROWS for (int j = 0; j < pixels; ++j) {
           float v = offset[j] >= 0 ? p[offset[j]] : 0.0f;
           UNROLL_ROWS for (int b = 0; b < blocks; ++b) acc[b][j] += wv[b] * v;
         }
       }
     }
   UNROLL_ROWS for (int b = 0; b < blocks; ++b)
-      UNROLL_ROWS for (int j = 0; j < CONV_PIXELS; ++j) {
+      UNROLL_ROWS for (int j = 0; j < pixels; ++j) {
     if (j >= np)
       break;
     conv_store(s, acc[b][j], n, f0 + b, p0 + j);
@@ -557,57 +565,84 @@ conv_tile_plain(const conv_nchwc *s, int64_t n, int64_t f0, int blocks,
 
 /* Depthwise: output pixels [p0, p0 + np) of image n, channel block `block`
  * (input block = output block). */
-static void depthwise_tile(const conv_nchwc *s, int64_t n, int64_t block,
-                           int64_t p0, int64_t np) {
+static inline __attribute__((always_inline)) void
+depthwise_tile(const conv_nchwc *s, int64_t n, int64_t block, int pixels,
+               int64_t p0, int64_t np) {
   const float zeros[BLOCK] = {0};
   int64_t top[CONV_PIXELS], left[CONV_PIXELS];
-  int one_row = tile_positions(s, p0, np, top, left);
+  int consecutive = tile_positions(s, pixels, p0, np, top, left);
   v16f acc[CONV_PIXELS];
-  UNROLL_ROWS for (int j = 0; j < CONV_PIXELS; ++j) acc[j] = (v16f){0};
+  UNROLL_ROWS for (int j = 0; j < pixels; ++j) acc[j] = (v16f){0};
   const float *image = s->input + (n * s->cb + block) * s->ih * s->iw * BLOCK;
   const float *filter = s->filter + block * s->kh * s->kw * BLOCK;
   for (int64_t y = 0; y < s->kh; ++y)
     for (int64_t x = 0; x < s->kw; ++x) {
       v16f w = load16(filter + (y * s->kw + x) * BLOCK);
-      int64_t row = one_row ? row_offset(s, top, left, y, x, BLOCK) : -1;
+      int64_t row = consecutive ? row_offset(s, pixels, top, left, y, x, BLOCK) : -1;
       if (row >= 0) {
         const float *p = image + row;
         int64_t step = s->sw * BLOCK;
-        UNROLL_ROWS for (int j = 0; j < CONV_PIXELS; ++j) acc[j] +=
+        UNROLL_ROWS for (int j = 0; j < pixels; ++j) acc[j] +=
             w * load16(p + j * step);
         continue;
       }
       int64_t offset[CONV_PIXELS];
-      window_offsets(s, top, left, y, x, BLOCK, offset);
-      UNROLL_ROWS for (int j = 0; j < CONV_PIXELS; ++j) acc[j] +=
+      window_offsets(s, pixels, top, left, y, x, BLOCK, offset);
+      UNROLL_ROWS for (int j = 0; j < pixels; ++j) acc[j] +=
           w * load16(offset[j] >= 0 ? image + offset[j] : zeros);
     }
-  UNROLL_ROWS for (int j = 0; j < CONV_PIXELS; ++j) {
+  UNROLL_ROWS for (int j = 0; j < pixels; ++j) {
     if (j >= np)
       break;
     conv_store(s, acc[j], n, block, p0 + j);
   }
 }
 
-/* A tile of CONV_BLOCKS output blocks and one of a single block (the last
- * of an odd count), for blocked and for plain inputs. */
+/* The tile functions the kernels run: full width (CONV_PIXELS), and the
+ * narrow tiles (CONV_TAIL) that finish a plane whose pixel count is not a
+ * multiple of CONV_PIXELS, so that a 7x7 plane computes 52 pixels rather
+ * than 60; each with CONV_BLOCKS output blocks or one (the last of an odd
+ * count). */
+enum { CONV_TAIL = CONV_PIXELS / 3 };
+enum { KILN_CONV_BLOCKED, KILN_CONV_PLAIN_INPUT };
 typedef void (*conv_tile_fn)(const conv_nchwc *s, int64_t n, int64_t f0,
                              int64_t p0, int64_t np);
-static void conv_tile_full(const conv_nchwc *s, int64_t n, int64_t f0,
+#define KILN_CONV_TILE(name, tile, blocks, pixels)                             \
+  static void name(const conv_nchwc *s, int64_t n, int64_t f0, int64_t p0,     \
+                   int64_t np) {                                               \
+    tile(s, n, f0, blocks, pixels, p0, np);                                    \
+  }
+KILN_CONV_TILE(conv_wide, conv_tile, CONV_BLOCKS, CONV_PIXELS)
+KILN_CONV_TILE(conv_wide_one, conv_tile, 1, CONV_PIXELS)
+KILN_CONV_TILE(conv_narrow, conv_tile, CONV_BLOCKS, CONV_TAIL)
+KILN_CONV_TILE(conv_narrow_one, conv_tile, 1, CONV_TAIL)
+KILN_CONV_TILE(conv_plain_wide, conv_tile_plain, CONV_BLOCKS, CONV_PIXELS)
+KILN_CONV_TILE(conv_plain_wide_one, conv_tile_plain, 1, CONV_PIXELS)
+KILN_CONV_TILE(conv_plain_narrow, conv_tile_plain, CONV_BLOCKS, CONV_TAIL)
+KILN_CONV_TILE(conv_plain_narrow_one, conv_tile_plain, 1, CONV_TAIL)
+#undef KILN_CONV_TILE
+
+/* Depthwise tiles: one block. */
+static void depthwise_wide(const conv_nchwc *s, int64_t n, int64_t block,
                            int64_t p0, int64_t np) {
-  conv_tile(s, n, f0, CONV_BLOCKS, p0, np);
+  depthwise_tile(s, n, block, CONV_PIXELS, p0, np);
 }
-static void conv_tile_one(const conv_nchwc *s, int64_t n, int64_t f0,
-                          int64_t p0, int64_t np) {
-  conv_tile(s, n, f0, 1, p0, np);
+static void depthwise_narrow(const conv_nchwc *s, int64_t n, int64_t block,
+                             int64_t p0, int64_t np) {
+  depthwise_tile(s, n, block, CONV_TAIL, p0, np);
 }
-static void conv_tile_plain_full(const conv_nchwc *s, int64_t n, int64_t f0,
-                                 int64_t p0, int64_t np) {
-  conv_tile_plain(s, n, f0, CONV_BLOCKS, p0, np);
-}
-static void conv_tile_plain_one(const conv_nchwc *s, int64_t n, int64_t f0,
-                                int64_t p0, int64_t np) {
-  conv_tile_plain(s, n, f0, 1, p0, np);
+
+/* Runs a unit of up to CONV_PIXELS pixels from p0: one wide tile, or narrow
+ * ones for the plane's last, partial unit. */
+static inline __attribute__((always_inline)) void
+run_unit(const conv_nchwc *s, conv_tile_fn wide, conv_tile_fn narrow,
+         int64_t n, int64_t f0, int64_t p0, int64_t np) {
+  if (np == CONV_PIXELS) {
+    wide(s, n, f0, p0, np);
+    return;
+  }
+  for (int64_t q = 0; q < np; q += CONV_TAIL)
+    narrow(s, n, f0, p0 + q, min64(CONV_TAIL, np - q));
 }
 
 static float float_of_bits(int64_t bits) {
@@ -619,8 +654,8 @@ static float float_of_bits(int64_t bits) {
 
 /* Workgroup wg of wgc takes a contiguous share of the (image, block group,
  * pixel tile) units; consecutive units share filter blocks. */
-static void conv_units(const conv_nchwc *s, int64_t batch, conv_tile_fn full,
-                       conv_tile_fn one, int64_t wg, int64_t wgc) {
+static void conv_units(const conv_nchwc *s, int64_t batch, int input_layout,
+                       int64_t wg, int64_t wgc) {
   int64_t positions = s->oh * s->ow, fb = s->fb;
   int64_t tiles = (positions + CONV_PIXELS - 1) / CONV_PIXELS;
   int64_t groups = (fb + CONV_BLOCKS - 1) / CONV_BLOCKS;
@@ -631,7 +666,13 @@ static void conv_units(const conv_nchwc *s, int64_t batch, conv_tile_fn full,
             n = u / (tiles * groups);
     int64_t f0 = group * CONV_BLOCKS, p0 = tile * CONV_PIXELS;
     int64_t np = min64(CONV_PIXELS, positions - p0);
-    (fb - f0 < CONV_BLOCKS ? one : full)(s, n, f0, p0, np);
+    int plain = input_layout == KILN_CONV_PLAIN_INPUT;
+    if (fb - f0 < CONV_BLOCKS)
+      run_unit(s, plain ? conv_plain_wide_one : conv_wide_one,
+               plain ? conv_plain_narrow_one : conv_narrow_one, n, f0, p0, np);
+    else
+      run_unit(s, plain ? conv_plain_wide : conv_wide,
+               plain ? conv_plain_narrow : conv_narrow, n, f0, p0, np);
   }
 }
 
@@ -651,13 +692,13 @@ static void conv_units(const conv_nchwc *s, int64_t batch, conv_tile_fn full,
 /* Blocked input [N, C/16, H, W, 16]. */
 KILN_BUILTIN void kiln_ukernel_conv2d_nchwc_f32(KILN_CONV_ARGUMENTS) {
   KILN_CONV_STATE;
-  conv_units(&s, batch, conv_tile_full, conv_tile_one, wg, wgc);
+  conv_units(&s, batch, KILN_CONV_BLOCKED, wg, wgc);
 }
 
 /* Plain image input [N, C, H, W], C = cb < 16. */
 KILN_BUILTIN void kiln_ukernel_conv2d_plain_input_f32(KILN_CONV_ARGUMENTS) {
   KILN_CONV_STATE;
-  conv_units(&s, batch, conv_tile_plain_full, conv_tile_plain_one, wg, wgc);
+  conv_units(&s, batch, KILN_CONV_PLAIN_INPUT, wg, wgc);
 }
 
 /* Depthwise (C = F, one filter per channel): the same arguments, filter
@@ -672,7 +713,8 @@ KILN_BUILTIN void kiln_ukernel_depthwise_conv2d_nchwc_f32(KILN_CONV_ARGUMENTS) {
   for (int64_t u = first; u < end; ++u) {
     int64_t tile = u % tiles, block = (u / tiles) % fb, n = u / (tiles * fb);
     int64_t p0 = tile * CONV_PIXELS;
-    depthwise_tile(&s, n, block, p0, min64(CONV_PIXELS, positions - p0));
+    run_unit(&s, depthwise_wide, depthwise_narrow, n, block, p0,
+             min64(CONV_PIXELS, positions - p0));
   }
 }
 
