@@ -32,77 +32,69 @@ constexpr int64_t kBlock = Conv2DNchwcOp::kChannelBlock;
 
 int64_t blocksOf(int64_t channels) { return (channels + kBlock - 1) / kBlock; }
 
+/// The f32 elements of a constant filter (weights can be 100 MB: copied as
+/// floats, not through ConstantTensor's doubles), or nothing.
+std::optional<std::vector<float>> filterValues(Value filter) {
+  auto constant = filter.getDefiningOp<ConstantOp>();
+  auto dense =
+      constant ? dyn_cast<DenseElementsAttr>(constant.getValue()) : nullptr;
+  if (!dense || !dense.getElementType().isF32())
+    return std::nullopt;
+  auto values = dense.getValues<float>();
+  return std::vector<float>(values.begin(), values.end());
+}
+
+DenseElementsAttr floatAttr(ArrayRef<int64_t> shape, ArrayRef<float> values,
+                            MLIRContext *context) {
+  auto type = RankedTensorType::get(shape, Float32Type::get(context));
+  return DenseElementsAttr::get(type, values);
+}
+
 /// Filter [F, C, KH, KW] -> [F/16, C/16, KH, KW, 16 (c), 16 (f)], zero for
 /// the padding channels.
-ConstantTensor packFilter(const ConstantTensor &filter) {
-  ArrayRef<int64_t> s = filter.getShape();
-  int64_t features = s[0], channels = s[1], kh = s[2], kw = s[3];
-  auto type = RankedTensorType::get(
-      {blocksOf(features), blocksOf(channels), kh, kw, kBlock, kBlock},
-      filter.getType().getElementType());
-  ConstantTensor packed(type);
-  int64_t to = 0;
-  for (int64_t fb = 0; fb < blocksOf(features); ++fb)
-    for (int64_t cb = 0; cb < blocksOf(channels); ++cb)
+std::vector<float> packFilter(ArrayRef<float> filter, int64_t features,
+                              int64_t channels, int64_t kh, int64_t kw) {
+  int64_t fbs = blocksOf(features), cbs = blocksOf(channels);
+  std::vector<float> packed(fbs * cbs * kh * kw * kBlock * kBlock, 0.0f);
+  for (int64_t f = 0; f < features; ++f)
+    for (int64_t c = 0; c < channels; ++c)
       for (int64_t y = 0; y < kh; ++y)
         for (int64_t x = 0; x < kw; ++x)
-          for (int64_t c = 0; c < kBlock; ++c)
-            for (int64_t f = 0; f < kBlock; ++f, ++to) {
-              int64_t feature = fb * kBlock + f, channel = cb * kBlock + c;
-              if (feature < features && channel < channels)
-                packed.set(to, filter.getFloat(
-                                   ((feature * channels + channel) * kh + y) *
-                                       kw +
-                                   x));
-              else
-                packed.set(to, 0.0);
-            }
+          packed[((((f / kBlock * cbs + c / kBlock) * kh + y) * kw + x) *
+                      kBlock +
+                  c % kBlock) *
+                     kBlock +
+                 f % kBlock] = filter[((f * channels + c) * kh + y) * kw + x];
   return packed;
 }
 
 /// Filter [F, C, KH, KW] of a plain input (C < 16) -> [F/16, 1, KH, KW, C,
 /// 16 (f)], zero for the padding output channels.
-ConstantTensor packPlainInputFilter(const ConstantTensor &filter) {
-  ArrayRef<int64_t> s = filter.getShape();
-  int64_t features = s[0], channels = s[1], kh = s[2], kw = s[3];
-  auto type = RankedTensorType::get(
-      {blocksOf(features), 1, kh, kw, channels, kBlock},
-      filter.getType().getElementType());
-  ConstantTensor packed(type);
-  int64_t to = 0;
-  for (int64_t fb = 0; fb < blocksOf(features); ++fb)
-    for (int64_t y = 0; y < kh; ++y)
-      for (int64_t x = 0; x < kw; ++x)
-        for (int64_t c = 0; c < channels; ++c)
-          for (int64_t f = 0; f < kBlock; ++f, ++to) {
-            int64_t feature = fb * kBlock + f;
-            packed.set(to, feature < features
-                               ? filter.getFloat(
-                                     ((feature * channels + c) * kh + y) * kw +
-                                     x)
-                               : 0.0);
-          }
+std::vector<float> packPlainInputFilter(ArrayRef<float> filter,
+                                        int64_t features, int64_t channels,
+                                        int64_t kh, int64_t kw) {
+  std::vector<float> packed(blocksOf(features) * kh * kw * channels * kBlock,
+                            0.0f);
+  for (int64_t f = 0; f < features; ++f)
+    for (int64_t c = 0; c < channels; ++c)
+      for (int64_t y = 0; y < kh; ++y)
+        for (int64_t x = 0; x < kw; ++x)
+          packed[(((f / kBlock * kh + y) * kw + x) * channels + c) * kBlock +
+                 f % kBlock] = filter[((f * channels + c) * kh + y) * kw + x];
   return packed;
 }
 
 /// Depthwise filter [C, 1, KH, KW] -> [C/16, KH, KW, 16], zero for the
 /// padding channels.
-ConstantTensor packDepthwiseFilter(const ConstantTensor &filter) {
-  ArrayRef<int64_t> s = filter.getShape();
-  int64_t channels = s[0], kh = s[2], kw = s[3];
-  auto type = RankedTensorType::get({blocksOf(channels), kh, kw, kBlock},
-                                    filter.getType().getElementType());
-  ConstantTensor packed(type);
-  int64_t to = 0;
-  for (int64_t cb = 0; cb < blocksOf(channels); ++cb)
+std::vector<float> packDepthwiseFilter(ArrayRef<float> filter,
+                                       int64_t channels, int64_t kh,
+                                       int64_t kw) {
+  std::vector<float> packed(blocksOf(channels) * kh * kw * kBlock, 0.0f);
+  for (int64_t c = 0; c < channels; ++c)
     for (int64_t y = 0; y < kh; ++y)
       for (int64_t x = 0; x < kw; ++x)
-        for (int64_t c = 0; c < kBlock; ++c, ++to) {
-          int64_t channel = cb * kBlock + c;
-          packed.set(to, channel < channels
-                             ? filter.getFloat(((channel * kh) + y) * kw + x)
-                             : 0.0);
-        }
+        packed[((c / kBlock * kh + y) * kw + x) * kBlock + c % kBlock] =
+            filter[(c * kh + y) * kw + x];
   return packed;
 }
 
@@ -122,13 +114,16 @@ struct BlockConvolutionsPass
 
   void block(ConvOp conv) {
     auto inType = conv.getInput().getType();
-    auto filter = constantOf(conv.getFilter());
     std::optional<ConstantTensor> bias = constantOf(conv.getBias());
-    if (inType.getRank() != 4 || !inType.getElementType().isF32() || !filter ||
+    if (inType.getRank() != 4 || !inType.getElementType().isF32() ||
         (conv.getBias() && !bias))
       return;
-    int64_t channels = inType.getDimSize(1),
-            features = filter->getShape()[0];
+    std::optional<std::vector<float>> filter = filterValues(conv.getFilter());
+    if (!filter)
+      return;
+    ArrayRef<int64_t> filterShape = conv.getFilter().getType().getShape();
+    int64_t channels = inType.getDimSize(1), features = filterShape[0];
+    int64_t kh = filterShape[2], kw = filterShape[3];
     bool depthwise = conv.getGroup() == channels && features == channels &&
                      channels > 1;
     if (conv.getGroup() != 1 && !depthwise)
@@ -174,12 +169,22 @@ struct BlockConvolutionsPass
     Value input = plainInput
                       ? conv.getInput()
                       : b.create<ToNchwcOp>(loc, conv.getInput()).getResult();
-    Value packed = b.create<ConstantOp>(
-        conv.getFilter().getLoc(),
-        (depthwise    ? packDepthwiseFilter(*filter)
-         : plainInput ? packPlainInputFilter(*filter)
-                      : packFilter(*filter))
-            .toAttr());
+    MLIRContext *context = conv.getContext();
+    DenseElementsAttr packedFilter =
+        depthwise
+            ? floatAttr({blocksOf(channels), kh, kw, kBlock},
+                        packDepthwiseFilter(*filter, channels, kh, kw), context)
+        : plainInput
+            ? floatAttr({blocksOf(features), 1, kh, kw, channels, kBlock},
+                        packPlainInputFilter(*filter, features, channels, kh,
+                                             kw),
+                        context)
+            : floatAttr(
+                  {blocksOf(features), blocksOf(channels), kh, kw, kBlock,
+                   kBlock},
+                  packFilter(*filter, features, channels, kh, kw), context);
+    Value packed =
+        b.create<ConstantOp>(conv.getFilter().getLoc(), packedFilter);
     Value blockedBias;
     if (bias) {
       auto type = RankedTensorType::get({blocksOf(features), kBlock},

@@ -51,6 +51,8 @@ public:
   /// there (a multiple of KILN_TENSOR_ALIGNMENT). Identical byte strings are
   /// stored once.
   uint64_t addWeight(const void *data, uint64_t size);
+  /// Room for `bytes` of weights, so that adding them copies each once.
+  void reserveWeights(uint64_t bytes) { weights.reserve(bytes); }
 
   void setModelName(std::string name) { modelName = std::move(name); }
   /// Who wrote the bundle, e.g. "kiln 0.1.0" (the default is "kiln").

@@ -120,8 +120,14 @@ bundle::Binding BundleBuilder::bindingFor(Value value,
   auto dense = cast<DenseElementsAttr>(constant.getValue());
   auto [it, inserted] = weightOffsets.try_emplace(dense, 0);
   if (inserted) {
-    std::vector<char> bytes = constantBytes(dense);
-    it->second = writer.addWeight(bytes.data(), bytes.size());
+    // Most weights are stored as they are in the attribute: no copy.
+    if (!dense.isSplat() && !type.getElementType().isInteger(1)) {
+      ArrayRef<char> raw = dense.getRawData();
+      it->second = writer.addWeight(raw.data(), raw.size());
+    } else {
+      std::vector<char> bytes = constantBytes(dense);
+      it->second = writer.addWeight(bytes.data(), bytes.size());
+    }
   }
   return {KILN_BUFFER_WEIGHTS, it->second, size};
 }
@@ -129,6 +135,13 @@ bundle::Binding BundleBuilder::bindingFor(Value value,
 bool BundleBuilder::build(bundle::BundleWriter &writer, std::string &error) {
   writer.setArenaSize(
       main->getAttrOfType<IntegerAttr>(mlir::kiln::kArenaSizeAttr).getInt());
+  // The weights section grows once, not by doubling 100 MB buffers.
+  uint64_t weightBytes = 0;
+  main.walk([&](mlir::kiln::ConstantOp constant) {
+    weightBytes += mlir::kiln::tensorByteSize(constant.getType()) +
+                   KILN_TENSOR_ALIGNMENT;
+  });
+  writer.reserveWeights(weightBytes);
   auto tensorSpec = [&](Value value, StringAttr name,
                         bundle::TensorSpec &spec) {
     auto type = cast<RankedTensorType>(value.getType());

@@ -16,6 +16,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <chrono>
+#include <thread>
 
 using namespace mlir;
 
@@ -261,6 +262,7 @@ bool Compiler::run() {
   bool staticLib = options.emit == CompileOptions::Emit::StaticLib;
   llvm::SmallString<0> staticObject;
   if (!phase(Phase::Codegen, [&] {
+        mlir::kiln::cpu::prepareCpuCodeGen(context);
         if (staticLib) {
           std::string error;
           if (!mlir::kiln::cpu::emitCpuObject(
@@ -275,21 +277,40 @@ bool Compiler::run() {
           }
           return true;
         }
-        for (size_t i = 0; i < targets.size(); ++i) {
-          bundle::Executable result;
-          result.target = targets[i]->id;
-          std::string error;
-          if (!mlir::kiln::cpu::emitCpuExecutable(
-                  *loweredExecutables[i], *targets[i], entryFunctions,
-                  result.image, error,
-                  stopsAfter(Phase::Codegen) ? &llvm::outs() : nullptr)) {
+        // Targets are independent LLVM modules: each gets a thread (LLVM's
+        // optimisation and code generation are most of the compile time),
+        // except when their IR is printed, which must not interleave.
+        size_t count = targets.size();
+        std::vector<bundle::Executable> results(count);
+        std::vector<std::string> errors(count);
+        std::vector<char> ok(count, 0);
+        auto emit = [&](size_t i) {
+          results[i].target = targets[i]->id;
+          ok[i] = mlir::kiln::cpu::emitCpuExecutable(
+              *loweredExecutables[i], *targets[i], entryFunctions,
+              results[i].image, errors[i],
+              stopsAfter(Phase::Codegen) ? &llvm::outs() : nullptr);
+        };
+        if (stopsAfter(Phase::Codegen) || count == 1) {
+          for (size_t i = 0; i < count; ++i)
+            emit(i);
+        } else {
+          std::vector<std::thread> threads;
+          for (size_t i = 1; i < count; ++i)
+            threads.emplace_back(emit, i);
+          emit(0);
+          for (std::thread &thread : threads)
+            thread.join();
+        }
+        for (size_t i = 0; i < count; ++i)
+          if (!ok[i]) {
             llvm::errs() << "kiln: error: " << options.modelPath << ": "
-                         << targets[i]->name << " code generation: " << error
-                         << "\n";
+                         << targets[i]->name
+                         << " code generation: " << errors[i] << "\n";
             return false;
           }
+        for (bundle::Executable &result : results)
           executables.push_back(std::move(result));
-        }
         return true;
       }))
     return false;

@@ -266,15 +266,21 @@ void printProfile(Model &model, Session &session, uint32_t runs) {
     rows[it->second].second += nanoseconds[d];
     total += nanoseconds[d];
   }
-  std::stable_sort(rows.begin(), rows.end(), [](const auto &a, const auto &b) {
-    return a.second > b.second;
+  // Slowest first; ties keep schedule order (rows are in first-seen order).
+  std::vector<size_t> order(rows.size());
+  for (size_t i = 0; i < order.size(); ++i)
+    order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return rows[a].second != rows[b].second ? rows[a].second > rows[b].second
+                                            : a < b;
   });
   std::printf("profile: %u dispatches in %zu groups, mean of %u runs "
               "(one dispatch timed at a time)\n",
               count, rows.size(), runs);
   std::printf("%10s %7s %7s  %s\n", "ms", "share", "cumul.", "dispatch");
   double cumulative = 0;
-  for (const auto &[name, ns] : rows) {
+  for (size_t i : order) {
+    const auto &[name, ns] = rows[i];
     double share = total ? 100.0 * ns / total : 0;
     cumulative += share;
     std::printf("%10.4f %6.1f%% %6.1f%%  %s\n", ns / 1e6 / runs, share,

@@ -257,15 +257,18 @@ bool linkSharedObject(llvm::StringRef object, std::vector<uint8_t> &elf,
 
 } // namespace
 
-bool emitCpuObject(ModuleOp executable, const CpuTarget &target,
-                   llvm::ArrayRef<std::string> entryFunctions,
-                   llvm::StringRef tableSymbol, llvm::SmallString<0> &object,
-                   std::string &error, llvm::raw_ostream *optimizedIR) {
+void prepareCpuCodeGen(MLIRContext &context) {
   initializeLLVMTargets();
   DialectRegistry registry;
   registerBuiltinDialectTranslation(registry);
   registerLLVMDialectTranslation(registry);
-  executable->getContext()->appendDialectRegistry(registry);
+  context.appendDialectRegistry(registry);
+}
+
+bool emitCpuObject(ModuleOp executable, const CpuTarget &target,
+                   llvm::ArrayRef<std::string> entryFunctions,
+                   llvm::StringRef tableSymbol, llvm::SmallString<0> &object,
+                   std::string &error, llvm::raw_ostream *optimizedIR) {
 
   llvm::LLVMContext context;
   std::unique_ptr<llvm::Module> module =

@@ -31,6 +31,12 @@ llvm::ArrayRef<CpuTarget> cpuTargets();
 /// The target called `name`, or null.
 const CpuTarget *findCpuTarget(llvm::StringRef name);
 
+/// Registers the LLVM IR translations and initialises the LLVM targets:
+/// once per context, before any emit call. The emit calls then only read the
+/// context, so executables for different targets may be emitted on
+/// different threads at once (each has its own LLVMContext).
+void prepareCpuCodeGen(MLIRContext &context);
+
 /// Compiles the lowered executable module (in the LLVM dialect; functions
 /// with bare-pointer buffer arguments followed by workgroup id and count)
 /// for `target` into a relocatable object whose entry table `tableSymbol`
