@@ -652,28 +652,53 @@ static float float_of_bits(int64_t bits) {
   return f;
 }
 
-/* Workgroup wg of wgc takes a contiguous share of the (image, block group,
- * pixel tile) units; consecutive units share filter blocks. */
+/* Runs the share of an output of `groups` block groups by `tiles` pixel
+ * tiles (all images) that workgroup wg of wgc computes, binding n, group
+ * and tile for the body. Where there are tiles enough, a workgroup takes a
+ * band of pixel tiles for every group, so a thread reads only its band of
+ * the input, once, from its own cache; within the band the groups run one
+ * after another so that a group's filter stays in cache across the tiles.
+ * (resnet50 at 2 threads: 38 -> 30 ms against splitting groups first.)
+ * Small planes split (group, tile) pairs instead, for balance. */
+#define KILN_FOR_UNITS(batch, groups, tiles, wg, wgc, n, group, tile, ...)    \
+  do {                                                                         \
+    int64_t spatial_ = (batch) * (tiles);                                      \
+    if (spatial_ >= 4 * (wgc)) {                                               \
+      int64_t first_ = spatial_ * (wg) / (wgc),                                \
+              end_ = spatial_ * ((wg) + 1) / (wgc);                            \
+      for (int64_t group = 0; group < (groups); ++group)                       \
+        for (int64_t u_ = first_; u_ < end_; ++u_) {                           \
+          int64_t n = u_ / (tiles), tile = u_ % (tiles);                       \
+          __VA_ARGS__;                                                         \
+        }                                                                      \
+    } else {                                                                   \
+      int64_t units_ = (batch) * (groups) * (tiles);                           \
+      int64_t first_ = units_ * (wg) / (wgc),                                  \
+              end_ = units_ * ((wg) + 1) / (wgc);                              \
+      for (int64_t u_ = first_; u_ < end_; ++u_) {                             \
+        int64_t tile = u_ % (tiles), group = (u_ / (tiles)) % (groups),        \
+                n = u_ / ((tiles) * (groups));                                 \
+        __VA_ARGS__;                                                           \
+      }                                                                        \
+    }                                                                          \
+  } while (0)
+
 static void conv_units(const conv_nchwc *s, int64_t batch, int input_layout,
                        int64_t wg, int64_t wgc) {
   int64_t positions = s->oh * s->ow, fb = s->fb;
   int64_t tiles = (positions + CONV_PIXELS - 1) / CONV_PIXELS;
   int64_t groups = (fb + CONV_BLOCKS - 1) / CONV_BLOCKS;
-  int64_t units = batch * groups * tiles;
-  int64_t first = units * wg / wgc, end = units * (wg + 1) / wgc;
-  for (int64_t u = first; u < end; ++u) {
-    int64_t tile = u % tiles, group = (u / tiles) % groups,
-            n = u / (tiles * groups);
+  int plain = input_layout == KILN_CONV_PLAIN_INPUT;
+  KILN_FOR_UNITS(batch, groups, tiles, wg, wgc, n, group, tile, {
     int64_t f0 = group * CONV_BLOCKS, p0 = tile * CONV_PIXELS;
     int64_t np = min64(CONV_PIXELS, positions - p0);
-    int plain = input_layout == KILN_CONV_PLAIN_INPUT;
     if (fb - f0 < CONV_BLOCKS)
       run_unit(s, plain ? conv_plain_wide_one : conv_wide_one,
                plain ? conv_plain_narrow_one : conv_narrow_one, n, f0, p0, np);
     else
       run_unit(s, plain ? conv_plain_wide : conv_wide,
                plain ? conv_plain_narrow : conv_narrow, n, f0, p0, np);
-  }
+  });
 }
 
 #define KILN_CONV_ARGUMENTS                                                    \
@@ -702,20 +727,17 @@ KILN_BUILTIN void kiln_ukernel_conv2d_plain_input_f32(KILN_CONV_ARGUMENTS) {
 }
 
 /* Depthwise (C = F, one filter per channel): the same arguments, filter
- * [C/16, KH, KW, 16]; workgroups share the (image, block, pixel tile)
- * units. */
+ * [C/16, KH, KW, 16]; workgroups share (image, block, pixel tile) units as
+ * KILN_FOR_UNITS says. */
 KILN_BUILTIN void kiln_ukernel_depthwise_conv2d_nchwc_f32(KILN_CONV_ARGUMENTS) {
   KILN_CONV_STATE;
   int64_t positions = oh * ow;
   int64_t tiles = (positions + CONV_PIXELS - 1) / CONV_PIXELS;
-  int64_t units = batch * fb * tiles;
-  int64_t first = units * wg / wgc, end = units * (wg + 1) / wgc;
-  for (int64_t u = first; u < end; ++u) {
-    int64_t tile = u % tiles, block = (u / tiles) % fb, n = u / (tiles * fb);
+  KILN_FOR_UNITS(batch, fb, tiles, wg, wgc, n, block, tile, {
     int64_t p0 = tile * CONV_PIXELS;
     run_unit(&s, depthwise_wide, depthwise_narrow, n, block, p0,
              min64(CONV_PIXELS, positions - p0));
-  }
+  });
 }
 
 /*
