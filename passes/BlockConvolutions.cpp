@@ -86,9 +86,8 @@ std::vector<float> packPlainInputFilter(ArrayRef<float> filter,
 
 /// Depthwise filter [C, 1, KH, KW] -> [C/16, KH, KW, 16], zero for the
 /// padding channels.
-std::vector<float> packDepthwiseFilter(ArrayRef<float> filter,
-                                       int64_t channels, int64_t kh,
-                                       int64_t kw) {
+std::vector<float> packDepthwiseFilter(ArrayRef<float> filter, int64_t channels,
+                                       int64_t kh, int64_t kw) {
   std::vector<float> packed(blocksOf(channels) * kh * kw * kBlock, 0.0f);
   for (int64_t c = 0; c < channels; ++c)
     for (int64_t y = 0; y < kh; ++y)
@@ -124,8 +123,8 @@ struct BlockConvolutionsPass
     ArrayRef<int64_t> filterShape = conv.getFilter().getType().getShape();
     int64_t channels = inType.getDimSize(1), features = filterShape[0];
     int64_t kh = filterShape[2], kw = filterShape[3];
-    bool depthwise = conv.getGroup() == channels && features == channels &&
-                     channels > 1;
+    bool depthwise =
+        conv.getGroup() == channels && features == channels && channels > 1;
     if (conv.getGroup() != 1 && !depthwise)
       return;
     // Padding channels to whole blocks costs work; beyond half as much
@@ -142,8 +141,8 @@ struct BlockConvolutionsPass
     SmallVector<Operation *> chain = {conv};
     Value residual;
     if (auto add = dyn_cast_or_null<AddOp>(soleUser(conv.getResult()))) {
-      Value other = add.getLhs() == conv.getResult() ? add.getRhs()
-                                                     : add.getLhs();
+      Value other =
+          add.getLhs() == conv.getResult() ? add.getRhs() : add.getLhs();
       if (other.getType() == conv.getType() && other != conv.getResult())
         residual = other, chain.push_back(add);
     }
@@ -175,14 +174,14 @@ struct BlockConvolutionsPass
             ? floatAttr({blocksOf(channels), kh, kw, kBlock},
                         packDepthwiseFilter(*filter, channels, kh, kw), context)
         : plainInput
-            ? floatAttr({blocksOf(features), 1, kh, kw, channels, kBlock},
-                        packPlainInputFilter(*filter, features, channels, kh,
-                                             kw),
-                        context)
-            : floatAttr(
-                  {blocksOf(features), blocksOf(channels), kh, kw, kBlock,
-                   kBlock},
-                  packFilter(*filter, features, channels, kh, kw), context);
+            ? floatAttr(
+                  {blocksOf(features), 1, kh, kw, channels, kBlock},
+                  packPlainInputFilter(*filter, features, channels, kh, kw),
+                  context)
+            : floatAttr({blocksOf(features), blocksOf(channels), kh, kw, kBlock,
+                         kBlock},
+                        packFilter(*filter, features, channels, kh, kw),
+                        context);
     Value packed =
         b.create<ConstantOp>(conv.getFilter().getLoc(), packedFilter);
     Value blockedBias;
@@ -198,8 +197,8 @@ struct BlockConvolutionsPass
         residual ? b.create<ToNchwcOp>(residual.getLoc(), residual).getResult()
                  : Value();
     auto blocked = b.create<Conv2DNchwcOp>(
-        loc, input, packed, blockedBias, blockedResidual,
-        conv.getStridesAttr(), conv.getPadsAttr(), conv.getDilationsAttr(),
+        loc, input, packed, blockedBias, blockedResidual, conv.getStridesAttr(),
+        conv.getPadsAttr(), conv.getDilationsAttr(),
         depthwise ? b.getUnitAttr() : UnitAttr(), b.getStringAttr(activation),
         low ? b.getF64FloatAttr(*low) : FloatAttr(),
         high ? b.getF64FloatAttr(*high) : FloatAttr());

@@ -138,8 +138,8 @@ bool BundleBuilder::build(bundle::BundleWriter &writer, std::string &error) {
   // The weights section grows once, not by doubling 100 MB buffers.
   uint64_t weightBytes = 0;
   main.walk([&](mlir::kiln::ConstantOp constant) {
-    weightBytes += mlir::kiln::tensorByteSize(constant.getType()) +
-                   KILN_TENSOR_ALIGNMENT;
+    weightBytes +=
+        mlir::kiln::tensorByteSize(constant.getType()) + KILN_TENSOR_ALIGNMENT;
   });
   writer.reserveWeights(weightBytes);
   auto tensorSpec = [&](Value value, StringAttr name,

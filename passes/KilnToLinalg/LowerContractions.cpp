@@ -512,28 +512,26 @@ struct Conv2DNchwcLowering : public OpConversionPattern<Conv2DNchwcOp> {
           };
           Value iy = position(oy, y, 0), ix = position(ox, x, 1);
           auto inside = [&](Value v, int64_t size) {
-            Value above = lb.create<arith::CmpIOp>(
-                l, arith::CmpIPredicate::sge, v, index(0));
-            Value below = lb.create<arith::CmpIOp>(
-                l, arith::CmpIPredicate::slt, v, index(size));
+            Value above = lb.create<arith::CmpIOp>(l, arith::CmpIPredicate::sge,
+                                                   v, index(0));
+            Value below = lb.create<arith::CmpIOp>(l, arith::CmpIPredicate::slt,
+                                                   v, index(size));
             return lb.create<arith::AndIOp>(l, above, below).getResult();
           };
           Value in = lb.create<arith::AndIOp>(l, inside(iy, height),
                                               inside(ix, width));
           Value cy = lb.create<arith::SelectOp>(l, in, iy, index(0));
           Value cx = lb.create<arith::SelectOp>(l, in, ix, index(0));
-          Value v =
-              plain ? lb.create<tensor::ExtractOp>(l, input,
-                                                   ValueRange{n, c, cy, cx})
-                    : lb.create<tensor::ExtractOp>(
-                          l, input, ValueRange{n, cb, cy, cx, c});
-          v = lb.create<arith::SelectOp>(l, in, v, scalarConstant(lb, l, f32, 0));
-          Value w =
-              depthwise
-                  ? lb.create<tensor::ExtractOp>(l, filter,
-                                                 ValueRange{fb, y, x, f})
-                  : lb.create<tensor::ExtractOp>(
-                        l, filter, ValueRange{fb, cb, y, x, c, f});
+          Value v = plain ? lb.create<tensor::ExtractOp>(
+                                l, input, ValueRange{n, c, cy, cx})
+                          : lb.create<tensor::ExtractOp>(
+                                l, input, ValueRange{n, cb, cy, cx, c});
+          v = lb.create<arith::SelectOp>(l, in, v,
+                                         scalarConstant(lb, l, f32, 0));
+          Value w = depthwise ? lb.create<tensor::ExtractOp>(
+                                    l, filter, ValueRange{fb, y, x, f})
+                              : lb.create<tensor::ExtractOp>(
+                                    l, filter, ValueRange{fb, cb, y, x, c, f});
           return multiplyAdd(lb, l, carried, v, w);
         }
         auto forOp = lb.create<scf::ForOp>(
@@ -569,22 +567,19 @@ struct Conv2DNchwcLowering : public OpConversionPattern<Conv2DNchwcOp> {
     generic->setAttr(kMicrokernelDilationsAttr, op.getDilationsAttr());
     generic->setAttr(kMicrokernelPadsAttr, op.getPadsAttr());
     // Which optional operands are there, and the epilogue.
-    generic->setAttr(kMicrokernelEpilogueAttr,
-                     rewriter.getDictionaryAttr({
-                         rewriter.getNamedAttr("bias",
-                                               rewriter.getBoolAttr(hasBias)),
-                         rewriter.getNamedAttr(
-                             "residual", rewriter.getBoolAttr(hasResidual)),
-                         rewriter.getNamedAttr(
-                             "depthwise",
-                             rewriter.getBoolAttr(op.getDepthwise())),
-                         rewriter.getNamedAttr(
-                             "activation", rewriter.getStringAttr(activation)),
-                         rewriter.getNamedAttr("min",
-                                               rewriter.getF32FloatAttr(low)),
-                         rewriter.getNamedAttr("max",
-                                               rewriter.getF32FloatAttr(high)),
-                     }));
+    generic->setAttr(
+        kMicrokernelEpilogueAttr,
+        rewriter.getDictionaryAttr({
+            rewriter.getNamedAttr("bias", rewriter.getBoolAttr(hasBias)),
+            rewriter.getNamedAttr("residual",
+                                  rewriter.getBoolAttr(hasResidual)),
+            rewriter.getNamedAttr("depthwise",
+                                  rewriter.getBoolAttr(op.getDepthwise())),
+            rewriter.getNamedAttr("activation",
+                                  rewriter.getStringAttr(activation)),
+            rewriter.getNamedAttr("min", rewriter.getF32FloatAttr(low)),
+            rewriter.getNamedAttr("max", rewriter.getF32FloatAttr(high)),
+        }));
     rewriter.replaceOp(op, generic.getResult(0));
     return success();
   }

@@ -109,19 +109,18 @@ struct ToNchwcLowering : public OpConversionPattern<ToNchwcOp> {
     if (padded != s[1]) {
       auto paddedType = RankedTensorType::get({s[0], padded, s[2], s[3]},
                                               inType.getElementType());
-      input = padTensor(rewriter, loc, paddedType, input, {0, 0, 0, 0},
-                        {0, padded - s[1], 0, 0},
-                        scalarConstant(rewriter, loc,
-                                       inType.getElementType(), 0));
+      input =
+          padTensor(rewriter, loc, paddedType, input, {0, 0, 0, 0},
+                    {0, padded - s[1], 0, 0},
+                    scalarConstant(rewriter, loc, inType.getElementType(), 0));
     }
     auto d = [&](unsigned i) { return getAffineDimExpr(i, context); };
     AffineMap map =
         AffineMap::get(5, 0, {d(0), d(1) * block + d(4), d(2), d(3)}, context);
-    rewriter.replaceOp(op, indexedGeneric(rewriter, loc, type, input, map,
-                                          [](OpBuilder &, Location, ValueRange,
-                                             ValueRange args) {
-                                            return args[0];
-                                          }));
+    rewriter.replaceOp(op,
+                       indexedGeneric(rewriter, loc, type, input, map,
+                                      [](OpBuilder &, Location, ValueRange,
+                                         ValueRange args) { return args[0]; }));
     return success();
   }
 };
@@ -537,10 +536,10 @@ struct PadLowering : public OpConversionPattern<PadOp> {
 
 void populateDataMovementPatterns(RewritePatternSet &patterns) {
   patterns.add<ReshapeLowering, TransposeLowering, ToNchwcLowering,
-               FromNchwcLowering, ConcatLowering,
-               SplitLowering, SliceLowering, GatherLowering,
-               GatherElementsLowering, CumSumLowering, ScatterElementsLowering,
-               ScatterNDLowering, PadLowering>(patterns.getContext());
+               FromNchwcLowering, ConcatLowering, SplitLowering, SliceLowering,
+               GatherLowering, GatherElementsLowering, CumSumLowering,
+               ScatterElementsLowering, ScatterNDLowering, PadLowering>(
+      patterns.getContext());
 }
 
 } // namespace mlir::kiln::lowering

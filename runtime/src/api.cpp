@@ -275,8 +275,7 @@ uint32_t kiln_model_dispatch_count(const kiln_model *model) {
   return model ? model->view.schedule->dispatch_count : 0;
 }
 
-const char *kiln_model_dispatch_name(const kiln_model *model,
-                                     uint32_t index) {
+const char *kiln_model_dispatch_name(const kiln_model *model, uint32_t index) {
   if (!model || index >= model->view.schedule->dispatch_count)
     return nullptr;
   return model->view.string(model->view.dispatches[index].name);
@@ -448,9 +447,10 @@ kiln_status kiln_session_run_profiled(kiln_session *session,
       runDispatchesInParallel(session->executor, session->plans + d, 1);
     else
       runDispatchesSequentially(session->plans + d, 1);
-    dispatch_nanoseconds[d] += std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                   std::chrono::steady_clock::now() - start)
-                                   .count();
+    dispatch_nanoseconds[d] +=
+        std::chrono::duration_cast<std::chrono::nanoseconds>(
+            std::chrono::steady_clock::now() - start)
+            .count();
   }
   return KILN_OK;
 }

@@ -315,7 +315,9 @@ LogicalResult replaceConv2dNchwc(ModuleOp module, linalg::GenericOp op) {
   auto out = cast<MemRefType>(output.getType()).getShape();
   int64_t kh = depthwise ? w[1] : w[2], kw = depthwise ? w[2] : w[3];
   int64_t macs = out[0] * out[1] * out[2] * out[3] * 16 * kh * kw *
-                 (depthwise ? 1 : plain ? in[1] : in[1] * 16);
+                 (depthwise ? 1
+                  : plain   ? in[1]
+                            : in[1] * 16);
   replaceByMicrokernel(module, op,
                        depthwise ? "kiln_ukernel_depthwise_conv2d_nchwc_f32"
                        : plain   ? "kiln_ukernel_conv2d_plain_input_f32"

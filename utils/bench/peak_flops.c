@@ -44,13 +44,12 @@ static double seconds(void) {
       c0 = c0 * a + b, c1 = c1 * a + b, c2 = c2 * a + b, c3 = c3 * a + b;      \
       c4 = c4 * a + b, c5 = c5 * a + b, c6 = c6 * a + b, c7 = c7 * a + b;      \
       c8 = c8 * a + b, c9 = c9 * a + b, c10 = c10 * a + b, c11 = c11 * a + b;  \
-      __asm__ volatile(""                                                      \
-                       : VECTOR_REGISTER(c0), VECTOR_REGISTER(c1),             \
-                         VECTOR_REGISTER(c2), VECTOR_REGISTER(c3),             \
-                         VECTOR_REGISTER(c4), VECTOR_REGISTER(c5),             \
-                         VECTOR_REGISTER(c6), VECTOR_REGISTER(c7),             \
-                         VECTOR_REGISTER(c8), VECTOR_REGISTER(c9),             \
-                         VECTOR_REGISTER(c10), VECTOR_REGISTER(c11));          \
+      __asm__ volatile(                                                        \
+          ""                                                                   \
+          : VECTOR_REGISTER(c0), VECTOR_REGISTER(c1), VECTOR_REGISTER(c2),     \
+            VECTOR_REGISTER(c3), VECTOR_REGISTER(c4), VECTOR_REGISTER(c5),     \
+            VECTOR_REGISTER(c6), VECTOR_REGISTER(c7), VECTOR_REGISTER(c8),     \
+            VECTOR_REGISTER(c9), VECTOR_REGISTER(c10), VECTOR_REGISTER(c11));  \
     }                                                                          \
     V sum = c0 + c1 + c2 + c3 + c4 + c5 + c6 + c7 + c8 + c9 + c10 + c11;       \
     return sum[0];                                                             \

@@ -144,7 +144,8 @@ int main(int argc, char **argv) {
                 "(`docs.supported_ops`) fails when this file is stale.\n\n"
                 "Every op lowers through the same target-independent path "
                 "(Kiln -> linalg), so each one compiles for every CPU target "
-                "(%s); the tests run the x86-64 target the host ranks best. Opsets run from "
+                "(%s); the tests run the x86-64 target the host ranks best. "
+                "Opsets run from "
                 "the first listed to %lld; ops of other domains list that "
                 "domain's versions.\n\n"
                 "| op | opsets | notes |\n|---|---|---|\n",

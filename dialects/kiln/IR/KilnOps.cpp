@@ -289,8 +289,9 @@ LogicalResult ToNchwcOp::inferReturnTypes(MLIRContext *,
   constexpr int64_t block = Conv2DNchwcOp::kChannelBlock;
   auto in = tensorType(adaptor.getInput());
   if (in.getRank() != 4)
-    return emitOptionalError(loc, "kiln.to_nchwc: input must be [N, C, H, W], "
-                                  "got ",
+    return emitOptionalError(loc,
+                             "kiln.to_nchwc: input must be [N, C, H, W], "
+                             "got ",
                              shapeString(in.getShape()));
   ArrayRef<int64_t> s = in.getShape();
   inferred.push_back(RankedTensorType::get(
@@ -303,8 +304,8 @@ LogicalResult FromNchwcOp::verify() {
   constexpr int64_t block = Conv2DNchwcOp::kChannelBlock;
   ArrayRef<int64_t> in = getInput().getType().getShape(),
                     out = getType().getShape();
-  if (in.size() != 5 || out.size() != 4 || in[4] != block ||
-      in[0] != out[0] || in[2] != out[2] || in[3] != out[3] ||
+  if (in.size() != 5 || out.size() != 4 || in[4] != block || in[0] != out[0] ||
+      in[2] != out[2] || in[3] != out[3] ||
       (out[1] + block - 1) / block != in[1])
     return emitOpError("input ")
            << shapeString(in) << " is not the NCHW16c form of "
@@ -313,29 +314,29 @@ LogicalResult FromNchwcOp::verify() {
 }
 
 LogicalResult Conv2DNchwcOp::inferReturnTypes(MLIRContext *,
-                                             std::optional<Location> loc,
-                                             Adaptor adaptor,
-                                             SmallVectorImpl<Type> &inferred) {
+                                              std::optional<Location> loc,
+                                              Adaptor adaptor,
+                                              SmallVectorImpl<Type> &inferred) {
   const char *name = "kiln.conv2d_nchwc";
   constexpr int64_t block = kChannelBlock;
   auto in = tensorType(adaptor.getInput());
   auto filter = tensorType(adaptor.getFilter());
   bool depthwise = adaptor.getDepthwise();
   bool plain = in.getRank() == 4;
-  bool matches =
-      plain ? !depthwise && in.getDimSize(1) < block &&
-                  filter.getRank() == 6 && filter.getDimSize(1) == 1 &&
-                  filter.getDimSize(4) == in.getDimSize(1) &&
-                  filter.getDimSize(5) == block
-      : depthwise
-          ? in.getRank() == 5 && in.getDimSize(4) == block &&
-                filter.getRank() == 4 &&
-                filter.getDimSize(0) == in.getDimSize(1) &&
-                filter.getDimSize(3) == block
-          : in.getRank() == 5 && in.getDimSize(4) == block &&
-                filter.getRank() == 6 &&
-                filter.getDimSize(1) == in.getDimSize(1) &&
-                filter.getDimSize(4) == block && filter.getDimSize(5) == block;
+  bool matches = plain
+                     ? !depthwise && in.getDimSize(1) < block &&
+                           filter.getRank() == 6 && filter.getDimSize(1) == 1 &&
+                           filter.getDimSize(4) == in.getDimSize(1) &&
+                           filter.getDimSize(5) == block
+                 : depthwise ? in.getRank() == 5 && in.getDimSize(4) == block &&
+                                   filter.getRank() == 4 &&
+                                   filter.getDimSize(0) == in.getDimSize(1) &&
+                                   filter.getDimSize(3) == block
+                             : in.getRank() == 5 && in.getDimSize(4) == block &&
+                                   filter.getRank() == 6 &&
+                                   filter.getDimSize(1) == in.getDimSize(1) &&
+                                   filter.getDimSize(4) == block &&
+                                   filter.getDimSize(5) == block;
   if (!matches)
     return emitOptionalError(
         loc, name, ": input [N, C/16, H, W, 16] or [N, C < 16, H, W] (got ",
@@ -351,11 +352,11 @@ LogicalResult Conv2DNchwcOp::inferReturnTypes(MLIRContext *,
   int64_t blocks = filter.getDimSize(0);
   SmallVector<int64_t> shape = {in.getDimSize(0), blocks};
   for (int64_t i = 0; i < 2; ++i) {
-    int64_t out = windowOutputSize(
-        in.getDimSize(2 + i), filter.getDimSize(kernelDim + i),
-        adaptor.getStrides()[i], adaptor.getPads()[i],
-        adaptor.getPads()[2 + i], adaptor.getDilations()[i],
-        /*ceilMode=*/false);
+    int64_t out =
+        windowOutputSize(in.getDimSize(2 + i), filter.getDimSize(kernelDim + i),
+                         adaptor.getStrides()[i], adaptor.getPads()[i],
+                         adaptor.getPads()[2 + i], adaptor.getDilations()[i],
+                         /*ceilMode=*/false);
     if (out <= 0)
       return emitOptionalError(loc, name, ": empty output along spatial dim ",
                                i);

@@ -39,7 +39,6 @@ kiln_status loadElfExecutable(const uint8_t *image, uint64_t size,
 
 void unloadElfExecutable(LoadedExecutable &executable);
 
-
 } // namespace kiln::runtime
 
 #endif // KILN_RUNTIME_CPU_ELF_LOADER_H

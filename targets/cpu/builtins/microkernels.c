@@ -58,9 +58,7 @@ static inline vf loadv(const float *p) {
   return v;
 }
 
-static inline void storev(float *p, vf v) {
-  __builtin_memcpy(p, &v, sizeof v);
-}
+static inline void storev(float *p, vf v) { __builtin_memcpy(p, &v, sizeof v); }
 
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
@@ -243,8 +241,7 @@ static int gemv(int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t k,
         int64_t kk = 0;
         for (; kk + NR <= k; kk += NR) {
           acc0 += loadv(x + kk) * loadv(y + kk);
-          acc1 += loadv(x + kk + VECTOR_FLOATS) *
-                  loadv(y + kk + VECTOR_FLOATS);
+          acc1 += loadv(x + kk + VECTOR_FLOATS) * loadv(y + kk + VECTOR_FLOATS);
         }
         acc0 += acc1;
         float sum = 0;
@@ -401,8 +398,7 @@ conv_store(const conv_nchwc *s, v16f v, int64_t n, int64_t block,
     v = __builtin_elementwise_max(v, (v16f){0});
   else if (s->activation == KILN_CONV_CLIP)
     v = __builtin_elementwise_min(
-        __builtin_elementwise_max(v, (v16f){0} + s->low),
-        (v16f){0} + s->high);
+        __builtin_elementwise_max(v, (v16f){0} + s->low), (v16f){0} + s->high);
   __builtin_memcpy(s->output + at, &v, sizeof v);
 }
 
@@ -443,8 +439,7 @@ row_offset(const conv_nchwc *s, int pixels, const int64_t top[CONV_PIXELS],
 /* Offsets (in floats, within one plane of pixels `pixel_floats` wide) of
  * each pixel's input at window position (y, x), -1 in the padding. */
 static inline __attribute__((always_inline)) void
-window_offsets(const conv_nchwc *s, int pixels,
-               const int64_t top[CONV_PIXELS],
+window_offsets(const conv_nchwc *s, int pixels, const int64_t top[CONV_PIXELS],
                const int64_t left[CONV_PIXELS], int64_t y, int64_t x,
                int64_t pixel_floats, int64_t offset[CONV_PIXELS]) {
   UNROLL_ROWS for (int j = 0; j < pixels; ++j) {
@@ -473,7 +468,8 @@ conv_tile(const conv_nchwc *s, int64_t n, int64_t f0, int blocks, int pixels,
     for (int64_t x = 0; x < s->kw; ++x) {
       const float *w = filter + (y * s->kw + x) * BLOCK * BLOCK;
       int64_t w_step = s->kh * s->kw * BLOCK * BLOCK;
-      int64_t row = consecutive ? row_offset(s, pixels, top, left, y, x, BLOCK) : -1;
+      int64_t row =
+          consecutive ? row_offset(s, pixels, top, left, y, x, BLOCK) : -1;
       if (row >= 0) {
         const float *p = image + row;
         if (s->sw == 1)
@@ -481,7 +477,8 @@ conv_tile(const conv_nchwc *s, int64_t n, int64_t f0, int blocks, int pixels,
             conv_step_row(acc, blocks, pixels, p, BLOCK, w, filter_stride);
         else
           for (int64_t c = 0; c < s->cb; ++c, p += plane, w += w_step)
-            conv_step_row(acc, blocks, pixels, p, s->sw * BLOCK, w, filter_stride);
+            conv_step_row(acc, blocks, pixels, p, s->sw * BLOCK, w,
+                          filter_stride);
         continue;
       }
       int64_t offset[CONV_PIXELS];
@@ -519,7 +516,8 @@ conv_tile_plain(const conv_nchwc *s, int64_t n, int64_t f0, int blocks,
   for (int64_t y = 0; y < s->kh; ++y)
     for (int64_t x = 0; x < s->kw; ++x) {
       const float *w = filter + (y * s->kw + x) * channels * BLOCK;
-      int64_t row = consecutive ? row_offset(s, pixels, top, left, y, x, 1) : -1;
+      int64_t row =
+          consecutive ? row_offset(s, pixels, top, left, y, x, 1) : -1;
       if (row >= 0) {
         /* Strides 1 and 2 (stems) get constant pixel offsets. */
         const float *p = image + row;
@@ -578,7 +576,8 @@ depthwise_tile(const conv_nchwc *s, int64_t n, int64_t block, int pixels,
   for (int64_t y = 0; y < s->kh; ++y)
     for (int64_t x = 0; x < s->kw; ++x) {
       v16f w = load16(filter + (y * s->kw + x) * BLOCK);
-      int64_t row = consecutive ? row_offset(s, pixels, top, left, y, x, BLOCK) : -1;
+      int64_t row =
+          consecutive ? row_offset(s, pixels, top, left, y, x, BLOCK) : -1;
       if (row >= 0) {
         const float *p = image + row;
         int64_t step = s->sw * BLOCK;
@@ -635,8 +634,8 @@ static void depthwise_narrow(const conv_nchwc *s, int64_t n, int64_t block,
 /* Runs a unit of up to CONV_PIXELS pixels from p0: one wide tile, or narrow
  * ones for the plane's last, partial unit. */
 static inline __attribute__((always_inline)) void
-run_unit(const conv_nchwc *s, conv_tile_fn wide, conv_tile_fn narrow,
-         int64_t n, int64_t f0, int64_t p0, int64_t np) {
+run_unit(const conv_nchwc *s, conv_tile_fn wide, conv_tile_fn narrow, int64_t n,
+         int64_t f0, int64_t p0, int64_t np) {
   if (np == CONV_PIXELS) {
     wide(s, n, f0, p0, np);
     return;
@@ -660,7 +659,7 @@ static float float_of_bits(int64_t bits) {
  * after another so that a group's filter stays in cache across the tiles.
  * (resnet50 at 2 threads: 38 -> 30 ms against splitting groups first.)
  * Small planes split (group, tile) pairs instead, for balance. */
-#define KILN_FOR_UNITS(batch, groups, tiles, wg, wgc, n, group, tile, ...)    \
+#define KILN_FOR_UNITS(batch, groups, tiles, wg, wgc, n, group, tile, ...)     \
   do {                                                                         \
     int64_t spatial_ = (batch) * (tiles);                                      \
     if (spatial_ >= 4 * (wgc)) {                                               \
@@ -702,7 +701,7 @@ static void conv_units(const conv_nchwc *s, int64_t batch, int input_layout,
 }
 
 #define KILN_CONV_ARGUMENTS                                                    \
-  const float *input, const float *filter, const float *bias,                 \
+  const float *input, const float *filter, const float *bias,                  \
       const float *residual, float *output, void *workspace, int64_t batch,    \
       int64_t cb, int64_t ih, int64_t iw, int64_t fb, int64_t kh, int64_t kw,  \
       int64_t oh, int64_t ow, int64_t sh, int64_t sw, int64_t dh, int64_t dw,  \
@@ -710,9 +709,28 @@ static void conv_units(const conv_nchwc *s, int64_t batch, int input_layout,
       int64_t high_bits, int64_t wg, int64_t wgc
 #define KILN_CONV_STATE                                                        \
   (void)workspace;                                                             \
-  conv_nchwc s = {input, filter, bias, residual, output, cb, ih, iw, fb, kh,  \
-                  kw, oh, ow, sh, sw, dh, dw, pt, pl, activation,              \
-                  float_of_bits(low_bits), float_of_bits(high_bits)}
+  conv_nchwc s = {input,                                                       \
+                  filter,                                                      \
+                  bias,                                                        \
+                  residual,                                                    \
+                  output,                                                      \
+                  cb,                                                          \
+                  ih,                                                          \
+                  iw,                                                          \
+                  fb,                                                          \
+                  kh,                                                          \
+                  kw,                                                          \
+                  oh,                                                          \
+                  ow,                                                          \
+                  sh,                                                          \
+                  sw,                                                          \
+                  dh,                                                          \
+                  dw,                                                          \
+                  pt,                                                          \
+                  pl,                                                          \
+                  activation,                                                  \
+                  float_of_bits(low_bits),                                     \
+                  float_of_bits(high_bits)}
 
 /* Blocked input [N, C/16, H, W, 16]. */
 KILN_BUILTIN void kiln_ukernel_conv2d_nchwc_f32(KILN_CONV_ARGUMENTS) {
