@@ -58,6 +58,16 @@ Value indexedGeneric(OpBuilder &b, Location loc, RankedTensorType type,
       .getResult(0);
 }
 
+/// A copy into `type` whose element at each multi-index is `input`'s at
+/// `map` of it (transposes, layout changes).
+Value copyThroughMap(OpBuilder &b, Location loc, RankedTensorType type,
+                     Value input, AffineMap map) {
+  return indexedGeneric(b, loc, type, input, map,
+                        [](OpBuilder &, Location, ValueRange, ValueRange args) {
+                          return args[0];
+                        });
+}
+
 struct ReshapeLowering : public OpConversionPattern<ReshapeOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -82,11 +92,9 @@ struct TransposeLowering : public OpConversionPattern<TransposeOp> {
     for (auto [k, p] : llvm::enumerate(perm))
       exprs[p] = getAffineDimExpr(k, context);
     AffineMap map = AffineMap::get(perm.size(), 0, exprs, context);
-    rewriter.replaceOp(
-        op, indexedGeneric(rewriter, op.getLoc(), signless(op.getType()),
-                           adaptor.getInput(), map,
-                           [](OpBuilder &, Location, ValueRange,
-                              ValueRange args) { return args[0]; }));
+    rewriter.replaceOp(op, copyThroughMap(rewriter, op.getLoc(),
+                                          signless(op.getType()),
+                                          adaptor.getInput(), map));
     return success();
   }
 };
@@ -117,10 +125,7 @@ struct ToNchwcLowering : public OpConversionPattern<ToNchwcOp> {
     auto d = [&](unsigned i) { return getAffineDimExpr(i, context); };
     AffineMap map =
         AffineMap::get(5, 0, {d(0), d(1) * block + d(4), d(2), d(3)}, context);
-    rewriter.replaceOp(op,
-                       indexedGeneric(rewriter, loc, type, input, map,
-                                      [](OpBuilder &, Location, ValueRange,
-                                         ValueRange args) { return args[0]; }));
+    rewriter.replaceOp(op, copyThroughMap(rewriter, loc, type, input, map));
     return success();
   }
 };
@@ -136,11 +141,9 @@ struct FromNchwcLowering : public OpConversionPattern<FromNchwcOp> {
     auto d = [&](unsigned i) { return getAffineDimExpr(i, context); };
     AffineMap map = AffineMap::get(
         4, 0, {d(0), d(1).floorDiv(block), d(2), d(3), d(1) % block}, context);
-    rewriter.replaceOp(
-        op, indexedGeneric(rewriter, op.getLoc(), signless(op.getType()),
-                           adaptor.getInput(), map,
-                           [](OpBuilder &, Location, ValueRange,
-                              ValueRange args) { return args[0]; }));
+    rewriter.replaceOp(op, copyThroughMap(rewriter, op.getLoc(),
+                                          signless(op.getType()),
+                                          adaptor.getInput(), map));
     return success();
   }
 };

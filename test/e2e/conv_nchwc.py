@@ -21,13 +21,14 @@ window, depthwise with stride 2, a batch of 2, and the fused epilogues.
 import argparse
 import os
 import shlex
-import subprocess
 import sys
 
 import numpy as np
 import onnx
 import torch
 from onnx import TensorProto, helper, numpy_helper
+
+from kernel_cases import compile_and_run, lowered_kernels
 
 
 class Case:
@@ -122,24 +123,14 @@ def main():
         model, feeds, expected, output = case.build(rng)
         base = os.path.join(args.work_dir, case.name)
         onnx.save(model, base + ".onnx")
-        lowered = subprocess.run(
-            [args.kiln, "compile", base + ".onnx", "--target", args.target,
-             "--compile-to", "lower"], check=True, capture_output=True, text=True).stdout
-        calls = sorted({word for word in lowered.replace("@", " ").replace("(", " ").split()
-                        if word.startswith("kiln_ukernel_")})
+        calls = lowered_kernels(args.kiln, base + ".onnx", args.target)
         if calls != [case.kernel]:
             print(f"{case.name}: FAIL: lowered code calls {calls or 'no microkernel'}, "
                   f"expected {case.kernel}")
             failures += 1
             continue
-        subprocess.run([args.kiln, "compile", base + ".onnx", "--target", args.target,
-                        "-o", base + ".kiln"], check=True)
-        command = runner + [base + ".kiln", "--output-dir", base + ".out"]
-        for name, value in feeds.items():
-            np.save(f"{base}.{name}.npy", value)
-            command += ["--input", f"{name}={base}.{name}.npy"]
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-        actual = np.load(os.path.join(base + ".out", output + ".npy"))
+        actual = compile_and_run(args.kiln, runner, base + ".onnx", args.target, base, feeds,
+                                 output)
         if actual.shape != expected.shape:
             print(f"{case.name}: FAIL: shape {actual.shape}, expected {expected.shape}")
             failures += 1

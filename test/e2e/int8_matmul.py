@@ -20,12 +20,13 @@ constants, per-row, per-column or graph inputs, and a batch folded into rows.
 import argparse
 import os
 import shlex
-import subprocess
 import sys
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
+
+from kernel_cases import compile_and_run, lowered_kernels
 
 ELEMENT = {np.uint8: TensorProto.UINT8, np.int8: TensorProto.INT8}
 
@@ -126,25 +127,14 @@ def main():
         model, feeds, expected = case.build(rng)
         base = os.path.join(args.work_dir, case.name)
         onnx.save(model, base + ".onnx")
-        lowered = subprocess.run(
-            [args.kiln, "compile", base + ".onnx", "--target", args.target,
-             "--compile-to", "lower"], check=True, capture_output=True, text=True).stdout
         call = expected_call(case.kernel, args.target)
-        calls = sorted({word for word in lowered.replace("@", " ").replace("(", " ").split()
-                        if word.startswith("kiln_ukernel_matmul_i8")})
+        calls = lowered_kernels(args.kiln, base + ".onnx", args.target, "kiln_ukernel_matmul_i8")
         if (call is None and calls) or (call is not None and calls != [call]):
             print(f"{case.name}: FAIL: lowered code calls {calls or 'no microkernel'}, "
                   f"expected {call or 'loops'}")
             failures += 1
             continue
-        subprocess.run([args.kiln, "compile", base + ".onnx", "--target", args.target,
-                        "-o", base + ".kiln"], check=True)
-        command = runner + [base + ".kiln", "--output-dir", base + ".out"]
-        for name, value in feeds.items():
-            np.save(f"{base}.{name}.npy", value)
-            command += ["--input", f"{name}={base}.{name}.npy"]
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-        actual = np.load(os.path.join(base + ".out", "y.npy"))
+        actual = compile_and_run(args.kiln, runner, base + ".onnx", args.target, base, feeds, "y")
         wrong = int(np.count_nonzero(actual != expected)) if actual.shape == expected.shape else -1
         status = "ok" if wrong == 0 else "FAIL"
         print(f"{case.name}: {status}: {expected.shape} via {call or 'loops'}, "

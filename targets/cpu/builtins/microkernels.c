@@ -449,6 +449,18 @@ window_offsets(const conv_nchwc *s, int pixels, const int64_t top[CONV_PIXELS],
   }
 }
 
+/* The epilogue of a tile: its first np pixels of `blocks` blocks from f0. */
+static inline __attribute__((always_inline)) void
+store_tile(const conv_nchwc *s, v16f acc[CONV_BLOCKS][CONV_PIXELS], int blocks,
+           int pixels, int64_t n, int64_t f0, int64_t p0, int64_t np) {
+  UNROLL_ROWS for (int b = 0; b < blocks; ++b)
+      UNROLL_ROWS for (int j = 0; j < pixels; ++j) {
+    if (j >= np)
+      break;
+    conv_store(s, acc[b][j], n, f0 + b, p0 + j);
+  }
+}
+
 /* Output pixels [p0, p0 + np) of image n (np <= pixels, the tile's width),
  * blocks [f0, f0 + blocks). */
 static inline __attribute__((always_inline)) void
@@ -457,9 +469,7 @@ conv_tile(const conv_nchwc *s, int64_t n, int64_t f0, int blocks, int pixels,
   const float zeros[BLOCK] = {0};
   int64_t top[CONV_PIXELS], left[CONV_PIXELS];
   int consecutive = tile_positions(s, pixels, p0, np, top, left);
-  v16f acc[CONV_BLOCKS][CONV_PIXELS];
-  UNROLL_ROWS for (int b = 0; b < blocks; ++b)
-      UNROLL_ROWS for (int j = 0; j < pixels; ++j) acc[b][j] = (v16f){0};
+  v16f acc[CONV_BLOCKS][CONV_PIXELS] = {{{0}}};
   int64_t plane = s->ih * s->iw * BLOCK;
   int64_t filter_stride = s->cb * s->kh * s->kw * BLOCK * BLOCK;
   const float *image = s->input + n * s->cb * plane;
@@ -490,12 +500,7 @@ conv_tile(const conv_nchwc *s, int64_t n, int64_t f0, int blocks, int pixels,
         conv_step(acc, blocks, pixels, px, w, filter_stride);
       }
     }
-  UNROLL_ROWS for (int b = 0; b < blocks; ++b)
-      UNROLL_ROWS for (int j = 0; j < pixels; ++j) {
-    if (j >= np)
-      break;
-    conv_store(s, acc[b][j], n, f0 + b, p0 + j);
-  }
+  store_tile(s, acc, blocks, pixels, n, f0, p0, np);
 }
 
 /* An image input [N, C, H, W] (C = s->cb < 16, not blocked): the same
@@ -506,9 +511,7 @@ conv_tile_plain(const conv_nchwc *s, int64_t n, int64_t f0, int blocks,
                 int pixels, int64_t p0, int64_t np) {
   int64_t top[CONV_PIXELS], left[CONV_PIXELS];
   int consecutive = tile_positions(s, pixels, p0, np, top, left);
-  v16f acc[CONV_BLOCKS][CONV_PIXELS];
-  UNROLL_ROWS for (int b = 0; b < blocks; ++b)
-      UNROLL_ROWS for (int j = 0; j < pixels; ++j) acc[b][j] = (v16f){0};
+  v16f acc[CONV_BLOCKS][CONV_PIXELS] = {{{0}}};
   int64_t channels = s->cb, plane = s->ih * s->iw;
   int64_t filter_stride = s->kh * s->kw * channels * BLOCK;
   const float *image = s->input + n * channels * plane;
@@ -553,12 +556,7 @@ conv_tile_plain(const conv_nchwc *s, int64_t n, int64_t f0, int blocks,
         }
       }
     }
-  UNROLL_ROWS for (int b = 0; b < blocks; ++b)
-      UNROLL_ROWS for (int j = 0; j < pixels; ++j) {
-    if (j >= np)
-      break;
-    conv_store(s, acc[b][j], n, f0 + b, p0 + j);
-  }
+  store_tile(s, acc, blocks, pixels, n, f0, p0, np);
 }
 
 /* Depthwise: output pixels [p0, p0 + np) of image n, channel block `block`
