@@ -4,6 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <fstream>
+#include <unistd.h>
+
 using namespace kiln::test;
 
 namespace {
@@ -81,6 +85,11 @@ TEST_F(ApiMisuse, BadIndices) {
                 "output index 1");
   expectInvalid(kiln_session_output(session, 0, nullptr, &size),
                 "must not be null");
+  uint32_t dispatches = kiln_model_dispatch_count(model);
+  ASSERT_GT(dispatches, 0u);
+  EXPECT_NE(kiln_model_dispatch_name(model, 0), nullptr);
+  EXPECT_EQ(kiln_model_dispatch_name(model, dispatches), nullptr);
+  EXPECT_EQ(kiln_model_dispatch_name(nullptr, 0), nullptr);
 }
 
 TEST_F(ApiMisuse, WrongInputSize) {
@@ -99,6 +108,11 @@ TEST_F(ApiMisuse, NullModelAndSessionAccessors) {
   EXPECT_EQ(kiln_session_input_data(nullptr, 0), nullptr);
   EXPECT_EQ(kiln_session_thread_count(nullptr), 0u);
   expectInvalid(kiln_session_run(nullptr), "kiln_session_run");
+  uint64_t nanoseconds[4] = {};
+  expectInvalid(kiln_session_run_profiled(nullptr, nanoseconds),
+                "kiln_session_run_profiled");
+  expectInvalid(kiln_session_run_profiled(session, nullptr),
+                "dispatch_nanoseconds must not be null");
   kiln_session *out = nullptr;
   expectInvalid(kiln_session_create(nullptr, nullptr, &out),
                 "kiln_session_create");
@@ -117,6 +131,63 @@ TEST_F(ApiMisuse, SessionOptions) {
   ASSERT_EQ(kiln_session_create(model, &older, &out), KILN_OK);
   EXPECT_GE(kiln_session_thread_count(out), 1u);
   kiln_session_destroy(out);
+}
+
+// A profiled run computes what a plain run does and adds each dispatch's
+// time to the caller's array.
+TEST_F(ApiMisuse, ProfiledRunMatchesRun) {
+  std::vector<float> a(1000);
+  for (size_t i = 0; i < a.size(); ++i)
+    a[i] = float(i) * 0.5f;
+  for (uint32_t i = 0; i < kiln_model_input_count(model); ++i)
+    ASSERT_EQ(kiln_session_set_input(session, i, a.data(), a.size() * 4),
+              KILN_OK);
+  ASSERT_EQ(kiln_session_run(session), KILN_OK);
+  const void *data;
+  uint64_t size;
+  ASSERT_EQ(kiln_session_output(session, 0, &data, &size), KILN_OK);
+  std::vector<char> plain(static_cast<const char *>(data),
+                          static_cast<const char *>(data) + size);
+  std::memset(const_cast<void *>(data), 0, size);
+  std::vector<uint64_t> nanoseconds(kiln_model_dispatch_count(model), 7);
+  ASSERT_EQ(kiln_session_run_profiled(session, nanoseconds.data()), KILN_OK);
+  ASSERT_EQ(kiln_session_output(session, 0, &data, &size), KILN_OK);
+  EXPECT_EQ(std::memcmp(plain.data(), data, size), 0);
+  for (uint64_t ns : nanoseconds)
+    EXPECT_GT(ns, 7u) << "each dispatch's time is added to what was there";
+}
+
+// KILN_OPEN_PERF_MAP appends the loaded code's functions to perf's map for
+// this process: "START SIZE kiln:NAME" in hex (the test kernel's functions
+// are add and scale; a compiled bundle's entries are kiln_entry_<i>,
+// followed by their dispatch's name).
+TEST_F(ApiMisuse, PerfMap) {
+  std::string path = "/tmp/perf-" + std::to_string(getpid()) + ".map";
+  std::remove(path.c_str());
+  kiln_model *mapped = nullptr;
+  ASSERT_EQ(kiln_model_open_memory(bytes->data(), bytes->size(),
+                                   KILN_OPEN_PERF_MAP, &mapped),
+            KILN_OK)
+      << kiln_last_error();
+  kiln_model_close(mapped);
+  std::ifstream map(path);
+  std::string line;
+  bool sawAdd = false;
+  int lines = 0;
+  while (std::getline(map, line)) {
+    unsigned long start = 0, size = 0;
+    char name[64] = {};
+    ASSERT_EQ(std::sscanf(line.c_str(), "%lx %lx %63s", &start, &size, name), 3)
+        << line;
+    EXPECT_NE(start, 0u);
+    EXPECT_GT(size, 0u);
+    EXPECT_EQ(std::string(name).rfind("kiln:", 0), 0u) << line;
+    sawAdd |= std::string(name) == "kiln:add";
+    ++lines;
+  }
+  std::remove(path.c_str());
+  EXPECT_GT(lines, 0);
+  EXPECT_TRUE(sawAdd);
 }
 
 TEST_F(ApiMisuse, SessionOfModelWithoutExecutable) {
@@ -138,6 +209,7 @@ TEST(Names, StatusTargetAndDtypeNames) {
   EXPECT_STREQ(kiln_status_string(static_cast<kiln_status>(7)),
                "unknown status");
   EXPECT_STREQ(kiln_target_name(KILN_TARGET_X86_64_AVX2), "x86_64-avx2");
+  EXPECT_STREQ(kiln_target_name(KILN_TARGET_X86_64_AVX512), "x86_64-avx512");
   EXPECT_STREQ(kiln_target_name(KILN_TARGET_AARCH64_NEON_DOTPROD_FP16),
                "aarch64-neon-dotprod-fp16");
   EXPECT_STREQ(kiln_dtype_name(KILN_DTYPE_BF16), "bf16");
