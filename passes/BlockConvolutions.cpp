@@ -117,9 +117,6 @@ struct BlockConvolutionsPass
     if (inType.getRank() != 4 || !inType.getElementType().isF32() ||
         (conv.getBias() && !bias))
       return;
-    std::optional<std::vector<float>> filter = filterValues(conv.getFilter());
-    if (!filter)
-      return;
     ArrayRef<int64_t> filterShape = conv.getFilter().getType().getShape();
     int64_t channels = inType.getDimSize(1), features = filterShape[0];
     int64_t kh = filterShape[2], kw = filterShape[3];
@@ -135,6 +132,10 @@ struct BlockConvolutionsPass
         blocksOf(features) * kBlock *
         (depthwise || plainInput ? 1 : blocksOf(channels) * kBlock);
     if (2 * padded > 3 * features * (depthwise || plainInput ? 1 : channels))
+      return;
+    // Copied last: a filter can be 100 MB and most refusals are cheaper.
+    std::optional<std::vector<float>> filter = filterValues(conv.getFilter());
+    if (!filter)
       return;
 
     // The epilogue: [add of a same-shape residual], [relu or clip].

@@ -278,9 +278,10 @@ LogicalResult replaceConv2dNchwc(ModuleOp module, linalg::GenericOp op) {
   StringRef activation = "none";
   if (auto name = epilogue.getAs<StringAttr>("activation"))
     activation = name.getValue();
-  int64_t activationCode = activation == "relu"   ? 1
-                           : activation == "clip" ? 2
-                                                  : 0;
+  int64_t activationCode = activation == "relu" ? KILN_UKERNEL_ACTIVATION_RELU
+                           : activation == "clip"
+                               ? KILN_UKERNEL_ACTIVATION_CLIP
+                               : KILN_UKERNEL_ACTIVATION_NONE;
   ValueRange inputs = op.getDpsInputs();
   unsigned next = 0;
   Value input, filter, bias, residual;

@@ -332,7 +332,6 @@ enum { CONV_PIXELS = 12, CONV_BLOCKS = 2 };
 #else
 enum { CONV_PIXELS = 6, CONV_BLOCKS = 1 };
 #endif
-enum { KILN_CONV_RELU = 1, KILN_CONV_CLIP = 2 };
 
 typedef float v16f __attribute__((vector_size(64), aligned(4)));
 
@@ -394,9 +393,9 @@ conv_store(const conv_nchwc *s, v16f v, int64_t n, int64_t block,
     v += load16(s->bias + block * BLOCK);
   if (s->residual)
     v += load16(s->residual + at);
-  if (s->activation == KILN_CONV_RELU)
+  if (s->activation == KILN_UKERNEL_ACTIVATION_RELU)
     v = __builtin_elementwise_max(v, (v16f){0});
-  else if (s->activation == KILN_CONV_CLIP)
+  else if (s->activation == KILN_UKERNEL_ACTIVATION_CLIP)
     v = __builtin_elementwise_min(
         __builtin_elementwise_max(v, (v16f){0} + s->low), (v16f){0} + s->high);
   __builtin_memcpy(s->output + at, &v, sizeof v);
