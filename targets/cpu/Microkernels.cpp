@@ -19,11 +19,12 @@ using namespace mlir;
 
 namespace {
 
-// Below this many multiply-adds (0.1-0.2 ms of work) a call stays one
-// workgroup: waking a second thread, moving data between cores and repacking
-// weights cost more than the split saves (mobilenet_v2 at 2 threads on the
-// development machine: 7.2 ms with 2^22, 6.9 ms with 2^24).
-constexpr int64_t kMinMacsToSplit = int64_t(1) << 24;
+// Below this many multiply-adds (about 10 us of work) a call stays one
+// workgroup: waking a second thread and moving data between cores cost more
+// than the split saves. mobilenet_v2 at 2 threads, medians of 100 runs on the
+// AVX-512 Xeon: 8.6 ms with 2^24 (most of its convolutions then ran on one
+// core), 6.6 ms with 2^21, 5.1-5.4 ms with 2^19 and 2^17.
+constexpr int64_t kMinMacsToSplit = int64_t(1) << 19;
 constexpr int64_t kMaxWorkgroups = 8;
 
 int64_t workgroupsFor(int64_t macs) {

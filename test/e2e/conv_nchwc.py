@@ -99,6 +99,8 @@ CASES = [
     Case("dense_padded_inputs_clip", 24, 48, 11, 3, DENSE, epilogue="clip"),
     Case("dense_padded_outputs_residual", 48, 40, 6, 1, DENSE, epilogue="add_relu"),
     Case("dense_batch2", 16, 16, 7, 3, DENSE, batch=2),
+    # 81 window positions: more than the kernel precomputes per tile.
+    Case("dense_9x9_window", 16, 32, 12, 9, DENSE),
     Case("depthwise_stride2_clip", 32, 32, 17, 3, DEPTHWISE, stride=2, group=32,
          epilogue="clip"),
     Case("depthwise_5x5_padded", 40, 40, 9, 5, DEPTHWISE, group=40),

@@ -460,8 +460,20 @@ store_tile(const conv_nchwc *s, v16f acc[CONV_BLOCKS][CONV_PIXELS], int blocks,
   }
 }
 
+/* Window positions whose offsets conv_tile precomputes; larger windows
+ * compute them per input channel block. */
+enum { CONV_MAX_POSITIONS = 49 };
+
 /* Output pixels [p0, p0 + np) of image n (np <= pixels, the tile's width),
- * blocks [f0, f0 + blocks). */
+ * blocks [f0, f0 + blocks). The loop over input channel blocks is outside
+ * the window loop, so that the filter (packed [.., C/16, KH, KW, 16, 16])
+ * streams through memory contiguously, which the hardware prefetcher
+ * follows: with the window loop outside, each step jumped KH*KW*1 KB and
+ * crossed pages (resnet18's layer4 3x3 convolution alone on the AVX-512
+ * Xeon: 125 -> 148 GFLOP/s with its filter in cache, 100 -> 107 from L3).
+ * Where each pixel's input lies
+ * (a row offset per window position, or one offset per pixel for tiles
+ * straddling rows or the padding) is computed once per tile. */
 static inline __attribute__((always_inline)) void
 conv_tile(const conv_nchwc *s, int64_t n, int64_t f0, int blocks, int pixels,
           int64_t p0, int64_t np) {
@@ -470,24 +482,51 @@ conv_tile(const conv_nchwc *s, int64_t n, int64_t f0, int blocks, int pixels,
   int consecutive = tile_positions(s, pixels, p0, np, top, left);
   v16f acc[CONV_BLOCKS][CONV_PIXELS] = {{{0}}};
   int64_t plane = s->ih * s->iw * BLOCK;
-  int64_t filter_stride = s->cb * s->kh * s->kw * BLOCK * BLOCK;
+  int64_t positions = s->kh * s->kw;
+  int64_t filter_stride = s->cb * positions * BLOCK * BLOCK;
   const float *image = s->input + n * s->cb * plane;
   const float *filter = s->filter + f0 * filter_stride;
+  int64_t step = s->sw * BLOCK;
+  if (positions <= CONV_MAX_POSITIONS) {
+    /* row[q] >= 0: the tile reads consecutive pixels from there at window
+     * position q; otherwise offset[q] holds one offset per pixel. */
+    int64_t row[CONV_MAX_POSITIONS];
+    int64_t offset[CONV_MAX_POSITIONS][CONV_PIXELS];
+    for (int64_t y = 0, q = 0; y < s->kh; ++y)
+      for (int64_t x = 0; x < s->kw; ++x, ++q) {
+        row[q] =
+            consecutive ? row_offset(s, pixels, top, left, y, x, BLOCK) : -1;
+        if (row[q] < 0)
+          window_offsets(s, pixels, top, left, y, x, BLOCK, offset[q]);
+      }
+    for (int64_t c = 0; c < s->cb; ++c) {
+      const float *channels = image + c * plane;
+      const float *w = filter + c * positions * BLOCK * BLOCK;
+      for (int64_t q = 0; q < positions; ++q, w += BLOCK * BLOCK) {
+        if (row[q] >= 0) {
+          conv_step_row(acc, blocks, pixels, channels + row[q], step, w,
+                        filter_stride);
+          continue;
+        }
+        const float *px[CONV_PIXELS];
+        UNROLL_ROWS for (int j = 0; j < pixels; ++j) px[j] =
+            offset[q][j] >= 0 ? channels + offset[q][j] : zeros;
+        conv_step(acc, blocks, pixels, px, w, filter_stride);
+      }
+    }
+    store_tile(s, acc, blocks, pixels, n, f0, p0, np);
+    return;
+  }
   for (int64_t y = 0; y < s->kh; ++y)
     for (int64_t x = 0; x < s->kw; ++x) {
       const float *w = filter + (y * s->kw + x) * BLOCK * BLOCK;
-      int64_t w_step = s->kh * s->kw * BLOCK * BLOCK;
+      int64_t w_step = positions * BLOCK * BLOCK;
       int64_t row =
           consecutive ? row_offset(s, pixels, top, left, y, x, BLOCK) : -1;
       if (row >= 0) {
         const float *p = image + row;
-        if (s->sw == 1)
-          for (int64_t c = 0; c < s->cb; ++c, p += plane, w += w_step)
-            conv_step_row(acc, blocks, pixels, p, BLOCK, w, filter_stride);
-        else
-          for (int64_t c = 0; c < s->cb; ++c, p += plane, w += w_step)
-            conv_step_row(acc, blocks, pixels, p, s->sw * BLOCK, w,
-                          filter_stride);
+        for (int64_t c = 0; c < s->cb; ++c, p += plane, w += w_step)
+          conv_step_row(acc, blocks, pixels, p, step, w, filter_stride);
         continue;
       }
       int64_t offset[CONV_PIXELS];
