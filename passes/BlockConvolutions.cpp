@@ -7,7 +7,8 @@
 // the kernel applies them while the output tile is in registers. Layout
 // changes are kiln.to_nchwc / kiln.from_nchwc on each side; between two
 // blocked convolutions they fold away, so a chain of convolutions (a ResNet,
-// a MobileNet) changes layout only at its ends.
+// a MobileNet) changes layout only at its ends. Pooling of blocked data
+// pools the blocks, so pools between convolutions keep the layout too.
 //
 //===----------------------------------------------------------------------===//
 
@@ -31,24 +32,6 @@ namespace {
 constexpr int64_t kBlock = Conv2DNchwcOp::kChannelBlock;
 
 int64_t blocksOf(int64_t channels) { return (channels + kBlock - 1) / kBlock; }
-
-/// The f32 elements of a constant filter (weights can be 100 MB: copied as
-/// floats, not through ConstantTensor's doubles), or nothing.
-std::optional<std::vector<float>> filterValues(Value filter) {
-  auto constant = filter.getDefiningOp<ConstantOp>();
-  auto dense =
-      constant ? dyn_cast<DenseElementsAttr>(constant.getValue()) : nullptr;
-  if (!dense || !dense.getElementType().isF32())
-    return std::nullopt;
-  auto values = dense.getValues<float>();
-  return std::vector<float>(values.begin(), values.end());
-}
-
-DenseElementsAttr floatAttr(ArrayRef<int64_t> shape, ArrayRef<float> values,
-                            MLIRContext *context) {
-  auto type = RankedTensorType::get(shape, Float32Type::get(context));
-  return DenseElementsAttr::get(type, values);
-}
 
 /// Filter [F, C, KH, KW] -> [F/16, C/16, KH, KW, 16 (c), 16 (f)], zero for
 /// the padding channels.
@@ -109,6 +92,65 @@ struct BlockConvolutionsPass
     getOperation().walk([&](ConvOp conv) { convs.push_back(conv); });
     for (ConvOp conv : convs)
       block(conv);
+    // Pooling of a blocked convolution's output pools the blocks, so the
+    // data stays blocked through it (resnet's stem max pool, global
+    // average pools before classifiers).
+    SmallVector<Operation *> pools;
+    getOperation().walk([&](Operation *op) {
+      if (isa<MaxPoolOp, AveragePoolOp, ReduceMeanOp>(op))
+        pools.push_back(op);
+    });
+    for (Operation *pool : pools)
+      blockPooling(pool);
+  }
+
+  /// `pool(from_nchwc(x))` -> `from_nchwc(pool'(x))`: a 2-D max or average
+  /// pool becomes a 3-D one over (H, W, 16) with a window of 1 along the
+  /// channels of a block; a mean over H and W (kept) takes the blocked dims
+  /// 2 and 3. The padding channels stay zero: every window of them holds
+  /// zeros only.
+  void blockPooling(Operation *pool) {
+    auto from = pool->getOperand(0).getDefiningOp<FromNchwcOp>();
+    auto inType = cast<RankedTensorType>(pool->getOperand(0).getType());
+    if (!from || inType.getRank() != 4)
+      return;
+    OpBuilder b(pool);
+    Location loc = pool->getLoc();
+    Value blocked = from.getInput();
+    auto extend = [&](ArrayRef<int64_t> values, int64_t with) {
+      SmallVector<int64_t> extended(values);
+      extended.push_back(with);
+      return b.getDenseI64ArrayAttr(extended);
+    };
+    // Pads are [begin..., end...]: a 0 goes after each half.
+    auto extendPads = [&](ArrayRef<int64_t> pads) {
+      return b.getDenseI64ArrayAttr({pads[0], pads[1], 0, pads[2], pads[3], 0});
+    };
+    Value result;
+    if (auto max = dyn_cast<MaxPoolOp>(pool)) {
+      if (max.getKernelShape().size() != 2)
+        return;
+      result = b.create<MaxPoolOp>(
+          loc, blocked, extend(max.getKernelShape(), 1),
+          extend(max.getStrides(), 1), extendPads(max.getPads()),
+          extend(max.getDilations(), 1), max.getCeilModeAttr());
+    } else if (auto average = dyn_cast<AveragePoolOp>(pool)) {
+      if (average.getKernelShape().size() != 2)
+        return;
+      result = b.create<AveragePoolOp>(
+          loc, blocked, extend(average.getKernelShape(), 1),
+          extend(average.getStrides(), 1), extendPads(average.getPads()),
+          average.getCeilModeAttr(), average.getCountIncludePadAttr());
+    } else {
+      auto mean = cast<ReduceMeanOp>(pool);
+      if (mean.getAxes() != ArrayRef<int64_t>{2, 3} || !mean.getKeepdims())
+        return;
+      result = b.create<ReduceMeanOp>(loc, blocked, mean.getAxesAttr(),
+                                      mean.getKeepdimsAttr());
+    }
+    pool->getResult(0).replaceAllUsesWith(
+        b.create<FromNchwcOp>(loc, pool->getResult(0).getType(), result));
+    pool->erase();
   }
 
   void block(ConvOp conv) {
@@ -134,7 +176,7 @@ struct BlockConvolutionsPass
     if (2 * padded > 3 * features * (depthwise || plainInput ? 1 : channels))
       return;
     // Copied last: a filter can be 100 MB and most refusals are cheaper.
-    std::optional<std::vector<float>> filter = filterValues(conv.getFilter());
+    std::optional<std::vector<float>> filter = floatValues(conv.getFilter());
     if (!filter)
       return;
 

@@ -20,3 +20,20 @@ std::optional<ConstantTensor> mlir::kiln::constantOf(Value value) {
     return std::nullopt;
   return ConstantTensor::fromAttr(constant.getValue());
 }
+
+std::optional<std::vector<float>> mlir::kiln::floatValues(Value value) {
+  auto constant = value ? value.getDefiningOp<ConstantOp>() : ConstantOp();
+  auto dense =
+      constant ? dyn_cast<DenseElementsAttr>(constant.getValue()) : nullptr;
+  if (!dense || !dense.getElementType().isF32())
+    return std::nullopt;
+  auto values = dense.getValues<float>();
+  return std::vector<float>(values.begin(), values.end());
+}
+
+DenseElementsAttr mlir::kiln::floatAttr(ArrayRef<int64_t> shape,
+                                        ArrayRef<float> values,
+                                        MLIRContext *context) {
+  auto type = RankedTensorType::get(shape, Float32Type::get(context));
+  return DenseElementsAttr::get(type, values);
+}

@@ -28,9 +28,12 @@ constexpr llvm::StringLiteral kArenaOffsetsAttr = "kiln.arena_offsets";
 constexpr llvm::StringLiteral kArenaSizeAttr = "kiln.arena_size";
 constexpr llvm::StringLiteral kScratchOffsetAttr = "kiln.scratch_offset";
 constexpr llvm::StringLiteral kScratchSizeAttr = "kiln.scratch_size";
-/// On a microkernel call: how many workgroups share its work. On a
-/// dispatch call: the workgroup count of each of its phases.
+/// On a microkernel call or a sliced linalg op: how many workgroups share
+/// its work. On a dispatch call: the workgroup count of each of its phases.
 constexpr llvm::StringLiteral kWorkgroupsAttr = "kiln.workgroups";
+/// On a sliced linalg op (kiln-cpu-distribute-loops): its phase; consecutive
+/// ops of one phase run without a barrier between them.
+constexpr llvm::StringLiteral kPhaseAttr = "kiln.phase";
 /// On a dispatch call: the executable entry of each of its phases.
 constexpr llvm::StringLiteral kEntriesAttr = "kiln.entries";
 constexpr llvm::StringLiteral kExecutableModuleName = "kiln_executable";
@@ -50,6 +53,12 @@ int64_t elementByteSize(Type type);
 int64_t tensorByteSize(RankedTensorType type);
 /// The value of `value` when a kiln.constant defines it.
 std::optional<ConstantTensor> constantOf(Value value);
+/// The f32 elements of a dense f32 kiln.constant (weights can be 100 MB:
+/// copied as floats, not through ConstantTensor's doubles), or nothing.
+std::optional<std::vector<float>> floatValues(Value value);
+/// A dense f32 attribute of `shape` holding `values`.
+DenseElementsAttr floatAttr(ArrayRef<int64_t> shape, ArrayRef<float> values,
+                            MLIRContext *context);
 
 } // namespace mlir::kiln
 

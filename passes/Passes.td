@@ -49,7 +49,10 @@ def BlockConvolutions : Pass<"kiln-block-convolutions", "mlir::func::FuncOp"> {
     output channels, which must stay zero). The result goes back to NCHW by
     `kiln.from_nchwc`; canonicalization cancels that against the next
     blocked convolution's `kiln.to_nchwc`, so consecutive convolutions stay
-    blocked.
+    blocked. A 2-D `kiln.max_pool` or `kiln.average_pool` of a blocked
+    result pools the blocks instead (a 3-D pool over (H, W, 16) with a
+    window of 1 along the 16), and a `kiln.reduce_mean` over H and W (kept)
+    reduces dims 2 and 3 of the blocks, so the layout change moves past them.
 
     Before:
     ```mlir
@@ -63,6 +66,31 @@ def BlockConvolutions : Pass<"kiln-block-convolutions", "mlir::func::FuncOp"> {
     %rb = kiln.to_nchwc %r : ...
     %yb = kiln.conv2d_nchwc %xb, %wb bias %bb residual %rb {activation = "relu", ...}
     %y = kiln.from_nchwc %yb : (tensor<1x4x56x56x16xf32>) -> tensor<1x64x56x56xf32>
+    ```
+  }];
+  let dependentDialects = ["mlir::kiln::KilnDialect"];
+}
+
+def PackMatmulWeights : Pass<"kiln-pack-matmul-weights", "mlir::func::FuncOp"> {
+  let summary = "Pack constant matmul operands into the microkernel's panels";
+  let description = [{
+    A `kiln.matmul` of f32 data by a constant 2-D matrix B [K, N] (a linear
+    layer), with more than two rows, becomes `kiln.matmul_packed`: B is
+    packed at compile time into 16-column panels [P, K, 16] (B(k, n) at
+    [n / 16, k, n % 16], zero past N, P = 2 * ceil(N / 32)), the layout
+    every CPU target's register tile reads in place, so the kernel packs
+    nothing of B at run time. One or two rows stay a `kiln.matmul`: the
+    matrix-vector kernel reads B unpacked.
+
+    Before:
+    ```mlir
+    %w = kiln.constant dense<...> : tensor<256x1024xf32>
+    %y = kiln.matmul %x, %w : tensor<1x128x256xf32>, tensor<256x1024xf32> -> tensor<1x128x1024xf32>
+    ```
+    After:
+    ```mlir
+    %p = kiln.constant dense<...> : tensor<64x256x16xf32>
+    %y = kiln.matmul_packed %x, %p : tensor<1x128x256xf32>, tensor<64x256x16xf32> -> tensor<1x128x1024xf32>
     ```
   }];
   let dependentDialects = ["mlir::kiln::KilnDialect"];

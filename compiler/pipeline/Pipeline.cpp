@@ -159,6 +159,7 @@ bool Compiler::run() {
           pm.addNestedPass<func::FuncOp>(mlir::kiln::createFuseDecomposedOps());
           pm.addNestedPass<func::FuncOp>(mlir::kiln::createFoldBatchNorm());
           pm.addNestedPass<func::FuncOp>(mlir::kiln::createBlockConvolutions());
+          pm.addNestedPass<func::FuncOp>(mlir::kiln::createPackMatmulWeights());
           pm.addPass(createCanonicalizerPass());
           pm.addPass(createCSEPass());
         });

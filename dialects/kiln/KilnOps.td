@@ -253,6 +253,27 @@ def Kiln_MatMulOp : Kiln_Op<"matmul", [Pure, InferTypeOpAdaptor]> {
   }];
 }
 
+def Kiln_MatMulPackedOp : Kiln_Op<"matmul_packed", [Pure]> {
+  let summary = "matrix product by a weight matrix packed at compile time";
+  let description = [{
+    `lhs` [..., M, K] times a constant B [K, N] that `kiln-pack-matmul-weights`
+    packed into 16-column panels, `packed` [P, K, 16]: B(k, n) is at
+    [n / 16, k, n % 16], zero past N, with P = 2 * ceil(N / 32) (whole pairs
+    of panels, so a 32-column register tile never reads past the end). The
+    result is [..., M, N]. The layout is the same for every CPU target: the
+    microkernel reads it in place and packs nothing of B at run time.
+  }];
+  let arguments = (ins Kiln_Tensor:$lhs, Kiln_Tensor:$packed);
+  let results = (outs Kiln_Tensor:$output);
+  let assemblyFormat = [{
+    $lhs `,` $packed attr-dict `:` type($lhs) `,` type($packed) `->` type($output)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    static constexpr int64_t kPanel = 16;
+  }];
+}
+
 def Kiln_MatMulIntegerOp : Kiln_Op<"matmul_integer",
     [Pure, InferTypeOpAdaptor]> {
   let summary = "8-bit integer matrix product with zero points, i32 result";

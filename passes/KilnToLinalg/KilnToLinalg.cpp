@@ -180,12 +180,12 @@ Value reduce(OpBuilder &b, Location loc, Value input, ArrayRef<int64_t> axes,
             // partial results in vector lanes instead of adding one element
             // at a time (a softmax row of 128: 4x faster). ONNX fixes no
             // summation order; other runtimes sum in vector lanes too.
-            if (auto fastMath = combined.getDefiningOp<
-                                arith::ArithFastMathInterface>())
-              fastMath->setAttr(fastMath.getFastMathAttrName(),
-                                arith::FastMathFlagsAttr::get(
-                                    nested.getContext(),
-                                    arith::FastMathFlags::reassoc));
+            if (auto fastMath =
+                    combined.getDefiningOp<arith::ArithFastMathInterface>())
+              fastMath->setAttr(
+                  fastMath.getFastMathAttrName(),
+                  arith::FastMathFlagsAttr::get(nested.getContext(),
+                                                arith::FastMathFlags::reassoc));
             nested.create<linalg::YieldOp>(nestedLoc, combined);
           })
       .getResult(0);

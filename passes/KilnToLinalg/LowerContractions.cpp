@@ -163,6 +163,49 @@ struct MatMulLowering : public OpConversionPattern<MatMulOp> {
   }
 };
 
+/// lhs [..., M, K] x packed B: one (m, k, n) generic on lhs viewed as
+/// [M', K] that reads B(k, n) at packed[n / 16, k, n % 16] (the reference
+/// semantics), tagged for the packed-panel microkernel.
+struct MatMulPackedLowering : public OpConversionPattern<MatMulPackedOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(MatMulPackedOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *context = getContext();
+    auto lhsType = tensorType(adaptor.getLhs());
+    Type element = lhsType.getElementType();
+    int64_t k = lhsType.getShape().back(), n = op.getType().getShape().back();
+    int64_t rows = lhsType.getNumElements() / k;
+    Value lhs = reshapeTensor(rewriter, loc, adaptor.getLhs(),
+                              RankedTensorType::get({rows, k}, element));
+    auto resultType = RankedTensorType::get({rows, n}, element);
+    Value init = filledTensor(rewriter, loc, resultType,
+                              scalarConstant(rewriter, loc, element, 0));
+    AffineExpr m = getAffineDimExpr(0, context),
+               kk = getAffineDimExpr(1, context),
+               nn = getAffineDimExpr(2, context);
+    int64_t panel = MatMulPackedOp::kPanel;
+    SmallVector<AffineMap> maps = {
+        AffineMap::get(3, 0, {m, kk}, context),
+        AffineMap::get(3, 0, {nn.floorDiv(panel), kk, nn % panel}, context),
+        AffineMap::get(3, 0, {m, nn}, context)};
+    auto generic = rewriter.create<linalg::GenericOp>(
+        loc, resultType, ValueRange{lhs, adaptor.getPacked()}, init, maps,
+        SmallVector<utils::IteratorType>{utils::IteratorType::parallel,
+                                         utils::IteratorType::reduction,
+                                         utils::IteratorType::parallel},
+        [&](OpBuilder &b, Location nested, ValueRange args) {
+          b.create<linalg::YieldOp>(
+              nested, multiplyAdd(b, nested, args[2], args[0], args[1]));
+        });
+    generic->setAttr(kMicrokernelAttr, rewriter.getStringAttr("matmul_packed"));
+    rewriter.replaceOp(op, reshapeTensor(rewriter, loc, generic.getResult(0),
+                                         signless(op.getType())));
+    return success();
+  }
+};
+
 /// (lhs - lhs_zero) x (rhs - rhs_zero) with the 8-bit operands widened
 /// inside the loop body. A 2-D product is tagged for the int8 microkernel,
 /// which reads the body to find signedness and zero points
@@ -697,9 +740,9 @@ struct ConvTransposeLowering : public OpConversionPattern<ConvTransposeOp> {
 } // namespace
 
 void populateContractionPatterns(RewritePatternSet &patterns) {
-  patterns.add<MatMulLowering, MatMulIntegerLowering, GemmLowering,
-               ConvLowering, Conv2DNchwcLowering, ConvTransposeLowering>(
-      patterns.getContext());
+  patterns.add<MatMulLowering, MatMulPackedLowering, MatMulIntegerLowering,
+               GemmLowering, ConvLowering, Conv2DNchwcLowering,
+               ConvTransposeLowering>(patterns.getContext());
 }
 
 } // namespace mlir::kiln::lowering

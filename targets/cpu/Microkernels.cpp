@@ -87,6 +87,23 @@ void replaceByMicrokernel(ModuleOp module, linalg::GenericOp op, StringRef name,
   op->erase();
 }
 
+/// A product by compile-time packed panels (kiln.matmul_packed): A [M, K]
+/// and the panels [P, K, 16] contiguous; the kernel reads the panels in
+/// place and packs only A.
+LogicalResult replaceMatmulPacked(ModuleOp module, linalg::GenericOp op) {
+  Value a = op.getDpsInputs()[0], packed = op.getDpsInputs()[1],
+        c = op.getDpsInits()[0];
+  if (!isContiguousF32(a) || !isContiguousF32(packed) || !isContiguousF32(c))
+    return failure();
+  auto cShape = cast<MemRefType>(c.getType()).getShape();
+  int64_t m = cShape[0], n = cShape[1];
+  int64_t k = cast<MemRefType>(a.getType()).getShape()[1];
+  replaceByMicrokernel(module, op, "kiln_ukernel_matmul_packed_f32",
+                       {a, packed, c}, KILN_UKERNEL_F32_PACKED_WORKSPACE_BYTES,
+                       {m, n, k, k, 1}, m * n * k);
+  return success();
+}
+
 /// Element strides (of the rows dim and the reduction dim) of a 2-D operand
 /// read through `map` from loops (m|k, k, n|k...): see the callers.
 std::pair<int64_t, int64_t> strides2d(AffineMap map, unsigned rowDim,
@@ -356,6 +373,8 @@ struct CpuMicrokernelsPass
       // A failed match keeps the loops, which compute the same thing.
       if (kind == "matmul")
         (void)replaceMatmul(module, op);
+      else if (kind == "matmul_packed")
+        (void)replaceMatmulPacked(module, op);
       else if (kind == "matmul_i8")
         (void)replaceMatmulI8(module, op, int8Variant);
       else if (kind == "conv2d")

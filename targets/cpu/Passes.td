@@ -141,15 +141,54 @@ def CpuExpandMath : Pass<"kiln-cpu-expand-math", "mlir::ModuleOp"> {
                            "mlir::vector::VectorDialect"];
 }
 
-def CpuSplitDispatches : Pass<"kiln-cpu-split-dispatches", "mlir::ModuleOp"> {
-  let summary = "Split a dispatch around its microkernel call into phases";
+def CpuDistributeLoops : Pass<"kiln-cpu-distribute-loops", "mlir::ModuleOp"> {
+  let summary = "Divide the loops of large linalg ops between workgroups";
   let description = [{
-    A microkernel call splits its work over workgroups, but the loops around
-    it in the same dispatch (a padded copy, the bias broadcast before, the
-    activation after) must run once and in order. A dispatch whose top level
-    holds one such call with `kiln.workgroups` > 1 becomes up to three
-    functions on the same bindings: the ops before the call, the call (run on
-    that many workgroups), the ops after. The schedule runs them one after
+    Microkernel calls divide their work by the workgroup id and count every
+    dispatch receives; elementwise ops, pooling, reductions, softmax, layer
+    norm and layout changes are linalg loop nests and ran on one workgroup.
+    This pass slices each top-level linalg op of at least 2^15 iterations on
+    one of its parallel loops (the outermost with at least 8 iterations whose
+    written operands it indexes alone, one dim each; read operands may also
+    take it in a window sum): workgroup `id` of `count` runs iterations
+    [E * id / count, E * (id + 1) / count) of that loop, on subviews of the
+    operands. The op gets `kiln.workgroups` (8: the runtime launches one or
+    two per thread) and `kiln.phase`. Consecutive sliced ops share a phase
+    when every buffer one of them writes is sliced alike by all of them (the
+    same value, dim and extent), so no workgroup reads another's slice; any
+    other op ends the phase. kiln-cpu-split-dispatches then cuts the
+    dispatch at phase boundaries.
+
+    Before:
+    ```mlir
+    func.func @dispatch_0(%x: memref<64x3136xf32>, %y: memref<64x3136xf32>,
+                          %id: index, %count: index) {
+      linalg.generic {...} ins(%x : ...) outs(%y : ...) { relu }
+      return
+    }
+    ```
+    After:
+    ```mlir
+      %begin = (64 * %id) / %count, %end = (64 * (%id + 1)) / %count
+      %xs = memref.subview %x[%begin, 0] [%end - %begin, 3136] [1, 1]
+      %ys = memref.subview %y[%begin, 0] [%end - %begin, 3136] [1, 1]
+      linalg.generic {...} ins(%xs) outs(%ys) {kiln.phase = 0, kiln.workgroups = 8}
+    ```
+  }];
+  let dependentDialects = ["mlir::arith::ArithDialect",
+                           "mlir::memref::MemRefDialect",
+                           "mlir::affine::AffineDialect"];
+}
+
+def CpuSplitDispatches : Pass<"kiln-cpu-split-dispatches", "mlir::ModuleOp"> {
+  let summary = "Split a dispatch into phases at its parallel parts";
+  let description = [{
+    A dispatch's parallel parts (a microkernel call with `kiln.workgroups` >
+    1, a run of linalg ops of one `kiln.phase`) split their work over
+    workgroups, but the ops around them (a padded copy, a small op left
+    whole) must run once and in order. A dispatch with a parallel part
+    becomes one function per part, on the same bindings: each parallel part,
+    and each run of other ops between them. The schedule runs them one after
     the other, which is the barrier. The module attribute
     `kiln.dispatch_phases` maps each split dispatch to its phases
     `[[function, workgroups], ...]`.

@@ -45,6 +45,7 @@ void buildCpuBufferizationPipeline(OpPassManager &pm,
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCpuMicrokernels({targetFeatures.str()}));
   pm.addPass(createCpuScratchBuffers());
+  pm.addPass(createCpuDistributeLoops());
   pm.addPass(createCpuSplitDispatches());
 }
 

@@ -1,5 +1,4 @@
-//===- SplitDispatches.cpp - phases around a parallel microkernel call
-//-----===//
+//===- SplitDispatches.cpp - Dispatches cut into phases -------------------===//
 
 #include "passes/Passes.h"
 #include "targets/cpu/Passes.h"
@@ -18,21 +17,30 @@ using namespace mlir;
 
 namespace {
 
-/// The one top-level microkernel call that asks for several workgroups.
-func::CallOp parallelCall(func::FuncOp func) {
-  func::CallOp found;
-  for (Operation &op : func.getBody().front()) {
-    auto call = dyn_cast<func::CallOp>(op);
-    auto workgroups =
-        call ? call->getAttrOfType<IntegerAttr>(kiln::kWorkgroupsAttr)
-             : IntegerAttr();
-    if (!workgroups || workgroups.getInt() <= 1)
-      continue;
-    if (found)
-      return nullptr; // two parallel calls: keep the dispatch whole
-    found = call;
+/// The workgroups of a top-level op that divides its work between them
+/// (a microkernel call or a sliced linalg op), else 1.
+int64_t workgroupsOf(Operation &op) {
+  auto workgroups = op.getAttrOfType<IntegerAttr>(kiln::kWorkgroupsAttr);
+  return workgroups ? std::max<int64_t>(workgroups.getInt(), 1) : 1;
+}
+
+/// Which part of the dispatch an effectful top-level op belongs to: ops with
+/// the same key run in one phase. Each parallel call is a part of its own,
+/// sliced linalg ops share their kiln.phase's, everything else is serial.
+struct PartKey {
+  enum Kind { Serial, Call, Sliced } kind;
+  int64_t id;
+  bool operator==(const PartKey &other) const {
+    return kind == other.kind && id == other.id;
   }
-  return found;
+};
+
+PartKey partKey(Operation &op, int64_t position) {
+  if (workgroupsOf(op) <= 1)
+    return {PartKey::Serial, 0};
+  if (auto phase = op.getAttrOfType<IntegerAttr>(kiln::kPhaseAttr))
+    return {PartKey::Sliced, phase.getInt()};
+  return {PartKey::Call, position};
 }
 
 /// A copy of `func` named `name` that keeps only the effectful top-level
@@ -76,31 +84,43 @@ struct CpuSplitDispatchesPass
     for (auto func : llvm::to_vector(module.getOps<func::FuncOp>())) {
       if (func.isExternal())
         continue;
-      func::CallOp call = parallelCall(func);
-      if (!call)
-        continue;
-      Block &body = func.getBody().front();
-      size_t callAt = 0;
-      for (Operation &op : body) {
-        if (&op == call.getOperation())
-          break;
-        ++callAt;
-      }
-      int64_t workgroups =
-          call->getAttrOfType<IntegerAttr>(kiln::kWorkgroupsAttr).getInt();
-      size_t size = body.getOperations().size();
-      std::pair<size_t, size_t> ranges[] = {
-          {0, callAt}, {callAt, callAt + 1}, {callAt + 1, size}};
-      SmallVector<Attribute> list;
-      for (auto [index, range] : llvm::enumerate(ranges)) {
-        std::string name = (func.getSymName() + "_" + Twine(index)).str();
-        func::FuncOp part = phase(func, name, range.first, range.second);
-        if (!part)
+      // Parts: runs of effectful top-level ops with one key, as [begin, end)
+      // positions in the body, and their workgroups.
+      struct Part {
+        PartKey key;
+        size_t begin, end;
+        int64_t workgroups;
+      };
+      SmallVector<Part> parts;
+      size_t position = 0;
+      for (Operation &op : func.getBody().front().without_terminator()) {
+        size_t at = position++;
+        if (isMemoryEffectFree(&op))
           continue;
-        module.push_back(part);
-        list.push_back(
-            b.getArrayAttr({b.getStringAttr(name),
-                            b.getI64IntegerAttr(index == 1 ? workgroups : 1)}));
+        PartKey key = partKey(op, at);
+        if (!parts.empty() && parts.back().key == key) {
+          parts.back().end = at + 1;
+          continue;
+        }
+        parts.push_back({key, at, at + 1, workgroupsOf(op)});
+      }
+      if (llvm::none_of(parts, [](const Part &part) {
+            return part.key.kind != PartKey::Serial;
+          }))
+        continue;
+      // Pure ops between parts go with the part after them (phase() keeps
+      // every pure op anyway and drops the unused ones).
+      for (size_t i = 1; i < parts.size(); ++i)
+        parts[i].begin = parts[i - 1].end;
+      SmallVector<Attribute> list;
+      for (auto [index, part] : llvm::enumerate(parts)) {
+        std::string name = (func.getSymName() + "_" + Twine(index)).str();
+        func::FuncOp copy = phase(func, name, part.begin, part.end);
+        if (!copy)
+          continue;
+        module.push_back(copy);
+        list.push_back(b.getArrayAttr(
+            {b.getStringAttr(name), b.getI64IntegerAttr(part.workgroups)}));
       }
       phases.push_back(b.getNamedAttr(func.getSymName(), b.getArrayAttr(list)));
       func->erase();

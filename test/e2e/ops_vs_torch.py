@@ -125,6 +125,31 @@ def exporter_pattern_cases(rng):
         {"Y": onnx.TensorProto.FLOAT}, 13, {"Y": expected}, \
         lambda graph: graph.count("kiln.transpose") == 2 or "expected 2 transposes"
 
+    # Pools between blocked convolutions pool the 16-channel blocks (24
+    # channels: the second block is half padding); the layout goes back to
+    # NCHW once, after the global average pool.
+    x = rng.standard_normal((1, 3, 15, 15)).astype(np.float32)
+    w1 = rng.standard_normal((24, 3, 3, 3)).astype(np.float32)
+    w2 = (rng.standard_normal((48, 24, 3, 3)) / 8).astype(np.float32)
+    nodes = [
+        helper.make_node("Conv", ["X", "w1"], ["c1"], pads=[1, 1, 1, 1]),
+        helper.make_node("MaxPool", ["c1"], ["p1"], kernel_shape=[3, 3], strides=[2, 2],
+                         pads=[1, 1, 1, 1]),
+        helper.make_node("Conv", ["p1", "w2"], ["c2"], pads=[1, 1, 1, 1]),
+        helper.make_node("AveragePool", ["c2"], ["p2"], kernel_shape=[3, 3],
+                         pads=[1, 1, 1, 1], count_include_pad=0),
+        helper.make_node("GlobalAveragePool", ["p2"], ["Y"]),
+    ]
+    c1 = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w1), padding=1)
+    p1 = torch.nn.functional.max_pool2d(c1, 3, 2, 1)
+    c2 = torch.nn.functional.conv2d(p1, torch.tensor(w2), padding=1)
+    p2 = torch.nn.functional.avg_pool2d(c2, 3, 1, 1, count_include_pad=False)
+    expected = p2.mean(dim=(2, 3), keepdim=True).numpy()
+    yield "blocked_pools", nodes, {"X": x, "w1": w1, "w2": w2}, \
+        {"Y": onnx.TensorProto.FLOAT}, 13, {"Y": expected}, \
+        lambda graph: graph.count("kiln.from_nchwc") == 1 \
+        or f"expected one kiln.from_nchwc, found {graph.count('kiln.from_nchwc')}"
+
     # PyTorch's LayerNorm before opset 17.
     x = rng.standard_normal((2, 5, 16)).astype(np.float32)
     gamma = rng.standard_normal((16,)).astype(np.float32)

@@ -62,19 +62,24 @@ static inline void storev(float *p, vf v) { __builtin_memcpy(p, &v, sizeof v); }
 
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
-/* c (rows mr <= MR, cols nr <= NR, row stride ldc) += ap panel * bp panel. */
+/* c (rows mr <= MR, cols nr <= NR, row stride ldc) += ap panel * B panel.
+ * B's row k is the vectors at bp + k * step and bp + k * step + second:
+ * packed at run time, one NR-wide panel (step NR, second VECTOR_FLOATS);
+ * packed at compile time, 16-column panels (step 16; the second vector is
+ * in the next panel when vectors are 16 wide). */
 static void tile(int64_t kc, const float *restrict ap, const float *restrict bp,
-                 float *restrict c, int64_t ldc, int64_t mr, int64_t nr) {
+                 int64_t second, int64_t step, float *restrict c, int64_t ldc,
+                 int64_t mr, int64_t nr) {
   vf acc[MR][2];
   UNROLL_ROWS for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = (vf){0};
   for (int64_t k = 0; k < kc; ++k) {
-    vf b0 = loadv(bp), b1 = loadv(bp + VECTOR_FLOATS);
+    vf b0 = loadv(bp), b1 = loadv(bp + second);
     UNROLL_ROWS for (int i = 0; i < MR; ++i) {
       acc[i][0] += b0 * ap[i];
       acc[i][1] += b1 * ap[i];
     }
     ap += MR;
-    bp += NR;
+    bp += step;
   }
   if (mr == MR && nr == NR) {
     UNROLL_ROWS for (int i = 0; i < MR; ++i) {
@@ -164,26 +169,44 @@ static void pack_b(const b_source *s, int64_t k0, int64_t kc, int64_t n0,
   }
 }
 
-/* Rows [m0, m1) and columns [n0, n1) of C. */
+/* Compile-time packed B (kiln.matmul_packed): [P, K, 16] for N columns,
+ * column n of row k at [n / 16][k][n % 16], zero past N, P = 2 * ceil(N /
+ * 32) so that a 32-wide tile never reads past the end. The same layout for
+ * every target: AVX-512 tiles read two panels, AVX2 and NEON tiles one. */
+enum { PACKED_PANEL = 16 };
+
+/* Rows [m0, m1) and columns [n0, n1) of C; B packed here into the
+ * workspace from `b`, or already packed (`packed`, non-null). */
 static void gemm(int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t k,
                  const float *a, int64_t sam, int64_t sak, const b_source *b,
-                 float *c, int64_t ldc, float *workspace) {
+                 const float *packed, float *c, int64_t ldc, float *workspace) {
   float *ap = workspace, *bp = workspace + MC * KC;
   a += m0 * sam;
   c += m0 * ldc;
   int64_t m = m1 - m0;
+  int64_t second =
+      packed ? (VECTOR_FLOATS < PACKED_PANEL ? VECTOR_FLOATS : k * PACKED_PANEL)
+             : VECTOR_FLOATS;
+  int64_t step = packed ? PACKED_PANEL : NR;
   for (int64_t jc = n0; jc < n1; jc += NC) {
     int64_t nc = min64(NC, n1 - jc);
     for (int64_t pc = 0; pc < k; pc += KC) {
       int64_t kc = min64(KC, k - pc);
-      pack_b(b, pc, kc, jc, nc, bp);
+      if (!packed)
+        pack_b(b, pc, kc, jc, nc, bp);
       for (int64_t ic = 0; ic < m; ic += MC) {
         int64_t mc = min64(MC, m - ic);
         pack_a(a, sam, sak, m, ic, mc, pc, kc, ap);
-        for (int64_t jr = 0; jr < nc; jr += NR)
+        for (int64_t jr = 0; jr < nc; jr += NR) {
+          const float *panel =
+              packed
+                  ? packed + ((jc + jr) / PACKED_PANEL * k + pc) * PACKED_PANEL
+                  : bp + jr * kc;
           for (int64_t ir = 0; ir < mc; ir += MR)
-            tile(kc, ap + ir * kc, bp + jr * kc, c + (ic + ir) * ldc + jc + jr,
-                 ldc, min64(MR, mc - ir), min64(NR, nc - jr));
+            tile(kc, ap + ir * kc, panel, second, step,
+                 c + (ic + ir) * ldc + jc + jr, ldc, min64(MR, mc - ir),
+                 min64(NR, nc - jr));
+        }
       }
     }
   }
@@ -268,8 +291,19 @@ KILN_BUILTIN void kiln_ukernel_matmul_f32(const float *a, const float *b,
   workgroup_range(m, n, MR, NR, wg, wgc, &m0, &m1, &n0, &n1);
   if (m1 - m0 <= 2 && gemv(m0, m1, n0, n1, k, a, sam, sak, b, sbk, sbn, c, n))
     return;
-  gemm(m0, m1, n0, n1, k, a, sam, sak, &source, c, n,
+  gemm(m0, m1, n0, n1, k, a, sam, sak, &source, 0, c, n,
        workspace + wg * KILN_UKERNEL_WORKSPACE_FLOATS);
+}
+
+/* The same with B packed at compile time ([P, K, 16], see PACKED_PANEL):
+ * nothing of B is packed at run time. */
+KILN_BUILTIN void kiln_ukernel_matmul_packed_f32(
+    const float *a, const float *packed, float *c, float *workspace, int64_t m,
+    int64_t n, int64_t k, int64_t sam, int64_t sak, int64_t wg, int64_t wgc) {
+  int64_t m0, m1, n0, n1;
+  workgroup_range(m, n, MR, NR, wg, wgc, &m0, &m1, &n0, &n1);
+  gemm(m0, m1, n0, n1, k, a, sam, sak, 0, packed, c, n,
+       workspace + wg * (KILN_UKERNEL_F32_PACKED_WORKSPACE_BYTES / 4));
 }
 
 /* Grouped 2-D convolution accumulating into `output` (this workgroup's
@@ -299,7 +333,7 @@ KILN_BUILTIN void kiln_ukernel_conv2d_f32(
                          .dh = dh,
                          .dw = dw,
                          .conv = 1};
-      gemm(m0, m1, n0, n1, k, filter + g * fpg * k, k, 1, &source,
+      gemm(m0, m1, n0, n1, k, filter + g * fpg * k, k, 1, &source, 0,
            output + (image * groups + g) * fpg * positions, positions,
            workspace);
     }
@@ -409,10 +443,13 @@ conv_store(const conv_nchwc *s, v16f v, int64_t n, int64_t block,
 static inline __attribute__((always_inline)) int
 tile_positions(const conv_nchwc *s, int pixels, int64_t p0, int64_t np,
                int64_t top[CONV_PIXELS], int64_t left[CONV_PIXELS]) {
+  /* One division for the tile; the pixels then step along the row. */
+  int64_t row = p0 / s->ow, column = p0 % s->ow;
   UNROLL_ROWS for (int j = 0; j < pixels; ++j) {
-    int64_t pixel = p0 + (j < np ? j : np - 1);
-    top[j] = (pixel / s->ow) * s->sh - s->pt;
-    left[j] = (pixel % s->ow) * s->sw - s->pl;
+    top[j] = row * s->sh - s->pt;
+    left[j] = column * s->sw - s->pl;
+    if (j + 1 < np && ++column == s->ow)
+      column = 0, ++row;
   }
   int flat = s->kh == 1 && s->kw == 1 && s->sh == 1 && s->sw == 1 &&
              s->pt == 0 && s->pl == 0 && s->ih == s->oh && s->iw == s->ow;

@@ -15,6 +15,9 @@ enum {
   KILN_UKERNEL_F32_WORKSPACE_BYTES =
       4 * (KILN_UKERNEL_F32_MC * KILN_UKERNEL_F32_KC +
            KILN_UKERNEL_F32_KC * KILN_UKERNEL_F32_NC),
+  /* B packed at compile time (kiln.matmul_packed): the A block only. */
+  KILN_UKERNEL_F32_PACKED_WORKSPACE_BYTES =
+      4 * KILN_UKERNEL_F32_MC * KILN_UKERNEL_F32_KC,
   /* int8: 8x8 tiles; packed A and B blocks, then an int32 sum per row of A
    * and per column of B. */
   KILN_UKERNEL_I8_MC = 64,

@@ -108,3 +108,21 @@ func.func @not_blocked(%x: tensor<1x24x4x4xf32>, %y: tensor<1x16x4x4xf32>, %f: t
   %c = kiln.conv %y, %f {strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, group = 1 : i64} : (tensor<1x16x4x4xf32>, tensor<16x16x1x1xf32>) -> tensor<1x16x4x4xf32>
   return %a, %b, %c : tensor<1x24x4x4xf32>, tensor<1x16x4x4xf32>, tensor<1x16x4x4xf32>
 }
+
+// A max pool and a global average pool of blocked data pool the blocks: the
+// layout changes once, after the mean. The max pool's window gets a third
+// dim of 1 along the 16 channels of a block.
+// CHECK-LABEL: func.func @pools_stay_blocked
+func.func @pools_stay_blocked(%x: tensor<1x16x8x8xf32>) -> tensor<1x32x1x1xf32> {
+  // CHECK: %[[Y:.*]] = kiln.conv2d_nchwc
+  // CHECK-NOT: kiln.from_nchwc
+  // CHECK: %[[P:.*]] = kiln.max_pool %[[Y]] {ceil_mode = false, dilations = array<i64: 1, 1, 1>, kernel_shape = array<i64: 3, 3, 1>, pads = array<i64: 1, 1, 0, 1, 1, 0>, strides = array<i64: 2, 2, 1>} : (tensor<1x2x8x8x16xf32>) -> tensor<1x2x4x4x16xf32>
+  // CHECK: %[[M:.*]] = kiln.reduce_mean %[[P]] {axes = array<i64: 2, 3>, keepdims = true} : (tensor<1x2x4x4x16xf32>) -> tensor<1x2x1x1x16xf32>
+  // CHECK: %[[O:.*]] = kiln.from_nchwc %[[M]] : (tensor<1x2x1x1x16xf32>) -> tensor<1x32x1x1xf32>
+  // CHECK: return %[[O]]
+  %w = kiln.constant dense<1.0> : tensor<32x16x3x3xf32>
+  %c = kiln.conv %x, %w {strides = array<i64: 1, 1>, pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>, group = 1 : i64} : (tensor<1x16x8x8xf32>, tensor<32x16x3x3xf32>) -> tensor<1x32x8x8xf32>
+  %p = kiln.max_pool %c {kernel_shape = array<i64: 3, 3>, strides = array<i64: 2, 2>, pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>, ceil_mode = false} : (tensor<1x32x8x8xf32>) -> tensor<1x32x4x4xf32>
+  %m = kiln.reduce_mean %p {axes = array<i64: 2, 3>, keepdims = true} : (tensor<1x32x4x4xf32>) -> tensor<1x32x1x1xf32>
+  return %m : tensor<1x32x1x1xf32>
+}

@@ -176,3 +176,20 @@ func.func @nchwc_layout(%x: tensor<1x24x4x4xf32>, %y: tensor<1x2x4x4x16xf32>) ->
   %1 = kiln.from_nchwc %y : (tensor<1x2x4x4x16xf32>) -> tensor<1x24x4x4xf32>
   return %0, %1 : tensor<1x2x4x4x16xf32>, tensor<1x24x4x4xf32>
 }
+
+// -----
+
+// A product by packed panels reads B(k, n) at [n floordiv 16, k, n mod 16]
+// of the panels, on the lhs viewed as [M, K], tagged for its microkernel.
+// CHECK-DAG: #[[A:.*]] = affine_map<(d0, d1, d2) -> (d0, d1)>
+// CHECK-DAG: #[[P:.*]] = affine_map<(d0, d1, d2) -> (d2 floordiv 16, d1, d2 mod 16)>
+// CHECK-DAG: #[[C:.*]] = affine_map<(d0, d1, d2) -> (d0, d2)>
+// CHECK-LABEL: func.func @matmul_packed
+// CHECK: %[[X:.*]] = tensor.expand_shape {{.*}} into tensor<6x4xf32>
+// CHECK: %[[Y:.*]] = linalg.generic {indexing_maps = [#[[A]], #[[P]], #[[C]]], iterator_types = ["parallel", "reduction", "parallel"]} ins(%[[X]], %arg1 : tensor<6x4xf32>, tensor<2x4x16xf32>) {{.*}} attrs =  {kiln.microkernel = "matmul_packed"}
+// CHECK: tensor.collapse_shape %[[Y]]
+// CHECK: into tensor<2x3x20xf32>
+func.func @matmul_packed(%x: tensor<2x3x4xf32>, %p: tensor<2x4x16xf32>) -> tensor<2x3x20xf32> {
+  %y = kiln.matmul_packed %x, %p : tensor<2x3x4xf32>, tensor<2x4x16xf32> -> tensor<2x3x20xf32>
+  return %y : tensor<2x3x20xf32>
+}

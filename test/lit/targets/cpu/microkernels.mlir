@@ -29,6 +29,28 @@ func.func @matmul(%a: memref<4x8xf32>, %b: memref<16x8xf32>, %c: memref<4x16xf32
   return
 }
 
+// A product by packed panels calls the packed kernel with A's strides and
+// a workspace for A's blocks only.
+// CHECK-LABEL: func.func @matmul_packed
+// CHECK: memref.alloc() : memref<73728xi8>
+// CHECK-DAG: %[[M:.*]] = arith.constant 6 : i64
+// CHECK-DAG: %[[N:.*]] = arith.constant 20 : i64
+// CHECK-DAG: %[[K:.*]] = arith.constant 4 : i64
+// CHECK-DAG: %[[ONE:.*]] = arith.constant 1 : i64
+// CHECK: call @kiln_ukernel_matmul_packed_f32(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[M]], %[[N]], %[[K]], %[[K]], %[[ONE]], %{{.*}}, %{{.*}}) {kiln.workgroups = 1 : i64} : (!llvm.ptr, !llvm.ptr, !llvm.ptr, !llvm.ptr, i64, i64, i64, i64, i64, i64, i64) -> ()
+// CHECK-NOT: linalg.generic
+func.func @matmul_packed(%a: memref<6x4xf32>, %p: memref<2x4x16xf32>, %c: memref<6x20xf32>, %id: index, %count: index) {
+  linalg.generic {indexing_maps = [affine_map<(m, k, n) -> (m, k)>, affine_map<(m, k, n) -> (n floordiv 16, k, n mod 16)>, affine_map<(m, k, n) -> (m, n)>], iterator_types = ["parallel", "reduction", "parallel"]}
+      ins(%a, %p : memref<6x4xf32>, memref<2x4x16xf32>) outs(%c : memref<6x20xf32>)
+      attrs = {kiln.microkernel = "matmul_packed"} {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %q = arith.mulf %x, %y : f32
+    %s = arith.addf %acc, %q : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
 // Strided buffers keep their loops.
 // CHECK-LABEL: func.func @strided
 // CHECK-NOT: call
