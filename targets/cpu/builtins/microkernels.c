@@ -360,7 +360,7 @@ KILN_BUILTIN void kiln_ukernel_conv2d_f32(
  *   - AVX2: 6 pixels x 1 block (two ymm each), 12 ymm accumulators;
  *   - AArch64: 6 pixels x 1 block (four q each), 24 q accumulators.
  */
-enum { BLOCK = 16 };
+enum { BLOCK = 16, CONV_PREFETCH_BYTES = 256 };
 #if defined(__AVX512F__)
 enum { CONV_PIXELS = 12, CONV_BLOCKS = 2 };
 #else
@@ -381,6 +381,9 @@ typedef struct {
   int64_t cb, ih, iw, fb, kh, kw, oh, ow, sh, sw, dh, dw, pt, pl;
   int64_t activation;
   float low, high;
+  /* Where the tile prefetches the next block group's filter (null: none);
+   * see conv_units. */
+  const char *prefetch;
 } conv_nchwc;
 
 /* acc[b][j] += filter vectors of `blocks` blocks at w (block stride
@@ -536,10 +539,21 @@ conv_tile(const conv_nchwc *s, int64_t n, int64_t f0, int blocks, int pixels,
         if (row[q] < 0)
           window_offsets(s, pixels, top, left, y, x, BLOCK, offset[q]);
       }
+    const char *prefetch = s->prefetch;
     for (int64_t c = 0; c < s->cb; ++c) {
       const float *channels = image + c * plane;
       const float *w = filter + c * positions * BLOCK * BLOCK;
       for (int64_t q = 0; q < positions; ++q, w += BLOCK * BLOCK) {
+        if (prefetch) {
+          UNROLL_ROWS for (int b = 0; b < blocks; ++b) {
+            const char *line = prefetch + b * filter_stride * 4;
+            __builtin_prefetch(line, 0, 2);
+            __builtin_prefetch(line + 64, 0, 2);
+            __builtin_prefetch(line + 128, 0, 2);
+            __builtin_prefetch(line + 192, 0, 2);
+          }
+          prefetch += CONV_PREFETCH_BYTES;
+        }
         if (row[q] >= 0) {
           conv_step_row(acc, blocks, pixels, channels + row[q], step, w,
                         filter_stride);
@@ -755,15 +769,29 @@ static float float_of_bits(int64_t bits) {
     }                                                                          \
   } while (0)
 
-static void conv_units(const conv_nchwc *s, int64_t batch, int input_layout,
+static void conv_units(const conv_nchwc *shape, int64_t batch, int input_layout,
                        int64_t wg, int64_t wgc) {
+  conv_nchwc state = *shape;
+  conv_nchwc *s = &state;
   int64_t positions = s->oh * s->ow, fb = s->fb;
   int64_t tiles = (positions + CONV_PIXELS - 1) / CONV_PIXELS;
   int64_t groups = (fb + CONV_BLOCKS - 1) / CONV_BLOCKS;
   int plain = input_layout == KILN_CONV_PLAIN_INPUT;
+  /* A block group's filter is read from memory by its first tile and from
+   * cache by the others. Each tile prefetches the next group's filter into
+   * L2 (CONV_PREFETCH_BYTES per block per step), its tile-th share of it,
+   * so the first tile of the next group finds it there. */
+  int64_t block_bytes = s->cb * s->kh * s->kw * BLOCK * BLOCK * 4;
+  int64_t steps = s->cb * s->kh * s->kw;
   KILN_FOR_UNITS(batch, groups, tiles, wg, wgc, n, group, tile, {
     int64_t f0 = group * CONV_BLOCKS, p0 = tile * CONV_PIXELS;
     int64_t np = min64(CONV_PIXELS, positions - p0);
+    int64_t share = tile * steps * CONV_PREFETCH_BYTES;
+    s->prefetch = !plain && group + 1 < groups && share < block_bytes
+                      ? (const char *)(s->filter +
+                                       (f0 + CONV_BLOCKS) * (block_bytes / 4)) +
+                            share
+                      : 0;
     if (fb - f0 < CONV_BLOCKS)
       run_unit(s, plain ? conv_plain_wide_one : conv_wide_one,
                plain ? conv_plain_narrow_one : conv_narrow_one, n, f0, p0, np);
@@ -803,7 +831,8 @@ static void conv_units(const conv_nchwc *s, int64_t batch, int input_layout,
                   pl,                                                          \
                   activation,                                                  \
                   float_of_bits(low_bits),                                     \
-                  float_of_bits(high_bits)}
+                  float_of_bits(high_bits),                                    \
+                  0}
 
 /* Blocked input [N, C/16, H, W, 16]. */
 KILN_BUILTIN void kiln_ukernel_conv2d_nchwc_f32(KILN_CONV_ARGUMENTS) {
