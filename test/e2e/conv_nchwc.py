@@ -18,17 +18,13 @@ output blocks (the AVX-512 tile takes two at a time), channel counts padded
 to whole blocks (24 in, 40 out), a plain 3-channel image input with a 7x7 stride-2
 window, depthwise with stride 2, a batch of 2, and the fused epilogues.
 """
-import argparse
-import os
-import shlex
 import sys
 
 import numpy as np
-import onnx
 import torch
 from onnx import TensorProto, helper, numpy_helper
 
-from kernel_cases import compile_and_run, lowered_kernels
+from kernel_cases import check_float_case, parse_arguments
 
 
 class Case:
@@ -110,38 +106,13 @@ CASES = [
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--kiln", required=True)
-    parser.add_argument("--target", default="x86_64-avx2")
-    parser.add_argument("--run-with", help="command that runs the bundle instead of `kiln run`")
-    parser.add_argument("--work-dir", required=True)
-    args = parser.parse_args()
-    os.makedirs(args.work_dir, exist_ok=True)
-    runner = shlex.split(args.run_with) if args.run_with else [args.kiln, "run"]
+    args, runner = parse_arguments(__doc__)
     rng = np.random.default_rng(2026)
     failures = 0
     for case in CASES:
         model, feeds, expected, output = case.build(rng)
-        base = os.path.join(args.work_dir, case.name)
-        onnx.save(model, base + ".onnx")
-        calls = lowered_kernels(args.kiln, base + ".onnx", args.target)
-        if calls != [case.kernel]:
-            print(f"{case.name}: FAIL: lowered code calls {calls or 'no microkernel'}, "
-                  f"expected {case.kernel}")
-            failures += 1
-            continue
-        actual = compile_and_run(args.kiln, runner, base + ".onnx", args.target, base, feeds,
-                                 output)
-        if actual.shape != expected.shape:
-            print(f"{case.name}: FAIL: shape {actual.shape}, expected {expected.shape}")
-            failures += 1
-            continue
-        error = float(np.abs(actual - expected).max() / np.abs(expected).max())
-        ok = error <= 1e-5
-        print(f"{case.name}: {'ok' if ok else 'FAIL'}: {expected.shape} via {case.kernel}, "
-              f"max rel. error {error:.2e}")
-        failures += not ok
+        failures += not check_float_case(args, runner, case.name, model, feeds, expected,
+                                         output, case.kernel)
     print(f"NCHWc convolutions on {args.target}: {len(CASES) - failures} / {len(CASES)} "
           f"cases match torch")
     return 1 if failures else 0

@@ -17,16 +17,14 @@ The shapes cover the tile edges (M, N not multiples of 8, K not a multiple of
 over workgroups, uint8 and int8 on either side, zero points that are
 constants, per-row, per-column or graph inputs, and a batch folded into rows.
 """
-import argparse
 import os
-import shlex
 import sys
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from kernel_cases import compile_and_run, lowered_kernels
+from kernel_cases import compile_and_run, lowered_kernels, parse_arguments
 
 ELEMENT = {np.uint8: TensorProto.UINT8, np.int8: TensorProto.INT8}
 
@@ -112,15 +110,7 @@ def expected_call(kernel, target):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--kiln", required=True)
-    parser.add_argument("--target", default="x86_64-avx2")
-    parser.add_argument("--run-with", help="command that runs the bundle instead of `kiln run`")
-    parser.add_argument("--work-dir", required=True)
-    args = parser.parse_args()
-    os.makedirs(args.work_dir, exist_ok=True)
-    runner = shlex.split(args.run_with) if args.run_with else [args.kiln, "run"]
+    args, runner = parse_arguments(__doc__)
     rng = np.random.default_rng(2026)
     failures = 0
     for case in CASES:

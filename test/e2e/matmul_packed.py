@@ -17,16 +17,12 @@ tile reads two 16-column panels, the last of them zero), rows that are not a
 whole number of register tiles, K beyond one cache block (256), a batch
 folded into the rows, and the matrix-vector case that stays unpacked.
 """
-import argparse
-import os
-import shlex
 import sys
 
 import numpy as np
-import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from kernel_cases import compile_and_run, lowered_kernels
+from kernel_cases import check_float_case, parse_arguments
 
 PACKED, PLAIN = "kiln_ukernel_matmul_packed_f32", "kiln_ukernel_matmul_f32"
 
@@ -56,37 +52,13 @@ def build(name, shape, n, rng):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--kiln", required=True)
-    parser.add_argument("--target", default="x86_64-avx2")
-    parser.add_argument("--run-with", help="command that runs the bundle instead of `kiln run`")
-    parser.add_argument("--work-dir", required=True)
-    args = parser.parse_args()
-    os.makedirs(args.work_dir, exist_ok=True)
-    runner = shlex.split(args.run_with) if args.run_with else [args.kiln, "run"]
+    args, runner = parse_arguments(__doc__)
     rng = np.random.default_rng(2026)
     failures = 0
     for name, shape, n, kernel in CASES:
         model, feeds, expected = build(name, shape, n, rng)
-        base = os.path.join(args.work_dir, name)
-        onnx.save(model, base + ".onnx")
-        calls = lowered_kernels(args.kiln, base + ".onnx", args.target)
-        if calls != [kernel]:
-            print(f"{name}: FAIL: lowered code calls {calls or 'no microkernel'}, "
-                  f"expected {kernel}")
-            failures += 1
-            continue
-        actual = compile_and_run(args.kiln, runner, base + ".onnx", args.target, base, feeds, "y")
-        if actual.shape != expected.shape:
-            print(f"{name}: FAIL: shape {actual.shape}, expected {expected.shape}")
-            failures += 1
-            continue
-        error = float(np.abs(actual - expected).max() / np.abs(expected).max())
-        ok = error <= 1e-5
-        print(f"{name}: {'ok' if ok else 'FAIL'}: {expected.shape} via {kernel}, "
-              f"max rel. error {error:.2e}")
-        failures += not ok
+        failures += not check_float_case(args, runner, name, model, feeds, expected, "y",
+                                         kernel)
     print(f"packed matrix products on {args.target}: {len(CASES) - failures} / {len(CASES)} "
           f"cases match")
     return 1 if failures else 0
