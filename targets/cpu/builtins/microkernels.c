@@ -593,7 +593,7 @@ conv_tile(const conv_nchwc *s, int64_t n, int64_t f0, int blocks, int pixels,
 }
 
 /* An image input [N, C, H, W] (C = s->cb < 16, not blocked): the same
- * tiles, a pixel's channels a plane apart, padding read as zero by a select;
+ * tiles, a pixel's channels a plane apart, padding read from a zero;
  * filter [F/16, 1, KH, KW, C, 16]. As in conv_tile, where each pixel's input
  * lies is computed once per tile and the channels are the outer loop, with
  * a single body per step: with the stride tests and the window loops
