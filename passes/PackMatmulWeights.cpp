@@ -63,7 +63,7 @@ struct PackMatmulWeightsPass
     if (!b)
       return;
     int64_t k = rhsType.getDimSize(0), n = rhsType.getDimSize(1);
-    int64_t panels = 2 * ((n + 2 * kPanel - 1) / (2 * kPanel));
+    int64_t panels = MatMulPackedOp::panelsFor(n);
     OpBuilder builder(op);
     Value packed = builder.create<ConstantOp>(
         op.getRhs().getLoc(),

@@ -271,6 +271,10 @@ def Kiln_MatMulPackedOp : Kiln_Op<"matmul_packed", [Pure]> {
   let hasVerifier = 1;
   let extraClassDeclaration = [{
     static constexpr int64_t kPanel = 16;
+    /// P for N columns: whole pairs of 16-column panels.
+    static int64_t panelsFor(int64_t columns) {
+      return 2 * ((columns + 2 * kPanel - 1) / (2 * kPanel));
+    }
   }];
 }
 

@@ -196,6 +196,25 @@ bool optimize(llvm::Module &module, llvm::TargetMachine &machine) {
   return true;
 }
 
+/// Marks every function `module` defines as code for `target`'s CPU.
+void setTargetAttributes(llvm::Module &module, const CpuTarget &target) {
+  for (llvm::Function &f : module) {
+    if (f.isDeclaration())
+      continue;
+    f.addFnAttr("target-cpu", target.cpu);
+    f.addFnAttr("target-features", target.features);
+    f.removeFnAttr("tune-cpu");
+  }
+}
+
+/// Gives every global `module` defines but `exported` internal linkage.
+void internalizeAllBut(llvm::Module &module, llvm::StringRef exported) {
+  for (llvm::GlobalValue &global : module.global_values())
+    if (!global.isDeclaration() && global.getName() != exported &&
+        !global.getName().starts_with("llvm."))
+      global.setLinkage(llvm::GlobalValue::InternalLinkage);
+}
+
 /// Drops the functions and globals nothing references (the builtins no
 /// dispatch calls).
 void dropUnusedGlobals(llvm::Module &module) {
@@ -315,15 +334,8 @@ bool emitCpuObject(ModuleOp executable, const CpuTarget &target,
   // The generated code is optimised alone: the builtins come optimised from
   // their bitcode (-O2 at Kiln's build time), and optimising them again with
   // every executable cost about 1.5 s per target. Their calls stay calls.
-  for (llvm::Function &f : *module) {
-    if (f.isDeclaration())
-      continue;
-    f.addFnAttr("target-cpu", target.cpu);
-    f.addFnAttr("target-features", target.features);
-    f.removeFnAttr("tune-cpu");
-    if (f.getName() != tableSymbol)
-      f.setLinkage(llvm::GlobalValue::InternalLinkage);
-  }
+  setTargetAttributes(*module, target);
+  internalizeAllBut(*module, tableSymbol);
   optimize(*module, *machine);
 
   auto builtins = llvm::parseBitcodeFile(
@@ -336,13 +348,7 @@ bool emitCpuObject(ModuleOp executable, const CpuTarget &target,
   (*builtins)->setDataLayout(module->getDataLayout());
   (*builtins)->setTargetTriple(module->getTargetTriple());
   // Every builtin is code for the target CPU too.
-  for (llvm::Function &f : **builtins) {
-    if (f.isDeclaration())
-      continue;
-    f.addFnAttr("target-cpu", target.cpu);
-    f.addFnAttr("target-features", target.features);
-    f.removeFnAttr("tune-cpu");
-  }
+  setTargetAttributes(**builtins, target);
   if (llvm::Linker::linkModules(*module, std::move(*builtins))) {
     error = "cannot link the builtins";
     return false;
@@ -358,10 +364,7 @@ bool emitCpuObject(ModuleOp executable, const CpuTarget &target,
   // builtins' memcpy and the rest must not clash with the program's own, and
   // internal builtins nothing calls are dropped (the sdot kernel among them,
   // which a target without dotprod could not even compile).
-  for (llvm::GlobalValue &global : module->global_values())
-    if (!global.isDeclaration() && global.getName() != tableSymbol &&
-        !global.getName().starts_with("llvm."))
-      global.setLinkage(llvm::GlobalValue::InternalLinkage);
+  internalizeAllBut(*module, tableSymbol);
   dropUnusedGlobals(*module);
   if (optimizedIR)
     module->print(*optimizedIR, nullptr);

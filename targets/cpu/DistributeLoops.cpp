@@ -35,9 +35,7 @@ namespace {
 // and the data it pulls from the other core's cache cost more (a vectorized
 // elementwise op does 32K iterations in a few microseconds).
 constexpr int64_t kMinIterationsToSplit = int64_t(1) << 15;
-// As many workgroups as a microkernel call asks for (Microkernels.cpp): the
-// runtime launches fewer, one or two per thread.
-constexpr int64_t kWorkgroups = 8;
+using mlir::kiln::cpu::kMaxWorkgroups;
 
 /// How an op touches one buffer when its loop `loop` is sliced.
 struct Access {
@@ -140,7 +138,8 @@ Value rootBuffer(Value buffer, std::optional<unsigned> *dim = nullptr) {
 
 /// The sliced ops of one phase so far and how they touch each buffer.
 struct Phase {
-  int64_t id = -1;
+  /// Whether sliced ops have started it (a barrier closes it).
+  bool open = false;
   /// Per buffer: whether the phase writes it, and the dim and extent every
   /// access slices it at (nullopt: some access reads it whole or in windows).
   struct Use {
@@ -184,17 +183,24 @@ struct Phase {
   }
 };
 
+/// The loop chooseLoop picked, the accesses slicing it gives, and whether
+/// the current phase admits them.
+struct LoopChoice {
+  unsigned loop;
+  SmallVector<Access> accesses;
+  bool admitted;
+};
+
 /// The loop to slice, preferring one the current phase admits, then one of
-/// at least kWorkgroups iterations (every workgroup busy), then the
+/// at least kMaxWorkgroups iterations (every workgroup busy), then the
 /// outermost. A loop that indexes the last dim of a written buffer would cut
 /// its vectors and is not taken; one that a read operand takes in a window
-/// sum needs kWorkgroups iterations, so that no slice is empty (an empty
+/// sum needs kMaxWorkgroups iterations, so that no slice is empty (an empty
 /// slice's window would have a negative size).
-std::optional<std::pair<unsigned, SmallVector<Access>>>
-chooseLoop(linalg::LinalgOp op, const Phase &phase) {
+std::optional<LoopChoice> chooseLoop(linalg::LinalgOp op, const Phase &phase) {
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
   SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
-  std::optional<std::pair<unsigned, SmallVector<Access>>> best;
+  std::optional<LoopChoice> best;
   int bestScore = -1;
   for (unsigned loop = 0; loop < ranges.size(); ++loop) {
     if (iterators[loop] != utils::IteratorType::parallel || ranges[loop] < 2)
@@ -207,16 +213,16 @@ chooseLoop(linalg::LinalgOp op, const Phase &phase) {
       int64_t rank = cast<MemRefType>(access.buffer.getType()).getRank();
       if (access.writes && rank > 1 && *access.dim == rank - 1)
         usable = false;
-      if (access.windowed && ranges[loop] < kWorkgroups)
+      if (access.windowed && ranges[loop] < kMaxWorkgroups)
         usable = false;
     }
     if (!usable)
       continue;
-    int score = (phase.admits(*accesses) ? 2 : 0) +
-                (ranges[loop] >= kWorkgroups ? 1 : 0);
+    bool admitted = phase.admits(*accesses);
+    int score = (admitted ? 2 : 0) + (ranges[loop] >= kMaxWorkgroups ? 1 : 0);
     if (score > bestScore) {
       bestScore = score;
-      best = {loop, std::move(*accesses)};
+      best = LoopChoice{loop, std::move(*accesses), admitted};
     }
   }
   return best;
@@ -230,9 +236,8 @@ chooseLoop(linalg::LinalgOp op, const Phase &phase) {
 void sliceLoop(linalg::LinalgOp op, unsigned loop, int64_t phaseId) {
   OpBuilder b(op);
   Location loc = op.getLoc();
-  auto func = op->getParentOfType<func::FuncOp>();
-  unsigned n = func.getNumArguments();
-  Value id = func.getArgument(n - 2), count = func.getArgument(n - 1);
+  auto [id, count] =
+      kiln::cpu::workgroupIdAndCount(op->getParentOfType<func::FuncOp>());
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
   Value extent = b.create<arith::ConstantIndexOp>(loc, ranges[loop]);
   Value one = b.create<arith::ConstantIndexOp>(loc, 1);
@@ -259,7 +264,7 @@ void sliceLoop(linalg::LinalgOp op, unsigned loop, int64_t phaseId) {
   offsets[loop] = begin;
   linalg::offsetIndices(b, cast<linalg::LinalgOp>(slice.getOperation()),
                         offsets);
-  slice->setAttr(kiln::kWorkgroupsAttr, b.getI64IntegerAttr(kWorkgroups));
+  slice->setAttr(kiln::kWorkgroupsAttr, b.getI64IntegerAttr(kMaxWorkgroups));
   slice->setAttr(kiln::kPhaseAttr, b.getI64IntegerAttr(phaseId));
   op->erase();
 }
@@ -305,14 +310,13 @@ struct CpuDistributeLoopsPass
           phase = Phase(); // a barrier: later slices start a new phase
           continue;
         }
-        auto &[loop, accesses] = *choice;
-        if (phase.id < 0 || !phase.admits(accesses)) {
+        if (!phase.open || !choice->admitted) {
           phase = Phase();
-          phase.id = groups.size();
+          phase.open = true;
           groups.emplace_back();
         }
-        phase.add(accesses);
-        groups.back().push_back({cast<linalg::LinalgOp>(op), loop});
+        phase.add(choice->accesses);
+        groups.back().push_back({cast<linalg::LinalgOp>(op), choice->loop});
       }
       for (auto &group : groups) {
         int64_t iterations = 0;

@@ -25,10 +25,9 @@ namespace {
 // AVX-512 Xeon: 8.6 ms with 2^24 (most of its convolutions then ran on one
 // core), 6.6 ms with 2^21, 5.1-5.4 ms with 2^19 and 2^17.
 constexpr int64_t kMinMacsToSplit = int64_t(1) << 19;
-constexpr int64_t kMaxWorkgroups = 8;
 
 int64_t workgroupsFor(int64_t macs) {
-  return macs < kMinMacsToSplit ? 1 : kMaxWorkgroups;
+  return macs < kMinMacsToSplit ? 1 : kiln::cpu::kMaxWorkgroups;
 }
 
 bool isContiguous(Value buffer, Type element) {
@@ -71,11 +70,11 @@ void replaceByMicrokernel(ModuleOp module, linalg::GenericOp op, StringRef name,
   }
   for (int64_t v : integers)
     args.push_back(b.create<arith::ConstantIntOp>(loc, v, 64));
-  auto func = op->getParentOfType<func::FuncOp>();
-  unsigned n = func.getNumArguments();
-  for (unsigned i : {n - 2, n - 1})
+  auto [id, count] =
+      kiln::cpu::workgroupIdAndCount(op->getParentOfType<func::FuncOp>());
+  for (Value workgroup : {id, count})
     args.push_back(
-        b.create<arith::IndexCastOp>(loc, b.getI64Type(), func.getArgument(i)));
+        b.create<arith::IndexCastOp>(loc, b.getI64Type(), workgroup));
   auto type = b.getFunctionType(ValueRange(args).getTypes(), {});
   if (!module.lookupSymbol<func::FuncOp>(name)) {
     OpBuilder::InsertionGuard guard(b);

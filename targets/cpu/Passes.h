@@ -8,7 +8,6 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
-#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Pass/Pass.h"
 #include "mlir/Pass/PassManager.h"
 
@@ -19,6 +18,17 @@ namespace mlir::kiln::cpu {
 
 #define GEN_PASS_REGISTRATION
 #include "targets/cpu/Passes.h.inc"
+
+/// The most workgroups a parallel part of a dispatch (a microkernel call,
+/// sliced loops) asks for; the runtime launches fewer, one or two per thread.
+constexpr int64_t kMaxWorkgroups = 8;
+
+/// A dispatch function's workgroup id and count: its last two arguments
+/// (kiln-cpu-dispatch-abi).
+inline std::pair<Value, Value> workgroupIdAndCount(func::FuncOp func) {
+  unsigned n = func.getNumArguments();
+  return {func.getArgument(n - 2), func.getArgument(n - 1)};
+}
 
 /// The executable module's lowering, in two halves so that the scratch
 /// sizes can be read off the functions in between: Kiln dispatch functions

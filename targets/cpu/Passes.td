@@ -147,17 +147,20 @@ def CpuDistributeLoops : Pass<"kiln-cpu-distribute-loops", "mlir::ModuleOp"> {
     Microkernel calls divide their work by the workgroup id and count every
     dispatch receives; elementwise ops, pooling, reductions, softmax, layer
     norm and layout changes are linalg loop nests and ran on one workgroup.
-    This pass slices each top-level linalg op of at least 2^15 iterations on
-    one of its parallel loops (the outermost with at least 8 iterations whose
-    written operands it indexes alone, one dim each; read operands may also
-    take it in a window sum): workgroup `id` of `count` runs iterations
-    [E * id / count, E * (id + 1) / count) of that loop, on subviews of the
-    operands. The op gets `kiln.workgroups` (8: the runtime launches one or
-    two per thread) and `kiln.phase`. Consecutive sliced ops share a phase
-    when every buffer one of them writes is sliced alike by all of them (the
-    same value, dim and extent), so no workgroup reads another's slice; any
-    other op ends the phase. kiln-cpu-split-dispatches then cuts the
-    dispatch at phase boundaries.
+    This pass slices top-level linalg ops on one of their parallel loops: one
+    that every written operand indexes alone in one dim (never its last dim,
+    which would cut vectors; read operands may also take it in a window
+    sum, then only with at least 8 iterations), preferring one the current
+    phase admits, then one of at least 8 iterations, then the outermost.
+    Workgroup `id` of `count` runs iterations [E * id / count,
+    E * (id + 1) / count) of that loop, on subviews of the operands. The op
+    gets `kiln.workgroups` (8: the runtime launches one or two per thread)
+    and `kiln.phase`. Consecutive sliced ops share a phase when every buffer
+    one of them writes is sliced alike by all of them (the same buffer, dim
+    and extent, through subviews that keep that dim whole), so no workgroup
+    reads another's slice; any other op ends the phase. A phase of fewer
+    than 2^15 iterations in all stays whole. kiln-cpu-split-dispatches then
+    cuts the dispatch at phase boundaries.
 
     Before:
     ```mlir

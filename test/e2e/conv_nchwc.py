@@ -102,6 +102,8 @@ CASES = [
     Case("depthwise_5x5_padded", 40, 40, 9, 5, DEPTHWISE, group=40),
     Case("image_7x7_stride2_relu", 3, 64, 38, 7, PLAIN, stride=2, epilogue="relu"),
     Case("image_3x3_stride2_clip", 3, 32, 21, 3, PLAIN, stride=2, epilogue="clip"),
+    # 81 window positions on an image input: the per-position fallback too.
+    Case("image_9x9_window", 3, 16, 14, 9, PLAIN),
 ]
 
 

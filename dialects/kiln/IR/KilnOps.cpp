@@ -301,17 +301,14 @@ LogicalResult ToNchwcOp::inferReturnTypes(MLIRContext *,
 }
 
 LogicalResult MatMulPackedOp::verify() {
-  constexpr int64_t panel = kPanel;
   ArrayRef<int64_t> lhs = getLhs().getType().getShape(),
                     packed = getPacked().getType().getShape(),
                     out = getType().getShape();
   if (lhs.size() < 2 || packed.size() != 3 || out.size() != lhs.size())
     return emitOpError("expects lhs [..., M, K], packed [P, K, 16] and a "
                        "result of lhs's rank");
-  int64_t n = out.back();
-  if (packed[2] != panel || packed[1] != lhs.back() ||
-      packed[0] != 2 * ((n + 2 * panel - 1) / (2 * panel)) ||
-      out.drop_back() != lhs.drop_back())
+  if (packed[2] != kPanel || packed[1] != lhs.back() ||
+      packed[0] != panelsFor(out.back()) || out.drop_back() != lhs.drop_back())
     return emitOpError("packed ")
            << shapeString(packed) << " and lhs " << shapeString(lhs)
            << " do not give " << shapeString(out);
