@@ -404,18 +404,28 @@ Value poolWindows(OpBuilder &b, Location loc, Value padded,
   Type element = resultType.getElementType();
   unsigned numDims = 2 + 2 * spatial;
   auto d = [&](unsigned i) { return getAffineDimExpr(i, context); };
-  // Loops: n, c, k..., o...
+  // Loops: n, c, o[0..spatial-2], k..., o[spatial-1]. The window loops sit
+  // inside all output loops but the last, so each output row is finished
+  // while it is in cache (with the window loops outermost, every window
+  // position made a pass over the whole output: resnet50's stem max pool
+  // took 6% of the model); the last output loop stays innermost so that it
+  // vectorizes (on channel-blocked data it is the 16 channels of a block).
+  auto windowDim = [&](int64_t i) { return d(2 + spatial - 1 + i); };
+  auto outDim = [&](int64_t i) {
+    return i == spatial - 1 ? d(numDims - 1) : d(2 + i);
+  };
   SmallVector<AffineExpr> inExprs = {d(0), d(1)}, windowExprs,
                           outExprs = {d(0), d(1)};
   for (int64_t i = 0; i < spatial; ++i) {
-    AffineExpr k = d(2 + i), o = d(2 + spatial + i);
+    AffineExpr k = windowDim(i), o = outDim(i);
     inExprs.push_back(o * strides[i] + k * dilations[i]);
     windowExprs.push_back(k);
     outExprs.push_back(o);
   }
-  SmallVector<utils::IteratorType> iterators(2, utils::IteratorType::parallel);
+  SmallVector<utils::IteratorType> iterators(2 + spatial - 1,
+                                             utils::IteratorType::parallel);
   iterators.append(spatial, utils::IteratorType::reduction);
-  iterators.append(spatial, utils::IteratorType::parallel);
+  iterators.push_back(utils::IteratorType::parallel);
   Value window = b.create<tensor::EmptyOp>(loc, kernel, element);
   Value filled = filledTensor(b, loc, resultType, init);
   return b

@@ -63,7 +63,8 @@ llvm::ArrayRef<CpuTarget> cpuTargets() {
       // builtins' 512-bit tiles once the features replace clang's.
       {KILN_TARGET_X86_64_AVX512, "x86_64-avx512", "x86_64-unknown-linux-gnu",
        "x86-64-v4",
-       "+avx2,+fma,+f16c,+avx512f,+avx512bw,+avx512dq,+avx512vl,+evex512",
+       "+avx2,+fma,+f16c,+avx512f,+avx512bw,+avx512dq,+avx512vl,+evex512,"
+       "+prefer-no-gather,+prefer-no-scatter",
        "x86_64_avx512"},
       {KILN_TARGET_AARCH64_NEON, "aarch64-neon", "aarch64-unknown-linux-gnu",
        "generic", "+neon", "aarch64"},

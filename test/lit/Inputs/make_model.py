@@ -45,6 +45,18 @@ def conv_wide():
     return graph_model(nodes, [tensor("x", [1, 16, 16, 16])], [tensor("y", [1, 32, 16, 16])], [w])
 
 
+def conv_pool():
+    # resnet's stem shape in small: a convolution, then a padded 3x3 max pool
+    # of stride 2 on its channel-blocked output.
+    w = numpy_helper.from_array(weights((32, 16, 3, 3)), "w")
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"], name="conv1", pads=[1, 1, 1, 1]),
+        helper.make_node("MaxPool", ["c"], ["y"], name="pool1", kernel_shape=[3, 3],
+                         strides=[2, 2], pads=[1, 1, 1, 1]),
+    ]
+    return graph_model(nodes, [tensor("x", [1, 16, 32, 32])], [tensor("y", [1, 32, 16, 16])], [w])
+
+
 def shape_chain():
     # Flatten written the way exporters do: Shape -> Gather -> Concat -> Reshape.
     nodes = [
@@ -178,6 +190,7 @@ MODELS = {
     "reshape_input": reshape_input,
     "conv_relu": conv_relu,
     "conv_wide": conv_wide,
+    "conv_pool": conv_pool,
     "shape_chain": shape_chain,
     "symbolic_input": symbolic_input,
     "unknown_op": unknown_op,
