@@ -15,8 +15,8 @@ The cases cover the tile edges: output planes that are not a whole number of
 pixel tiles and tiles that straddle output rows, padding on every side and
 asymmetric pads, strides 2 and dilation 2, an odd number of 16-channel
 output blocks (the AVX-512 tile takes two at a time), channel counts padded
-to whole blocks (24 in, 40 out), a plain 3-channel image input with a 7x7 stride-2
-window, depthwise with stride 2, a batch of 2, and the fused epilogues.
+to whole blocks (24 in, 40 out), plain 3-channel image inputs (a 7x7 stride-2
+window, strides 1 and 3, rows wider than a tile), depthwise with stride 2, a batch of 2, and the fused epilogues.
 """
 import sys
 
@@ -102,6 +102,10 @@ CASES = [
     Case("depthwise_5x5_padded", 40, 40, 9, 5, DEPTHWISE, group=40),
     Case("image_7x7_stride2_relu", 3, 64, 38, 7, PLAIN, stride=2, epilogue="relu"),
     Case("image_3x3_stride2_clip", 3, 32, 21, 3, PLAIN, stride=2, epilogue="clip"),
+    # Rows of 12 pixels or more: tiles within one output row, window rows in
+    # the padding skipped; strides 1 and 2 are specialised, 3 is not.
+    Case("image_3x3_stride1_batch2", 3, 16, 26, 3, PLAIN, batch=2),
+    Case("image_4x4_stride3_asymmetric", 3, 32, 40, 4, PLAIN, stride=3, pads=[2, 0, 0, 1]),
     # 81 window positions on an image input: the per-position fallback too.
     Case("image_9x9_window", 3, 16, 14, 9, PLAIN),
 ]
