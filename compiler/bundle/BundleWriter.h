@@ -12,6 +12,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -43,6 +44,13 @@ struct Dispatch {
 struct Executable {
   kiln_target target = KILN_TARGET_NONE;
   std::vector<uint8_t> image; // ELF shared object for CPU targets
+};
+
+/// `size` bytes at `offset` of a file being written.
+struct FilePiece {
+  uint64_t offset;
+  const void *data;
+  uint64_t size;
 };
 
 class BundleWriter {
@@ -88,6 +96,13 @@ public:
   bool writeFile(const std::string &path, std::string &error) const;
 
 private:
+  /// Lays the file out and calls `use` with its size and its pieces, in
+  /// order of offset (gaps between them are zeros); the pieces live until
+  /// `use` returns.
+  void layOut(
+      const std::function<void(uint64_t, const std::vector<FilePiece> &)> &use)
+      const;
+
   std::string modelName;
   std::string producer = "kiln";
   uint64_t arenaSize = 0;
@@ -105,6 +120,12 @@ private:
 /// place: an interrupted write never leaves a partial file at `path`.
 bool writeFileAtomically(const std::string &path, const void *bytes,
                          size_t size, std::string &error);
+
+/// The same for a file of `size` bytes given as pieces at their offsets;
+/// bytes no piece covers are zeros.
+bool writeFileAtomically(const std::string &path, uint64_t size,
+                         const std::vector<FilePiece> &pieces,
+                         std::string &error);
 
 } // namespace kiln::bundle
 

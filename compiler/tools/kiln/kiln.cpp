@@ -15,6 +15,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <malloc.h>
 
 namespace {
 
@@ -49,6 +50,13 @@ bool parseShape(const std::string &text, kiln::OnnxImportOptions &options,
 } // namespace
 
 int main(int argc, char **argv) {
+  // A compile allocates and frees tensors of up to tens of MB (weights read,
+  // folded, packed, written). glibc maps each one above 128 KB afresh and
+  // unmaps it on free, so every page of every copy faults; on a virtual
+  // machine that was a fifth of resnet50's compile (4.9 -> 3.9 s). Serving
+  // them from the heap and keeping freed memory reuses the pages instead.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
   CLI::App app{"kiln: ahead-of-time compiler and runtime for ONNX models"};
   app.require_subcommand(1);
   int exitCode = 0;
