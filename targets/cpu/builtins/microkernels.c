@@ -500,6 +500,17 @@ store_tile(const conv_nchwc *s, v16f acc[CONV_BLOCKS][CONV_PIXELS], int blocks,
   }
 }
 
+/* The epilogue of a one-block tile: its first np pixels of block `block`. */
+static inline __attribute__((always_inline)) void
+store_block(const conv_nchwc *s, v16f acc[CONV_PIXELS], int pixels, int64_t n,
+            int64_t block, int64_t p0, int64_t np) {
+  UNROLL_ROWS for (int j = 0; j < pixels; ++j) {
+    if (j >= np)
+      break;
+    conv_store(s, acc[j], n, block, p0 + j);
+  }
+}
+
 /* Window positions whose offsets conv_tile precomputes; larger windows
  * compute them per input channel block. */
 enum { CONV_MAX_POSITIONS = 49 };
@@ -723,39 +734,95 @@ conv_tile_plain(const conv_nchwc *s, int64_t n, int64_t f0, int blocks,
   store_tile(s, acc, blocks, pixels, n, f0, p0, np);
 }
 
-/* Depthwise: output pixels [p0, p0 + np) of image n, channel block `block`
- * (input block = output block). */
+/* acc[j] += w(k) * the input at row[k] + j * step, for the `count` window
+ * positions k at which every pixel reads a row of the block's plane; the
+ * position's 16 filter values are at filter + weight[k]. */
 static inline __attribute__((always_inline)) void
-depthwise_tile(const conv_nchwc *s, int64_t n, int64_t block, int pixels,
-               int64_t p0, int64_t np) {
+depthwise_rows(v16f acc[CONV_PIXELS], int pixels, const float *image,
+               const float *filter, int64_t count, const int64_t *row,
+               const int64_t *weight, int64_t step) {
+  for (int64_t k = 0; k < count; ++k) {
+    v16f w = load16(filter + weight[k]);
+    const float *p = image + row[k];
+    UNROLL_ROWS for (int j = 0; j < pixels; ++j) acc[j] +=
+        w * load16(p + j * step);
+  }
+}
+
+/* Depthwise: output pixels [p0, p0 + np) of image n, channel blocks
+ * [b0, b1) (input block = output block). Per window position each pixel's
+ * 16 channels are multiplied by the position's 16 filter values. A tile has
+ * only KH x KW positions per block, so finding where they read would be
+ * most of its work: it is done once for all the tile's blocks. Window rows
+ * in the padding are skipped (the tiles of a wide plane lie within one
+ * output row); positions where every pixel reads inside the image run as
+ * rows, with the stride a constant where it is 1 or 2; the others (at the
+ * sides of the image) pixel by pixel, padding read from zeros. */
+static inline __attribute__((always_inline)) void
+depthwise_tile(const conv_nchwc *s, int64_t n, int64_t b0, int64_t b1,
+               int pixels, int64_t p0, int64_t np) {
   const float zeros[BLOCK] = {0};
   int64_t top[CONV_PIXELS], left[CONV_PIXELS];
   int consecutive = tile_positions(s, pixels, p0, np, top, left);
-  v16f acc[CONV_PIXELS];
-  UNROLL_ROWS for (int j = 0; j < pixels; ++j) acc[j] = (v16f){0};
-  const float *image = s->input + (n * s->cb + block) * s->ih * s->iw * BLOCK;
-  const float *filter = s->filter + block * s->kh * s->kw * BLOCK;
-  for (int64_t y = 0; y < s->kh; ++y)
-    for (int64_t x = 0; x < s->kw; ++x) {
-      v16f w = load16(filter + (y * s->kw + x) * BLOCK);
-      int64_t row =
-          consecutive ? row_offset(s, pixels, top, left, y, x, BLOCK) : -1;
-      if (row >= 0) {
-        const float *p = image + row;
-        int64_t step = s->sw * BLOCK;
-        UNROLL_ROWS for (int j = 0; j < pixels; ++j) acc[j] +=
-            w * load16(p + j * step);
-        continue;
-      }
-      int64_t offset[CONV_PIXELS];
-      window_offsets(s, pixels, top, left, y, x, BLOCK, offset);
-      UNROLL_ROWS for (int j = 0; j < pixels; ++j) acc[j] +=
-          w * load16(offset[j] >= 0 ? image + offset[j] : zeros);
+  int64_t plane = s->ih * s->iw * BLOCK, positions = s->kh * s->kw;
+  int64_t step = s->sw * BLOCK;
+  if (positions > CONV_MAX_POSITIONS) {
+    for (int64_t block = b0; block < b1; ++block) {
+      const float *image = s->input + (n * s->cb + block) * plane;
+      const float *filter = s->filter + block * positions * BLOCK;
+      v16f acc[CONV_PIXELS];
+      UNROLL_ROWS for (int j = 0; j < pixels; ++j) acc[j] = (v16f){0};
+      for (int64_t y = 0; y < s->kh; ++y)
+        for (int64_t x = 0; x < s->kw; ++x) {
+          v16f w = load16(filter + (y * s->kw + x) * BLOCK);
+          int64_t offset[CONV_PIXELS];
+          window_offsets(s, pixels, top, left, y, x, BLOCK, offset);
+          UNROLL_ROWS for (int j = 0; j < pixels; ++j) acc[j] +=
+              w * load16(offset[j] >= 0 ? image + offset[j] : zeros);
+        }
+      store_block(s, acc, pixels, n, block, p0, np);
     }
-  UNROLL_ROWS for (int j = 0; j < pixels; ++j) {
-    if (j >= np)
-      break;
-    conv_store(s, acc[j], n, block, p0 + j);
+    return;
+  }
+  /* Row positions: row[k], weight[k] for k < rows; the others: offset[k],
+   * edge_weight[k] for k < edges. */
+  int64_t row[CONV_MAX_POSITIONS], weight[CONV_MAX_POSITIONS];
+  int64_t offset[CONV_MAX_POSITIONS][CONV_PIXELS];
+  int64_t edge_weight[CONV_MAX_POSITIONS];
+  int64_t rows = 0, edges = 0;
+  for (int64_t y = 0; y < s->kh; ++y) {
+    if (consecutive && (uint64_t)(top[0] + y * s->dh) >= (uint64_t)s->ih)
+      continue;
+    for (int64_t x = 0; x < s->kw; ++x) {
+      int64_t at = (y * s->kw + x) * BLOCK;
+      int64_t first =
+          consecutive ? row_offset(s, pixels, top, left, y, x, BLOCK) : -1;
+      if (first >= 0) {
+        row[rows] = first;
+        weight[rows++] = at;
+      } else {
+        window_offsets(s, pixels, top, left, y, x, BLOCK, offset[edges]);
+        edge_weight[edges++] = at;
+      }
+    }
+  }
+  for (int64_t block = b0; block < b1; ++block) {
+    const float *image = s->input + (n * s->cb + block) * plane;
+    const float *filter = s->filter + block * positions * BLOCK;
+    v16f acc[CONV_PIXELS];
+    UNROLL_ROWS for (int j = 0; j < pixels; ++j) acc[j] = (v16f){0};
+    if (step == 2 * BLOCK)
+      depthwise_rows(acc, pixels, image, filter, rows, row, weight, 2 * BLOCK);
+    else if (step == BLOCK)
+      depthwise_rows(acc, pixels, image, filter, rows, row, weight, BLOCK);
+    else
+      depthwise_rows(acc, pixels, image, filter, rows, row, weight, step);
+    for (int64_t k = 0; k < edges; ++k) {
+      v16f w = load16(filter + edge_weight[k]);
+      UNROLL_ROWS for (int j = 0; j < pixels; ++j) acc[j] +=
+          w * load16(offset[k][j] >= 0 ? image + offset[k][j] : zeros);
+    }
+    store_block(s, acc, pixels, n, block, p0, np);
   }
 }
 
@@ -783,14 +850,17 @@ KILN_CONV_TILE(conv_plain_narrow, conv_tile_plain, CONV_BLOCKS, CONV_TAIL)
 KILN_CONV_TILE(conv_plain_narrow_one, conv_tile_plain, 1, CONV_TAIL)
 #undef KILN_CONV_TILE
 
-/* Depthwise tiles: one block. */
-static void depthwise_wide(const conv_nchwc *s, int64_t n, int64_t block,
+/* Depthwise tiles: DEPTHWISE_BLOCKS blocks from b0 (fewer at the end). */
+enum { DEPTHWISE_BLOCKS = 4 };
+static void depthwise_wide(const conv_nchwc *s, int64_t n, int64_t b0,
                            int64_t p0, int64_t np) {
-  depthwise_tile(s, n, block, CONV_PIXELS, p0, np);
+  depthwise_tile(s, n, b0, min64(b0 + DEPTHWISE_BLOCKS, s->fb), CONV_PIXELS, p0,
+                 np);
 }
-static void depthwise_narrow(const conv_nchwc *s, int64_t n, int64_t block,
+static void depthwise_narrow(const conv_nchwc *s, int64_t n, int64_t b0,
                              int64_t p0, int64_t np) {
-  depthwise_tile(s, n, block, CONV_TAIL, p0, np);
+  depthwise_tile(s, n, b0, min64(b0 + DEPTHWISE_BLOCKS, s->fb), CONV_TAIL, p0,
+                 np);
 }
 
 /* Runs a unit of up to CONV_PIXELS pixels from p0: one wide tile, or narrow
@@ -844,6 +914,35 @@ static float float_of_bits(int64_t bits) {
     }                                                                          \
   } while (0)
 
+/* Output tiles: CONV_PIXELS consecutive pixels of the flattened plane
+ * (small planes waste little), or, where tiles_per_row says so, of one
+ * output row, so that a tile reads input rows and skips the window rows
+ * in the padding (conv_tile_plain, depthwise_tile). Blocked dense
+ * convolutions keep flat tiles: their channel loop amortises the tiles
+ * straddling rows, and row tiles were no faster. */
+static int64_t tiles_per_row(const conv_nchwc *s) {
+  return s->ow >= CONV_PIXELS ? (s->ow + CONV_PIXELS - 1) / CONV_PIXELS : 0;
+}
+
+static int64_t tile_count(const conv_nchwc *s, int64_t row_tiles) {
+  return row_tiles ? s->oh * row_tiles
+                   : (s->oh * s->ow + CONV_PIXELS - 1) / CONV_PIXELS;
+}
+
+/* Tile `tile`'s first pixel p0 and pixel count np. */
+static inline __attribute__((always_inline)) void
+tile_span(const conv_nchwc *s, int64_t row_tiles, int64_t tile, int64_t *p0,
+          int64_t *np) {
+  if (row_tiles) {
+    int64_t column = tile % row_tiles * CONV_PIXELS;
+    *p0 = tile / row_tiles * s->ow + column;
+    *np = min64(CONV_PIXELS, s->ow - column);
+  } else {
+    *p0 = tile * CONV_PIXELS;
+    *np = min64(CONV_PIXELS, s->oh * s->ow - *p0);
+  }
+}
+
 static void conv_units(const conv_nchwc *shape, int64_t batch, int input_layout,
                        int64_t wg, int64_t wgc) {
   conv_nchwc state = *shape;
@@ -851,15 +950,8 @@ static void conv_units(const conv_nchwc *shape, int64_t batch, int input_layout,
   int64_t positions = s->oh * s->ow, fb = s->fb;
   int64_t groups = (fb + CONV_BLOCKS - 1) / CONV_BLOCKS;
   int plain = input_layout == KILN_CONV_PLAIN_INPUT;
-  /* Tiles: CONV_PIXELS consecutive pixels of the flattened plane, or, for
-   * an image input whose rows are that wide, of one output row, so that
-   * each tile reads input rows and skips window rows in the padding
-   * (conv_tile_plain). */
-  int64_t row_tiles = plain && s->ow >= CONV_PIXELS
-                          ? (s->ow + CONV_PIXELS - 1) / CONV_PIXELS
-                          : 0;
-  int64_t tiles = row_tiles ? s->oh * row_tiles
-                            : (positions + CONV_PIXELS - 1) / CONV_PIXELS;
+  int64_t row_tiles = plain ? tiles_per_row(s) : 0;
+  int64_t tiles = tile_count(s, row_tiles);
   /* A block group's filter is read from memory by its first tile and from
    * cache by the others. Each tile prefetches the next group's filter into
    * L2 (CONV_PREFETCH_BYTES per block per step), its tile-th share of it,
@@ -868,14 +960,7 @@ static void conv_units(const conv_nchwc *shape, int64_t batch, int input_layout,
   int64_t steps = s->cb * s->kh * s->kw;
   KILN_FOR_UNITS(batch, groups, tiles, wg, wgc, n, group, tile, {
     int64_t f0 = group * CONV_BLOCKS, p0, np;
-    if (row_tiles) {
-      int64_t column = tile % row_tiles * CONV_PIXELS;
-      p0 = tile / row_tiles * s->ow + column;
-      np = min64(CONV_PIXELS, s->ow - column);
-    } else {
-      p0 = tile * CONV_PIXELS;
-      np = min64(CONV_PIXELS, positions - p0);
-    }
+    tile_span(s, row_tiles, tile, &p0, &np);
     int64_t share = tile * steps * CONV_PREFETCH_BYTES;
     s->prefetch = !plain && group + 1 < groups && share < block_bytes
                       ? (const char *)(s->filter +
@@ -941,12 +1026,14 @@ KILN_BUILTIN void kiln_ukernel_conv2d_plain_input_f32(KILN_CONV_ARGUMENTS) {
  * KILN_FOR_UNITS says. */
 KILN_BUILTIN void kiln_ukernel_depthwise_conv2d_nchwc_f32(KILN_CONV_ARGUMENTS) {
   KILN_CONV_STATE;
-  int64_t positions = oh * ow;
-  int64_t tiles = (positions + CONV_PIXELS - 1) / CONV_PIXELS;
-  KILN_FOR_UNITS(batch, fb, tiles, wg, wgc, n, block, tile, {
-    int64_t p0 = tile * CONV_PIXELS;
-    run_unit(&s, depthwise_wide, depthwise_narrow, n, block, p0,
-             min64(CONV_PIXELS, positions - p0));
+  int64_t row_tiles = tiles_per_row(&s);
+  int64_t tiles = tile_count(&s, row_tiles);
+  int64_t groups = (fb + DEPTHWISE_BLOCKS - 1) / DEPTHWISE_BLOCKS;
+  KILN_FOR_UNITS(batch, groups, tiles, wg, wgc, n, group, tile, {
+    int64_t p0, np;
+    tile_span(&s, row_tiles, tile, &p0, &np);
+    run_unit(&s, depthwise_wide, depthwise_narrow, n, group * DEPTHWISE_BLOCKS,
+             p0, np);
   });
 }
 
