@@ -16,7 +16,9 @@ pixel tiles and tiles that straddle output rows, padding on every side and
 asymmetric pads, strides 2 and dilation 2, an odd number of 16-channel
 output blocks (the AVX-512 tile takes two at a time), channel counts padded
 to whole blocks (24 in, 40 out), plain 3-channel image inputs (a 7x7 stride-2
-window, strides 1 and 3, rows wider than a tile), depthwise with stride 2, a batch of 2, and the fused epilogues.
+window, strides 1 and 3, rows wider than a tile), depthwise with stride 2,
+dilation 2, rows wider than a tile and more than one group of blocks, a batch
+of 2, and the fused epilogues.
 """
 import sys
 
@@ -100,6 +102,11 @@ CASES = [
     Case("depthwise_stride2_clip", 32, 32, 17, 3, DEPTHWISE, stride=2, group=32,
          epilogue="clip"),
     Case("depthwise_5x5_padded", 40, 40, 9, 5, DEPTHWISE, group=40),
+    # Rows of 12 pixels or more (row tiles, side positions pixel by pixel),
+    # 6 blocks (one group of 4 blocks and one of 2), dilation on wide rows.
+    Case("depthwise_wide_rows_6_blocks", 96, 96, 30, 3, DEPTHWISE, group=96, epilogue="relu"),
+    Case("depthwise_dilation2_batch2", 32, 32, 26, 3, DEPTHWISE, group=32, dilation=2,
+         pads=[2, 2, 2, 2], batch=2),
     Case("image_7x7_stride2_relu", 3, 64, 38, 7, PLAIN, stride=2, epilogue="relu"),
     Case("image_3x3_stride2_clip", 3, 32, 21, 3, PLAIN, stride=2, epilogue="clip"),
     # Rows of 12 pixels or more: tiles within one output row, window rows in
