@@ -46,6 +46,8 @@ constexpr llvm::StringLiteral kMicrokernelPadsAttr = "kiln.pads";
 /// On a "conv2d_nchwc" generic: {bias, residual: which optional operands
 /// it has; depthwise; activation, min, max: the epilogue}.
 constexpr llvm::StringLiteral kMicrokernelEpilogueAttr = "kiln.epilogue";
+/// On a "max_pool_nchwc" generic: the pooling window [KH, KW].
+constexpr llvm::StringLiteral kMicrokernelWindowAttr = "kiln.window";
 
 /// Bytes one element of `type` occupies in a buffer (i1 takes a byte).
 int64_t elementByteSize(Type type);

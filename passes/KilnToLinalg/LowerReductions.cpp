@@ -451,12 +451,94 @@ Value poolWindows(OpBuilder &b, Location loc, Value padded,
       .getResult(0);
 }
 
+/// A max pool of channel-blocked data ([N, C/16, H, W, 16], window
+/// [KH, KW, 1]: BlockConvolutions) as an all-parallel generic over the
+/// output whose body loops over the window, skipping positions outside the
+/// input (the padding is -inf, which never wins); tagged for the target's
+/// "max_pool_nchwc" microkernel, which needs no padded copy of the input.
+/// Null where the pool is of another shape.
+Value blockedMaxPool(OpBuilder &b, Location loc, MaxPoolOp op, Value input) {
+  auto type = signless(op.getType());
+  auto inType = tensorType(input);
+  ArrayRef<int64_t> kernel = op.getKernelShape(), strides = op.getStrides(),
+                    pads = op.getPads(), dilations = op.getDilations();
+  if (!type.getElementType().isF32() || type.getRank() != 5 ||
+      type.getDimSize(4) != 16 || kernel.size() != 3 || kernel[2] != 1 ||
+      strides[2] != 1 || pads[2] != 0 || pads[5] != 0)
+    return nullptr;
+  int64_t height = inType.getDimSize(2), width = inType.getDimSize(3);
+  Type f32 = type.getElementType();
+  auto body = [&](OpBuilder &nb, Location l, ValueRange) {
+    auto index = [&](int64_t v) {
+      return nb.create<arith::ConstantIndexOp>(l, v).getResult();
+    };
+    SmallVector<Value> out;
+    for (unsigned d = 0; d < 5; ++d)
+      out.push_back(nb.create<linalg::IndexOp>(l, d));
+    auto position = [&](OpBuilder &lb, Value o, Value k, int64_t i) {
+      Value scaled = lb.create<arith::MulIOp>(l, o, index(strides[i]));
+      Value offset = lb.create<arith::MulIOp>(l, k, index(dilations[i]));
+      Value sum = lb.create<arith::AddIOp>(l, scaled, offset);
+      return lb.create<arith::SubIOp>(l, sum, index(pads[i])).getResult();
+    };
+    auto inside = [&](OpBuilder &lb, Value v, int64_t size) {
+      Value above =
+          lb.create<arith::CmpIOp>(l, arith::CmpIPredicate::sge, v, index(0));
+      Value below = lb.create<arith::CmpIOp>(l, arith::CmpIPredicate::slt, v,
+                                             index(size));
+      return lb.create<arith::AndIOp>(l, above, below).getResult();
+    };
+    Value lowest = lowestConstant(nb, l, f32, false, false);
+    auto rows = nb.create<scf::ForOp>(
+        l, index(0), index(kernel[0]), index(1), ValueRange{lowest},
+        [&](OpBuilder &yb, Location, Value y, ValueRange yIters) {
+          auto columns = yb.create<scf::ForOp>(
+              l, index(0), index(kernel[1]), index(1), yIters,
+              [&](OpBuilder &xb, Location, Value x, ValueRange xIters) {
+                Value iy = position(xb, out[2], y, 0);
+                Value ix = position(xb, out[3], x, 1);
+                Value in = xb.create<arith::AndIOp>(l, inside(xb, iy, height),
+                                                    inside(xb, ix, width));
+                Value cy = xb.create<arith::SelectOp>(l, in, iy, index(0));
+                Value cx = xb.create<arith::SelectOp>(l, in, ix, index(0));
+                Value v = xb.create<tensor::ExtractOp>(
+                    l, input, ValueRange{out[0], out[1], cy, cx, out[4]});
+                v = xb.create<arith::SelectOp>(l, in, v, lowest);
+                xb.create<scf::YieldOp>(
+                    l, xb.create<arith::MaximumFOp>(l, xIters[0], v)
+                           .getResult());
+              });
+          yb.create<scf::YieldOp>(l, columns.getResult(0));
+        });
+    nb.create<linalg::YieldOp>(l, rows.getResult(0));
+  };
+  auto generic = b.create<linalg::GenericOp>(
+      loc, type, ValueRange{}, emptyTensor(b, loc, type),
+      ArrayRef<AffineMap>{AffineMap::getMultiDimIdentityMap(5, b.getContext())},
+      SmallVector<utils::IteratorType>(5, utils::IteratorType::parallel), body);
+  generic->setAttr(kMicrokernelAttr, b.getStringAttr("max_pool_nchwc"));
+  generic->setAttr(kMicrokernelStridesAttr,
+                   b.getDenseI64ArrayAttr(strides.take_front(2)));
+  generic->setAttr(kMicrokernelDilationsAttr,
+                   b.getDenseI64ArrayAttr(dilations.take_front(2)));
+  generic->setAttr(kMicrokernelPadsAttr,
+                   b.getDenseI64ArrayAttr({pads[0], pads[1], pads[3], pads[4]}));
+  generic->setAttr(kMicrokernelWindowAttr,
+                   b.getDenseI64ArrayAttr(kernel.take_front(2)));
+  return generic.getResult(0);
+}
+
 struct MaxPoolLowering : public OpConversionPattern<MaxPoolOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
   matchAndRewrite(MaxPoolOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
+    if (Value pooled =
+            blockedMaxPool(rewriter, loc, op, adaptor.getInput())) {
+      rewriter.replaceOp(op, pooled);
+      return success();
+    }
     Type element = signless(op.getType()).getElementType();
     bool uns = op.getType().getElementType().isUnsignedInteger();
     Value lowest = lowestConstant(rewriter, loc, element, false, uns);

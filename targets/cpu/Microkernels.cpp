@@ -350,6 +350,40 @@ LogicalResult replaceConv2dNchwc(ModuleOp module, linalg::GenericOp op) {
   return success();
 }
 
+/// A max_pool_nchwc generic (blockedMaxPool in LowerReductions.cpp): no
+/// inputs, the body's one load reads the input [N, C/16, H, W, 16].
+LogicalResult replaceMaxPoolNchwc(ModuleOp module, linalg::GenericOp op) {
+  auto strides =
+      op->getAttrOfType<DenseI64ArrayAttr>(kiln::kMicrokernelStridesAttr);
+  auto dilations =
+      op->getAttrOfType<DenseI64ArrayAttr>(kiln::kMicrokernelDilationsAttr);
+  auto pads = op->getAttrOfType<DenseI64ArrayAttr>(kiln::kMicrokernelPadsAttr);
+  auto window =
+      op->getAttrOfType<DenseI64ArrayAttr>(kiln::kMicrokernelWindowAttr);
+  if (!strides || !dilations || !pads || !window || !op.getDpsInputs().empty())
+    return failure();
+  Value input, output = op.getDpsInits()[0];
+  op.getBlock()->walk([&](memref::LoadOp load) {
+    if (!input)
+      input = load.getMemRef();
+  });
+  if (!input || !isContiguousF32(input) || !isContiguousF32(output))
+    return failure();
+  auto in = cast<MemRefType>(input.getType()).getShape();
+  auto out = cast<MemRefType>(output.getType()).getShape();
+  // A comparison per window position and output value: counted as the
+  // multiply-adds that decide the split.
+  int64_t work =
+      out[0] * out[1] * out[2] * out[3] * out[4] * window[0] * window[1];
+  replaceByMicrokernel(
+      module, op, "kiln_ukernel_max_pool_nchwc_f32", {input, output},
+      /*workspaceBytes=*/0,
+      {in[0], in[1], in[2], in[3], window[0], window[1], out[2], out[3],
+       strides[0], strides[1], dilations[0], dilations[1], pads[0], pads[1]},
+      work);
+  return success();
+}
+
 struct CpuMicrokernelsPass
     : public mlir::kiln::cpu::impl::CpuMicrokernelsBase<CpuMicrokernelsPass> {
   using CpuMicrokernelsBase::CpuMicrokernelsBase;
@@ -380,6 +414,8 @@ struct CpuMicrokernelsPass
         (void)replaceConv2d(module, op);
       else if (kind == "conv2d_nchwc")
         (void)replaceConv2dNchwc(module, op);
+      else if (kind == "max_pool_nchwc")
+        (void)replaceMaxPoolNchwc(module, op);
     }
   }
 };

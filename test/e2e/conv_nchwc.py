@@ -18,7 +18,8 @@ output blocks (the AVX-512 tile takes two at a time), channel counts padded
 to whole blocks (24 in, 40 out), plain 3-channel image inputs (a 7x7 stride-2
 window, strides 1 and 3, rows wider than a tile), depthwise with stride 2,
 dilation 2, rows wider than a tile and more than one group of blocks, a batch
-of 2, and the fused epilogues.
+of 2, and the fused epilogues; and max pools of the blocked output (padded,
+ceil mode, dilated).
 """
 import sys
 
@@ -35,11 +36,11 @@ class Case:
     microkernel the lowered code must call."""
 
     def __init__(self, name, c, f, hw, k, kernel, stride=1, pads=None, dilation=1,
-                 group=1, epilogue="", batch=1):
+                 group=1, epilogue="", batch=1, pool=None):
         self.name, self.c, self.f, self.hw, self.k = name, c, f, hw, k
         self.kernel, self.stride, self.dilation, self.group = kernel, stride, dilation, group
         self.pads = pads if pads is not None else [k // 2] * 4
-        self.epilogue, self.batch = epilogue, batch
+        self.epilogue, self.batch, self.pool = epilogue, batch, pool
 
     def build(self, rng):
         """Returns the model, the feeds and torch's result."""
@@ -73,6 +74,19 @@ class Case:
             nodes.insert(1, helper.make_node("Constant", [], ["hi"], value=hi))
             nodes.append(helper.make_node("Clip", ["conv", "lo", "hi"], ["y"], name="clip"))
             y, last = torch.clamp(y, 0.0, 6.0), "y"
+        if self.pool:
+            # A MaxPool of the blocked output: {kernel_shape, strides, pads,
+            # dilations, ceil_mode} as ONNX has them; torch pools the -inf
+            # padded input, pads as ONNX gives them (any, asymmetric too).
+            nodes.append(helper.make_node("MaxPool", [last], ["pooled"], name="pool",
+                                          **self.pool))
+            top, left, bottom, right = self.pool["pads"]
+            y = torch.nn.functional.pad(y, (left, right, top, bottom), value=-np.inf)
+            y = torch.nn.functional.max_pool2d(
+                y, self.pool["kernel_shape"], self.pool["strides"],
+                dilation=self.pool.get("dilations", [1, 1]),
+                ceil_mode=bool(self.pool.get("ceil_mode", 0)))
+            last = "pooled"
         expected = y.numpy()
         graph = helper.make_graph(
             nodes, self.name,
@@ -88,6 +102,7 @@ class Case:
 DENSE, DEPTHWISE, PLAIN = ("kiln_ukernel_conv2d_nchwc_f32",
                            "kiln_ukernel_depthwise_conv2d_nchwc_f32",
                            "kiln_ukernel_conv2d_plain_input_f32")
+MAX_POOL = "kiln_ukernel_max_pool_nchwc_f32"
 CASES = [
     Case("dense_3x3_tails", 16, 48, 13, 3, DENSE),  # 3 blocks, 169 pixels
     Case("dense_1x1_relu", 32, 32, 9, 1, DENSE, epilogue="relu"),
@@ -115,6 +130,15 @@ CASES = [
     Case("image_4x4_stride3_asymmetric", 3, 32, 40, 4, PLAIN, stride=3, pads=[2, 0, 0, 1]),
     # 81 window positions on an image input: the per-position fallback too.
     Case("image_9x9_window", 3, 16, 14, 9, PLAIN),
+    # Max pools of a blocked output (the resnet stem's pool, 3 blocks; ceil
+    # mode past the end; dilation with asymmetric pads; a batch of 2), with
+    # no padded copy: window positions outside the input are skipped.
+    Case("max_pool_stem", 3, 48, 31, 7, [PLAIN, MAX_POOL], stride=2, epilogue="relu",
+         pool=dict(kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])),
+    Case("max_pool_ceil_mode", 16, 16, 14, 3, [DENSE, MAX_POOL], batch=2,
+         pool=dict(kernel_shape=[3, 3], strides=[2, 2], pads=[0, 0, 0, 0], ceil_mode=1)),
+    Case("max_pool_dilation2_asymmetric", 16, 32, 13, 1, [DENSE, MAX_POOL],
+         pool=dict(kernel_shape=[2, 3], strides=[1, 2], pads=[1, 0, 0, 2], dilations=[2, 2])),
 ]
 
 

@@ -368,6 +368,7 @@ enum { CONV_PIXELS = 6, CONV_BLOCKS = 1 };
 #endif
 
 typedef float v16f __attribute__((vector_size(64), aligned(4)));
+typedef int32_t v16i __attribute__((vector_size(64), aligned(4)));
 
 static inline v16f load16(const float *p) {
   v16f v;
@@ -1035,6 +1036,68 @@ KILN_BUILTIN void kiln_ukernel_depthwise_conv2d_nchwc_f32(KILN_CONV_ARGUMENTS) {
     run_unit(&s, depthwise_wide, depthwise_narrow, n, group * DEPTHWISE_BLOCKS,
              p0, np);
   });
+}
+
+/* Max pooling of channel-blocked data: input [N, C/16, H, W, 16], output
+ * [N, C/16, OH, OW, 16]; window positions outside the input are skipped
+ * (ONNX pads max pools with -inf), so no padded copy is made. NaN wins, as
+ * in the generic the call replaces (arith.maximumf): it is tracked beside
+ * the maximum, off the dependency chain. POOL_PIXELS outputs at a time, so
+ * that the comparisons of one window position are independent (one output
+ * at a time waited on each comparison: resnet50's stem pool 0.17 ms
+ * alone). Workgroups share (image, block, output row) units. */
+enum { POOL_PIXELS = 8 };
+KILN_BUILTIN void kiln_ukernel_max_pool_nchwc_f32(
+    const float *input, float *output, void *workspace, int64_t batch,
+    int64_t cb, int64_t ih, int64_t iw, int64_t kh, int64_t kw, int64_t oh,
+    int64_t ow, int64_t sh, int64_t sw, int64_t dh, int64_t dw, int64_t pt,
+    int64_t pl, int64_t wg, int64_t wgc) {
+  (void)workspace;
+  int64_t units = batch * cb * oh;
+  int64_t first = units * wg / wgc, end = units * (wg + 1) / wgc;
+  for (int64_t u = first; u < end; ++u) {
+    int64_t plane = u / oh, oy = u % oh;
+    const float *image = input + plane * ih * iw * BLOCK;
+    float *row = output + u * ow * BLOCK;
+    /* The window rows inside the input. */
+    int64_t y0 = 0, y1 = kh;
+    while (y0 < y1 && oy * sh - pt + y0 * dh < 0)
+      ++y0;
+    while (y1 > y0 && oy * sh - pt + (y1 - 1) * dh >= ih)
+      --y1;
+    for (int64_t ox = 0; ox < ow; ox += POOL_PIXELS) {
+      int64_t np = min64(POOL_PIXELS, ow - ox);
+      v16f best[POOL_PIXELS];
+      v16i nan[POOL_PIXELS];
+      UNROLL_ROWS for (int j = 0; j < POOL_PIXELS; ++j) {
+        best[j] = (v16f){0} - __builtin_inff();
+        nan[j] = (v16i){0};
+      }
+      for (int64_t y = y0; y < y1; ++y) {
+        const float *line = image + (oy * sh - pt + y * dh) * iw * BLOCK;
+        for (int64_t x = 0; x < kw; ++x) {
+          int64_t ix = ox * sw - pl + x * dw;
+          UNROLL_ROWS for (int j = 0; j < POOL_PIXELS; ++j) {
+            int64_t at = ix + j * sw;
+            if (j < np && (uint64_t)at < (uint64_t)iw) {
+              v16f v = load16(line + at * BLOCK);
+              v16i greater = v > best[j];
+              nan[j] |= v != v;
+              best[j] =
+                  (v16f)(((v16i)v & greater) | ((v16i)best[j] & ~greater));
+            }
+          }
+        }
+      }
+      UNROLL_ROWS for (int j = 0; j < POOL_PIXELS; ++j) {
+        if (j >= np)
+          break;
+        v16f quiet = (v16f){0} + __builtin_nanf("");
+        v16f v = (v16f)(((v16i)quiet & nan[j]) | ((v16i)best[j] & ~nan[j]));
+        __builtin_memcpy(row + (ox + j) * BLOCK, &v, sizeof v);
+      }
+    }
+  }
 }
 
 /*

@@ -94,3 +94,27 @@ func.func @conv2d_nchwc(%x: memref<1x1x4x4x16xf32>, %w: memref<2x1x3x3x16x16xf32
   }
   return
 }
+
+// A max_pool_nchwc generic (its body abridged to the load the pass reads,
+// the input) becomes a call with no workspace: input, output, then the
+// shapes, window, strides, dilations and leading pads. 2x112x112x16 inputs
+// through a 3x3 window are work enough for 8 workgroups.
+// CHECK-LABEL: func.func @max_pool_nchwc
+// CHECK-DAG: %[[NULL:.*]] = llvm.mlir.zero : !llvm.ptr
+// CHECK-DAG: %[[C112:.*]] = arith.constant 112 : i64
+// CHECK-DAG: %[[C56:.*]] = arith.constant 56 : i64
+// CHECK: call @kiln_ukernel_max_pool_nchwc_f32(%{{.*}}, %{{.*}}, %[[NULL]], %{{.*}}, %{{.*}}, %[[C112]], %[[C112]], %{{.*}}, %{{.*}}, %[[C56]], %[[C56]], {{.*}}) {kiln.workgroups = 8 : i64}
+// CHECK-NOT: linalg.generic
+#pool = affine_map<(n, c, y, x, l) -> (n, c, y, x, l)>
+func.func @max_pool_nchwc(%x: memref<1x2x112x112x16xf32>, %o: memref<1x2x56x56x16xf32>, %id: index, %count: index) {
+  linalg.generic {indexing_maps = [#pool], iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel"]}
+      outs(%o : memref<1x2x56x56x16xf32>)
+      attrs = {kiln.microkernel = "max_pool_nchwc", kiln.strides = array<i64: 2, 2>, kiln.dilations = array<i64: 1, 1>, kiln.pads = array<i64: 1, 1, 1, 1>, kiln.window = array<i64: 3, 3>} {
+  ^bb0(%acc: f32):
+    %c0 = arith.constant 0 : index
+    %v = memref.load %x[%c0, %c0, %c0, %c0, %c0] : memref<1x2x112x112x16xf32>
+    %m = arith.maximumf %v, %acc : f32
+    linalg.yield %m : f32
+  }
+  return
+}
