@@ -207,7 +207,9 @@ struct BlockConvolutionsPass
 
     Operation *last = chain.back();
     OpBuilder b(last);
-    Location loc = conv.getLoc();
+    // The blocked op covers every node of the chain (profiles list them).
+    Location loc = b.getFusedLoc(
+        llvm::map_to_vector(chain, [](Operation *op) { return op->getLoc(); }));
     Value input = plainInput
                       ? conv.getInput()
                       : b.create<ToNchwcOp>(loc, conv.getInput()).getResult();

@@ -41,10 +41,10 @@ Value foldIntoConv(OpBuilder &builder, BatchNormOp bn, ArrayRef<double> scale,
   Value w =
       builder.create<ConstantOp>(conv.getFilter().getLoc(), newFilter.toAttr());
   Value b = builder.create<ConstantOp>(conv.getLoc(), newBias.toAttr());
-  auto folded =
-      builder.create<ConvOp>(conv.getLoc(), conv.getType(), conv.getInput(), w,
-                             b, conv.getStridesAttr(), conv.getPadsAttr(),
-                             conv.getDilationsAttr(), conv.getGroupAttr());
+  auto folded = builder.create<ConvOp>(
+      builder.getFusedLoc({conv.getLoc(), bn.getLoc()}), conv.getType(),
+      conv.getInput(), w, b, conv.getStridesAttr(), conv.getPadsAttr(),
+      conv.getDilationsAttr(), conv.getGroupAttr());
   conv->replaceAllUsesWith(folded);
   conv->erase();
   return folded;

@@ -12,6 +12,7 @@
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/IRMapping.h"
+#include "llvm/ADT/StringSet.h"
 
 namespace mlir::kiln {
 #define GEN_PASS_DEF_FORMDISPATCHES
@@ -33,11 +34,12 @@ bool isConstantValue(Value v) {
   return v.getDefiningOp<ConstantOp>() != nullptr;
 }
 
+/// The (first) ONNX node `op` came from, or its op name.
 std::string nodeName(Operation *op) {
-  Location loc = op->getLoc();
-  if (auto name = dyn_cast<NameLoc>(loc))
-    return name.getName().str();
-  return op->getName().stripDialect().str();
+  SmallVector<StringRef> names;
+  collectNodeNames(op->getLoc(), names);
+  return names.empty() ? op->getName().stripDialect().str()
+                       : names.front().str();
 }
 
 struct FormDispatchesPass
@@ -90,9 +92,39 @@ struct FormDispatchesPass
       groupOf[&op] = *joined;
     }
 
+    nodeFlops = func->getAttrOfType<DictionaryAttr>(kNodeFlopsAttr);
     for (auto &group : groups)
       materialize(builder, group);
   }
+
+  /// Sets the dispatch's kNodesAttr and kFlopsAttr: the nodes its ops came
+  /// from, and the work kiln-count-flops counted for the contractions among
+  /// them (each node's once, should two dispatches share a node).
+  void describe(DispatchOp dispatch, ArrayRef<Operation *> group) {
+    SmallVector<StringRef> names;
+    int64_t flops = 0;
+    for (Operation *op : group) {
+      collectNodeNames(op->getLoc(), names);
+      if (!nodeFlops || !isa<ConvOp, Conv2DNchwcOp, ConvTransposeOp, MatMulOp,
+                             MatMulPackedOp, MatMulIntegerOp, GemmOp>(op))
+        continue;
+      SmallVector<StringRef> covered;
+      collectNodeNames(op->getLoc(), covered);
+      for (StringRef name : covered)
+        if (auto count = nodeFlops.getAs<IntegerAttr>(name))
+          if (credited.insert(name).second)
+            flops += count.getInt();
+    }
+    Builder builder(dispatch.getContext());
+    if (!names.empty())
+      dispatch->setAttr(kNodesAttr,
+                        builder.getStringAttr(llvm::join(names, ", ")));
+    if (flops)
+      dispatch->setAttr(kFlopsAttr, builder.getI64IntegerAttr(flops));
+  }
+
+  DictionaryAttr nodeFlops;
+  llvm::StringSet<> credited;
 
   void materialize(OpBuilder &builder, ArrayRef<Operation *> group) {
     llvm::SmallPtrSet<Operation *, 8> members(group.begin(), group.end());
@@ -124,6 +156,7 @@ struct FormDispatchesPass
     builder.setInsertionPoint(last);
     auto dispatch = builder.create<DispatchOp>(last->getLoc(), name,
                                                last->getResultTypes(), inputs);
+    describe(dispatch, group);
     Block &block = dispatch.getBody().front();
     IRMapping mapping;
     for (auto [input, arg] : llvm::zip(inputs, block.getArguments()))

@@ -180,9 +180,19 @@ struct FuseLayerNormPattern : public RewritePattern {
       one.set(0, 1.0);
       gamma = rewriter.create<ConstantOp>(root->getLoc(), one.toAttr());
     }
+    // The fused op covers every node it replaces (profiles list them).
+    SmallVector<Location> covered = {
+        mean.getLoc(), sub.getLoc(),  square->getLoc(), variance.getLoc(),
+        add.getLoc(),  sqrt.getLoc(), root->getLoc()};
+    if (last != root)
+      for (Operation *user = *root->user_begin();; user = *user->user_begin()) {
+        covered.push_back(user->getLoc());
+        if (user == last)
+          break;
+      }
     auto fused = rewriter.create<LayerNormOp>(
-        root->getLoc(), type, x, gamma, beta, rewriter.getI64IntegerAttr(*axis),
-        rewriter.getF32FloatAttr(*epsilon));
+        rewriter.getFusedLoc(covered), type, x, gamma, beta,
+        rewriter.getI64IntegerAttr(*axis), rewriter.getF32FloatAttr(*epsilon));
     rewriter.replaceOp(last, fused.getResult());
     return success();
   }
@@ -249,7 +259,13 @@ struct FuseGeluPattern : public OpRewritePattern<MulOp> {
                (mul.getLhs() == x || mul.getRhs() == x);
     if (!scaled || !scale->hasOneUse())
       return failure();
-    rewriter.replaceOpWithNewOp<GeluOp>(root, type, x);
+    Location loc = rewriter.getFusedLoc(
+        {scale->getLoc(), erf.getLoc(), add.getLoc(), root.getLoc()});
+    for (Value operand : {root.getLhs(), root.getRhs()})
+      if (auto inner = operand.getDefiningOp<MulOp>();
+          inner && inner->hasOneUse())
+        loc = rewriter.getFusedLoc({loc, inner.getLoc()});
+    rewriter.replaceOp(root, rewriter.create<GeluOp>(loc, type, x));
     return success();
   }
 };

@@ -51,6 +51,9 @@ struct OutlineDispatchesPass
                                                  dispatch.getResultTypes(),
                                                  symbol, dispatch.getInputs());
       call->setAttr(kNameAttr, dispatch.getNameAttr());
+      for (StringRef profileAttr : {kNodesAttr, kFlopsAttr})
+        if (Attribute value = dispatch->getAttr(profileAttr))
+          call->setAttr(profileAttr, value);
       dispatch.replaceAllUsesWith(call.getResults());
       dispatch->erase();
     }

@@ -37,3 +37,15 @@ DenseElementsAttr mlir::kiln::floatAttr(ArrayRef<int64_t> shape,
   auto type = RankedTensorType::get(shape, Float32Type::get(context));
   return DenseElementsAttr::get(type, values);
 }
+
+void mlir::kiln::collectNodeNames(Location loc,
+                                  SmallVectorImpl<StringRef> &names) {
+  if (auto name = dyn_cast<NameLoc>(loc)) {
+    if (!llvm::is_contained(names, name.getName().strref()))
+      names.push_back(name.getName().strref());
+    return;
+  }
+  if (auto fused = dyn_cast<FusedLoc>(loc))
+    for (Location inner : fused.getLocations())
+      collectNodeNames(inner, names);
+}

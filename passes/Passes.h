@@ -49,6 +49,17 @@ constexpr llvm::StringLiteral kMicrokernelEpilogueAttr = "kiln.epilogue";
 /// On a "max_pool_nchwc" generic: the pooling window [KH, KW].
 constexpr llvm::StringLiteral kMicrokernelWindowAttr = "kiln.window";
 
+/// On @main: {node name: operations} of the ONNX nodes with contractions
+/// (kiln-count-flops). On a dispatch or dispatch call: the node names it
+/// covers (", "-separated) and the operations of their contractions.
+constexpr llvm::StringLiteral kNodeFlopsAttr = "kiln.node_flops";
+constexpr llvm::StringLiteral kNodesAttr = "kiln.nodes";
+constexpr llvm::StringLiteral kFlopsAttr = "kiln.flops";
+
+/// The ONNX node names in `loc` (through fused locations), each once, in
+/// order.
+void collectNodeNames(Location loc, SmallVectorImpl<StringRef> &names);
+
 /// Bytes one element of `type` occupies in a buffer (i1 takes a byte).
 int64_t elementByteSize(Type type);
 /// Bytes of a static-shape tensor's buffer.

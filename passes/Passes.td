@@ -9,6 +9,31 @@
 
 include "mlir/Pass/PassBase.td"
 
+def CountFlops : Pass<"kiln-count-flops", "mlir::func::FuncOp"> {
+  let summary = "Record each ONNX node's contraction work, for profiles";
+  let description = [{
+    Runs before fusion, while every contraction is still the ONNX node it
+    came from: each `kiln.conv`, `kiln.conv_transpose`, `kiln.matmul`,
+    `kiln.matmul_integer` and `kiln.gemm` adds 2 operations per
+    multiply-add to its node (the name in its location). The counts go
+    into the function's `kiln.node_flops` dictionary, which
+    `kiln-form-dispatches` reads to give each dispatch the work of the
+    nodes it covers. Counting here, not after blocking, leaves out the
+    padded channels that the NCHWc kernels compute but nobody asked for.
+
+    Before:
+    ```mlir
+    func.func @main(%x: tensor<1x3x8x8xf32>) -> tensor<1x4x8x8xf32> {
+      %y = kiln.conv %x, %w {...} loc("conv1")   // 4x3x3x3 filter
+    ```
+    After:
+    ```mlir
+    func.func @main(...) attributes {kiln.node_flops = {conv1 = 13824 : i64}}
+    ```
+  }];
+  let dependentDialects = ["mlir::kiln::KilnDialect"];
+}
+
 def FoldBatchNorm : Pass<"kiln-fold-batch-norm", "mlir::func::FuncOp"> {
   let summary = "Fold inference batch normalisation into the producer's weights";
   let description = [{

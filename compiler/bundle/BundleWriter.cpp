@@ -1,10 +1,11 @@
 //===- BundleWriter.cpp - Kiln bundle writer ------------------------------===//
 //
 // Layout (bundle_format.h): header, section table, then MANIFEST, STRINGS,
-// SCHEDULE (64-byte aligned), WEIGHTS and one EXECUTABLE per target
-// (page-aligned, so that a reader can map them without copying). Everything
-// not written explicitly is zero, and nothing depends on addresses, hash
-// iteration order or time, so identical contents give identical bytes.
+// SCHEDULE, DISPATCH_INFO (64-byte aligned), WEIGHTS and one EXECUTABLE per
+// target (page-aligned, so that a reader can map them without copying).
+// Everything not written explicitly is zero, and nothing depends on
+// addresses, hash iteration order or time, so identical contents give
+// identical bytes.
 //
 //===----------------------------------------------------------------------===//
 
@@ -273,6 +274,19 @@ void BundleWriter::layOut(
       appendStruct(schedule, desc);
   }
 
+  std::vector<uint8_t> dispatchInfo;
+  {
+    kiln_dispatch_info_header header{};
+    header.dispatch_count = static_cast<uint32_t>(dispatches.size());
+    appendStruct(dispatchInfo, header);
+    for (const Dispatch &dispatch : dispatches) {
+      kiln_dispatch_info info{};
+      info.flops = dispatch.flops;
+      info.nodes = strings.intern(dispatch.nodes);
+      appendStruct(dispatchInfo, info);
+    }
+  }
+
   struct PendingSection {
     kiln_section_kind kind;
     uint32_t alignment;
@@ -287,6 +301,8 @@ void BundleWriter::layOut(
        &strings.data()},
       {KILN_SECTION_SCHEDULE, kMetadataAlignment, 0, KILN_TARGET_NONE,
        &schedule},
+      {KILN_SECTION_DISPATCH_INFO, kMetadataAlignment, 0, KILN_TARGET_NONE,
+       &dispatchInfo},
       {KILN_SECTION_WEIGHTS, KILN_PAGE_ALIGNMENT,
        KILN_SECTION_FLAG_LAZY_CHECKSUM, KILN_TARGET_NONE, &weights},
   };

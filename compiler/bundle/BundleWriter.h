@@ -39,6 +39,10 @@ struct Dispatch {
   std::array<uint32_t, 3> workgroupCount = {1, 1, 1};
   std::vector<Binding> bindings;
   uint32_t flags = 0; // KILN_DISPATCH_FLAG_*
+  /// For profiles (the DISPATCH_INFO section): the ONNX nodes covered,
+  /// separated by ", ", and the contractions' operations.
+  std::string nodes;
+  uint64_t flops = 0;
 };
 
 struct Executable {

@@ -201,7 +201,14 @@ bool BundleBuilder::build(bundle::BundleWriter &writer, std::string &error) {
     std::string name;
     if (auto attr = call->getAttrOfType<StringAttr>(mlir::kiln::kNameAttr))
       name = attr.str();
-    // One schedule entry per phase, all on the same bindings.
+    std::string nodes;
+    if (auto attr = call->getAttrOfType<StringAttr>(mlir::kiln::kNodesAttr))
+      nodes = attr.str();
+    uint64_t flops = 0;
+    if (auto attr = call->getAttrOfType<IntegerAttr>(mlir::kiln::kFlopsAttr))
+      flops = attr.getInt();
+    // One schedule entry per phase, all on the same bindings; the work is
+    // counted on the first.
     auto phaseEntries =
         call->getAttrOfType<DenseI64ArrayAttr>(mlir::kiln::kEntriesAttr);
     auto phaseWorkgroups =
@@ -217,6 +224,8 @@ bool BundleBuilder::build(bundle::BundleWriter &writer, std::string &error) {
       if (phaseWorkgroups[i] > 1)
         dispatch.flags = KILN_DISPATCH_FLAG_ELASTIC_WORKGROUPS;
       dispatch.bindings = bindings;
+      dispatch.nodes = nodes;
+      dispatch.flops = i == 0 ? flops : 0;
       writer.addDispatch(std::move(dispatch));
       ++entries;
     }

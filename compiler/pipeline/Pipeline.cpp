@@ -156,6 +156,7 @@ bool Compiler::run() {
           pm.addPass(createCanonicalizerPass());
           pm.addNestedPass<func::FuncOp>(
               mlir::kiln::createPropagateTransposes());
+          pm.addNestedPass<func::FuncOp>(mlir::kiln::createCountFlops());
           pm.addNestedPass<func::FuncOp>(mlir::kiln::createFuseDecomposedOps());
           pm.addNestedPass<func::FuncOp>(mlir::kiln::createFoldBatchNorm());
           pm.addNestedPass<func::FuncOp>(mlir::kiln::createBlockConvolutions());

@@ -281,6 +281,20 @@ const char *kiln_model_dispatch_name(const kiln_model *model, uint32_t index) {
   return model->view.string(model->view.dispatches[index].name);
 }
 
+const char *kiln_model_dispatch_nodes(const kiln_model *model, uint32_t index) {
+  if (!model || index >= model->view.schedule->dispatch_count)
+    return nullptr;
+  const kiln_dispatch_info *info = model->view.dispatchInfo;
+  return info ? model->view.string(info[index].nodes) : "";
+}
+
+uint64_t kiln_model_dispatch_flops(const kiln_model *model, uint32_t index) {
+  if (!model || index >= model->view.schedule->dispatch_count ||
+      !model->view.dispatchInfo)
+    return 0;
+  return model->view.dispatchInfo[index].flops;
+}
+
 uint32_t kiln_model_entry_count(const kiln_model *model) {
   return model ? model->view.schedule->entry_count : 0;
 }

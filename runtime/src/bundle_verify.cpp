@@ -53,6 +53,7 @@ private:
   kiln_status verifyChecksums();
   kiln_status verifyManifest();
   kiln_status verifySchedule();
+  kiln_status verifyDispatchInfo();
 
   /// Null when `ref` is a valid string, else why it is not.
   const char *stringProblem(kiln_string_ref ref) const;
@@ -73,6 +74,8 @@ private:
   uint64_t tableEnd = 0;
   uint32_t manifestIndex = 0, stringsIndex = 0, scheduleIndex = 0,
            weightsIndex = 0;
+  // The optional DISPATCH_INFO section: its index, or kMaxSections if none.
+  uint32_t dispatchInfoIndex = kMaxSections;
 };
 
 kiln_status Verifier::run() {
@@ -87,7 +90,9 @@ kiln_status Verifier::run() {
     return status;
   if (kiln_status status = verifyManifest())
     return status;
-  return verifySchedule();
+  if (kiln_status status = verifySchedule())
+    return status;
+  return verifyDispatchInfo();
 }
 
 kiln_status Verifier::verifyHeader() {
@@ -191,7 +196,7 @@ kiln_status Verifier::verifyHeader() {
 
 kiln_status Verifier::verifySectionTable() {
   uint32_t manifestCount = 0, stringsCount = 0, scheduleCount = 0,
-           weightsCount = 0, executableCount = 0;
+           weightsCount = 0, executableCount = 0, dispatchInfoCount = 0;
   for (uint32_t i = 0; i < view.sectionCount; ++i) {
     const kiln_section_entry &section = view.sections[i];
     if (!isPowerOfTwo(section.alignment)) {
@@ -229,7 +234,7 @@ kiln_status Verifier::verifySectionTable() {
     // deserve a lazy checksum; the rest are always checked. (Kinds added by
     // newer minors, which this reader skips, may be lazy.)
     bool knownKind = section.kind >= KILN_SECTION_MANIFEST &&
-                     section.kind <= KILN_SECTION_EXECUTABLE;
+                     section.kind <= KILN_SECTION_DISPATCH_INFO;
     if ((section.flags & KILN_SECTION_FLAG_LAZY_CHECKSUM) && knownKind &&
         section.kind != KILN_SECTION_WEIGHTS) {
       failIn(i) << "only the WEIGHTS section may have a lazy checksum";
@@ -246,7 +251,8 @@ kiln_status Verifier::verifySectionTable() {
     }
     // Sections read in place as structs need their natural alignment.
     bool readInPlace = section.kind == KILN_SECTION_MANIFEST ||
-                       section.kind == KILN_SECTION_SCHEDULE;
+                       section.kind == KILN_SECTION_SCHEDULE ||
+                       section.kind == KILN_SECTION_DISPATCH_INFO;
     if (readInPlace && section.offset % 8 != 0) {
       failIn(i) << "offset " << section.offset << " is not a multiple of 8";
       return KILN_ERROR_INVALID_BUNDLE;
@@ -287,6 +293,10 @@ kiln_status Verifier::verifySectionTable() {
           return KILN_ERROR_INVALID_BUNDLE;
         }
       break;
+    case KILN_SECTION_DISPATCH_INFO:
+      ++dispatchInfoCount;
+      dispatchInfoIndex = i;
+      break;
     default:
       // Sections of kinds added by newer minor versions are skipped.
       break;
@@ -305,6 +315,11 @@ kiln_status Verifier::verifySectionTable() {
              << " section, found " << r.count;
       return KILN_ERROR_INVALID_BUNDLE;
     }
+  if (dispatchInfoCount > 1) {
+    fail() << "section table: " << dispatchInfoCount
+           << " DISPATCH_INFO sections (at most one)";
+    return KILN_ERROR_INVALID_BUNDLE;
+  }
   bool codeLinked = view.header->flags & KILN_BUNDLE_FLAG_CODE_LINKED;
   if (executableCount == 0 && !codeLinked) {
     fail() << "section table: no EXECUTABLE section";
@@ -583,6 +598,48 @@ kiln_status Verifier::verifySchedule() {
       return KILN_ERROR_INVALID_BUNDLE;
     }
   }
+  return KILN_OK;
+}
+
+kiln_status Verifier::verifyDispatchInfo() {
+  if (dispatchInfoIndex == kMaxSections)
+    return KILN_OK;
+  uint32_t index = dispatchInfoIndex;
+  const kiln_section_entry &section = view.sections[index];
+  if (section.size < sizeof(kiln_dispatch_info_header)) {
+    failIn(index) << "size " << section.size
+                  << " is smaller than the dispatch info header";
+    return KILN_ERROR_INVALID_BUNDLE;
+  }
+  const auto *header = reinterpret_cast<const kiln_dispatch_info_header *>(
+      data + section.offset);
+  if (header->dispatch_count != view.schedule->dispatch_count) {
+    failIn(index) << "dispatch_count " << header->dispatch_count
+                  << " differs from the schedule's "
+                  << view.schedule->dispatch_count;
+    return KILN_ERROR_INVALID_BUNDLE;
+  }
+  uint64_t needed =
+      sizeof(kiln_dispatch_info_header) +
+      uint64_t(header->dispatch_count) * sizeof(kiln_dispatch_info);
+  if (needed > section.size) {
+    failIn(index) << "dispatch_count " << header->dispatch_count << " needs "
+                  << needed << " bytes but the section has " << section.size;
+    return KILN_ERROR_INVALID_BUNDLE;
+  }
+  if (knownMinor && header->reserved != 0) {
+    failIn(index) << "reserved field is not zero";
+    return KILN_ERROR_INVALID_BUNDLE;
+  }
+  const auto *infos = reinterpret_cast<const kiln_dispatch_info *>(header + 1);
+  for (uint32_t d = 0; d < header->dispatch_count; ++d)
+    if (const char *problem = stringProblem(infos[d].nodes)) {
+      failIn(index) << "dispatch " << d << ": node names (string offset "
+                    << infos[d].nodes.offset << ", size " << infos[d].nodes.size
+                    << ") " << problem;
+      return KILN_ERROR_INVALID_BUNDLE;
+    }
+  view.dispatchInfo = infos;
   return KILN_OK;
 }
 

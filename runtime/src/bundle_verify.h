@@ -31,6 +31,8 @@ struct BundleView {
   const kiln_schedule_header *schedule = nullptr;
   const kiln_dispatch_desc *dispatches = nullptr;
   const kiln_binding_desc *bindings = nullptr;
+  // One per dispatch, or null when the bundle has no DISPATCH_INFO section.
+  const kiln_dispatch_info *dispatchInfo = nullptr;
   const uint8_t *weights = nullptr;
   uint64_t weightsSize = 0;
 

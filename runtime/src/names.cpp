@@ -37,6 +37,8 @@ const char *sectionKindName(uint32_t kind) {
     return "WEIGHTS";
   case KILN_SECTION_EXECUTABLE:
     return "EXECUTABLE";
+  case KILN_SECTION_DISPATCH_INFO:
+    return "DISPATCH_INFO";
   default:
     return "unknown";
   }

@@ -244,16 +244,44 @@ struct BenchOptions {
   bool profile = false;
 };
 
+/// Operations of all the model's contractions (kiln_model_dispatch_flops).
+uint64_t modelFlops(const kiln_model *model) {
+  uint64_t flops = 0;
+  for (uint32_t d = 0; d < kiln_model_dispatch_count(model); ++d)
+    flops += kiln_model_dispatch_flops(model, d);
+  return flops;
+}
+
+/// The nodes of a profile row: the first few, then how many more.
+std::string nodeList(const std::string &nodes) {
+  constexpr size_t kShown = 6;
+  size_t end = 0;
+  for (size_t shown = 0; shown < kShown && end != std::string::npos; ++shown)
+    end = nodes.find(", ", end ? end + 2 : 0);
+  if (end == std::string::npos)
+    return nodes;
+  size_t more = 0;
+  for (size_t at = end; at != std::string::npos; at = nodes.find(", ", at + 2))
+    ++more;
+  return nodes.substr(0, end) + ", +" + std::to_string(more) + " more";
+}
+
 /// kiln bench --profile: each dispatch's share of a run, its phases
-/// ("name #0", "name #1", ...) counted together, slowest first.
+/// ("name #0", "name #1", ...) counted together, slowest first, with the
+/// ONNX nodes it covers and the rate of its contractions (as trtexec
+/// --dumpProfile and ORT's profiler show per layer and per node).
 void printProfile(Model &model, Session &session, uint32_t runs) {
   uint32_t count = kiln_model_dispatch_count(model.get());
   std::vector<uint64_t> nanoseconds(count, 0);
   for (uint32_t i = 0; i < runs; ++i)
     check(session.runProfiled(nanoseconds.data()));
-  std::vector<std::pair<std::string, uint64_t>> rows;
+  struct Row {
+    std::string name, nodes;
+    uint64_t nanoseconds = 0, flops = 0;
+  };
+  std::vector<Row> rows;
   std::map<std::string, size_t> rowOf;
-  uint64_t total = 0;
+  uint64_t total = 0, totalFlops = 0;
   for (uint32_t d = 0; d < count; ++d) {
     std::string name = kiln_model_dispatch_name(model.get(), d);
     size_t phase = name.rfind(" #");
@@ -262,31 +290,49 @@ void printProfile(Model &model, Session &session, uint32_t runs) {
       name.erase(phase);
     auto [it, inserted] = rowOf.try_emplace(name, rows.size());
     if (inserted)
-      rows.emplace_back(name, 0);
-    rows[it->second].second += nanoseconds[d];
+      rows.push_back({name, kiln_model_dispatch_nodes(model.get(), d)});
+    Row &row = rows[it->second];
+    row.nanoseconds += nanoseconds[d];
+    row.flops += kiln_model_dispatch_flops(model.get(), d);
     total += nanoseconds[d];
+    totalFlops += kiln_model_dispatch_flops(model.get(), d);
   }
   // Slowest first; ties keep schedule order (rows are in first-seen order).
   std::vector<size_t> order(rows.size());
   for (size_t i = 0; i < order.size(); ++i)
     order[i] = i;
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    return rows[a].second != rows[b].second ? rows[a].second > rows[b].second
-                                            : a < b;
+    return rows[a].nanoseconds != rows[b].nanoseconds
+               ? rows[a].nanoseconds > rows[b].nanoseconds
+               : a < b;
   });
+  // Operations per nanosecond are GFLOP/s; `runs` cancels out.
+  auto rate = [](uint64_t flops, uint64_t ns) {
+    char text[32] = "-";
+    if (flops && ns)
+      std::snprintf(text, sizeof(text), "%.1f", double(flops) * 1.0 / ns);
+    return std::string(text);
+  };
   std::printf("profile: %u dispatches in %zu groups, mean of %u runs "
               "(one dispatch timed at a time)\n",
               count, rows.size(), runs);
-  std::printf("%10s %7s %7s  %s\n", "ms", "share", "cumul.", "dispatch");
+  std::printf("%10s %7s %7s %8s  %s\n", "ms", "share", "cumul.", "GFLOP/s",
+              "dispatch (ONNX nodes)");
   double cumulative = 0;
   for (size_t i : order) {
-    const auto &[name, ns] = rows[i];
-    double share = total ? 100.0 * ns / total : 0;
+    const Row &row = rows[i];
+    double share = total ? 100.0 * row.nanoseconds / total : 0;
     cumulative += share;
-    std::printf("%10.4f %6.1f%% %6.1f%%  %s\n", ns / 1e6 / runs, share,
-                cumulative, name.c_str());
+    std::printf("%10.4f %6.1f%% %6.1f%% %8s  %s", row.nanoseconds / 1e6 / runs,
+                share, cumulative,
+                rate(row.flops * runs, row.nanoseconds).c_str(),
+                row.name.c_str());
+    if (!row.nodes.empty())
+      std::printf("  (%s)", nodeList(row.nodes).c_str());
+    std::printf("\n");
   }
-  std::printf("%10.4f %6.1f%%          total\n", total / 1e6 / runs, 100.0);
+  std::printf("%10.4f %6.1f%%         %8s  total\n", total / 1e6 / runs, 100.0,
+              rate(totalFlops * runs, total).c_str());
 }
 
 void benchBundle(const BenchOptions &options) {
@@ -452,6 +498,8 @@ void inspectBundle(const InspectOptions &options) {
     json.value(kiln_model_dispatch_count(handle));
     json.key("entry_count");
     json.value(kiln_model_entry_count(handle));
+    json.key("flops");
+    json.value(modelFlops(handle));
     json.key("weights_verified");
     json.value(options.verify);
     json.endObject();
@@ -466,7 +514,7 @@ void inspectBundle(const InspectOptions &options) {
   std::printf("model: %s\n", kiln_model_name(handle));
   std::printf("producer: %s\n", kiln_model_producer(handle));
   std::printf("sections:\n");
-  std::printf("  %-3s %-10s %-26s %12s %12s %6s %-10s %s\n", "#", "kind",
+  std::printf("  %-3s %-13s %-26s %12s %12s %6s %-10s %s\n", "#", "kind",
               "target", "offset", "size", "align", "checksum", "notes");
   for (size_t i = 0; i < sections.size(); ++i) {
     const kiln_section_info &info = sections[i];
@@ -477,7 +525,7 @@ void inspectBundle(const InspectOptions &options) {
     if (info.flags & KILN_SECTION_FLAG_LAZY_CHECKSUM)
       notes += options.verify ? ", lazy checksum (verified)"
                               : ", lazy checksum (not verified)";
-    std::printf("  %-3zu %-10s %-26s %12llu %12llu %6u %-10s %s\n", i,
+    std::printf("  %-3zu %-13s %-26s %12llu %12llu %6u %-10s %s\n", i,
                 kiln_section_kind_name(info.kind),
                 info.kind == KILN_SECTION_EXECUTABLE ? targetNameOf(info.target)
                                                      : "-",
@@ -499,6 +547,8 @@ void inspectBundle(const InspectOptions &options) {
               static_cast<unsigned long long>(model.arenaSize()));
   std::printf("dispatches: %u\n", kiln_model_dispatch_count(handle));
   std::printf("entries: %u\n", kiln_model_entry_count(handle));
+  std::printf("contraction work: %.3f GFLOP per run\n",
+              modelFlops(handle) / 1e9);
   if (options.verify)
     std::printf("weights checksum: ok\n");
 }

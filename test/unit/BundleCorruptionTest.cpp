@@ -118,6 +118,28 @@ TEST_F(BundleCorruption, NewerMinorVersionIsAccepted) {
   EXPECT_EQ(openBytes(bytes), KILN_OK) << kiln_last_error();
 }
 
+// A bundle whose reader skips its DISPATCH_INFO section (here: the section
+// of a kind it does not know, as a 1.3 reader sees a 1.4 bundle) runs and
+// reports no nodes and no work.
+TEST_F(BundleCorruption, SkippedDispatchInfoReadsAsUnknown) {
+  auto header = readAt<kiln_bundle_header>(bytes, 0);
+  for (uint32_t i = 0; i < header.section_count; ++i) {
+    size_t at = header.section_table_offset + i * sizeof(kiln_section_entry);
+    if (readAt<kiln_section_entry>(bytes, at).kind ==
+        KILN_SECTION_DISPATCH_INFO)
+      writeAt<uint32_t>(bytes, at + offsetof(kiln_section_entry, kind), 99);
+  }
+  resealBundle(bytes);
+  AlignedBytes aligned(bytes);
+  kiln_model *model = nullptr;
+  ASSERT_EQ(kiln_model_open_memory(aligned.data(), aligned.size(), 0, &model),
+            KILN_OK)
+      << kiln_last_error();
+  EXPECT_STREQ(kiln_model_dispatch_nodes(model, 0), "");
+  EXPECT_EQ(kiln_model_dispatch_flops(model, 0), 0u);
+  kiln_model_close(model);
+}
+
 struct FieldCorruption {
   const char *name;
   std::function<void(std::vector<uint8_t> &, const BundleLayout &)> corrupt;
@@ -405,6 +427,22 @@ const FieldCorruption kFieldCorruptions[] = {
                           offsetof(kiln_schedule_header, entry_count), 3);
      },
      "executable has 2 entries, the schedule expects 3"},
+    {"DispatchInfoCountMismatch",
+     [](auto &b, auto &layout) {
+       setField<uint32_t>(b, layout.sectionOffset(KILN_SECTION_DISPATCH_INFO),
+                          offsetof(kiln_dispatch_info_header, dispatch_count),
+                          3);
+     },
+     "DISPATCH_INFO): dispatch_count 3 differs from the schedule's 2"},
+    {"DispatchInfoNodesOutOfStrings",
+     [](auto &b, auto &layout) {
+       size_t second = layout.sectionOffset(KILN_SECTION_DISPATCH_INFO) +
+                       sizeof(kiln_dispatch_info_header) +
+                       sizeof(kiln_dispatch_info);
+       setField<uint32_t>(b, second, offsetof(kiln_dispatch_info, nodes),
+                          0xFFFFFF00u);
+     },
+     "DISPATCH_INFO): dispatch 1: node names (string offset 4294967040"},
     {"ExecutableNotElf",
      [](auto &b, auto &layout) {
        b[layout.sectionOffset(KILN_SECTION_EXECUTABLE) + 1] = 'X';

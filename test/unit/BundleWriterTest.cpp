@@ -61,13 +61,14 @@ TEST(BundleWriter, LayoutFollowsTheFormat) {
   EXPECT_EQ(header.header_size, sizeof(kiln_bundle_header));
   EXPECT_EQ(header.file_size, bytes.size());
   BundleLayout layout(bytes);
-  const uint32_t expectedOrder[] = {KILN_SECTION_MANIFEST, KILN_SECTION_STRINGS,
-                                    KILN_SECTION_SCHEDULE, KILN_SECTION_WEIGHTS,
-                                    KILN_SECTION_EXECUTABLE};
-  ASSERT_EQ(layout.sections.size(), 5u);
+  const uint32_t expectedOrder[] = {
+      KILN_SECTION_MANIFEST,      KILN_SECTION_STRINGS,
+      KILN_SECTION_SCHEDULE,      KILN_SECTION_DISPATCH_INFO,
+      KILN_SECTION_WEIGHTS,       KILN_SECTION_EXECUTABLE};
+  ASSERT_EQ(layout.sections.size(), 6u);
   uint64_t previousEnd = header.section_table_offset +
                          header.section_count * sizeof(kiln_section_entry);
-  for (size_t i = 0; i < 5; ++i) {
+  for (size_t i = 0; i < 6; ++i) {
     const kiln_section_entry &section = layout.sections[i];
     EXPECT_EQ(section.kind, expectedOrder[i]);
     bool paged = section.kind == KILN_SECTION_WEIGHTS ||

@@ -149,16 +149,17 @@ TEST_F(Cli, InspectDescribesTheBundle) {
   CliResult text = run("inspect " + bundlePath + " --verify");
   ASSERT_EQ(text.exitCode, 0) << text.err;
   for (const char *expected :
-       {"format version: 1.3", "MANIFEST", "WEIGHTS", "page-aligned",
+       {"format version: 1.4", "MANIFEST", "WEIGHTS", "page-aligned",
         "lazy checksum (verified)", "a: f32[6]", "y: f32[6]", "dispatches: 2",
-        "entries: 2", "weights checksum: ok"})
+        "entries: 2", "DISPATCH_INFO", "weights checksum: ok"})
     EXPECT_NE(text.out.find(expected), std::string::npos) << expected << "\n"
                                                           << text.out;
 
   CliResult json = run("inspect --json " + bundlePath);
   ASSERT_EQ(json.exitCode, 0) << json.err;
   for (const char *expected :
-       {"\"version\":\"1.3\"", "\"kind\":\"EXECUTABLE\"",
+       {"\"version\":\"1.4\"", "\"kind\":\"EXECUTABLE\"",
+        "\"kind\":\"DISPATCH_INFO\"", "\"flops\":6",
         "\"offset_page_aligned\":true",
         "\"inputs\":[{\"name\":\"a\","
         "\"dtype\":\"f32\",\"shape\":[6],"
@@ -177,6 +178,19 @@ TEST_F(Cli, BenchPrintsStatistics) {
   ASSERT_EQ(result.exitCode, 0) << result.err;
   for (const char *expected :
        {"target: ", "threads: 1", "min: ", "median: ", "p90: ", "mean: "})
+    EXPECT_NE(result.out.find(expected), std::string::npos) << expected << "\n"
+                                                            << result.out;
+}
+
+// The profile lists each dispatch with its nodes and work: "add" covers
+// Add_0 and does 6 operations, "scale" says neither (no rate: "-").
+TEST_F(Cli, BenchProfileNamesNodesAndRates) {
+  CliResult result = run("bench " + bundlePath +
+                         " --runs 3 --warmup 0 --threads 1 --profile");
+  ASSERT_EQ(result.exitCode, 0) << result.err;
+  for (const char *expected :
+       {"profile: 2 dispatches in 2 groups", "GFLOP/s", "dispatch (ONNX nodes)",
+        "  add  (Add_0)\n", "        -  scale\n", "total\n"})
     EXPECT_NE(result.out.find(expected), std::string::npos) << expected << "\n"
                                                             << result.out;
 }

@@ -49,6 +49,13 @@ TEST(RoundTrip, OpensFromMemoryAndRuns) {
   EXPECT_STREQ(kiln_model_producer(model.get()), "kiln");
   EXPECT_EQ(kiln_model_dispatch_count(model.get()), 2u);
   EXPECT_EQ(kiln_model_entry_count(model.get()), 2u);
+  // DISPATCH_INFO: what the writer was told, "" and 0 where it was not.
+  EXPECT_STREQ(kiln_model_dispatch_nodes(model.get(), 0), "Add_0");
+  EXPECT_EQ(kiln_model_dispatch_flops(model.get(), 0), spec.count);
+  EXPECT_STREQ(kiln_model_dispatch_nodes(model.get(), 1), "");
+  EXPECT_EQ(kiln_model_dispatch_flops(model.get(), 1), 0u);
+  EXPECT_EQ(kiln_model_dispatch_nodes(model.get(), 2), nullptr);
+  EXPECT_EQ(kiln_model_dispatch_flops(model.get(), 2), 0u);
   EXPECT_EQ(runAddModel(model, spec, 1), spec.expected());
 }
 

@@ -64,7 +64,10 @@ void AddModel::build(const std::vector<uint8_t> &executable,
                       {Binding{KILN_BUFFER_ARENA, a, bytes},
                        Binding{KILN_BUFFER_ARENA, b, bytes},
                        Binding{KILN_BUFFER_ARENA, tmp, bytes},
-                       Binding{KILN_BUFFER_WEIGHTS, countOffset, 8}}});
+                       Binding{KILN_BUFFER_WEIGHTS, countOffset, 8}},
+                      0,
+                      "Add_0",
+                      count});
   writer.addDispatch({"scale",
                       1,
                       {workgroups, 1, 1},

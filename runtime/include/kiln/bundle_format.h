@@ -27,7 +27,7 @@ extern "C" {
 
 #define KILN_BUNDLE_MAGIC "KILNBNDL" /* 8 bytes, no terminator in the file */
 #define KILN_BUNDLE_VERSION_MAJOR 1u
-#define KILN_BUNDLE_VERSION_MINOR 3u
+#define KILN_BUNDLE_VERSION_MINOR 4u
 
 /* Largest tensor rank a bundle can describe. */
 #define KILN_MAX_RANK 8u
@@ -61,6 +61,10 @@ typedef enum kiln_section_kind {
   KILN_SECTION_SCHEDULE = 3,   /* kiln_schedule_header + dispatches, bindings */
   KILN_SECTION_WEIGHTS = 4,    /* constant tensors, each 64-byte aligned */
   KILN_SECTION_EXECUTABLE = 5, /* one per target; see kiln_target */
+  /* Optional (1.4): kiln_dispatch_info_header + kiln_dispatch_info[], what
+   * each dispatch computes, for profiles. Readers that do not know it skip
+   * it; a bundle without it runs the same. */
+  KILN_SECTION_DISPATCH_INFO = 6,
 } kiln_section_kind;
 
 /* Code targets. An EXECUTABLE section's `target` field holds one. */
@@ -183,6 +187,25 @@ typedef struct kiln_schedule_header {
    * then kiln_binding_desc[binding_count] */
 } kiln_schedule_header;
 
+/* DISPATCH_INFO (1.4): one record per schedule dispatch, in schedule order. */
+typedef struct kiln_dispatch_info_header {
+  uint32_t dispatch_count; /* == the schedule's dispatch_count */
+  uint32_t reserved;       /* must be 0 */
+  /* followed by kiln_dispatch_info[dispatch_count] */
+} kiln_dispatch_info_header;
+
+typedef struct kiln_dispatch_info {
+  /* Floating-point (or integer) operations of the model's contractions the
+   * dispatch computes: 2 per multiply-add of the ONNX nodes it covers, padded
+   * channels not counted; 0 for a dispatch with no contraction. A dispatch
+   * split into phases ("name #0", "name #1", ...) carries its count on the
+   * first phase. */
+  uint64_t flops;
+  /* The ONNX nodes the dispatch computes (all or part of), their names
+   * separated by ", ". */
+  kiln_string_ref nodes;
+} kiln_dispatch_info;
+
 /* CPU executables are position-independent ELF shared objects with no
  * dynamic imports. Each exports the symbol KILN_ENTRY_TABLE_SYMBOL, a
  * kiln_entry_table_header followed by `entry_count` function pointers. */
@@ -256,6 +279,10 @@ KILN_FORMAT_STATIC_ASSERT(sizeof(kiln_binding_desc) == 24, "binding layout");
 KILN_FORMAT_STATIC_ASSERT(sizeof(kiln_dispatch_desc) == 40, "dispatch layout");
 KILN_FORMAT_STATIC_ASSERT(sizeof(kiln_schedule_header) == 16,
                           "schedule layout");
+KILN_FORMAT_STATIC_ASSERT(sizeof(kiln_dispatch_info_header) == 8,
+                          "dispatch info header layout");
+KILN_FORMAT_STATIC_ASSERT(sizeof(kiln_dispatch_info) == 16,
+                          "dispatch info layout");
 KILN_FORMAT_STATIC_ASSERT(sizeof(kiln_entry_table_header) == 16,
                           "entry table layout");
 #undef KILN_FORMAT_STATIC_ASSERT

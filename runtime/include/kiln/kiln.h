@@ -99,6 +99,12 @@ uint32_t kiln_model_entry_count(const kiln_model *model);
  * covers ("conv1:conv+relu"), with " #<phase>" when the compiler split it
  * into phases. NULL when out of range. */
 const char *kiln_model_dispatch_name(const kiln_model *model, uint32_t index);
+/* What dispatch `index` computes, from the bundle's DISPATCH_INFO section:
+ * the ONNX nodes it covers ("conv1, bn1, relu1"; "" when the bundle does not
+ * say, NULL when out of range) and the operations of its contractions (2 per
+ * multiply-add; 0 for none, or when the bundle does not say). */
+const char *kiln_model_dispatch_nodes(const kiln_model *model, uint32_t index);
+uint64_t kiln_model_dispatch_flops(const kiln_model *model, uint32_t index);
 
 /* kind and target are plain integers: a bundle of a newer minor version may
  * hold values this header does not name. */

@@ -5,7 +5,7 @@
 // CHECK-LABEL: func.func @conv_epilogue
 func.func @conv_epilogue(%x: tensor<1x2x4x4xf32>, %r: tensor<1x3x4x4xf32>) -> tensor<1x3x4x4xf32> {
   // CHECK: %[[W:.*]] = kiln.constant dense<5.000000e-01> : tensor<3x2x3x3xf32>
-  // CHECK: %[[D:.*]] = kiln.dispatch "conv1:conv+add+relu"(%{{.*}}, %[[W]], %{{.*}}) : (tensor<1x2x4x4xf32>, tensor<3x2x3x3xf32>, tensor<1x3x4x4xf32>) -> tensor<1x3x4x4xf32> {
+  // CHECK: %[[D:.*]] = kiln.dispatch "conv1:conv+add+relu"(%{{.*}}, %[[W]], %{{.*}}) {kiln.nodes = "conv1"} : (tensor<1x2x4x4xf32>, tensor<3x2x3x3xf32>, tensor<1x3x4x4xf32>) -> tensor<1x3x4x4xf32> {
   // CHECK: ^bb0(%[[A:.*]]: tensor<1x2x4x4xf32>, %[[B:.*]]: tensor<3x2x3x3xf32>, %[[C:.*]]: tensor<1x3x4x4xf32>):
   // CHECK-NEXT: %[[BIAS:.*]] = kiln.constant dense<1.000000e+00> : tensor<3xf32>
   // CHECK-NEXT: %[[CONV:.*]] = kiln.conv %[[A]], %[[B]], %[[BIAS]]
@@ -46,4 +46,20 @@ func.func @aliases_and_constants(%x: tensor<2x3xf32>) -> (tensor<6xf32>, tensor<
   %0 = kiln.reshape %x : tensor<2x3xf32> to tensor<6xf32>
   %c = kiln.constant dense<[1.0, 2.0]> : tensor<2xf32>
   return %0, %c : tensor<6xf32>, tensor<2xf32>
+}
+
+// Each dispatch lists the nodes its ops came from (through fused locations)
+// and the work kiln-count-flops recorded for its contractions' nodes; the
+// elementwise dispatch has no work.
+// CHECK-LABEL: func.func @profile_info
+func.func @profile_info(%x: tensor<1x2x4x4xf32>) -> (tensor<1x3x4x4xf32>, tensor<1x3x4x4xf32>)
+    attributes {kiln.node_flops = {conv1 = 1728 : i64}} {
+  // CHECK: kiln.dispatch "conv1:conv+relu"(%{{.*}}) {kiln.flops = 1728 : i64, kiln.nodes = "conv1, bn1, relu1"}
+  // CHECK: kiln.dispatch "exp1:exp+exp"(%{{.*}}) {kiln.nodes = "exp1, exp2"}
+  %w = kiln.constant dense<0.5> : tensor<3x2x3x3xf32>
+  %0 = kiln.conv %x, %w {strides = array<i64: 1, 1>, pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>, group = 1 : i64} : (tensor<1x2x4x4xf32>, tensor<3x2x3x3xf32>) -> tensor<1x3x4x4xf32> loc(fused["conv1", "bn1"])
+  %1 = kiln.relu %0 : tensor<1x3x4x4xf32> loc("relu1")
+  %2 = kiln.exp %1 : tensor<1x3x4x4xf32> loc("exp1")
+  %3 = kiln.exp %2 : tensor<1x3x4x4xf32> loc("exp2")
+  return %1, %3 : tensor<1x3x4x4xf32>, tensor<1x3x4x4xf32>
 }
