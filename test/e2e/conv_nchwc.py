@@ -112,6 +112,9 @@ CASES = [
     Case("dense_padded_inputs_clip", 24, 48, 11, 3, DENSE, epilogue="clip"),
     Case("dense_padded_outputs_residual", 48, 40, 6, 1, DENSE, epilogue="add_relu"),
     Case("dense_batch2", 16, 16, 7, 3, DENSE, batch=2),
+    # A full group of blocks, then 1 or 2 left (AVX-512 groups 4 blocks).
+    Case("dense_5_blocks_residual", 32, 80, 9, 3, DENSE, epilogue="add_relu"),
+    Case("dense_1x1_6_blocks_clip", 16, 96, 14, 1, DENSE, epilogue="clip"),
     # 81 window positions: more than the kernel precomputes per tile.
     Case("dense_9x9_window", 16, 32, 12, 9, DENSE),
     Case("depthwise_stride2_clip", 32, 32, 17, 3, DEPTHWISE, stride=2, group=32,
@@ -130,6 +133,7 @@ CASES = [
     Case("image_4x4_stride3_asymmetric", 3, 32, 40, 4, PLAIN, stride=3, pads=[2, 0, 0, 1]),
     # 81 window positions on an image input: the per-position fallback too.
     Case("image_9x9_window", 3, 16, 14, 9, PLAIN),
+    Case("image_3x3_7_blocks", 3, 112, 23, 3, PLAIN, stride=2, epilogue="relu"),
     # Max pools of a blocked output (the resnet stem's pool, 3 blocks; ceil
     # mode past the end; dilation with asymmetric pads; a batch of 2), with
     # no padded copy: window positions outside the input are skipped.

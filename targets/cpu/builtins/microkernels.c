@@ -356,16 +356,23 @@ KILN_BUILTIN void kiln_ukernel_conv2d_f32(
  * tile is stored. Depthwise convolutions (one filter per channel) take the
  * same tiles with one block: per window position, each pixel's 16 channels
  * are multiplied by the position's 16 filter values, all vector operations.
- *   - AVX-512: 12 pixels x 2 blocks, 24 zmm accumulators;
+ *   - AVX-512: 6 pixels x 4 blocks, 24 zmm accumulators (per input
+ *     channel, 4 filter loads and 6 broadcasts feed 24 FMAs; 12 x 2 took
+ *     14 loads, and ran 5-10% slower on resnet's 56x56 convolutions and
+ *     stem on an AMD EPYC); depthwise tiles 12 pixels wide;
  *   - AVX2: 6 pixels x 1 block (two ymm each), 12 ymm accumulators;
  *   - AArch64: 6 pixels x 1 block (four q each), 24 q accumulators.
  */
 enum { BLOCK = 16, CONV_PREFETCH_BYTES = 256 };
 #if defined(__AVX512F__)
-enum { CONV_PIXELS = 12, CONV_BLOCKS = 2 };
+enum { CONV_PIXELS = 6, CONV_BLOCKS = 4, DEPTHWISE_PIXELS = 12 };
 #else
-enum { CONV_PIXELS = 6, CONV_BLOCKS = 1 };
+enum { CONV_PIXELS = 6, CONV_BLOCKS = 1, DEPTHWISE_PIXELS = 6 };
 #endif
+/* The longest tile: the size of per-pixel arrays. */
+enum {
+  MAX_PIXELS = DEPTHWISE_PIXELS > CONV_PIXELS ? DEPTHWISE_PIXELS : CONV_PIXELS
+};
 
 typedef float v16f __attribute__((vector_size(64), aligned(4)));
 typedef int32_t v16i __attribute__((vector_size(64), aligned(4)));
@@ -391,7 +398,7 @@ typedef struct {
  * `filter_stride`) times pixel j's 16 channels at px[j]. */
 static inline __attribute__((always_inline)) void
 conv_step(v16f acc[CONV_BLOCKS][CONV_PIXELS], int blocks, int pixels,
-          const float *const px[CONV_PIXELS], const float *w,
+          const float *const px[MAX_PIXELS], const float *w,
           int64_t filter_stride) {
   for (int c = 0; c < BLOCK; ++c) {
     v16f wv[CONV_BLOCKS];
@@ -446,7 +453,7 @@ conv_store(const conv_nchwc *s, v16f v, int64_t n, int64_t block,
  * one (1x1, stride 1, no padding). */
 static inline __attribute__((always_inline)) int
 tile_positions(const conv_nchwc *s, int pixels, int64_t p0, int64_t np,
-               int64_t top[CONV_PIXELS], int64_t left[CONV_PIXELS]) {
+               int64_t top[MAX_PIXELS], int64_t left[MAX_PIXELS]) {
   /* One division for the tile; the pixels then step along the row. */
   int64_t row = p0 / s->ow, column = p0 % s->ow;
   UNROLL_ROWS for (int j = 0; j < pixels; ++j) {
@@ -466,8 +473,8 @@ tile_positions(const conv_nchwc *s, int pixels, int64_t p0, int64_t np,
  * when every pixel's input is inside the image, else -1. Two bounds checks
  * instead of one per pixel. */
 static inline __attribute__((always_inline)) int64_t
-row_offset(const conv_nchwc *s, int pixels, const int64_t top[CONV_PIXELS],
-           const int64_t left[CONV_PIXELS], int64_t y, int64_t x,
+row_offset(const conv_nchwc *s, int pixels, const int64_t top[MAX_PIXELS],
+           const int64_t left[MAX_PIXELS], int64_t y, int64_t x,
            int64_t pixel_floats) {
   int64_t iy = top[0] + y * s->dh, first = left[0] + x * s->dw,
           last = left[pixels - 1] + x * s->dw;
@@ -479,9 +486,9 @@ row_offset(const conv_nchwc *s, int pixels, const int64_t top[CONV_PIXELS],
 /* Offsets (in floats, within one plane of pixels `pixel_floats` wide) of
  * each pixel's input at window position (y, x), -1 in the padding. */
 static inline __attribute__((always_inline)) void
-window_offsets(const conv_nchwc *s, int pixels, const int64_t top[CONV_PIXELS],
-               const int64_t left[CONV_PIXELS], int64_t y, int64_t x,
-               int64_t pixel_floats, int64_t offset[CONV_PIXELS]) {
+window_offsets(const conv_nchwc *s, int pixels, const int64_t top[MAX_PIXELS],
+               const int64_t left[MAX_PIXELS], int64_t y, int64_t x,
+               int64_t pixel_floats, int64_t offset[MAX_PIXELS]) {
   UNROLL_ROWS for (int j = 0; j < pixels; ++j) {
     int64_t iy = top[j] + y * s->dh, ix = left[j] + x * s->dw;
     int in = (uint64_t)iy < (uint64_t)s->ih && (uint64_t)ix < (uint64_t)s->iw;
@@ -503,7 +510,7 @@ store_tile(const conv_nchwc *s, v16f acc[CONV_BLOCKS][CONV_PIXELS], int blocks,
 
 /* The epilogue of a one-block tile: its first np pixels of block `block`. */
 static inline __attribute__((always_inline)) void
-store_block(const conv_nchwc *s, v16f acc[CONV_PIXELS], int pixels, int64_t n,
+store_block(const conv_nchwc *s, v16f acc[MAX_PIXELS], int pixels, int64_t n,
             int64_t block, int64_t p0, int64_t np) {
   UNROLL_ROWS for (int j = 0; j < pixels; ++j) {
     if (j >= np)
@@ -533,7 +540,7 @@ static inline __attribute__((always_inline)) void
 conv_tile(const conv_nchwc *s, int64_t n, int64_t f0, int blocks, int pixels,
           int64_t p0, int64_t np) {
   const float zeros[BLOCK] = {0};
-  int64_t top[CONV_PIXELS], left[CONV_PIXELS];
+  int64_t top[MAX_PIXELS], left[MAX_PIXELS];
   int consecutive = tile_positions(s, pixels, p0, np, top, left);
   v16f acc[CONV_BLOCKS][CONV_PIXELS] = {{{0}}};
   int64_t plane = s->ih * s->iw * BLOCK;
@@ -546,7 +553,7 @@ conv_tile(const conv_nchwc *s, int64_t n, int64_t f0, int blocks, int pixels,
     /* row[q] >= 0: the tile reads consecutive pixels from there at window
      * position q; otherwise offset[q] holds one offset per pixel. */
     int64_t row[CONV_MAX_POSITIONS];
-    int64_t offset[CONV_MAX_POSITIONS][CONV_PIXELS];
+    int64_t offset[CONV_MAX_POSITIONS][MAX_PIXELS];
     for (int64_t y = 0, q = 0; y < s->kh; ++y)
       for (int64_t x = 0; x < s->kw; ++x, ++q) {
         row[q] =
@@ -574,7 +581,7 @@ conv_tile(const conv_nchwc *s, int64_t n, int64_t f0, int blocks, int pixels,
                         filter_stride);
           continue;
         }
-        const float *px[CONV_PIXELS];
+        const float *px[MAX_PIXELS];
         UNROLL_ROWS for (int j = 0; j < pixels; ++j) px[j] =
             offset[q][j] >= 0 ? channels + offset[q][j] : zeros;
         conv_step(acc, blocks, pixels, px, w, filter_stride);
@@ -595,10 +602,10 @@ conv_tile(const conv_nchwc *s, int64_t n, int64_t f0, int blocks, int pixels,
           conv_step_row(acc, blocks, pixels, p, step, w, filter_stride);
         continue;
       }
-      int64_t offset[CONV_PIXELS];
+      int64_t offset[MAX_PIXELS];
       window_offsets(s, pixels, top, left, y, x, BLOCK, offset);
       for (int64_t c = 0; c < s->cb; ++c, w += w_step) {
-        const float *px[CONV_PIXELS];
+        const float *px[MAX_PIXELS];
         UNROLL_ROWS for (int j = 0; j < pixels; ++j) px[j] =
             offset[j] >= 0 ? image + c * plane + offset[j] : zeros;
         conv_step(acc, blocks, pixels, px, w, filter_stride);
@@ -647,7 +654,7 @@ static inline __attribute__((always_inline)) void
 conv_tile_plain(const conv_nchwc *s, int64_t n, int64_t f0, int blocks,
                 int pixels, int64_t p0, int64_t np) {
   const float zeros[1] = {0};
-  int64_t top[CONV_PIXELS], left[CONV_PIXELS];
+  int64_t top[MAX_PIXELS], left[MAX_PIXELS];
   int consecutive = tile_positions(s, pixels, p0, np, top, left);
   v16f acc[CONV_BLOCKS][CONV_PIXELS] = {{{0}}};
   int64_t channels = s->cb, plane = s->ih * s->iw;
@@ -658,7 +665,7 @@ conv_tile_plain(const conv_nchwc *s, int64_t n, int64_t f0, int blocks,
   int64_t sw = s->sw;
   if (positions <= CONV_MAX_POSITIONS) {
     int64_t row[CONV_MAX_POSITIONS], weight[CONV_MAX_POSITIONS];
-    int64_t offset[CONV_MAX_POSITIONS][CONV_PIXELS];
+    int64_t offset[CONV_MAX_POSITIONS][MAX_PIXELS];
     int64_t count = 0;
     int rows = 1;
     for (int64_t y = 0; y < s->kh; ++y) {
@@ -691,7 +698,7 @@ conv_tile_plain(const conv_nchwc *s, int64_t n, int64_t f0, int blocks,
       return;
     }
     /* A tile within one output row touching the side padding (two of the
-     * ten per output row of the resnet stem): the input it reads, a few
+     * tiles of each output row of the resnet stem): the input it reads, a few
      * rows per channel, copied with zeros for the padding into a small
      * local image, whose rows it then reads like any other tile. (Pixel by
      * pixel, these tiles ran at a third of the speed of the others.) */
@@ -744,7 +751,7 @@ conv_tile_plain(const conv_nchwc *s, int64_t n, int64_t f0, int blocks,
             load16(w + weight[k] + b * filter_stride);
         /* Pointers, not selected values: twelve values in vector
          * registers besides the accumulators would not fit. */
-        const float *px[CONV_PIXELS];
+        const float *px[MAX_PIXELS];
         UNROLL_ROWS for (int j = 0; j < pixels; ++j) px[j] =
             offset[k][j] >= 0 ? p + offset[k][j] : zeros;
         UNROLL_ROWS for (int j = 0; j < pixels; ++j) {
@@ -759,7 +766,7 @@ conv_tile_plain(const conv_nchwc *s, int64_t n, int64_t f0, int blocks,
   for (int64_t y = 0; y < s->kh; ++y)
     for (int64_t x = 0; x < s->kw; ++x) {
       const float *w = filter + (y * s->kw + x) * channels * BLOCK;
-      int64_t offset[CONV_PIXELS];
+      int64_t offset[MAX_PIXELS];
       window_offsets(s, pixels, top, left, y, x, 1, offset);
       for (int64_t c = 0; c < channels; ++c) {
         v16f wv[CONV_BLOCKS];
@@ -779,7 +786,7 @@ conv_tile_plain(const conv_nchwc *s, int64_t n, int64_t f0, int blocks,
  * positions k at which every pixel reads a row of the block's plane; the
  * position's 16 filter values are at filter + weight[k]. */
 static inline __attribute__((always_inline)) void
-depthwise_rows(v16f acc[CONV_PIXELS], int pixels, const float *image,
+depthwise_rows(v16f acc[MAX_PIXELS], int pixels, const float *image,
                const float *filter, int64_t count, const int64_t *row,
                const int64_t *weight, int64_t step) {
   for (int64_t k = 0; k < count; ++k) {
@@ -803,7 +810,7 @@ static inline __attribute__((always_inline)) void
 depthwise_tile(const conv_nchwc *s, int64_t n, int64_t b0, int64_t b1,
                int pixels, int64_t p0, int64_t np) {
   const float zeros[BLOCK] = {0};
-  int64_t top[CONV_PIXELS], left[CONV_PIXELS];
+  int64_t top[MAX_PIXELS], left[MAX_PIXELS];
   int consecutive = tile_positions(s, pixels, p0, np, top, left);
   int64_t plane = s->ih * s->iw * BLOCK, positions = s->kh * s->kw;
   int64_t step = s->sw * BLOCK;
@@ -811,12 +818,12 @@ depthwise_tile(const conv_nchwc *s, int64_t n, int64_t b0, int64_t b1,
     for (int64_t block = b0; block < b1; ++block) {
       const float *image = s->input + (n * s->cb + block) * plane;
       const float *filter = s->filter + block * positions * BLOCK;
-      v16f acc[CONV_PIXELS];
+      v16f acc[MAX_PIXELS];
       UNROLL_ROWS for (int j = 0; j < pixels; ++j) acc[j] = (v16f){0};
       for (int64_t y = 0; y < s->kh; ++y)
         for (int64_t x = 0; x < s->kw; ++x) {
           v16f w = load16(filter + (y * s->kw + x) * BLOCK);
-          int64_t offset[CONV_PIXELS];
+          int64_t offset[MAX_PIXELS];
           window_offsets(s, pixels, top, left, y, x, BLOCK, offset);
           UNROLL_ROWS for (int j = 0; j < pixels; ++j) acc[j] +=
               w * load16(offset[j] >= 0 ? image + offset[j] : zeros);
@@ -828,7 +835,7 @@ depthwise_tile(const conv_nchwc *s, int64_t n, int64_t b0, int64_t b1,
   /* Row positions: row[k], weight[k] for k < rows; the others: offset[k],
    * edge_weight[k] for k < edges. */
   int64_t row[CONV_MAX_POSITIONS], weight[CONV_MAX_POSITIONS];
-  int64_t offset[CONV_MAX_POSITIONS][CONV_PIXELS];
+  int64_t offset[CONV_MAX_POSITIONS][MAX_PIXELS];
   int64_t edge_weight[CONV_MAX_POSITIONS];
   int64_t rows = 0, edges = 0;
   for (int64_t y = 0; y < s->kh; ++y) {
@@ -850,7 +857,7 @@ depthwise_tile(const conv_nchwc *s, int64_t n, int64_t b0, int64_t b1,
   for (int64_t block = b0; block < b1; ++block) {
     const float *image = s->input + (n * s->cb + block) * plane;
     const float *filter = s->filter + block * positions * BLOCK;
-    v16f acc[CONV_PIXELS];
+    v16f acc[MAX_PIXELS];
     UNROLL_ROWS for (int j = 0; j < pixels; ++j) acc[j] = (v16f){0};
     if (step == 2 * BLOCK)
       depthwise_rows(acc, pixels, image, filter, rows, row, weight, 2 * BLOCK);
@@ -868,10 +875,10 @@ depthwise_tile(const conv_nchwc *s, int64_t n, int64_t b0, int64_t b1,
 }
 
 /* The tile functions the kernels run: full width (CONV_PIXELS), and the
- * narrow tiles (CONV_TAIL) that finish a plane whose pixel count is not a
- * multiple of CONV_PIXELS, so that a 7x7 plane computes 52 pixels rather
- * than 60; each with CONV_BLOCKS output blocks or one (the last of an odd
- * count). */
+ * narrow tiles (a third as wide) that finish a plane whose pixel count is
+ * not a multiple of the width, so that a 7x7 plane computes few pixels it
+ * does not need; each with CONV_BLOCKS output blocks or, for the last group
+ * of a count that is not a multiple, the blocks left. */
 enum { CONV_TAIL = CONV_PIXELS / 3 };
 enum { KILN_CONV_BLOCKED, KILN_CONV_PLAIN_INPUT };
 typedef void (*conv_tile_fn)(const conv_nchwc *s, int64_t n, int64_t f0,
@@ -889,32 +896,42 @@ KILN_CONV_TILE(conv_plain_wide, conv_tile_plain, CONV_BLOCKS, CONV_PIXELS)
 KILN_CONV_TILE(conv_plain_wide_one, conv_tile_plain, 1, CONV_PIXELS)
 KILN_CONV_TILE(conv_plain_narrow, conv_tile_plain, CONV_BLOCKS, CONV_TAIL)
 KILN_CONV_TILE(conv_plain_narrow_one, conv_tile_plain, 1, CONV_TAIL)
+#if defined(__AVX512F__)
+KILN_CONV_TILE(conv_wide_two, conv_tile, 2, CONV_PIXELS)
+KILN_CONV_TILE(conv_narrow_two, conv_tile, 2, CONV_TAIL)
+KILN_CONV_TILE(conv_wide_three, conv_tile, 3, CONV_PIXELS)
+KILN_CONV_TILE(conv_narrow_three, conv_tile, 3, CONV_TAIL)
+KILN_CONV_TILE(conv_plain_wide_two, conv_tile_plain, 2, CONV_PIXELS)
+KILN_CONV_TILE(conv_plain_narrow_two, conv_tile_plain, 2, CONV_TAIL)
+KILN_CONV_TILE(conv_plain_wide_three, conv_tile_plain, 3, CONV_PIXELS)
+KILN_CONV_TILE(conv_plain_narrow_three, conv_tile_plain, 3, CONV_TAIL)
+#endif
 #undef KILN_CONV_TILE
 
 /* Depthwise tiles: DEPTHWISE_BLOCKS blocks from b0 (fewer at the end). */
-enum { DEPTHWISE_BLOCKS = 4 };
+enum { DEPTHWISE_BLOCKS = 4, DEPTHWISE_TAIL = DEPTHWISE_PIXELS / 3 };
 static void depthwise_wide(const conv_nchwc *s, int64_t n, int64_t b0,
                            int64_t p0, int64_t np) {
-  depthwise_tile(s, n, b0, min64(b0 + DEPTHWISE_BLOCKS, s->fb), CONV_PIXELS, p0,
-                 np);
+  depthwise_tile(s, n, b0, min64(b0 + DEPTHWISE_BLOCKS, s->fb),
+                 DEPTHWISE_PIXELS, p0, np);
 }
 static void depthwise_narrow(const conv_nchwc *s, int64_t n, int64_t b0,
                              int64_t p0, int64_t np) {
-  depthwise_tile(s, n, b0, min64(b0 + DEPTHWISE_BLOCKS, s->fb), CONV_TAIL, p0,
-                 np);
+  depthwise_tile(s, n, b0, min64(b0 + DEPTHWISE_BLOCKS, s->fb),
+                 DEPTHWISE_TAIL, p0, np);
 }
 
-/* Runs a unit of up to CONV_PIXELS pixels from p0: one wide tile, or narrow
- * ones for the plane's last, partial unit. */
+/* Runs a unit of up to `width` pixels from p0: one wide tile, or narrow
+ * ones (a third as wide) for the plane's last, partial unit. */
 static inline __attribute__((always_inline)) void
-run_unit(const conv_nchwc *s, conv_tile_fn wide, conv_tile_fn narrow, int64_t n,
-         int64_t f0, int64_t p0, int64_t np) {
-  if (np == CONV_PIXELS) {
+run_unit(const conv_nchwc *s, conv_tile_fn wide, conv_tile_fn narrow,
+         int64_t width, int64_t n, int64_t f0, int64_t p0, int64_t np) {
+  if (np == width) {
     wide(s, n, f0, p0, np);
     return;
   }
-  for (int64_t q = 0; q < np; q += CONV_TAIL)
-    narrow(s, n, f0, p0 + q, min64(CONV_TAIL, np - q));
+  for (int64_t q = 0; q < np; q += width / 3)
+    narrow(s, n, f0, p0 + q, min64(width / 3, np - q));
 }
 
 static float float_of_bits(int64_t bits) {
@@ -955,32 +972,32 @@ static float float_of_bits(int64_t bits) {
     }                                                                          \
   } while (0)
 
-/* Output tiles: CONV_PIXELS consecutive pixels of the flattened plane
- * (small planes waste little), or, where tiles_per_row says so, of one
- * output row, so that a tile reads input rows and skips the window rows
- * in the padding (conv_tile_plain, depthwise_tile). Blocked dense
- * convolutions keep flat tiles: their channel loop amortises the tiles
- * straddling rows, and row tiles were no faster. */
-static int64_t tiles_per_row(const conv_nchwc *s) {
-  return s->ow >= CONV_PIXELS ? (s->ow + CONV_PIXELS - 1) / CONV_PIXELS : 0;
+/* Output tiles: `width` consecutive pixels of the flattened plane (small
+ * planes waste little), or, where tiles_per_row says so, of one output
+ * row, so that a tile reads input rows and skips the window rows in the
+ * padding (conv_tile_plain, depthwise_tile). Blocked dense convolutions
+ * keep flat tiles: their channel loop amortises the tiles straddling rows,
+ * and row tiles were no faster. */
+static int64_t tiles_per_row(const conv_nchwc *s, int64_t width) {
+  return s->ow >= width ? (s->ow + width - 1) / width : 0;
 }
 
-static int64_t tile_count(const conv_nchwc *s, int64_t row_tiles) {
-  return row_tiles ? s->oh * row_tiles
-                   : (s->oh * s->ow + CONV_PIXELS - 1) / CONV_PIXELS;
+static int64_t tile_count(const conv_nchwc *s, int64_t row_tiles,
+                          int64_t width) {
+  return row_tiles ? s->oh * row_tiles : (s->oh * s->ow + width - 1) / width;
 }
 
 /* Tile `tile`'s first pixel p0 and pixel count np. */
 static inline __attribute__((always_inline)) void
-tile_span(const conv_nchwc *s, int64_t row_tiles, int64_t tile, int64_t *p0,
-          int64_t *np) {
+tile_span(const conv_nchwc *s, int64_t row_tiles, int64_t width, int64_t tile,
+          int64_t *p0, int64_t *np) {
   if (row_tiles) {
-    int64_t column = tile % row_tiles * CONV_PIXELS;
+    int64_t column = tile % row_tiles * width;
     *p0 = tile / row_tiles * s->ow + column;
-    *np = min64(CONV_PIXELS, s->ow - column);
+    *np = min64(width, s->ow - column);
   } else {
-    *p0 = tile * CONV_PIXELS;
-    *np = min64(CONV_PIXELS, s->oh * s->ow - *p0);
+    *p0 = tile * width;
+    *np = min64(width, s->oh * s->ow - *p0);
   }
 }
 
@@ -988,11 +1005,11 @@ static void conv_units(const conv_nchwc *shape, int64_t batch, int input_layout,
                        int64_t wg, int64_t wgc) {
   conv_nchwc state = *shape;
   conv_nchwc *s = &state;
-  int64_t positions = s->oh * s->ow, fb = s->fb;
+  int64_t fb = s->fb;
   int64_t groups = (fb + CONV_BLOCKS - 1) / CONV_BLOCKS;
   int plain = input_layout == KILN_CONV_PLAIN_INPUT;
-  int64_t row_tiles = plain ? tiles_per_row(s) : 0;
-  int64_t tiles = tile_count(s, row_tiles);
+  int64_t row_tiles = plain ? tiles_per_row(s, CONV_PIXELS) : 0;
+  int64_t tiles = tile_count(s, row_tiles, CONV_PIXELS);
   /* A block group's filter is read from memory by its first tile and from
    * cache by the others. Each tile prefetches the next group's filter into
    * L2 (CONV_PREFETCH_BYTES per block per step), its tile-th share of it,
@@ -1001,19 +1018,32 @@ static void conv_units(const conv_nchwc *shape, int64_t batch, int input_layout,
   int64_t steps = s->cb * s->kh * s->kw;
   KILN_FOR_UNITS(batch, groups, tiles, wg, wgc, n, group, tile, {
     int64_t f0 = group * CONV_BLOCKS, p0, np;
-    tile_span(s, row_tiles, tile, &p0, &np);
+    tile_span(s, row_tiles, CONV_PIXELS, tile, &p0, &np);
     int64_t share = tile * steps * CONV_PREFETCH_BYTES;
     s->prefetch = !plain && group + 1 < groups && share < block_bytes
                       ? (const char *)(s->filter +
                                        (f0 + CONV_BLOCKS) * (block_bytes / 4)) +
                             share
                       : 0;
-    if (fb - f0 < CONV_BLOCKS)
-      run_unit(s, plain ? conv_plain_wide_one : conv_wide_one,
-               plain ? conv_plain_narrow_one : conv_narrow_one, n, f0, p0, np);
-    else
+    int64_t blocks = min64(CONV_BLOCKS, fb - f0);
+    if (blocks == CONV_BLOCKS)
       run_unit(s, plain ? conv_plain_wide : conv_wide,
-               plain ? conv_plain_narrow : conv_narrow, n, f0, p0, np);
+               plain ? conv_plain_narrow : conv_narrow, CONV_PIXELS, n, f0, p0,
+               np);
+#if defined(__AVX512F__)
+    else if (blocks == 3)
+      run_unit(s, plain ? conv_plain_wide_three : conv_wide_three,
+               plain ? conv_plain_narrow_three : conv_narrow_three,
+               CONV_PIXELS, n, f0, p0, np);
+    else if (blocks == 2)
+      run_unit(s, plain ? conv_plain_wide_two : conv_wide_two,
+               plain ? conv_plain_narrow_two : conv_narrow_two, CONV_PIXELS,
+               n, f0, p0, np);
+#endif
+    else
+      run_unit(s, plain ? conv_plain_wide_one : conv_wide_one,
+               plain ? conv_plain_narrow_one : conv_narrow_one, CONV_PIXELS,
+               n, f0, p0, np);
   });
 }
 
@@ -1067,14 +1097,14 @@ KILN_BUILTIN void kiln_ukernel_conv2d_plain_input_f32(KILN_CONV_ARGUMENTS) {
  * KILN_FOR_UNITS says. */
 KILN_BUILTIN void kiln_ukernel_depthwise_conv2d_nchwc_f32(KILN_CONV_ARGUMENTS) {
   KILN_CONV_STATE;
-  int64_t row_tiles = tiles_per_row(&s);
-  int64_t tiles = tile_count(&s, row_tiles);
+  int64_t row_tiles = tiles_per_row(&s, DEPTHWISE_PIXELS);
+  int64_t tiles = tile_count(&s, row_tiles, DEPTHWISE_PIXELS);
   int64_t groups = (fb + DEPTHWISE_BLOCKS - 1) / DEPTHWISE_BLOCKS;
   KILN_FOR_UNITS(batch, groups, tiles, wg, wgc, n, group, tile, {
     int64_t p0, np;
-    tile_span(&s, row_tiles, tile, &p0, &np);
-    run_unit(&s, depthwise_wide, depthwise_narrow, n, group * DEPTHWISE_BLOCKS,
-             p0, np);
+    tile_span(&s, row_tiles, DEPTHWISE_PIXELS, tile, &p0, &np);
+    run_unit(&s, depthwise_wide, depthwise_narrow, DEPTHWISE_PIXELS, n,
+             group * DEPTHWISE_BLOCKS, p0, np);
   });
 }
 
