@@ -115,6 +115,7 @@ CASES = [
     # A full group of blocks, then 1 or 2 left (AVX-512 groups 4 blocks).
     Case("dense_5_blocks_residual", 32, 80, 9, 3, DENSE, epilogue="add_relu"),
     Case("dense_1x1_6_blocks_clip", 16, 96, 14, 1, DENSE, epilogue="clip"),
+    Case("dense_1x1_batch2_residual", 32, 48, 8, 1, DENSE, batch=2, epilogue="add_relu"),
     # 81 window positions: more than the kernel precomputes per tile.
     Case("dense_9x9_window", 16, 32, 12, 9, DENSE),
     Case("depthwise_stride2_clip", 32, 32, 17, 3, DEPTHWISE, stride=2, group=32,

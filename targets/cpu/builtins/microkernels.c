@@ -392,7 +392,15 @@ typedef struct {
   /* Where the tile prefetches the next block group's filter (null: none);
    * see conv_units. */
   const char *prefetch;
+  /* A 1x1, stride-1, unpadded convolution: output pixel p reads input
+   * pixel p (set_flat). */
+  int flat;
 } conv_nchwc;
+
+static void set_flat(conv_nchwc *s) {
+  s->flat = s->kh == 1 && s->kw == 1 && s->sh == 1 && s->sw == 1 &&
+            s->pt == 0 && s->pl == 0 && s->ih == s->oh && s->iw == s->ow;
+}
 
 /* acc[b][j] += filter vectors of `blocks` blocks at w (block stride
  * `filter_stride`) times pixel j's 16 channels at px[j]. */
@@ -462,9 +470,7 @@ tile_positions(const conv_nchwc *s, int pixels, int64_t p0, int64_t np,
     if (j + 1 < np && ++column == s->ow)
       column = 0, ++row;
   }
-  int flat = s->kh == 1 && s->kw == 1 && s->sh == 1 && s->sw == 1 &&
-             s->pt == 0 && s->pl == 0 && s->ih == s->oh && s->iw == s->ow;
-  return np == pixels && (flat || top[pixels - 1] == top[0]);
+  return np == pixels && (s->flat || top[pixels - 1] == top[0]);
 }
 
 /* For a tile whose pixels read consecutive window positions (see
@@ -540,14 +546,37 @@ static inline __attribute__((always_inline)) void
 conv_tile(const conv_nchwc *s, int64_t n, int64_t f0, int blocks, int pixels,
           int64_t p0, int64_t np) {
   const float zeros[BLOCK] = {0};
-  int64_t top[MAX_PIXELS], left[MAX_PIXELS];
-  int consecutive = tile_positions(s, pixels, p0, np, top, left);
   v16f acc[CONV_BLOCKS][CONV_PIXELS] = {{{0}}};
   int64_t plane = s->ih * s->iw * BLOCK;
   int64_t positions = s->kh * s->kw;
   int64_t filter_stride = s->cb * positions * BLOCK * BLOCK;
   const float *image = s->input + n * s->cb * plane;
   const float *filter = s->filter + f0 * filter_stride;
+  if (s->flat && np == pixels) {
+    /* A 1x1 convolution mapping the input plane onto the output one to one:
+     * the tile's pixels are consecutive in every input block, nothing to
+     * work out per pixel. With few input channels this setup was as long
+     * as the tile's FMAs (mobilenet_v2's 1x1 convolutions at 112x112). */
+    const char *prefetch = s->prefetch;
+    for (int64_t c = 0; c < s->cb; ++c) {
+      if (prefetch) {
+        UNROLL_ROWS for (int b = 0; b < blocks; ++b) {
+          const char *line = prefetch + b * filter_stride * 4;
+          __builtin_prefetch(line, 0, 2);
+          __builtin_prefetch(line + 64, 0, 2);
+          __builtin_prefetch(line + 128, 0, 2);
+          __builtin_prefetch(line + 192, 0, 2);
+        }
+        prefetch += CONV_PREFETCH_BYTES;
+      }
+      conv_step_row(acc, blocks, pixels, image + c * plane + p0 * BLOCK, BLOCK,
+                    filter + c * BLOCK * BLOCK, filter_stride);
+    }
+    store_tile(s, acc, blocks, pixels, n, f0, p0, np);
+    return;
+  }
+  int64_t top[MAX_PIXELS], left[MAX_PIXELS];
+  int consecutive = tile_positions(s, pixels, p0, np, top, left);
   int64_t step = s->sw * BLOCK;
   if (positions <= CONV_MAX_POSITIONS) {
     /* row[q] >= 0: the tile reads consecutive pixels from there at window
@@ -917,8 +946,8 @@ static void depthwise_wide(const conv_nchwc *s, int64_t n, int64_t b0,
 }
 static void depthwise_narrow(const conv_nchwc *s, int64_t n, int64_t b0,
                              int64_t p0, int64_t np) {
-  depthwise_tile(s, n, b0, min64(b0 + DEPTHWISE_BLOCKS, s->fb),
-                 DEPTHWISE_TAIL, p0, np);
+  depthwise_tile(s, n, b0, min64(b0 + DEPTHWISE_BLOCKS, s->fb), DEPTHWISE_TAIL,
+                 p0, np);
 }
 
 /* Runs a unit of up to `width` pixels from p0: one wide tile, or narrow
@@ -1033,17 +1062,17 @@ static void conv_units(const conv_nchwc *shape, int64_t batch, int input_layout,
 #if defined(__AVX512F__)
     else if (blocks == 3)
       run_unit(s, plain ? conv_plain_wide_three : conv_wide_three,
-               plain ? conv_plain_narrow_three : conv_narrow_three,
-               CONV_PIXELS, n, f0, p0, np);
+               plain ? conv_plain_narrow_three : conv_narrow_three, CONV_PIXELS,
+               n, f0, p0, np);
     else if (blocks == 2)
       run_unit(s, plain ? conv_plain_wide_two : conv_wide_two,
-               plain ? conv_plain_narrow_two : conv_narrow_two, CONV_PIXELS,
-               n, f0, p0, np);
+               plain ? conv_plain_narrow_two : conv_narrow_two, CONV_PIXELS, n,
+               f0, p0, np);
 #endif
     else
       run_unit(s, plain ? conv_plain_wide_one : conv_wide_one,
-               plain ? conv_plain_narrow_one : conv_narrow_one, CONV_PIXELS,
-               n, f0, p0, np);
+               plain ? conv_plain_narrow_one : conv_narrow_one, CONV_PIXELS, n,
+               f0, p0, np);
   });
 }
 
@@ -1078,7 +1107,9 @@ static void conv_units(const conv_nchwc *shape, int64_t batch, int input_layout,
                   activation,                                                  \
                   float_of_bits(low_bits),                                     \
                   float_of_bits(high_bits),                                    \
-                  0}
+                  0,                                                           \
+                  0};                                                          \
+  set_flat(&s)
 
 /* Blocked input [N, C/16, H, W, 16]. */
 KILN_BUILTIN void kiln_ukernel_conv2d_nchwc_f32(KILN_CONV_ARGUMENTS) {
