@@ -93,6 +93,7 @@ struct FormDispatchesPass
     }
 
     nodeFlops = func->getAttrOfType<DictionaryAttr>(kNodeFlopsAttr);
+    credited.clear();
     for (auto &group : groups)
       materialize(builder, group);
   }

@@ -525,6 +525,23 @@ store_block(const conv_nchwc *s, v16f acc[MAX_PIXELS], int pixels, int64_t n,
   }
 }
 
+/* One reduction step's share of the next block group's filter (see
+ * conv_units): CONV_PREFETCH_BYTES of each of its blocks from `prefetch`
+ * into L2; returns where the next step continues (null: nothing to do). */
+static inline __attribute__((always_inline)) const char *
+prefetch_filter_step(const char *prefetch, int blocks, int64_t filter_stride) {
+  if (!prefetch)
+    return prefetch;
+  UNROLL_ROWS for (int b = 0; b < blocks; ++b) {
+    const char *line = prefetch + b * filter_stride * 4;
+    __builtin_prefetch(line, 0, 2);
+    __builtin_prefetch(line + 64, 0, 2);
+    __builtin_prefetch(line + 128, 0, 2);
+    __builtin_prefetch(line + 192, 0, 2);
+  }
+  return prefetch + CONV_PREFETCH_BYTES;
+}
+
 /* Window positions whose offsets conv_tile precomputes; larger windows
  * compute them per input channel block. */
 enum { CONV_MAX_POSITIONS = 49 };
@@ -559,16 +576,7 @@ conv_tile(const conv_nchwc *s, int64_t n, int64_t f0, int blocks, int pixels,
      * as the tile's FMAs (mobilenet_v2's 1x1 convolutions at 112x112). */
     const char *prefetch = s->prefetch;
     for (int64_t c = 0; c < s->cb; ++c) {
-      if (prefetch) {
-        UNROLL_ROWS for (int b = 0; b < blocks; ++b) {
-          const char *line = prefetch + b * filter_stride * 4;
-          __builtin_prefetch(line, 0, 2);
-          __builtin_prefetch(line + 64, 0, 2);
-          __builtin_prefetch(line + 128, 0, 2);
-          __builtin_prefetch(line + 192, 0, 2);
-        }
-        prefetch += CONV_PREFETCH_BYTES;
-      }
+      prefetch = prefetch_filter_step(prefetch, blocks, filter_stride);
       conv_step_row(acc, blocks, pixels, image + c * plane + p0 * BLOCK, BLOCK,
                     filter + c * BLOCK * BLOCK, filter_stride);
     }
@@ -595,16 +603,7 @@ conv_tile(const conv_nchwc *s, int64_t n, int64_t f0, int blocks, int pixels,
       const float *channels = image + c * plane;
       const float *w = filter + c * positions * BLOCK * BLOCK;
       for (int64_t q = 0; q < positions; ++q, w += BLOCK * BLOCK) {
-        if (prefetch) {
-          UNROLL_ROWS for (int b = 0; b < blocks; ++b) {
-            const char *line = prefetch + b * filter_stride * 4;
-            __builtin_prefetch(line, 0, 2);
-            __builtin_prefetch(line + 64, 0, 2);
-            __builtin_prefetch(line + 128, 0, 2);
-            __builtin_prefetch(line + 192, 0, 2);
-          }
-          prefetch += CONV_PREFETCH_BYTES;
-        }
+        prefetch = prefetch_filter_step(prefetch, blocks, filter_stride);
         if (row[q] >= 0) {
           conv_step_row(acc, blocks, pixels, channels + row[q], step, w,
                         filter_stride);
