@@ -105,12 +105,14 @@ struct FormDispatchesPass
     SmallVector<StringRef> names;
     int64_t flops = 0;
     for (Operation *op : group) {
-      collectNodeNames(op->getLoc(), names);
+      SmallVector<StringRef> covered;
+      collectNodeNames(op->getLoc(), covered);
+      for (StringRef name : covered)
+        if (!llvm::is_contained(names, name))
+          names.push_back(name);
       if (!nodeFlops || !isa<ConvOp, Conv2DNchwcOp, ConvTransposeOp, MatMulOp,
                              MatMulPackedOp, MatMulIntegerOp, GemmOp>(op))
         continue;
-      SmallVector<StringRef> covered;
-      collectNodeNames(op->getLoc(), covered);
       for (StringRef name : covered)
         if (auto count = nodeFlops.getAs<IntegerAttr>(name))
           if (credited.insert(name).second)

@@ -291,11 +291,12 @@ void printProfile(Model &model, Session &session, uint32_t runs) {
     auto [it, inserted] = rowOf.try_emplace(name, rows.size());
     if (inserted)
       rows.push_back({name, kiln_model_dispatch_nodes(model.get(), d)});
+    uint64_t flops = kiln_model_dispatch_flops(model.get(), d);
     Row &row = rows[it->second];
     row.nanoseconds += nanoseconds[d];
-    row.flops += kiln_model_dispatch_flops(model.get(), d);
+    row.flops += flops;
     total += nanoseconds[d];
-    totalFlops += kiln_model_dispatch_flops(model.get(), d);
+    totalFlops += flops;
   }
   // Slowest first; ties keep schedule order (rows are in first-seen order).
   std::vector<size_t> order(rows.size());
@@ -310,7 +311,7 @@ void printProfile(Model &model, Session &session, uint32_t runs) {
   auto rate = [](uint64_t flops, uint64_t ns) {
     char text[32] = "-";
     if (flops && ns)
-      std::snprintf(text, sizeof(text), "%.1f", double(flops) * 1.0 / ns);
+      std::snprintf(text, sizeof(text), "%.1f", double(flops) / ns);
     return std::string(text);
   };
   std::printf("profile: %u dispatches in %zu groups, mean of %u runs "
