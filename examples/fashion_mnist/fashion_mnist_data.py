@@ -1,7 +1,7 @@
 """Reads Debian's dataset-fashion-mnist IDX files into numpy arrays.
 
 Shared by train.py, demo.py and the e2e test so that all three see exactly the
-same images in the same order.
+same images in the same order; also names each model's reference files.
 """
 
 import gzip
@@ -49,3 +49,13 @@ def load_split(split, data_dir=DEFAULT_DATA_DIR):
         raise ValueError(f"{split}: {len(images)} images but {len(labels)} labels")
     images = (images.astype(np.float32) / 255.0)[:, None, :, :]
     return images, labels.astype(np.int64)
+
+
+def reference_files(model):
+    """Returns (reference json, reference logits) file names for model NAME
+    (NAME.onnx): fashion_cnn's are the original reference.json and
+    reference_logits.npy, the others' NAME.reference.json and
+    NAME.reference_logits.npy."""
+    if model == "fashion_cnn":
+        return "reference.json", "reference_logits.npy"
+    return f"{model}.reference.json", f"{model}.reference_logits.npy"

@@ -247,6 +247,18 @@ uint64_t kiln_model_arena_size(const kiln_model *model) {
   return model ? model->view.manifest->arena_size : 0;
 }
 
+kiln_target kiln_host_target(void) {
+  uint32_t best = KILN_TARGET_NONE;
+  int bestRank = 0;
+  // Target values are small; 16 leaves room for those to come.
+  for (uint32_t target = 1; target < 16; ++target)
+    if (int rank = hostTargetRank(target); rank > bestRank) {
+      bestRank = rank;
+      best = target;
+    }
+  return static_cast<kiln_target>(best);
+}
+
 const char *kiln_model_target_name(const kiln_model *model) {
   return kiln_target_name(model ? model->target : KILN_TARGET_NONE);
 }

@@ -51,8 +51,7 @@ Type elementTypeFor(MLIRContext &context, int onnxType) {
   }
 }
 
-/// Reads the bytes of an externally stored tensor.
-static bool readExternalData(const onnx::TensorProto &tensor,
+bool readExternalData(const onnx::TensorProto &tensor,
                              llvm::StringRef baseDir, std::string &bytes,
                              std::string &error) {
   std::string location;

@@ -236,6 +236,11 @@ FailureOr<Value> convolution(NodeImporter &n, Value input, Value filter,
 /// LayerNormalization with its Mean/InvStdDev outputs, decomposed.
 LogicalResult importLayerNormStatistics(NodeImporter &n);
 
+/// Reads the bytes of an externally stored tensor (its location relative to
+/// `baseDir`, which it may not leave).
+bool readExternalData(const onnx::TensorProto &tensor, llvm::StringRef baseDir,
+                      std::string &bytes, std::string &error);
+
 /// Decodes an ONNX tensor (raw or typed fields, or external data relative
 /// to `baseDir`) into an attribute; on failure returns null and sets `error`.
 mlir::DenseElementsAttr tensorToAttr(mlir::MLIRContext &context,

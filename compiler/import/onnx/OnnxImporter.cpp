@@ -361,8 +361,11 @@ GraphImporter::importSubgraph(const onnx::GraphProto &graph,
 }
 
 OwningOpRef<ModuleOp> GraphImporter::run() {
-  onnx::ModelProto model;
-  if (failed(loadModel(model)) || failed(findOpset(model)))
+  onnx::ModelProto file;
+  if (!options.model && failed(loadModel(file)))
+    return nullptr;
+  const onnx::ModelProto &model = options.model ? *options.model : file;
+  if (failed(findOpset(model)))
     return nullptr;
   const onnx::GraphProto &graph = model.graph();
   std::string baseDir = llvm::sys::path::parent_path(path).str();

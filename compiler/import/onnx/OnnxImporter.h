@@ -9,6 +9,10 @@
 #include <string>
 #include <vector>
 
+namespace onnx {
+class ModelProto;
+} // namespace onnx
+
 namespace kiln {
 
 struct OnnxImportOptions {
@@ -19,6 +23,10 @@ struct OnnxImportOptions {
   /// files. The input becomes a constant and leaves the bundle's inputs
   /// (for shapes, axes or scales a model takes as inputs).
   llvm::StringMap<std::string> inputValues;
+  /// A model already in memory (the quantizer's QDQ model), imported instead
+  /// of reading the file; the path still names it in messages and locates
+  /// external data.
+  const onnx::ModelProto *model = nullptr;
 };
 
 /// Oldest and newest default-domain opsets a model may import. Opsets 7-17

@@ -8,11 +8,13 @@
 //===----------------------------------------------------------------------===//
 
 #include "compiler/pipeline/Pipeline.h"
+#include "compiler/quantize/Quantizer.h"
 #include "runtime/tools/RuntimeCommands.h"
 
 #include "llvm/ADT/StringExtras.h"
 
 #include <CLI/CLI.hpp>
+#include <onnx/onnx_pb.h>
 
 #include <cstdio>
 #include <malloc.h>
@@ -46,6 +48,55 @@ bool parseShape(const std::string &text, kiln::OnnxImportOptions &options,
   options.inputShapes[name] = shape;
   return true;
 }
+
+/// The flags `kiln compile --quantize int8` and `kiln quantize` share.
+struct QuantizeFlags {
+  std::vector<std::string> calibration, keepFloat;
+  std::string calibrator = "minmax", report;
+
+  void addTo(CLI::App *command) {
+    command->add_option("--calibration", calibration,
+                        "Calibration samples of a graph input, NAME=FILE.npy "
+                        "([N, *input shape]); one per input");
+    command
+        ->add_option("--calibrator", calibrator,
+                     "How activation ranges are chosen: minmax, percentile "
+                     "(0.001-99.999%) or entropy (KL divergence)")
+        ->capture_default_str();
+    command->add_option("--keep-float", keepFloat,
+                        "ONNX nodes that stay float (comma-separated names)")
+        ->delimiter(',');
+    command->add_option("--quantize-report", report,
+                        "Write each quantized node's int8-vs-float error "
+                        "(SQNR) on the calibration samples to FILE (TSV)");
+  }
+
+  /// Fills `options`; false after printing an error.
+  bool parse(kiln::QuantizeOptions &options, bool verbose) const {
+    if (!kiln::parseCalibrator(calibrator, options.calibrator)) {
+      std::fprintf(stderr,
+                   "kiln: error: --calibrator takes minmax, percentile or "
+                   "entropy, not '%s'\n",
+                   calibrator.c_str());
+      return false;
+    }
+    for (const std::string &spec : calibration) {
+      auto [name, file] = llvm::StringRef(spec).split('=');
+      if (name.empty() || file.empty()) {
+        std::fprintf(stderr,
+                     "kiln: error: --calibration expects NAME=FILE.npy, got "
+                     "'%s'\n",
+                     spec.c_str());
+        return false;
+      }
+      options.calibration.emplace_back(name.str(), file.str());
+    }
+    options.keepFloat = keepFloat;
+    options.reportPath = report;
+    options.verbose = verbose;
+    return true;
+  }
+};
 
 } // namespace
 
@@ -85,6 +136,13 @@ int main(int argc, char **argv) {
   compile->add_option("--compile-to", compileTo, phaseHelp);
   compile->add_flag("-v,--verbose", options.verbose,
                     "Print each phase with its time");
+  std::string quantize;
+  compile->add_option("--quantize", quantize,
+                      "int8: post-training quantization calibrated on "
+                      "--calibration samples (weights per channel, "
+                      "activations per tensor)");
+  QuantizeFlags quantizeFlags;
+  quantizeFlags.addTo(compile);
   std::string emit = "bundle";
   compile
       ->add_option("--emit", emit,
@@ -137,7 +195,65 @@ int main(int argc, char **argv) {
     llvm::StringRef(targets).split(parts, ',', -1, /*KeepEmpty=*/false);
     for (llvm::StringRef part : parts)
       options.targets.push_back(part.trim().str());
+    onnx::ModelProto quantized;
+    if (!quantize.empty()) {
+      kiln::QuantizeOptions quantizeOptions;
+      if (quantize != "int8") {
+        std::fprintf(stderr, "kiln: error: --quantize takes int8, not '%s'\n",
+                     quantize.c_str());
+        return;
+      }
+      if (!quantizeFlags.parse(quantizeOptions, options.verbose) ||
+          !kiln::quantizeModel(options.modelPath, options.import,
+                               quantizeOptions, quantized))
+        return;
+      options.import.model = &quantized;
+    } else if (!quantizeFlags.calibration.empty()) {
+      std::fprintf(stderr, "kiln: error: --calibration needs --quantize "
+                           "int8\n");
+      return;
+    }
     exitCode = kiln::compile(options) ? 0 : 1;
+  });
+
+  std::string quantizeModel, quantizeOutput;
+  std::vector<std::string> quantizeShapes;
+  bool quantizeVerbose = false;
+  QuantizeFlags standaloneFlags;
+  CLI::App *quantizeCommand = app.add_subcommand(
+      "quantize", "Quantize a float ONNX model to int8 and write it as a QDQ "
+                  "ONNX model (the decisions kiln compile --quantize int8 "
+                  "makes)");
+  quantizeCommand->add_option("model", quantizeModel, "ONNX model (.onnx)")
+      ->required();
+  quantizeCommand
+      ->add_option("-o,--output", quantizeOutput, "QDQ ONNX model to write")
+      ->required();
+  quantizeCommand->add_option("--shape", quantizeShapes,
+                              "Shape of a graph input, NAME=DIMS");
+  quantizeCommand->add_flag("-v,--verbose", quantizeVerbose,
+                            "Print what calibration does");
+  standaloneFlags.addTo(quantizeCommand);
+  quantizeCommand->callback([&] {
+    exitCode = 1;
+    kiln::OnnxImportOptions import;
+    std::string error;
+    for (const std::string &shape : quantizeShapes)
+      if (!parseShape(shape, import, error)) {
+        std::fprintf(stderr, "kiln: error: %s\n", error.c_str());
+        return;
+      }
+    kiln::QuantizeOptions quantizeOptions;
+    onnx::ModelProto quantized;
+    if (!standaloneFlags.parse(quantizeOptions, quantizeVerbose) ||
+        !kiln::quantizeModel(quantizeModel, import, quantizeOptions,
+                             quantized))
+      return;
+    if (!kiln::writeOnnxModel(quantized, quantizeOutput, error)) {
+      std::fprintf(stderr, "kiln: error: %s\n", error.c_str());
+      return;
+    }
+    exitCode = 0;
   });
 
   CLI::App *ops = app.add_subcommand(

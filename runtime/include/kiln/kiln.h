@@ -158,6 +158,9 @@ kiln_status kiln_session_output(kiln_session *session, uint32_t index,
  * "aarch64-neon-dotprod-fp16", "none";
  * "unknown" for other values (kiln_section_info.target may hold one). */
 const char *kiln_target_name(kiln_target target);
+/* The CPU target this host runs best (the one a bundle with every target
+ * would load); KILN_TARGET_NONE when it runs none. */
+kiln_target kiln_host_target(void);
 /* "MANIFEST", "STRINGS", "SCHEDULE", "WEIGHTS", "EXECUTABLE"; "unknown"
  * for other values (kiln_section_info.kind may hold one). */
 const char *kiln_section_kind_name(uint32_t kind);
