@@ -53,14 +53,15 @@ int64_t multiplyAdds(Operation *op) {
     return matmulMacs(matmul.getLhs(), matmul.getOutput());
   if (auto gemm = dyn_cast<GemmOp>(op)) {
     auto a = cast<RankedTensorType>(gemm.getA().getType()).getShape();
-    return a.size() != 2 ? 0
-                         : elementsOf(gemm.getOutput()) *
-                               a[gemm.getTransA() ? 0 : 1];
+    return a.size() != 2
+               ? 0
+               : elementsOf(gemm.getOutput()) * a[gemm.getTransA() ? 0 : 1];
   }
   return 0;
 }
 
-struct CountFlopsPass : public mlir::kiln::impl::CountFlopsBase<CountFlopsPass> {
+struct CountFlopsPass
+    : public mlir::kiln::impl::CountFlopsBase<CountFlopsPass> {
   void runOnOperation() override {
     func::FuncOp func = getOperation();
     llvm::MapVector<StringRef, int64_t> flops;

@@ -56,6 +56,66 @@ def FoldBatchNorm : Pass<"kiln-fold-batch-norm", "mlir::func::FuncOp"> {
   let dependentDialects = ["mlir::kiln::KilnDialect"];
 }
 
+def FormIntegerOps : Pass<"kiln-form-integer-ops", "mlir::func::FuncOp"> {
+  let summary = "Run the float ops between dequantize and quantize on integers";
+  let description = [{
+    The quantize phase. A QDQ model (ONNX Runtime's `quantize_static`,
+    `kiln quantize`, or `kiln compile --quantize int8`, which goes through
+    the same model) states each int8 computation as a float op whose inputs
+    are `kiln.dequantize`d and whose result is `kiln.quantize`d. Where a
+    Kiln op computes the same on the stored integers, the pattern becomes
+    that op:
+    - `kiln.matmul` and `kiln.gemm` (alpha 1, A not transposed) of two
+      dequantized 8-bit values, per tensor or per column of a [K, N]
+      matrix, become `kiln.matmul_integer` (exact in i32) times the product
+      of the scales, plus C;
+    - `kiln.reshape`, `kiln.transpose` and `kiln.max_pool` of a value
+      dequantized with per-tensor parameters, quantized again with the same
+      ones, move or select the stored values instead.
+
+    Before:
+    ```mlir
+    %a = kiln.dequantize %qa : tensor<4x8x!quant.uniform<u8:f32, 0.1:3>> to tensor<4x8xf32>
+    %b = kiln.dequantize %qb : tensor<8x2x!quant.uniform<i8:f32:1, {0.5,0.25}>> to tensor<8x2xf32>
+    %y = kiln.matmul %a, %b
+    ```
+    After:
+    ```mlir
+    %p = kiln.matmul_integer %ia, %ib, %c3, %c0 : (tensor<4x8xui8>, tensor<8x2xi8>, ...) -> tensor<4x2xi32>
+    %y = kiln.mul (kiln.cast %p to f32), dense<[0.05, 0.025]>
+    ```
+  }];
+  let dependentDialects = ["mlir::kiln::KilnDialect"];
+}
+
+def LowerQuantizedTypes
+    : Pass<"kiln-lower-quantized-types", "mlir::func::FuncOp"> {
+  let summary = "Lower !quant.uniform tensors to their storage integers";
+  let description = [{
+    Ends the quantize phase: a `kiln.quantize` or `kiln.dequantize` that no
+    integer op absorbed becomes float arithmetic on the stored integers
+    (`saturate(round_half_even(x / s) + z)`, `(q - z) * s`, the parameters as
+    constants broadcast along a per-axis type's axis), `kiln.storage_cast`
+    disappears, and every remaining tensor of a quantized type takes its
+    ONNX storage type (`ui8`, `i8`, `i32`). The phases after it see no quant
+    types; a dequantized constant (a weight) folds to a float constant.
+
+    Before:
+    ```mlir
+    %q = kiln.quantize %x : tensor<8xf32> to tensor<8x!quant.uniform<u8:f32, 0.5:3>>
+    ```
+    After:
+    ```mlir
+    %s = kiln.div %x, %c0_5
+    %r = kiln.round %s
+    %z = kiln.add %r, %c3
+    %c = kiln.clip %z {max = 255.0, min = 0.0}
+    %q = kiln.cast %c : tensor<8xf32> to tensor<8xui8>
+    ```
+  }];
+  let dependentDialects = ["mlir::kiln::KilnDialect"];
+}
+
 def BlockConvolutions : Pass<"kiln-block-convolutions", "mlir::func::FuncOp"> {
   let summary = "Run 2-D convolutions on channel-blocked (NCHW16c) data";
   let description = [{

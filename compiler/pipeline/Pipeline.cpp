@@ -24,9 +24,10 @@ namespace kiln {
 
 namespace {
 constexpr std::pair<Phase, llvm::StringLiteral> kPhases[] = {
-    {Phase::Import, "import"},   {Phase::Graph, "graph"},
-    {Phase::Fuse, "fuse"},       {Phase::Lower, "lower"},
-    {Phase::Codegen, "codegen"}, {Phase::Bundle, "bundle"},
+    {Phase::Import, "import"},     {Phase::Graph, "graph"},
+    {Phase::Quantize, "quantize"}, {Phase::Fuse, "fuse"},
+    {Phase::Lower, "lower"},       {Phase::Codegen, "codegen"},
+    {Phase::Bundle, "bundle"},
 };
 
 llvm::StringRef phaseName(Phase phase) {
@@ -159,8 +160,6 @@ bool Compiler::run() {
           pm.addNestedPass<func::FuncOp>(mlir::kiln::createCountFlops());
           pm.addNestedPass<func::FuncOp>(mlir::kiln::createFuseDecomposedOps());
           pm.addNestedPass<func::FuncOp>(mlir::kiln::createFoldBatchNorm());
-          pm.addNestedPass<func::FuncOp>(mlir::kiln::createBlockConvolutions());
-          pm.addNestedPass<func::FuncOp>(mlir::kiln::createPackMatmulWeights());
           pm.addPass(createCanonicalizerPass());
           pm.addPass(createCSEPass());
         });
@@ -169,8 +168,30 @@ bool Compiler::run() {
   if (stopsAfter(Phase::Graph))
     return printIR(*module), true;
 
+  // Quantized models (QDQ) become integer ops; what stays float loses its
+  // quantized types. A float model passes through unchanged.
+  if (!phase(Phase::Quantize, [&] {
+        return runPasses(*module, [](OpPassManager &pm) {
+          pm.addNestedPass<func::FuncOp>(mlir::kiln::createFormIntegerOps());
+          pm.addNestedPass<func::FuncOp>(
+              mlir::kiln::createLowerQuantizedTypes());
+          pm.addPass(createCanonicalizerPass());
+          pm.addPass(createCSEPass());
+        });
+      }))
+    return false;
+  if (stopsAfter(Phase::Quantize))
+    return printIR(*module), true;
+
+  // Kernel layouts (blocked convolutions with their epilogues, packed
+  // matrices) are chosen once every weight is a constant, then ops are
+  // grouped into dispatches.
   if (!phase(Phase::Fuse, [&] {
         return runPasses(*module, [](OpPassManager &pm) {
+          pm.addNestedPass<func::FuncOp>(mlir::kiln::createBlockConvolutions());
+          pm.addNestedPass<func::FuncOp>(mlir::kiln::createPackMatmulWeights());
+          pm.addPass(createCanonicalizerPass());
+          pm.addPass(createCSEPass());
           pm.addNestedPass<func::FuncOp>(mlir::kiln::createFormDispatches());
           pm.addPass(mlir::kiln::createOutlineDispatches());
           pm.addPass(createCanonicalizerPass());

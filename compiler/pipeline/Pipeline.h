@@ -13,7 +13,7 @@
 namespace kiln {
 
 /// The phases of compilation, in order (ARCHITECTURE.md §2).
-enum class Phase { Import, Graph, Fuse, Lower, Codegen, Bundle };
+enum class Phase { Import, Graph, Quantize, Fuse, Lower, Codegen, Bundle };
 
 /// Phase names as `--compile-to` takes them.
 std::vector<llvm::StringRef> phaseNames();

@@ -58,10 +58,9 @@ void TensorObserver::observeHistogram(Calibrator calibrator,
     if (magnitudes)
       v = std::fabs(v);
     float position = (v - histogramLo) * binsPerUnit;
-    size_t bin = position <= 0 ? 0
-                 : position >= kBins - 1
-                     ? kBins - 1
-                     : static_cast<size_t>(position);
+    size_t bin = position <= 0           ? 0
+                 : position >= kBins - 1 ? kBins - 1
+                                         : static_cast<size_t>(position);
     ++histogram[bin];
   }
 }

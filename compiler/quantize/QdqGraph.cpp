@@ -97,8 +97,8 @@ void removeUnused(onnx::GraphProto &graph) {
 }
 
 onnx::TensorProto makeTensor(const std::string &name, int32_t dataType,
-                             const std::vector<int64_t> &dims,
-                             const void *data, size_t bytes) {
+                             const std::vector<int64_t> &dims, const void *data,
+                             size_t bytes) {
   onnx::TensorProto tensor;
   tensor.set_name(name);
   tensor.set_data_type(dataType);
@@ -199,10 +199,9 @@ QdqGraph::QdqGraph(const onnx::GraphProto &graph,
     return name;
   };
   for (const std::string &tensor : quantized)
-    qdqNames[tensor] = {unique(tensor + "_quantized"),
-                        unique(tensor + "_dequantized"),
-                        unique(tensor + "_scale"),
-                        unique(tensor + "_zero_point")};
+    qdqNames[tensor] = {
+        unique(tensor + "_quantized"), unique(tensor + "_dequantized"),
+        unique(tensor + "_scale"), unique(tensor + "_zero_point")};
   for (const QuantizedUnit &unit : unitList) {
     if (!unit.weight.empty() && !qdqNames.count(unit.weight))
       qdqNames[unit.weight] = {unique(unit.weight + "_quantized"),
@@ -210,10 +209,9 @@ QdqGraph::QdqGraph(const onnx::GraphProto &graph,
                                unique(unit.weight + "_scale"),
                                unique(unit.weight + "_zero_point")};
     if (!unit.bias.empty())
-      biasNames.push_back({unique(unit.bias + "_quantized"),
-                           unique(unit.bias + "_dequantized"),
-                           unique(unit.bias + "_scale"),
-                           unique(unit.bias + "_zero_point")});
+      biasNames.push_back(
+          {unique(unit.bias + "_quantized"), unique(unit.bias + "_dequantized"),
+           unique(unit.bias + "_scale"), unique(unit.bias + "_zero_point")});
     else
       biasNames.push_back({});
   }
@@ -358,8 +356,7 @@ void QdqGraph::findUnits(const llvm::StringSet<> &keepFloat) {
 
 void QdqGraph::absorbEpilogue(QuantizedUnit &unit) const {
   const std::string &anchor = unit.anchorOp;
-  bool contraction =
-      anchor == "Conv" || anchor == "Gemm" || anchor == "MatMul";
+  bool contraction = anchor == "Conv" || anchor == "Gemm" || anchor == "MatMul";
   if (!contraction && anchor != "Add")
     return;
   bool hasBias = !unit.bias.empty() || !contraction;
@@ -439,14 +436,13 @@ bool QdqGraph::writeQdq(const llvm::StringMap<AffineParams> &params,
     }
     std::vector<float> scales(channels);
     for (int64_t c = 0; c < channels; ++c)
-      scales[c] = maxAbs[c] > 0 && std::isfinite(maxAbs[c])
-                      ? maxAbs[c] / 127.0f
-                      : 1.0f;
+      scales[c] =
+          maxAbs[c] > 0 && std::isfinite(maxAbs[c]) ? maxAbs[c] / 127.0f : 1.0f;
     std::vector<int8_t> quantizedValues(values.size());
     for (size_t i = 0; i < values.size(); ++i)
-      quantizedValues[i] = static_cast<int8_t>(std::clamp(
-          std::nearbyint(values[i] / scales[(i / inner) % channels]), -127.0f,
-          127.0f));
+      quantizedValues[i] = static_cast<int8_t>(
+          std::clamp(std::nearbyint(values[i] / scales[(i / inner) % channels]),
+                     -127.0f, 127.0f));
     std::vector<int8_t> zeros(channels, 0);
     const QdqNames &names = qdqNames.find(unit.weight)->second;
     *out.add_initializer() =
@@ -455,13 +451,13 @@ bool QdqGraph::writeQdq(const llvm::StringMap<AffineParams> &params,
     *out.add_initializer() =
         makeTensor(names.scale, onnx::TensorProto::FLOAT, {channels},
                    scales.data(), scales.size() * sizeof(float));
-    *out.add_initializer() = makeTensor(
-        names.zeroPoint, onnx::TensorProto::INT8, {channels}, zeros.data(),
-        zeros.size());
-    weightNodes.push_back(makeNode(
-        "DequantizeLinear", names.dequantized + "_DequantizeLinear",
-        {names.quantized, names.scale, names.zeroPoint}, names.dequantized,
-        unit.weightAxis));
+    *out.add_initializer() =
+        makeTensor(names.zeroPoint, onnx::TensorProto::INT8, {channels},
+                   zeros.data(), zeros.size());
+    weightNodes.push_back(
+        makeNode("DequantizeLinear", names.dequantized + "_DequantizeLinear",
+                 {names.quantized, names.scale, names.zeroPoint},
+                 names.dequantized, unit.weightAxis));
     weightScales[unit.weight] = std::move(scales);
   }
   // Biases: int32 at the input's scale times each channel's weight scale.
@@ -487,8 +483,8 @@ bool QdqGraph::writeQdq(const llvm::StringMap<AffineParams> &params,
     for (int64_t c = 0; c < channels; ++c) {
       scales[c] = inputScale * weightScale[c];
       double q = std::nearbyint(static_cast<double>(values[c]) / scales[c]);
-      quantizedValues[c] = static_cast<int32_t>(
-          std::clamp(q, -2147483647.0, 2147483647.0));
+      quantizedValues[c] =
+          static_cast<int32_t>(std::clamp(q, -2147483647.0, 2147483647.0));
     }
     const QdqNames &names = biasNames[index];
     *out.add_initializer() =
@@ -502,8 +498,7 @@ bool QdqGraph::writeQdq(const llvm::StringMap<AffineParams> &params,
                    zeros.data(), channels * sizeof(int32_t));
     weightNodes.push_back(makeNode(
         "DequantizeLinear", names.dequantized + "_DequantizeLinear",
-        {names.quantized, names.scale, names.zeroPoint}, names.dequantized,
-        0));
+        {names.quantized, names.scale, names.zeroPoint}, names.dequantized, 0));
   }
   // Activations: scale and zero point, and the Q/DQ pair after the
   // producer.
@@ -523,17 +518,17 @@ bool QdqGraph::writeQdq(const llvm::StringMap<AffineParams> &params,
     *out.add_initializer() = makeTensor(
         names.zeroPoint, onnx::TensorProto::UINT8, {}, &zeroPoint, 1);
   }
-  auto appendPair = [&](google::protobuf::RepeatedPtrField<onnx::NodeProto>
-                            &nodes,
-                        const std::string &tensor) {
-    const QdqNames &names = qdqNames.find(tensor)->second;
-    *nodes.Add() = makeNode("QuantizeLinear", tensor + "_QuantizeLinear",
-                            {tensor, names.scale, names.zeroPoint},
-                            names.quantized);
-    *nodes.Add() = makeNode("DequantizeLinear", tensor + "_DequantizeLinear",
-                            {names.quantized, names.scale, names.zeroPoint},
-                            names.dequantized);
-  };
+  auto appendPair =
+      [&](google::protobuf::RepeatedPtrField<onnx::NodeProto> &nodes,
+          const std::string &tensor) {
+        const QdqNames &names = qdqNames.find(tensor)->second;
+        *nodes.Add() =
+            makeNode("QuantizeLinear", tensor + "_QuantizeLinear",
+                     {tensor, names.scale, names.zeroPoint}, names.quantized);
+        *nodes.Add() = makeNode(
+            "DequantizeLinear", tensor + "_DequantizeLinear",
+            {names.quantized, names.scale, names.zeroPoint}, names.dequantized);
+      };
   google::protobuf::RepeatedPtrField<onnx::NodeProto> nodes;
   for (onnx::NodeProto &node : weightNodes)
     *nodes.Add() = std::move(node);

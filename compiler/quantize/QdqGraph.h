@@ -38,8 +38,8 @@ struct QuantizedUnit {
 };
 
 /// A float tensor that is read in int8 from a constant (TensorProto).
-using ConstantReader = std::function<bool(
-    const onnx::TensorProto &, std::vector<float> &, std::string &)>;
+using ConstantReader = std::function<bool(const onnx::TensorProto &,
+                                          std::vector<float> &, std::string &)>;
 
 class QdqGraph {
 public:
@@ -52,9 +52,7 @@ public:
 
   const std::vector<QuantizedUnit> &units() const { return unitList; }
   /// Activations that get a QuantizeLinear/DequantizeLinear pair.
-  const std::vector<std::string> &quantizedTensors() const {
-    return quantized;
-  }
+  const std::vector<std::string> &quantizedTensors() const { return quantized; }
   /// The tensors whose parameters calibration must choose: the quantized
   /// ones that do not share another's (a reshape's output shares its
   /// input's).

@@ -59,8 +59,8 @@ bool writeOnnxModel(const onnx::ModelProto &model, const std::string &path,
   }
   llvm::SmallString<256> temporary;
   int fd;
-  if (std::error_code ec = llvm::sys::fs::createUniqueFile(
-          path + ".tmp-%%%%%%", fd, temporary)) {
+  if (std::error_code ec = llvm::sys::fs::createUniqueFile(path + ".tmp-%%%%%%",
+                                                           fd, temporary)) {
     error = "cannot create a file beside '" + path + "': " + ec.message();
     return false;
   }
@@ -164,8 +164,8 @@ public:
     llvm::SmallString<128> bundle;
     if (std::error_code ec = llvm::sys::fs::createTemporaryFile(
             "kiln-calibration", "kiln", bundle))
-      return fail(modelPath, "cannot create a temporary bundle: " +
-                                 ec.message());
+      return fail(modelPath,
+                  "cannot create a temporary bundle: " + ec.message());
     CompileOptions options;
     options.modelPath = modelPath;
     options.outputPath = std::string(bundle);
@@ -173,8 +173,8 @@ public:
     options.import = import;
     options.import.model = &onnx;
     bool compiled = compile(options);
-    bool opened = compiled && kiln_model_open_file(bundle.c_str(), 0,
-                                                   &model) == KILN_OK &&
+    bool opened = compiled &&
+                  kiln_model_open_file(bundle.c_str(), 0, &model) == KILN_OK &&
                   kiln_session_create(model, nullptr, &session) == KILN_OK;
     llvm::sys::fs::remove(bundle);
     if (!compiled)
@@ -216,20 +216,18 @@ public:
           tools::describeTensorType(info.dtype, info.dims, info.rank)
               .substr(0) +
           "]";
-      bool matches = tensor.dtype == info.dtype &&
-                     tensor.dims.size() == info.rank + 1 &&
-                     std::equal(info.dims, info.dims + info.rank,
-                                tensor.dims.begin() + 1);
+      bool matches =
+          tensor.dtype == info.dtype && tensor.dims.size() == info.rank + 1 &&
+          std::equal(info.dims, info.dims + info.rank, tensor.dims.begin() + 1);
       if (!matches)
-        return fail(modelPath,
-                    std::string("--calibration ") + info.name + ": samples " +
-                        tools::describeTensorType(tensor.dtype,
-                                                  tensor.dims.data(),
-                                                  tensor.dims.size()) +
-                        " are not the input's " +
-                        tools::describeTensorType(info.dtype, info.dims,
-                                                  info.rank) +
-                        " stacked along a new first axis");
+        return fail(
+            modelPath,
+            std::string("--calibration ") + info.name + ": samples " +
+                tools::describeTensorType(tensor.dtype, tensor.dims.data(),
+                                          tensor.dims.size()) +
+                " are not the input's " +
+                tools::describeTensorType(info.dtype, info.dims, info.rank) +
+                " stacked along a new first axis");
       if (count >= 0 && tensor.dims[0] != count)
         return fail(modelPath, "--calibration files hold different numbers "
                                "of samples");
@@ -248,8 +246,8 @@ public:
                              input.first->data.data() + index * input.second,
                              input.second);
     if (kiln_session_run(session) != KILN_OK)
-      return fail(modelPath, std::string("calibration run: ") +
-                                 kiln_last_error());
+      return fail(modelPath,
+                  std::string("calibration run: ") + kiln_last_error());
     return true;
   }
 
@@ -269,8 +267,7 @@ private:
 };
 
 double secondsSince(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                       start)
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
       .count();
 }
 
@@ -329,8 +326,8 @@ bool writeReport(const std::string &modelPath, const OnnxImportOptions &import,
   out << text;
   out.close();
   if (!out)
-    return fail(modelPath, "cannot write --quantize-report '" +
-                               options.reportPath + "'");
+    return fail(modelPath,
+                "cannot write --quantize-report '" + options.reportPath + "'");
   return true;
 }
 

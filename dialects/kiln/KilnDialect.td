@@ -23,6 +23,8 @@ def Kiln_Dialect : Dialect {
     of code generation.
   }];
   let hasConstantMaterializer = 1;
+  // Quantized tensors have the quant dialect's element types.
+  let dependentDialects = ["::mlir::quant::QuantizationDialect"];
 }
 
 class Kiln_Op<string mnemonic, list<Trait> traits = []>

@@ -163,6 +163,62 @@ def Kiln_CastOp : Kiln_Op<"cast", [Pure, SameOperandsAndResultShape,
   let hasFolder = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// Quantized values (the quantize phase)
+//===----------------------------------------------------------------------===//
+
+def Kiln_QuantizedTensor
+    : StaticShapeTensorOf<[AnyType]>; // of a !quant.uniform element type
+
+def Kiln_QuantizeOp : Kiln_Op<"quantize", [Pure, SameOperandsAndResultShape,
+                                           Kiln_ElementwiseTrait]> {
+  let summary = "float to the result's !quant.uniform type";
+  let description = [{
+    ONNX QuantizeLinear with the scale and zero point in the result's element
+    type (per tensor, or per axis): `saturate(round(x / scale) + zero_point)`,
+    rounding half to even.
+
+    ```mlir
+    %q = kiln.quantize %x : tensor<8xf32> to tensor<8x!quant.uniform<u8:f32, 0.5:3>>
+    ```
+  }];
+  let arguments = (ins Kiln_Tensor:$input);
+  let results = (outs Kiln_QuantizedTensor:$output);
+  let assemblyFormat = "$input attr-dict `:` type($input) `to` type($output)";
+  let hasVerifier = 1;
+  let hasFolder = 1;
+}
+
+def Kiln_DequantizeOp : Kiln_Op<"dequantize", [Pure,
+    SameOperandsAndResultShape, Kiln_ElementwiseTrait]> {
+  let summary = "a !quant.uniform tensor to its expressed float type";
+  let description = [{
+    ONNX DequantizeLinear: `(q - zero_point) * scale`, with the parameters of
+    the operand's element type.
+  }];
+  let arguments = (ins Kiln_QuantizedTensor:$input);
+  let results = (outs Kiln_Tensor:$output);
+  let assemblyFormat = "$input attr-dict `:` type($input) `to` type($output)";
+  let hasVerifier = 1;
+}
+
+def Kiln_StorageCastOp : Kiln_Op<"storage_cast", [Pure,
+    SameOperandsAndResultShape, Kiln_ElementwiseTrait]> {
+  let summary = "reinterprets integers as a !quant.uniform type or back";
+  let description = [{
+    The same bytes seen as quantized values or as their storage integers
+    (ONNX's uint8/int8/int32 tensors), in either direction. The importer
+    puts one on each side of a QuantizeLinear/DequantizeLinear so that ONNX
+    values stay plain integers; back-to-back casts fold away, leaving
+    `kiln.quantize` feeding `kiln.dequantize` directly.
+  }];
+  let arguments = (ins Kiln_Tensor:$input);
+  let results = (outs Kiln_Tensor:$output);
+  let assemblyFormat = "$input attr-dict `:` type($input) `to` type($output)";
+  let hasVerifier = 1;
+  let hasFolder = 1;
+}
+
 class Kiln_BinaryOp<string mnemonic, list<Trait> traits = []>
     : Kiln_Op<mnemonic, traits # [Pure, InferTypeOpAdaptor,
                                   Kiln_ElementwiseTrait]> {

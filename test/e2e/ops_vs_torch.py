@@ -5,7 +5,7 @@ each axis (largest and smallest, with ties), DFT/inverse/onesided against
 torch.fft. And exporter patterns Kiln rewrites: tf2onnx's NHWC convolutions
 (the Transpose pairs must fold away) and LayerNorm written out (it must
 become kiln.layer_norm). Each case is a small model compiled and run by
-kiln; for the patterns, the graph after `--compile-to graph` is checked too.
+kiln; for the patterns, the IR after `--compile-to fuse` is checked too.
 
   /usr/bin/python3 ops_vs_torch.py --kiln build/default/bin/kiln --work-dir DIR
 """
@@ -23,7 +23,7 @@ from onnx import helper, numpy_helper
 
 def run_node(kiln, work_dir, name, nodes, inputs, outputs, opset):
     """Compiles and runs a model of `nodes` (one node or a list); returns
-    its outputs by name, and the graph-phase IR as "graph".
+    its outputs by name, and the fuse-phase IR as "graph".
     Integer inputs (K, axes: compile-time values) and inputs named in lower
     case (weights) become initializers; the others are run-time inputs."""
     nodes = nodes if isinstance(nodes, list) else [nodes]
@@ -50,7 +50,7 @@ def run_node(kiln, work_dir, name, nodes, inputs, outputs, opset):
     subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
     results = {key: np.load(os.path.join(case_dir, key + ".npy")) for key in outputs}
     results["graph"] = subprocess.run(
-        [kiln, "compile", model_path, "-o", bundle, "--compile-to", "graph"],
+        [kiln, "compile", model_path, "-o", bundle, "--compile-to", "fuse"],
         check=True, stdout=subprocess.PIPE, text=True).stdout
     return results
 

@@ -68,9 +68,79 @@ FailureOr<Value> centered(NodeImporter &n, Value x, Value zeroPoint) {
   return n.create<k::SubOp>(wide, zp);
 }
 
+/// The !quant.uniform type of the values QuantizeLinear writes or
+/// DequantizeLinear reads, when the scale and zero point are constants
+/// (always, in QDQ models): `storage` is the ONNX integer type, the
+/// parameters per tensor or along `axis`. Null when they are not constants
+/// or not a valid uniform type (the node is then imported as arithmetic).
+quant::QuantizedType uniformType(NodeImporter &n, Type storage, int64_t axis,
+                                 int64_t rank) {
+  auto integer = dyn_cast<IntegerType>(storage);
+  auto scale = n.constantInput(1);
+  if (!integer || (integer.getWidth() != 8 && integer.getWidth() != 32) ||
+      !scale || !scale->isFloat() || !scale->getType().getElementType().isF32())
+    return nullptr;
+  std::optional<ConstantTensor> zeroPoint;
+  if (n.hasInput(2)) {
+    zeroPoint = n.constantInput(2);
+    if (!zeroPoint || zeroPoint->size() != scale->size())
+      return nullptr;
+  }
+  SmallVector<double> scales;
+  SmallVector<int64_t> zeroPoints;
+  for (int64_t i = 0; i < scale->size(); ++i) {
+    double s = scale->getFloat(i);
+    if (!(s > 0) || !std::isfinite(s))
+      return nullptr;
+    scales.push_back(s);
+    zeroPoints.push_back(zeroPoint ? zeroPoint->getInt(i) : 0);
+  }
+  bool isSigned = !integer.isUnsigned();
+  unsigned width = integer.getWidth();
+  Type storageType = n.builder.getIntegerType(width);
+  Type f32 = n.builder.getF32Type();
+  int64_t min =
+      quant::QuantizedType::getDefaultMinimumForInteger(isSigned, width);
+  int64_t max =
+      quant::QuantizedType::getDefaultMaximumForInteger(isSigned, width);
+  unsigned flags = isSigned ? quant::QuantizationFlags::Signed : 0;
+  if (llvm::any_of(zeroPoints, [&](int64_t z) { return z < min || z > max; }))
+    return nullptr;
+  if (scale->getType().getRank() == 0 ||
+      (scale->size() == 1 && scale->getType().getRank() == 1))
+    return quant::UniformQuantizedType::get(flags, storageType, f32, scales[0],
+                                            zeroPoints[0], min, max);
+  if (axis < 0)
+    axis += rank;
+  if (scale->getType().getRank() != 1 || axis < 0 || axis >= rank)
+    return nullptr;
+  return quant::UniformQuantizedPerAxisType::get(
+      flags, storageType, f32, scales, zeroPoints, axis, min, max);
+}
+
+/// `type` with the element type `element`.
+RankedTensorType withElement(RankedTensorType type, Type element) {
+  return RankedTensorType::get(type.getShape(), element);
+}
+
 LogicalResult importQuantizeLinear(NodeImporter &n) {
   if (failed(n.expectInputs(2, 3)))
     return failure();
+  {
+    Type storage = n.hasInput(2) ? n.inputType(2).getElementType()
+                                 : n.builder.getIntegerType(8, false);
+    RankedTensorType inputType = n.inputType(0);
+    if (auto quantized =
+            uniformType(n, storage, n.attrInt("axis", 1), inputType.getRank());
+        quantized && inputType.getElementType().isF32()) {
+      KILN_TRY(q, n.createTyped<k::QuantizeOp>(
+                      withElement(inputType, quantized), n.input(0)));
+      KILN_TRY(integers, n.createTyped<k::StorageCastOp>(
+                             withElement(inputType, storage), q));
+      n.setOutput(0, integers);
+      return success();
+    }
+  }
   int64_t rank = n.inputType(0).getRank();
   int64_t axis = n.attrInt("axis", 1);
   KILN_TRY(scale, alongAxis(n, n.input(1), axis, rank));
@@ -94,6 +164,19 @@ LogicalResult importQuantizeLinear(NodeImporter &n) {
 LogicalResult importDequantizeLinear(NodeImporter &n) {
   if (failed(n.expectInputs(2, 3)))
     return failure();
+  {
+    RankedTensorType inputType = n.inputType(0);
+    if (auto quantized =
+            uniformType(n, inputType.getElementType(), n.attrInt("axis", 1),
+                        inputType.getRank())) {
+      KILN_TRY(q, n.createTyped<k::StorageCastOp>(
+                      withElement(inputType, quantized), n.input(0)));
+      KILN_TRY(real, n.createTyped<k::DequantizeOp>(
+                         withElement(inputType, n.builder.getF32Type()), q));
+      n.setOutput(0, real);
+      return success();
+    }
+  }
   int64_t rank = n.inputType(0).getRank();
   int64_t axis = n.attrInt("axis", 1);
   KILN_TRY(scale, alongAxis(n, n.input(1), axis, rank));

@@ -63,8 +63,9 @@ struct QuantizeFlags {
                      "How activation ranges are chosen: minmax, percentile "
                      "(0.001-99.999%) or entropy (KL divergence)")
         ->capture_default_str();
-    command->add_option("--keep-float", keepFloat,
-                        "ONNX nodes that stay float (comma-separated names)")
+    command
+        ->add_option("--keep-float", keepFloat,
+                     "ONNX nodes that stay float (comma-separated names)")
         ->delimiter(',');
     command->add_option("--quantize-report", report,
                         "Write each quantized node's int8-vs-float error "
@@ -246,8 +247,7 @@ int main(int argc, char **argv) {
     kiln::QuantizeOptions quantizeOptions;
     onnx::ModelProto quantized;
     if (!standaloneFlags.parse(quantizeOptions, quantizeVerbose) ||
-        !kiln::quantizeModel(quantizeModel, import, quantizeOptions,
-                             quantized))
+        !kiln::quantizeModel(quantizeModel, import, quantizeOptions, quantized))
       return;
     if (!kiln::writeOnnxModel(quantized, quantizeOutput, error)) {
       std::fprintf(stderr, "kiln: error: %s\n", error.c_str());

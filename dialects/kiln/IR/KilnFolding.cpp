@@ -309,6 +309,22 @@ KILN_FOLD_UNARY(ReluOp, return x[0] > 0 ? x[0] : 0.0,
                 return x[0] > 0 ? x[0] : 0)
 #undef KILN_FOLD_UNARY
 
+/// quantize(dequantize(q)) with q's own parameters is q.
+OpFoldResult QuantizeOp::fold(FoldAdaptor) {
+  if (auto dequantize = getInput().getDefiningOp<DequantizeOp>())
+    if (dequantize.getInput().getType() == getType())
+      return dequantize.getInput();
+  return {};
+}
+
+/// A cast back to what was cast is the original value.
+OpFoldResult StorageCastOp::fold(FoldAdaptor) {
+  if (auto inner = getInput().getDefiningOp<StorageCastOp>())
+    if (inner.getInput().getType() == getType())
+      return inner.getInput();
+  return {};
+}
+
 OpFoldResult CastOp::fold(FoldAdaptor adaptor) {
   if (getInput().getType() == getType())
     return getInput();

@@ -874,4 +874,74 @@ LogicalResult DispatchOp::verify() {
 }
 
 #define GET_OP_CLASSES
+//===----------------------------------------------------------------------===//
+// Quantized values
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// The uniform quantized element type of `type`, or null.
+quant::QuantizedType uniformElement(Type type) {
+  Type element = cast<ShapedType>(type).getElementType();
+  if (isa<quant::UniformQuantizedType, quant::UniformQuantizedPerAxisType>(
+          element))
+    return cast<quant::QuantizedType>(element);
+  return nullptr;
+}
+
+/// A per-axis type's axis must exist and its parameters cover it.
+LogicalResult verifyQuantizedTensor(Operation *op, Type type) {
+  auto element = uniformElement(type);
+  if (!element)
+    return op->emitOpError("expects a !quant.uniform element type, not ")
+           << cast<ShapedType>(type).getElementType();
+  if (auto perAxis = dyn_cast<quant::UniformQuantizedPerAxisType>(element)) {
+    auto shaped = cast<ShapedType>(type);
+    int32_t axis = perAxis.getQuantizedDimension();
+    if (axis < 0 || axis >= shaped.getRank() ||
+        (int64_t)perAxis.getScales().size() != shaped.getDimSize(axis))
+      return op->emitOpError("per-axis parameters do not match the shape");
+  }
+  return success();
+}
+} // namespace
+
+LogicalResult QuantizeOp::verify() {
+  if (failed(verifyQuantizedTensor(*this, getType())))
+    return failure();
+  if (uniformElement(getType()).getExpressedType() !=
+      getInput().getType().getElementType())
+    return emitOpError("quantizes ")
+           << getInput().getType().getElementType() << " into a type of "
+           << uniformElement(getType()).getExpressedType();
+  return success();
+}
+
+LogicalResult DequantizeOp::verify() {
+  if (failed(verifyQuantizedTensor(*this, getInput().getType())))
+    return failure();
+  if (uniformElement(getInput().getType()).getExpressedType() !=
+      getType().getElementType())
+    return emitOpError("dequantizes to ")
+           << getType().getElementType() << ", not the expressed type";
+  return success();
+}
+
+LogicalResult StorageCastOp::verify() {
+  Type from = getInput().getType(), to = getType();
+  bool fromQuantized = uniformElement(from) != nullptr;
+  if (fromQuantized == (uniformElement(to) != nullptr))
+    return emitOpError("casts between a quantized and an integer type");
+  Type quantized = fromQuantized ? from : to;
+  Type integer = fromQuantized ? to : from;
+  if (failed(verifyQuantizedTensor(*this, quantized)))
+    return failure();
+  auto storage = uniformElement(quantized).getStorageType();
+  auto element =
+      dyn_cast<IntegerType>(cast<ShapedType>(integer).getElementType());
+  if (!element || element.getWidth() != storage.getIntOrFloatBitWidth())
+    return emitOpError("storage is ")
+           << storage << ", not " << cast<ShapedType>(integer).getElementType();
+  return success();
+}
+
 #include "dialects/kiln/KilnOps.cpp.inc"
