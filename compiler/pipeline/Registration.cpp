@@ -35,7 +35,8 @@ void registerKilnDialects(mlir::DialectRegistry &registry) {
               math::MathDialect, linalg::LinalgDialect, tensor::TensorDialect,
               memref::MemRefDialect, bufferization::BufferizationDialect,
               scf::SCFDialect, affine::AffineDialect, cf::ControlFlowDialect,
-              index::IndexDialect, vector::VectorDialect, LLVM::LLVMDialect>();
+              index::IndexDialect, vector::VectorDialect, LLVM::LLVMDialect,
+              quant::QuantizationDialect>();
   arith::registerBufferizableOpInterfaceExternalModels(registry);
   linalg::registerBufferizableOpInterfaceExternalModels(registry);
   tensor::registerBufferizableOpInterfaceExternalModels(registry);

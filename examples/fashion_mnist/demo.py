@@ -39,6 +39,7 @@ sys.path.insert(0, HERE)
 from fashion_mnist_data import CLASS_NAMES, DEFAULT_DATA_DIR, load_split, reference_files  # noqa: E402
 
 ACCURACY_TOLERANCE = 0.1  # percentage points, i.e. 10 of 10,000 images
+INT8_ACCURACY_TOLERANCE = 0.5  # points: the int8 target of the quantization issue
 LOGITS_TOLERANCE = 1e-4  # max abs error relative to max |torch logit|
 
 
@@ -87,14 +88,23 @@ def main():
                         "build/aarch64-runtime/bin/kiln-run'")
     parser.add_argument("--compile-arg", action="append", default=[], metavar="ARG",
                         help="pass ARG to `kiln compile` (repeatable; write --compile-arg=--flag)")
+    parser.add_argument("--quantize-int8", type=int, metavar="N", default=0,
+                        help="compile with --quantize int8, calibrated on the first N training "
+                        "images (a multiple of the batch); --check then allows "
+                        f"{INT8_ACCURACY_TOLERANCE:g} points and skips the logits")
     parser.add_argument("--check", action="store_true",
                         help="exit non-zero unless kiln agrees with torch (logits and accuracy)")
-    parser.add_argument("--accuracy-tolerance", type=float, default=ACCURACY_TOLERANCE, metavar="POINTS",
+    parser.add_argument("--accuracy-tolerance", type=float, default=None, metavar="POINTS",
                         help=f"--check: largest |kiln - torch| accuracy in percentage points "
                         f"(default {ACCURACY_TOLERANCE:g})")
     parser.add_argument("--no-logits-check", action="store_true",
                         help="--check: skip the comparison of batch 0's logits with torch's")
     args = parser.parse_args()
+    if args.accuracy_tolerance is None:
+        args.accuracy_tolerance = INT8_ACCURACY_TOLERANCE if args.quantize_int8 \
+            else ACCURACY_TOLERANCE
+    if args.quantize_int8:
+        args.no_logits_check = True
 
     json_name, logits_name = reference_files(args.model)
     with open(os.path.join(args.model_dir, json_name)) as f:
@@ -108,6 +118,14 @@ def main():
         bundle = os.path.join(work_dir, args.model + ".kiln")
         started = time.monotonic()
         target = ["--target", args.target] if args.target else []
+        if args.quantize_int8:
+            train_images, _ = load_split("train", args.data_dir)
+            count = args.quantize_int8 - args.quantize_int8 % batch
+            calibration = os.path.join(work_dir, "calibration.npy")
+            np.save(calibration, train_images[:count].reshape(count // batch, batch,
+                                                              *train_images.shape[1:]))
+            target += ["--quantize", "int8", "--calibration", f"{meta['input']}={calibration}",
+                       "--quantize-report", os.path.join(work_dir, "quantize-report.tsv")]
         kiln_call([args.kiln], "compile", os.path.join(args.model_dir, meta["model"]), "-o", bundle,
                   *target, *args.compile_arg)
         print(f"compiled {meta['model']} in {time.monotonic() - started:.2f} s "
