@@ -80,8 +80,12 @@ struct MatMulOfQuantized : OpRewritePattern<MatMulOp> {
     auto [aScale, aZero] = parameters(uniformElementOf(a.getType()));
     auto [bScale, bZero] = parameters(uniformElementOf(b.getType()));
     auto i32 = builder.getI32Type();
+    // One zero point when all are equal (symmetric weights: all 0), so the
+    // kernel applies it per tile, not per column.
     auto zeroPoints = [&](ArrayRef<int64_t> values) -> Value {
       SmallVector<int32_t> ints(values.begin(), values.end());
+      if (llvm::all_equal(ints))
+        ints.resize(1);
       SmallVector<int64_t> shape;
       if (ints.size() > 1)
         shape.push_back(ints.size());

@@ -55,8 +55,14 @@ void TensorObserver::observeHistogram(Calibrator calibrator,
     float v = values[i];
     if (!std::isfinite(v))
       continue;
-    if (magnitudes)
+    if (magnitudes) {
+      // Exact zeros (a ReLU's half of the values) are exact in every
+      // range; counted, their spike would push the divergence towards
+      // small thresholds that clip the real values.
+      if (v == 0)
+        continue;
       v = std::fabs(v);
+    }
     float position = (v - histogramLo) * binsPerUnit;
     size_t bin = position <= 0           ? 0
                  : position >= kBins - 1 ? kBins - 1

@@ -21,12 +21,8 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/FormatVariadic.h"
-#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
-
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
 #include <chrono>
 #include <cmath>
@@ -89,27 +85,6 @@ namespace {
 bool fail(const std::string &modelPath, const std::string &message) {
   llvm::errs() << "kiln: error: " << modelPath << ": " << message << "\n";
   return false;
-}
-
-bool readModel(const std::string &path, onnx::ModelProto &model,
-               std::string &error) {
-  auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
-                                            /*RequiresNullTerminator=*/false);
-  if (!buffer) {
-    error = "cannot read model: " + buffer.getError().message();
-    return false;
-  }
-  google::protobuf::io::ArrayInputStream stream(
-      (*buffer)->getBufferStart(), (int)(*buffer)->getBufferSize());
-  google::protobuf::io::CodedInputStream coded(&stream);
-  coded.SetTotalBytesLimit(INT32_MAX);
-  if (!model.ParseFromCodedStream(&coded) || !coded.ConsumedEntireMessage() ||
-      !model.has_graph()) {
-    error = "not a valid ONNX model (the protobuf does not parse; is the "
-            "file truncated or not ONNX?)";
-    return false;
-  }
-  return true;
 }
 
 int64_t defaultOpset(const onnx::ModelProto &model) {
@@ -211,11 +186,6 @@ public:
                                            "for graph input '") +
                                    info.name + "'");
       const tools::HostTensor &tensor = it->second.tensor;
-      std::string expected =
-          "[N, " +
-          tools::describeTensorType(info.dtype, info.dims, info.rank)
-              .substr(0) +
-          "]";
       bool matches =
           tensor.dtype == info.dtype && tensor.dims.size() == info.rank + 1 &&
           std::equal(info.dims, info.dims + info.rank, tensor.dims.begin() + 1);
@@ -234,6 +204,15 @@ public:
       count = tensor.dims[0];
       inputs.push_back({&tensor, info.size_bytes});
     }
+    for (const auto &entry : samples)
+      if (llvm::none_of(llvm::seq(0u, kiln_model_input_count(model)),
+                        [&](uint32_t i) {
+                          kiln_tensor_info info;
+                          kiln_model_input_info(model, i, &info);
+                          return entry.getKey() == info.name;
+                        }))
+        return fail(modelPath, "--calibration names '" + entry.getKey().str() +
+                                   "', which is not a graph input");
     if (count == 0)
       return fail(modelPath, "--calibration files hold no samples");
     return true;
@@ -339,7 +318,7 @@ bool quantizeModel(const std::string &modelPath,
   auto started = std::chrono::steady_clock::now();
   onnx::ModelProto model;
   std::string error;
-  if (!readModel(modelPath, model, error))
+  if (!readOnnxModel(modelPath, model, error))
     return fail(modelPath, error);
   std::string baseDir = llvm::sys::path::parent_path(modelPath).str();
   if (!inlineExternalData(*model.mutable_graph(), baseDir, error))
@@ -413,11 +392,13 @@ bool quantizeModel(const std::string &modelPath,
     }
     return true;
   };
-  for (auto &[name, entry] : samples)
-    entry.bytesPerSample =
-        entry.tensor.dims.empty() || entry.tensor.dims[0] == 0
+  for (auto &entry : samples) {
+    Samples &input = entry.getValue();
+    input.bytesPerSample =
+        input.tensor.dims.empty() || input.tensor.dims[0] == 0
             ? 0
-            : entry.tensor.data.size() / entry.tensor.dims[0];
+            : input.tensor.data.size() / input.tensor.dims[0];
+  }
   if (!observe(false) ||
       (TensorObserver::needsHistogram(options.calibrator) && !observe(true)))
     return false;

@@ -30,7 +30,7 @@ struct QuantizeOptions {
   /// Graph input name and .npy file: that input's samples stacked along a
   /// new leading axis, [N, *input shape].
   std::vector<std::pair<std::string, std::string>> calibration;
-  Calibrator calibrator = Calibrator::MinMax;
+  Calibrator calibrator = Calibrator::Percentile;
   /// ONNX node names whose computation stays float.
   std::vector<std::string> keepFloat;
   /// Where to write the per-node int8-vs-float error; empty for none.

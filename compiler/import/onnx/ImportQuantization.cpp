@@ -6,6 +6,9 @@
 // in f32 and rounds half to even. Matrix products keep their 8-bit operands
 // (kiln.matmul_integer), which the CPU targets run with an int8 microkernel
 // (sdot on ARMv8.2-A); integer convolutions widen to i32 first.
+// QuantizeLinear and DequantizeLinear with constant parameters (QDQ models)
+// become kiln.quantize/kiln.dequantize on !quant.uniform tensors, which the
+// quantize phase turns into integer ops.
 //
 //===----------------------------------------------------------------------===//
 
@@ -319,8 +322,12 @@ void registerQuantizationOps(OpTable &t) {
       "reference-correct (i32 accumulation, f32 requantization)";
   const char *int8Kernel = "int8 microkernel (vpmaddwd on x86_64-avx2, sdot "
                            "on aarch64-neon-dotprod-fp16)";
-  t["QuantizeLinear"] = {importQuantizeLinear, 10, reference};
-  t["DequantizeLinear"] = {importDequantizeLinear, 10, reference};
+  const char *qdq = "constant parameters: the quantize phase runs the ops "
+                    "between DequantizeLinear and QuantizeLinear on integers "
+                    "where it can (MatMul, Gemm, moves, MaxPool); otherwise "
+                    "reference-correct";
+  t["QuantizeLinear"] = {importQuantizeLinear, 10, qdq};
+  t["DequantizeLinear"] = {importDequantizeLinear, 10, qdq};
   t["DynamicQuantizeLinear"] = {importDynamicQuantizeLinear, 11, reference};
   t["MatMulInteger"] = {importMatMulInteger, 10, int8Kernel};
   t["ConvInteger"] = {importConvInteger, 10, reference};

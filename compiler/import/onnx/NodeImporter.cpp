@@ -51,9 +51,8 @@ Type elementTypeFor(MLIRContext &context, int onnxType) {
   }
 }
 
-bool readExternalData(const onnx::TensorProto &tensor,
-                             llvm::StringRef baseDir, std::string &bytes,
-                             std::string &error) {
+bool readExternalData(const onnx::TensorProto &tensor, llvm::StringRef baseDir,
+                      std::string &bytes, std::string &error) {
   std::string location;
   uint64_t offset = 0, length = UINT64_MAX;
   for (const auto &entry : tensor.external_data()) {

@@ -88,23 +88,9 @@ private:
 };
 
 LogicalResult GraphImporter::loadModel(onnx::ModelProto &model) {
-  auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
-                                            /*RequiresNullTerminator=*/false);
-  if (!buffer) {
-    error() << "cannot read model: " << buffer.getError().message();
-    return failure();
-  }
-  google::protobuf::io::ArrayInputStream stream(
-      (*buffer)->getBufferStart(), (int)(*buffer)->getBufferSize());
-  google::protobuf::io::CodedInputStream coded(&stream);
-  coded.SetTotalBytesLimit(INT32_MAX);
-  if (!model.ParseFromCodedStream(&coded) || !coded.ConsumedEntireMessage()) {
-    error() << "not a valid ONNX model (the protobuf does not parse; is the "
-               "file truncated or not ONNX?)";
-    return failure();
-  }
-  if (!model.has_graph()) {
-    error() << "not a valid ONNX model (no graph)";
+  std::string message;
+  if (!readOnnxModel(path, model, message)) {
+    error() << message;
     return failure();
   }
   return success();
@@ -464,6 +450,30 @@ OwningOpRef<ModuleOp> GraphImporter::run() {
 }
 
 } // namespace
+
+bool readOnnxModel(const std::string &path, onnx::ModelProto &model,
+                   std::string &error) {
+  auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
+                                            /*RequiresNullTerminator=*/false);
+  if (!buffer) {
+    error = "cannot read model: " + buffer.getError().message();
+    return false;
+  }
+  google::protobuf::io::ArrayInputStream stream(
+      (*buffer)->getBufferStart(), (int)(*buffer)->getBufferSize());
+  google::protobuf::io::CodedInputStream coded(&stream);
+  coded.SetTotalBytesLimit(INT32_MAX);
+  if (!model.ParseFromCodedStream(&coded) || !coded.ConsumedEntireMessage()) {
+    error = "not a valid ONNX model (the protobuf does not parse; is the "
+            "file truncated or not ONNX?)";
+    return false;
+  }
+  if (!model.has_graph()) {
+    error = "not a valid ONNX model (no graph)";
+    return false;
+  }
+  return true;
+}
 
 std::vector<OnnxOpSupport> supportedOnnxOps() {
   std::vector<OnnxOpSupport> ops;

@@ -45,6 +45,11 @@ struct OnnxOpSupport {
 /// Every op the importer handles, sorted by name (other domains last).
 std::vector<OnnxOpSupport> supportedOnnxOps();
 
+/// Parses the ONNX file at `path`; false with `error` when it cannot be read
+/// or is not an ONNX model.
+bool readOnnxModel(const std::string &path, onnx::ModelProto &model,
+                   std::string &error);
+
 /// Reads the ONNX model at `path` into a module holding `func.func @main`
 /// of Kiln ops. Problems are reported through the context's diagnostic
 /// handler, located at the ONNX node; returns null after reporting.

@@ -52,7 +52,7 @@ bool parseShape(const std::string &text, kiln::OnnxImportOptions &options,
 /// The flags `kiln compile --quantize int8` and `kiln quantize` share.
 struct QuantizeFlags {
   std::vector<std::string> calibration, keepFloat;
-  std::string calibrator = "minmax", report;
+  std::string calibrator = "percentile", report;
 
   void addTo(CLI::App *command) {
     command->add_option("--calibration", calibration,

@@ -10,9 +10,9 @@
 func.func @matmul(%a: tensor<4x8x!qa>, %wq: tensor<8x2xi8>) -> tensor<4x2xf32> {
   // CHECK-DAG: %[[A:.*]] = kiln.storage_cast %{{.*}} : tensor<4x8x!quant.uniform<u8:f32, 5.000000e-01:3>> to tensor<4x8xui8>
   // CHECK-DAG: %[[ZA:.*]] = kiln.constant dense<3> : tensor<i32>
-  // CHECK-DAG: %[[ZW:.*]] = kiln.constant dense<0> : tensor<2xi32>
+  // CHECK-DAG: %[[ZW:.*]] = kiln.constant dense<0> : tensor<i32>
   // CHECK-DAG: %[[S:.*]] = kiln.constant dense<[1.250000e-01, 6.250000e-02]> : tensor<2xf32>
-  // CHECK: %[[P:.*]] = kiln.matmul_integer %[[A]], %{{.*}}, %[[ZA]], %[[ZW]] : (tensor<4x8xui8>, tensor<8x2xi8>, tensor<i32>, tensor<2xi32>) -> tensor<4x2xi32>
+  // CHECK: %[[P:.*]] = kiln.matmul_integer %[[A]], %{{.*}}, %[[ZA]], %[[ZW]] : (tensor<4x8xui8>, tensor<8x2xi8>, tensor<i32>, tensor<i32>) -> tensor<4x2xi32>
   // CHECK: %[[R:.*]] = kiln.cast %[[P]] : tensor<4x2xi32> to tensor<4x2xf32>
   // CHECK: %[[Y:.*]] = kiln.mul %[[R]], %[[S]]
   // CHECK-NOT: kiln.matmul %
