@@ -2,7 +2,7 @@
 """Output cosine similarity of int8 against float for the random-weight models.
 
   /usr/bin/python3 utils/bench/int8_cosine.py [--kiln build/default/bin/kiln]
-      [--models resnet50,mobilenet_v2,encoder] [--samples 8] [--calibrator minmax]
+      [--models resnet50,mobilenet_v2,encoder] [--samples 8] [--calibrator percentile]
 
 For each model exported by utils/export_models.py (build/default/test/e2e/
 models/NAME): calibrates `kiln compile --quantize int8` on --samples seeded
@@ -39,7 +39,7 @@ def main():
                                                              "e2e", "models"))
     parser.add_argument("--models", default="resnet50,mobilenet_v2,encoder")
     parser.add_argument("--samples", type=int, default=8)
-    parser.add_argument("--calibrator", default="minmax")
+    parser.add_argument("--calibrator", default="percentile")
     args = parser.parse_args()
 
     print("| model | calibrator | samples | cosine | max abs error / max abs output |")
