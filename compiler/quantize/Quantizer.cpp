@@ -113,11 +113,16 @@ bool inlineExternalData(onnx::GraphProto &graph, llvm::StringRef baseDir,
   return true;
 }
 
-/// One graph input's calibration samples.
-struct Samples {
-  tools::HostTensor tensor;
-  uint64_t bytesPerSample = 0;
-};
+/// Each graph input's calibration samples, [N, *input shape], by name.
+using Samples = llvm::StringMap<tools::HostTensor>;
+
+/// Sample `index` of a graph input's samples, as floats.
+std::pair<const float *, size_t> sampleOf(const tools::HostTensor &samples,
+                                          int64_t index) {
+  size_t bytes = samples.data.size() / samples.dims[0];
+  return {reinterpret_cast<const float *>(samples.data.data() + index * bytes),
+          bytes / sizeof(float)};
+}
 
 /// A model compiled for this host with some of its tensors as outputs.
 class ObservedModel {
@@ -174,8 +179,8 @@ public:
   }
 
   /// Binds the samples to the model's inputs by name; checks their shapes.
-  bool bind(const std::string &modelPath,
-            const llvm::StringMap<Samples> &samples, int64_t &count) {
+  bool bind(const std::string &modelPath, const Samples &samples,
+            int64_t &count) {
     count = -1;
     for (uint32_t i = 0; i < kiln_model_input_count(model); ++i) {
       kiln_tensor_info info;
@@ -185,7 +190,7 @@ public:
         return fail(modelPath, std::string("--calibration gives no samples "
                                            "for graph input '") +
                                    info.name + "'");
-      const tools::HostTensor &tensor = it->second.tensor;
+      const tools::HostTensor &tensor = it->second;
       bool matches =
           tensor.dtype == info.dtype && tensor.dims.size() == info.rank + 1 &&
           std::equal(info.dims, info.dims + info.rank, tensor.dims.begin() + 1);
@@ -251,30 +256,29 @@ double secondsSince(std::chrono::steady_clock::time_point start) {
 }
 
 /// Per quantized unit, the error of the int8 model against the float one
-/// on the calibration samples, as a tab-separated table.
+/// on the calibration samples, as a tab-separated table. `floatModel` is
+/// the calibration model; `floatOutputs` its index of each unit's output.
 bool writeReport(const std::string &modelPath, const OnnxImportOptions &import,
-                 const QuantizeOptions &options, const onnx::ModelProto &input,
-                 const onnx::ModelProto &qdq, const QdqGraph &plan,
-                 const llvm::StringMap<Samples> &samples) {
-  std::vector<std::string> floatNames, quantizedNames;
-  for (const auto &unit : plan.units()) {
-    floatNames.push_back(unit.output);
+                 const QuantizeOptions &options, ObservedModel &floatModel,
+                 const std::vector<size_t> &floatOutputs,
+                 const onnx::ModelProto &input, const onnx::ModelProto &qdq,
+                 const QdqGraph &plan, const Samples &samples) {
+  std::vector<std::string> quantizedNames;
+  for (const auto &unit : plan.units())
     quantizedNames.push_back(plan.dequantizedName(unit.output));
-  }
-  ObservedModel floatModel, quantizedModel;
+  ObservedModel quantizedModel;
   int64_t count;
-  if (!floatModel.build(modelPath, import, input, floatNames) ||
-      !floatModel.bind(modelPath, samples, count) ||
-      !quantizedModel.build(modelPath, import, qdq, quantizedNames) ||
+  if (!quantizedModel.build(modelPath, import, qdq, quantizedNames) ||
       !quantizedModel.bind(modelPath, samples, count))
     return false;
-  std::vector<double> signal(floatNames.size()), noise(floatNames.size());
-  std::vector<size_t> values(floatNames.size());
+  size_t units = quantizedNames.size();
+  std::vector<double> signal(units), noise(units);
+  std::vector<size_t> values(units);
   for (int64_t s = 0; s < count; ++s) {
     if (!floatModel.run(modelPath, s) || !quantizedModel.run(modelPath, s))
       return false;
-    for (size_t i = 0; i < floatNames.size(); ++i) {
-      auto [x, n] = floatModel.observed(i);
+    for (size_t i = 0; i < units; ++i) {
+      auto [x, n] = floatModel.observed(floatOutputs[i]);
       auto [y, m] = quantizedModel.observed(i);
       for (size_t k = 0; k < std::min(n, m); ++k) {
         signal[i] += double(x[k]) * x[k];
@@ -338,24 +342,34 @@ bool quantizeModel(const std::string &modelPath,
     return fail(modelPath, "no node to quantize (Conv, Gemm, MatMul, Add, "
                            "pools and Concat are quantized)");
 
-  llvm::StringMap<Samples> samples;
+  Samples samples;
   for (const auto &[name, path] : options.calibration) {
     if (samples.count(name))
       return fail(modelPath, "--calibration names input '" + name + "' twice");
-    Samples &entry = samples[name];
-    if (!tools::readNpy(path, entry.tensor, error))
+    if (!tools::readNpy(path, samples[name], error))
       return fail(modelPath, "--calibration " + name + ": " + error);
   }
   if (samples.empty())
     return fail(modelPath, "--quantize int8 needs calibration samples: "
                            "--calibration INPUT=FILE.npy");
 
-  // Calibration: observe every tensor whose parameters are chosen here.
+  // Calibration: observe every tensor whose parameters are chosen here
+  // (graph inputs are their samples), and each unit's output for the
+  // report, which runs this model again beside the quantized one.
   std::vector<std::string> calibrated = plan.calibratedTensors();
   std::vector<std::string> observed;
-  for (const std::string &tensor : calibrated)
-    if (!plan.isGraphInput(tensor))
+  llvm::StringMap<size_t> observedIndex;
+  auto observeTensor = [&](const std::string &tensor) {
+    if (!plan.isGraphInput(tensor) &&
+        observedIndex.try_emplace(tensor, observed.size()).second)
       observed.push_back(tensor);
+  };
+  for (const std::string &tensor : calibrated)
+    observeTensor(tensor);
+  bool report = !options.reportPath.empty();
+  if (report)
+    for (const auto &unit : plan.units())
+      observeTensor(unit.output);
   ObservedModel calibration;
   int64_t count;
   if (!calibration.build(modelPath, import, model, observed) ||
@@ -363,7 +377,7 @@ bool quantizeModel(const std::string &modelPath,
     return false;
   for (const std::string &name : calibrated)
     if (plan.isGraphInput(name) &&
-        samples.find(name)->second.tensor.dtype != KILN_DTYPE_F32)
+        samples.find(name)->second.dtype != KILN_DTYPE_F32)
       return fail(modelPath, "graph input '" + name + "' is not float32");
   llvm::StringMap<TensorObserver> observers;
   auto observe = [&](bool histogram) {
@@ -371,34 +385,19 @@ bool quantizeModel(const std::string &modelPath,
       if (!calibration.run(modelPath, s))
         return false;
       for (const std::string &name : calibrated) {
-        std::pair<const float *, size_t> values;
-        if (plan.isGraphInput(name)) {
-          const Samples &input = samples.find(name)->second;
-          values = {reinterpret_cast<const float *>(input.tensor.data.data() +
-                                                    s * input.bytesPerSample),
-                    input.bytesPerSample / sizeof(float)};
-        } else {
-          values = calibration.observed(
-              std::find(observed.begin(), observed.end(), name) -
-              observed.begin());
-        }
+        auto [values, size] =
+            plan.isGraphInput(name)
+                ? sampleOf(samples.find(name)->second, s)
+                : calibration.observed(observedIndex.lookup(name));
         TensorObserver &observer = observers[name];
         if (histogram)
-          observer.observeHistogram(options.calibrator, values.first,
-                                    values.second);
+          observer.observeHistogram(options.calibrator, values, size);
         else
-          observer.observeRange(values.first, values.second);
+          observer.observeRange(values, size);
       }
     }
     return true;
   };
-  for (auto &entry : samples) {
-    Samples &input = entry.getValue();
-    input.bytesPerSample =
-        input.tensor.dims.empty() || input.tensor.dims[0] == 0
-            ? 0
-            : input.tensor.data.size() / input.tensor.dims[0];
-  }
   if (!observe(false) ||
       (TensorObserver::needsHistogram(options.calibrator) && !observe(true)))
     return false;
@@ -433,9 +432,14 @@ bool quantizeModel(const std::string &modelPath,
         : options.calibrator == Calibrator::Percentile ? "percentile"
                                                        : "entropy",
         (long long)count, secondsSince(started));
-  if (!options.reportPath.empty() &&
-      !writeReport(modelPath, import, options, model, qdq, plan, samples))
-    return false;
+  if (report) {
+    std::vector<size_t> unitOutputs;
+    for (const auto &unit : plan.units())
+      unitOutputs.push_back(observedIndex.lookup(unit.output));
+    if (!writeReport(modelPath, import, options, calibration, unitOutputs,
+                     model, qdq, plan, samples))
+      return false;
+  }
   return true;
 }
 
