@@ -13,6 +13,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dialects/kiln/IR/ConstantTensor.h"
+#include "passes/NchwcLayout.h"
 #include "passes/Passes.h"
 
 #include "mlir/IR/Builders.h"
@@ -31,7 +32,7 @@ namespace {
 
 constexpr int64_t kBlock = Conv2DNchwcOp::kChannelBlock;
 
-int64_t blocksOf(int64_t channels) { return (channels + kBlock - 1) / kBlock; }
+int64_t blocksOf(int64_t channels) { return nchwcBlocks(channels); }
 
 /// Filter [F, C, KH, KW] -> [F/16, C/16, KH, KW, 16 (c), 16 (f)], zero for
 /// the padding channels.
@@ -84,6 +85,32 @@ std::vector<float> packDepthwiseFilter(ArrayRef<float> filter, int64_t channels,
 Operation *soleUser(Value value) {
   return value.hasOneUse() ? *value.getUsers().begin() : nullptr;
 }
+
+} // namespace
+
+NchwcConvForm mlir::kiln::nchwcConvForm(ConvOp conv) {
+  auto inType = conv.getInput().getType();
+  if (inType.getRank() != 4)
+    return NchwcConvForm::None;
+  ArrayRef<int64_t> filterShape = conv.getFilter().getType().getShape();
+  int64_t channels = inType.getDimSize(1), features = filterShape[0];
+  bool depthwise =
+      conv.getGroup() == channels && features == channels && channels > 1;
+  if (conv.getGroup() != 1 && !depthwise)
+    return NchwcConvForm::None;
+  // An input of fewer than 16 channels (an image) is read plain instead of
+  // padded.
+  bool plainInput = !depthwise && channels < kBlock;
+  int64_t padded = blocksOf(features) * kBlock *
+                   (depthwise || plainInput ? 1 : blocksOf(channels) * kBlock);
+  if (2 * padded > 3 * features * (depthwise || plainInput ? 1 : channels))
+    return NchwcConvForm::None;
+  return depthwise    ? NchwcConvForm::Depthwise
+         : plainInput ? NchwcConvForm::PlainInput
+                      : NchwcConvForm::Blocked;
+}
+
+namespace {
 
 struct BlockConvolutionsPass
     : public mlir::kiln::impl::BlockConvolutionsBase<BlockConvolutionsPass> {
@@ -156,25 +183,15 @@ struct BlockConvolutionsPass
   void block(ConvOp conv) {
     auto inType = conv.getInput().getType();
     std::optional<ConstantTensor> bias = constantOf(conv.getBias());
-    if (inType.getRank() != 4 || !inType.getElementType().isF32() ||
+    NchwcConvForm form = nchwcConvForm(conv);
+    if (form == NchwcConvForm::None || !inType.getElementType().isF32() ||
         (conv.getBias() && !bias))
       return;
     ArrayRef<int64_t> filterShape = conv.getFilter().getType().getShape();
     int64_t channels = inType.getDimSize(1), features = filterShape[0];
     int64_t kh = filterShape[2], kw = filterShape[3];
-    bool depthwise =
-        conv.getGroup() == channels && features == channels && channels > 1;
-    if (conv.getGroup() != 1 && !depthwise)
-      return;
-    // Padding channels to whole blocks costs work; beyond half as much
-    // again the GEMM kernel is faster. An input of fewer than 16 channels
-    // (an image) is read plain instead of padded.
-    bool plainInput = !depthwise && channels < kBlock;
-    int64_t padded =
-        blocksOf(features) * kBlock *
-        (depthwise || plainInput ? 1 : blocksOf(channels) * kBlock);
-    if (2 * padded > 3 * features * (depthwise || plainInput ? 1 : channels))
-      return;
+    bool depthwise = form == NchwcConvForm::Depthwise;
+    bool plainInput = form == NchwcConvForm::PlainInput;
     // Copied last: a filter can be 100 MB and most refusals are cheaper.
     std::optional<std::vector<float>> filter = floatValues(conv.getFilter());
     if (!filter)

@@ -110,8 +110,9 @@ struct FormDispatchesPass
       for (StringRef name : covered)
         if (!llvm::is_contained(names, name))
           names.push_back(name);
-      if (!nodeFlops || !isa<ConvOp, Conv2DNchwcOp, ConvTransposeOp, MatMulOp,
-                             MatMulPackedOp, MatMulIntegerOp, GemmOp>(op))
+      if (!nodeFlops || !isa<ConvOp, Conv2DNchwcOp, QuantizedConv2DNchwcOp,
+                             ConvTransposeOp, MatMulOp, MatMulPackedOp,
+                             MatMulIntegerOp, GemmOp>(op))
         continue;
       for (StringRef name : covered)
         if (auto count = nodeFlops.getAs<IntegerAttr>(name))

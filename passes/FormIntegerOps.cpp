@@ -6,10 +6,14 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "passes/NchwcLayout.h"
 #include "passes/Passes.h"
 #include "passes/QuantizedTypes.h"
 
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+#include <cmath>
+#include <limits>
 
 using namespace mlir;
 using namespace mlir::kiln;
@@ -156,6 +160,223 @@ struct GemmOfQuantized : OpRewritePattern<GemmOp> {
   }
 };
 
+/// The stored integers and the parameters of a dequantized constant.
+struct QuantizedConstant {
+  ConstantTensor values;
+  SmallVector<double> scales;
+  SmallVector<int64_t> zeroPoints;
+  /// Per axis: the axis the parameters go along (-1 per tensor).
+  int64_t axis;
+
+  double real(int64_t i, int64_t channel) const {
+    size_t p = scales.size() == 1 ? 0 : channel;
+    return scales[p] * double(values.getInt(i) - zeroPoints[p]);
+  }
+};
+
+/// `quantized` (a value of a !quant.uniform type) when it is a constant's
+/// stored integers.
+std::optional<QuantizedConstant> quantizedConstant(Value quantized) {
+  auto cast = quantized ? quantized.getDefiningOp<StorageCastOp>() : nullptr;
+  if (!cast)
+    return std::nullopt;
+  std::optional<ConstantTensor> values = constantOf(cast.getInput());
+  if (!values)
+    return std::nullopt;
+  quant::QuantizedType type = uniformElementOf(quantized.getType());
+  auto perAxis = dyn_cast<quant::UniformQuantizedPerAxisType>(type);
+  auto [scales, zeroPoints] = parameters(type);
+  return QuantizedConstant{std::move(*values), std::move(scales),
+                           std::move(zeroPoints),
+                           perAxis ? perAxis.getQuantizedDimension() : -1};
+}
+
+/// The value's only user, when it has exactly one.
+Operation *soleUser(Value value) {
+  return value.hasOneUse() ? *value.getUsers().begin() : nullptr;
+}
+
+/// quantize(act(conv(dequantize(x), dequantize(W), bias))) with x uint8
+/// per tensor, W a constant int8 with zero point 0 (per output channel or
+/// per tensor), the bias a constant (float, or int32 dequantized), act an
+/// optional relu or clip and the quantize optional (uint8 per tensor) ->
+/// kiln.quantized_conv2d_nchwc, when the float convolution would run on
+/// NCHWc data (blocked input or depthwise): the product in i32 over the
+/// stored bytes, then one multiply-add per output channel, the activation
+/// and the requantization in the kernel's epilogue. The filter is packed
+/// and summed at compile time; the scale and bias fold the output's scale
+/// in, so that the epilogue rounds what it computed.
+struct ConvOfQuantized : OpRewritePattern<ConvOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ConvOp conv,
+                                PatternRewriter &rewriter) const override {
+    NchwcConvForm form = nchwcConvForm(conv);
+    if (form != NchwcConvForm::Blocked && form != NchwcConvForm::Depthwise)
+      return failure();
+    bool depthwise = form == NchwcConvForm::Depthwise;
+    Value x = dequantizedInt8(conv.getInput());
+    auto xType = x ? perTensorElementOf(x.getType()) : nullptr;
+    if (!xType || xType.isSigned())
+      return failure();
+    std::optional<QuantizedConstant> weights =
+        quantizedConstant(dequantizedInt8(conv.getFilter()));
+    if (!weights ||
+        !uniformElementOf(conv.getFilter()
+                              .getDefiningOp<DequantizeOp>()
+                              .getInput()
+                              .getType())
+             .isSigned() ||
+        weights->axis > 0 ||
+        llvm::any_of(weights->zeroPoints, [](int64_t z) { return z != 0; }))
+      return failure();
+    ArrayRef<int64_t> filterShape = conv.getFilter().getType().getShape();
+    int64_t features = filterShape[0], perGroup = filterShape[1];
+    int64_t kh = filterShape[2], kw = filterShape[3];
+    int64_t channels = conv.getInput().getType().getDimSize(1);
+
+    // The bias, as reals.
+    std::vector<double> bias(features, 0.0);
+    if (Value b = conv.getBias()) {
+      if (auto dequantize = b.getDefiningOp<DequantizeOp>()) {
+        std::optional<QuantizedConstant> q =
+            quantizedConstant(dequantize.getInput());
+        if (!q || q->values.size() != features)
+          return failure();
+        for (int64_t f = 0; f < features; ++f)
+          bias[f] = q->real(f, f);
+      } else if (std::optional<ConstantTensor> c = constantOf(b)) {
+        if (c->size() != features)
+          return failure();
+        for (int64_t f = 0; f < features; ++f)
+          bias[f] = c->getFloat(f);
+      } else {
+        return failure();
+      }
+    }
+
+    // The epilogue: [relu | clip], [quantize to uint8 per tensor].
+    SmallVector<Operation *> chain = {conv};
+    StringRef activation = "none";
+    double low = -std::numeric_limits<double>::infinity(),
+           high = std::numeric_limits<double>::infinity();
+    Operation *user = soleUser(conv.getResult());
+    if (isa_and_nonnull<ReluOp>(user)) {
+      activation = "relu", chain.push_back(user);
+    } else if (auto clip = dyn_cast_or_null<ClipOp>(user)) {
+      if (clip.getMin())
+        low = clip.getMin()->convertToDouble();
+      if (clip.getMax())
+        high = clip.getMax()->convertToDouble();
+      activation = "clip", chain.push_back(clip);
+    }
+    quant::UniformQuantizedType yType;
+    auto quantize =
+        dyn_cast_or_null<QuantizeOp>(soleUser(chain.back()->getResult(0)));
+    if (quantize) {
+      yType = perTensorElementOf(quantize.getType());
+      if (yType && yType.getStorageTypeIntegralWidth() == 8 &&
+          !yType.isSigned())
+        chain.push_back(quantize);
+      else
+        yType = nullptr;
+    }
+    // A float result keeps its padding channels zero (see kiln.to_nchwc):
+    // a clip that moves 0 stays a separate op when there are any.
+    constexpr int64_t block = Conv2DNchwcOp::kChannelBlock;
+    if (!yType && activation == "clip" && !(low <= 0 && high >= 0) &&
+        features % block != 0) {
+      activation = "none";
+      chain.pop_back();
+    }
+
+    // Packed filter, sums, scale and bias, per 16-channel block.
+    int64_t fbs = nchwcBlocks(features), cbs = nchwcBlocks(channels);
+    int64_t padded = fbs * block;
+    std::vector<int8_t> packed(depthwise ? fbs * kh * kw * block
+                                         : fbs * cbs * kh * kw * block * block,
+                               0);
+    std::vector<int32_t> sums(padded, 0);
+    for (int64_t f = 0; f < features; ++f)
+      for (int64_t c = 0; c < perGroup; ++c)
+        for (int64_t y = 0; y < kh; ++y)
+          for (int64_t x = 0; x < kw; ++x) {
+            int64_t value =
+                weights->values.getInt(((f * perGroup + c) * kh + y) * kw + x);
+            sums[f] += value;
+            int64_t at =
+                depthwise
+                    ? ((f / block * kh + y) * kw + x) * block + f % block
+                    : (((((f / block * cbs + c / block) * kh + y) * kw + x) *
+                            4 +
+                        c % block / 4) *
+                           block +
+                       f % block) *
+                              4 +
+                          c % 4;
+            packed[at] = static_cast<int8_t>(value);
+          }
+    double outScale = yType ? yType.getScale() : 1.0;
+    std::vector<float> scale(padded, 0.0f), blockedBias(padded, 0.0f);
+    for (int64_t f = 0; f < features; ++f) {
+      double w = weights->scales[weights->scales.size() == 1 ? 0 : f];
+      scale[f] = static_cast<float>(xType.getScale() * w / outScale);
+      blockedBias[f] = static_cast<float>(bias[f] / outScale);
+    }
+
+    Location loc = rewriter.getFusedLoc(
+        llvm::map_to_vector(chain, [](Operation *op) { return op->getLoc(); }));
+    MLIRContext *context = rewriter.getContext();
+    Value input = rewriter.create<ToNchwcOp>(loc, storageOf(rewriter, loc, x));
+    SmallVector<int64_t> packedShape =
+        depthwise ? SmallVector<int64_t>{fbs, kh, kw, block}
+                  : SmallVector<int64_t>{fbs, cbs, kh, kw, 4, block, 4};
+    auto i8 = rewriter.getI8Type(), i32 = rewriter.getI32Type();
+    Value filter = rewriter.create<ConstantOp>(
+        conv.getFilter().getLoc(),
+        DenseElementsAttr::get(RankedTensorType::get(packedShape, i8),
+                               ArrayRef<int8_t>(packed)));
+    Value filterSums = rewriter.create<ConstantOp>(
+        loc, DenseElementsAttr::get(RankedTensorType::get({fbs, block}, i32),
+                                    ArrayRef<int32_t>(sums)));
+    Value scaleValue = rewriter.create<ConstantOp>(
+        loc, floatAttr({fbs, block}, scale, context));
+    Value biasValue =
+        conv.getBias()
+            ? rewriter
+                  .create<ConstantOp>(
+                      loc, floatAttr({fbs, block}, blockedBias, context))
+                  .getResult()
+            : Value();
+    auto resultType =
+        cast<RankedTensorType>(chain.back()->getResult(0).getType());
+    Type element =
+        yType ? Type(storageIntegerType(yType)) : Type(rewriter.getF32Type());
+    ArrayRef<int64_t> outShape = conv.getType().getShape();
+    auto blockedType = RankedTensorType::get(
+        {outShape[0], fbs, outShape[2], outShape[3], block}, element);
+    auto bound = [&](double v) {
+      return activation == "clip" ? rewriter.getF64FloatAttr(v / outScale)
+                                  : FloatAttr();
+    };
+    Value blocked = rewriter.create<QuantizedConv2DNchwcOp>(
+        loc, blockedType, input, filter, filterSums, scaleValue, biasValue,
+        conv.getStridesAttr(), conv.getPadsAttr(), conv.getDilationsAttr(),
+        depthwise ? rewriter.getUnitAttr() : UnitAttr(),
+        rewriter.getI64IntegerAttr(xType.getZeroPoint()),
+        yType ? rewriter.getI64IntegerAttr(yType.getZeroPoint())
+              : IntegerAttr(),
+        rewriter.getStringAttr(activation), bound(low), bound(high));
+    Value result = rewriter.create<FromNchwcOp>(
+        loc, withElementType(conv.getType(), element), blocked);
+    if (yType)
+      result = rewriter.create<StorageCastOp>(loc, resultType, result);
+    rewriter.replaceAllUsesWith(chain.back()->getResult(0), result);
+    for (Operation *op : llvm::reverse(chain))
+      rewriter.eraseOp(op);
+    return success();
+  }
+};
+
 /// dequantize -> (an op that only moves or selects values) -> quantize
 /// with the same per-tensor parameters: the op runs on the stored integers.
 template <typename MovementOp>
@@ -194,9 +415,9 @@ struct FormIntegerOpsPass
     : mlir::kiln::impl::FormIntegerOpsBase<FormIntegerOpsPass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<MatMulOfQuantized, GemmOfQuantized, MoveQuantized<ReshapeOp>,
-                 MoveQuantized<TransposeOp>, MoveQuantized<MaxPoolOp>>(
-        &getContext());
+    patterns.add<MatMulOfQuantized, GemmOfQuantized, ConvOfQuantized,
+                 MoveQuantized<ReshapeOp>, MoveQuantized<TransposeOp>,
+                 MoveQuantized<MaxPoolOp>>(&getContext());
     if (failed(
             applyPatternsAndFoldGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();

@@ -182,6 +182,18 @@ bool Compiler::run() {
     return false;
   if (stopsAfter(Phase::Quantize))
     return printIR(*module), true;
+  if (options.targets.empty()) {
+    for (const char *name : {"x86_64-avx2", "x86_64-avx512"})
+      targets.push_back(mlir::kiln::cpu::findCpuTarget(name));
+    bool int8 = false;
+    module->walk([&](Operation *op) {
+      int8 |=
+          isa<mlir::kiln::QuantizedConv2DNchwcOp, mlir::kiln::MatMulIntegerOp>(
+              op);
+    });
+    if (int8)
+      targets.push_back(mlir::kiln::cpu::findCpuTarget("x86_64-avx512-vnni"));
+  }
 
   // Kernel layouts (blocked convolutions with their epilogues, packed
   // matrices) are chosen once every weight is a constant, then ops are

@@ -460,6 +460,50 @@ def Kiln_Conv2DNchwcOp : Kiln_Op<"conv2d_nchwc",
   }];
 }
 
+def Kiln_QuantizedConv2DNchwcOp : Kiln_Op<"quantized_conv2d_nchwc",
+    [Pure]> {
+  let summary = "8-bit 2-D convolution on channel-blocked data, requantized";
+  let description = [{
+    The integer form of `kiln.conv2d_nchwc`, which `kiln-form-integer-ops`
+    builds from a QDQ convolution. `input` is ui8 [N, C/16, H, W, 16] with
+    zero point `input_zero_point`; `filter` is i8 with zero point 0,
+    [F/16, C/16, KH, KW, 4, 16, 4] indexed (output block, input block, y, x,
+    input channel / 4, output channel, input channel % 4): the four input
+    channels a 32-bit lane of a dot-product instruction (vpdpbusd, sdot)
+    sums sit side by side. With `depthwise` the filter is [C/16, KH, KW, 16].
+    `filter_sums` (i32 [F/16, 16]) holds each output channel's sum of
+    weights, `scale` and the optional `bias` (f32 [F/16, 16]) the epilogue's
+    per-channel factors. Each output is
+
+      acc = sum (input - input_zero_point) * filter      (exact, in i32)
+      v   = activation(acc * scale + bias)
+
+    with pads that read the zero point (adding nothing). A ui8 result holds
+    clamp(roundeven(v) + output_zero_point, 0, 255); an f32 result holds v.
+    The filter sums let a kernel accumulate over the raw bytes and subtract
+    `input_zero_point * filter_sums` once per output (or, reading bytes as
+    int8, `(input_zero_point - 128) * filter_sums`). Padding channels have
+    zero weights, sums, scale and bias: nothing reads the padding channels
+    of the input, and the result's are act(0) (quantized).
+  }];
+  let arguments = (ins Kiln_Tensor:$input, Kiln_Tensor:$filter,
+                       Kiln_Tensor:$filter_sums, Kiln_Tensor:$scale,
+                       Optional<Kiln_Tensor>:$bias,
+                       DenseI64ArrayAttr:$strides, DenseI64ArrayAttr:$pads,
+                       DenseI64ArrayAttr:$dilations, UnitAttr:$depthwise,
+                       I64Attr:$input_zero_point,
+                       OptionalAttr<I64Attr>:$output_zero_point,
+                       DefaultValuedStrAttr<StrAttr, "none">:$activation,
+                       OptionalAttr<F64Attr>:$clip_min,
+                       OptionalAttr<F64Attr>:$clip_max);
+  let results = (outs Kiln_Tensor:$output);
+  let assemblyFormat = [{
+    $input `,` $filter `,` $filter_sums `,` $scale (`bias` $bias^)? attr-dict
+    `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
 def Kiln_ConvTransposeOp : Kiln_Op<"conv_transpose",
     [Pure, InferTypeOpAdaptor]> {
   let summary = "N-d transposed convolution, NCHW data, CFHW filter";

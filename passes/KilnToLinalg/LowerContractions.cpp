@@ -479,6 +479,103 @@ Value buildConv(OpBuilder &b, Location loc, Value input, Value filter,
   return reshapeTensor(b, loc, result, resultType);
 }
 
+/// The reduction of one output (n, fb, oy, ox, f) of an NCHWc convolution,
+/// built in loops inside a generic's body: over (cb, y, x, c), innermost
+/// last, or (y, x) when depthwise (input channel = output channel); a
+/// plain input ([N, C, H, W]) is one block of C channels. `bounds` are the
+/// loops' trip counts. Each step calls `accumulate` with the carried value,
+/// the input element (its index clamped into the image), whether the window
+/// position is inside the image, and the loop variables.
+struct NchwcStep {
+  Value carried, element, inside;
+  Value cb, y, x, c, fb, f;
+};
+Value nchwcReduction(
+    OpBuilder &b, Location l, Value input, ArrayRef<int64_t> bounds,
+    bool depthwise, ArrayRef<int64_t> strides, ArrayRef<int64_t> pads,
+    ArrayRef<int64_t> dilations, Value init,
+    function_ref<Value(OpBuilder &, Location, const NchwcStep &)> accumulate) {
+  ArrayRef<int64_t> inShape = tensorType(input).getShape();
+  int64_t height = inShape[2], width = inShape[3];
+  bool plain = inShape.size() == 4;
+  auto index = [&](OpBuilder &ib, int64_t v) {
+    return ib.create<arith::ConstantIndexOp>(l, v).getResult();
+  };
+  Value n = b.create<linalg::IndexOp>(l, 0);
+  Value fb = b.create<linalg::IndexOp>(l, 1);
+  Value oy = b.create<linalg::IndexOp>(l, 2);
+  Value ox = b.create<linalg::IndexOp>(l, 3);
+  Value f = b.create<linalg::IndexOp>(l, 4);
+  SmallVector<Value> ivs;
+  std::function<Value(OpBuilder &, unsigned, Value)> loop =
+      [&](OpBuilder &lb, unsigned depth, Value carried) -> Value {
+    if (depth == bounds.size()) {
+      Value cb = depthwise ? fb : ivs[0], y = ivs[depthwise ? 0 : 1],
+            x = ivs[depthwise ? 1 : 2], c = depthwise ? f : ivs[3];
+      auto position = [&](Value o, Value k, int64_t i) {
+        Value scaled = lb.create<arith::MulIOp>(l, o, index(lb, strides[i]));
+        Value offset = lb.create<arith::MulIOp>(l, k, index(lb, dilations[i]));
+        Value sum = lb.create<arith::AddIOp>(l, scaled, offset);
+        return lb.create<arith::SubIOp>(l, sum, index(lb, pads[i])).getResult();
+      };
+      Value iy = position(oy, y, 0), ix = position(ox, x, 1);
+      auto inside = [&](Value v, int64_t size) {
+        Value above = lb.create<arith::CmpIOp>(l, arith::CmpIPredicate::sge, v,
+                                               index(lb, 0));
+        Value below = lb.create<arith::CmpIOp>(l, arith::CmpIPredicate::slt, v,
+                                               index(lb, size));
+        return lb.create<arith::AndIOp>(l, above, below).getResult();
+      };
+      Value in =
+          lb.create<arith::AndIOp>(l, inside(iy, height), inside(ix, width));
+      Value cy = lb.create<arith::SelectOp>(l, in, iy, index(lb, 0));
+      Value cx = lb.create<arith::SelectOp>(l, in, ix, index(lb, 0));
+      Value v =
+          plain
+              ? lb.create<tensor::ExtractOp>(l, input, ValueRange{n, c, cy, cx})
+              : lb.create<tensor::ExtractOp>(l, input,
+                                             ValueRange{n, cb, cy, cx, c});
+      return accumulate(lb, l, NchwcStep{carried, v, in, cb, y, x, c, fb, f});
+    }
+    auto forOp = lb.create<scf::ForOp>(
+        l, index(lb, 0), index(lb, bounds[depth]), index(lb, 1),
+        ValueRange{carried},
+        [&](OpBuilder &inner, Location il, Value iv, ValueRange iters) {
+          ivs.push_back(iv);
+          Value next = loop(inner, depth + 1, iters[0]);
+          ivs.pop_back();
+          inner.create<scf::YieldOp>(il, next);
+        });
+    return forOp.getResult(0);
+  };
+  return loop(b, 0, init);
+}
+
+/// v = activation(v) for the NCHWc convolutions' epilogues.
+Value applyActivation(OpBuilder &b, Location l, Value v, StringRef activation,
+                      double low, double high) {
+  Type f32 = v.getType();
+  if (activation == "relu")
+    v = b.create<arith::MaximumFOp>(l, v, scalarConstant(b, l, f32, 0));
+  if (activation == "clip") {
+    v = b.create<arith::MaximumFOp>(l, v, scalarConstant(b, l, f32, low));
+    v = b.create<arith::MinimumFOp>(l, v, scalarConstant(b, l, f32, high));
+  }
+  return v;
+}
+
+/// The microkernel tag's attributes of an NCHWc convolution generic.
+void tagNchwcGeneric(OpBuilder &b, linalg::GenericOp generic, StringRef kind,
+                     DenseI64ArrayAttr strides, DenseI64ArrayAttr pads,
+                     DenseI64ArrayAttr dilations,
+                     ArrayRef<NamedAttribute> epilogue) {
+  generic->setAttr(kMicrokernelAttr, b.getStringAttr(kind));
+  generic->setAttr(kMicrokernelStridesAttr, strides);
+  generic->setAttr(kMicrokernelDilationsAttr, dilations);
+  generic->setAttr(kMicrokernelPadsAttr, pads);
+  generic->setAttr(kMicrokernelEpilogueAttr, b.getDictionaryAttr(epilogue));
+}
+
 /// kiln.conv2d_nchwc as one all-parallel generic over the output. Its body
 /// computes the whole reduction in loops (reading the input, zero outside
 /// the image, and the filter with tensor.extract) and applies bias, residual
@@ -496,12 +593,7 @@ struct Conv2DNchwcLowering : public OpConversionPattern<Conv2DNchwcOp> {
     MLIRContext *context = op.getContext();
     auto type = tensorType(op.getResult());
     Value input = adaptor.getInput(), filter = adaptor.getFilter();
-    ArrayRef<int64_t> inShape = tensorType(input).getShape();
     ArrayRef<int64_t> filterShape = tensorType(filter).getShape();
-    // H and W of the input (plain [N, C, H, W] or blocked [N, C/16, H, W, 16]).
-    int64_t height = inShape[2], width = inShape[3];
-    ArrayRef<int64_t> strides = op.getStrides(), pads = op.getPads(),
-                      dilations = op.getDilations();
     Type f32 = type.getElementType();
 
     auto d = [&](unsigned i) { return getAffineDimExpr(i, context); };
@@ -519,85 +611,151 @@ struct Conv2DNchwcLowering : public OpConversionPattern<Conv2DNchwcOp> {
     maps.push_back(identity);
     bool hasBias = adaptor.getBias() != nullptr;
     bool hasResidual = adaptor.getResidual() != nullptr;
+    bool depthwise = op.getDepthwise();
     StringRef activation = op.getActivation();
     double low = op.getClipMin() ? op.getClipMin()->convertToDouble() : 0.0;
     double high = op.getClipMax() ? op.getClipMax()->convertToDouble() : 0.0;
 
     auto body = [&](OpBuilder &b, Location l, ValueRange args) {
-      auto index = [&](int64_t v) {
-        return b.create<arith::ConstantIndexOp>(l, v).getResult();
-      };
-      Value n = b.create<linalg::IndexOp>(l, 0);
-      Value fb = b.create<linalg::IndexOp>(l, 1);
-      Value oy = b.create<linalg::IndexOp>(l, 2);
-      Value ox = b.create<linalg::IndexOp>(l, 3);
-      Value f = b.create<linalg::IndexOp>(l, 4);
-      // Loops cb, y, x, c, innermost last, accumulating in one scalar;
-      // depthwise, only y and x (input channel = output channel).
-      // A plain input ([N, C, H, W]) is one block of C channels.
-      bool depthwise = op.getDepthwise(), plain = inShape.size() == 4;
       SmallVector<int64_t> bounds =
           depthwise ? SmallVector<int64_t>{filterShape[1], filterShape[2]}
                     : SmallVector<int64_t>{filterShape[1], filterShape[2],
                                            filterShape[3], filterShape[4]};
-      SmallVector<Value> ivs;
-      Value acc = scalarConstant(b, l, f32, 0);
-      std::function<Value(OpBuilder &, unsigned, Value)> loop =
-          [&](OpBuilder &lb, unsigned depth, Value carried) -> Value {
-        if (depth == bounds.size()) {
-          Value cb = depthwise ? fb : ivs[0], y = ivs[depthwise ? 0 : 1],
-                x = ivs[depthwise ? 1 : 2], c = depthwise ? f : ivs[3];
-          auto position = [&](Value o, Value k, int64_t i) {
-            Value scaled = lb.create<arith::MulIOp>(l, o, index(strides[i]));
-            Value offset = lb.create<arith::MulIOp>(l, k, index(dilations[i]));
-            Value sum = lb.create<arith::AddIOp>(l, scaled, offset);
-            return lb.create<arith::SubIOp>(l, sum, index(pads[i])).getResult();
-          };
-          Value iy = position(oy, y, 0), ix = position(ox, x, 1);
-          auto inside = [&](Value v, int64_t size) {
-            Value above = lb.create<arith::CmpIOp>(l, arith::CmpIPredicate::sge,
-                                                   v, index(0));
-            Value below = lb.create<arith::CmpIOp>(l, arith::CmpIPredicate::slt,
-                                                   v, index(size));
-            return lb.create<arith::AndIOp>(l, above, below).getResult();
-          };
-          Value in = lb.create<arith::AndIOp>(l, inside(iy, height),
-                                              inside(ix, width));
-          Value cy = lb.create<arith::SelectOp>(l, in, iy, index(0));
-          Value cx = lb.create<arith::SelectOp>(l, in, ix, index(0));
-          Value v = plain ? lb.create<tensor::ExtractOp>(
-                                l, input, ValueRange{n, c, cy, cx})
+      Value v = nchwcReduction(
+          b, l, input, bounds, depthwise, op.getStrides(), op.getPads(),
+          op.getDilations(), scalarConstant(b, l, f32, 0),
+          [&](OpBuilder &lb, Location ll, const NchwcStep &step) {
+            Value x = lb.create<arith::SelectOp>(
+                ll, step.inside, step.element, scalarConstant(lb, ll, f32, 0));
+            Value w = depthwise
+                          ? lb.create<tensor::ExtractOp>(
+                                ll, filter,
+                                ValueRange{step.fb, step.y, step.x, step.f})
                           : lb.create<tensor::ExtractOp>(
-                                l, input, ValueRange{n, cb, cy, cx, c});
-          v = lb.create<arith::SelectOp>(l, in, v,
-                                         scalarConstant(lb, l, f32, 0));
-          Value w = depthwise ? lb.create<tensor::ExtractOp>(
-                                    l, filter, ValueRange{fb, y, x, f})
-                              : lb.create<tensor::ExtractOp>(
-                                    l, filter, ValueRange{fb, cb, y, x, c, f});
-          return multiplyAdd(lb, l, carried, v, w);
-        }
-        auto forOp = lb.create<scf::ForOp>(
-            l, index(0), index(bounds[depth]), index(1), ValueRange{carried},
-            [&](OpBuilder &inner, Location il, Value iv, ValueRange iters) {
-              ivs.push_back(iv);
-              Value next = loop(inner, depth + 1, iters[0]);
-              ivs.pop_back();
-              inner.create<scf::YieldOp>(il, next);
-            });
-        return forOp.getResult(0);
-      };
-      Value v = loop(b, 0, acc);
+                                ll, filter,
+                                ValueRange{step.fb, step.cb, step.y, step.x,
+                                           step.c, step.f});
+            return multiplyAdd(lb, ll, step.carried, x, w);
+          });
       unsigned next = 0;
       if (hasBias)
         v = b.create<arith::AddFOp>(l, v, args[next++]);
       if (hasResidual)
         v = b.create<arith::AddFOp>(l, v, args[next++]);
-      if (activation == "relu")
+      b.create<linalg::YieldOp>(
+          l, applyActivation(b, l, v, activation, low, high));
+    };
+    auto generic = rewriter.create<linalg::GenericOp>(
+        loc, type, inputs, emptyTensor(rewriter, loc, type), maps,
+        SmallVector<utils::IteratorType>(5, utils::IteratorType::parallel),
+        body);
+    // Which optional operands are there, and the epilogue.
+    tagNchwcGeneric(
+        rewriter, generic, "conv2d_nchwc", op.getStridesAttr(),
+        op.getPadsAttr(), op.getDilationsAttr(),
+        {
+            rewriter.getNamedAttr("bias", rewriter.getBoolAttr(hasBias)),
+            rewriter.getNamedAttr("residual",
+                                  rewriter.getBoolAttr(hasResidual)),
+            rewriter.getNamedAttr("depthwise", rewriter.getBoolAttr(depthwise)),
+            rewriter.getNamedAttr("activation",
+                                  rewriter.getStringAttr(activation)),
+            rewriter.getNamedAttr("min", rewriter.getF32FloatAttr(low)),
+            rewriter.getNamedAttr("max", rewriter.getF32FloatAttr(high)),
+        });
+    rewriter.replaceOp(op, generic.getResult(0));
+    return success();
+  }
+};
+
+/// kiln.quantized_conv2d_nchwc the same way: inputs filter sums, scale and
+/// [bias], read per output channel. The body computes sum (x - zx) * w in
+/// i32 (the padding reads zx) rearranged the way the kernels do, centred
+/// bytes summed first and one correction per output:
+///   sum (x - 256) * w + (256 - zx) * sums[f],
+/// whose correction is never zero, so that the generic keeps the filter
+/// sums the kernels need (a zero point of 0 would fold `zx * sums` away,
+/// and the operand with it). Then the float epilogue and, for a ui8 result,
+/// the rounding to the output's zero point.
+struct QuantizedConv2DNchwcLowering
+    : public OpConversionPattern<QuantizedConv2DNchwcOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(QuantizedConv2DNchwcOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *context = op.getContext();
+    auto type = signless(op.getType());
+    Value input = adaptor.getInput(), filter = adaptor.getFilter();
+    ArrayRef<int64_t> filterShape = tensorType(filter).getShape();
+    Type f32 = rewriter.getF32Type(), i32 = rewriter.getI32Type();
+    auto d = [&](unsigned i) { return getAffineDimExpr(i, context); };
+    AffineMap perChannel = AffineMap::get(5, 0, {d(1), d(4)}, context);
+    SmallVector<Value> inputs = {adaptor.getFilterSums(), adaptor.getScale()};
+    if (adaptor.getBias())
+      inputs.push_back(adaptor.getBias());
+    SmallVector<AffineMap> maps(inputs.size(), perChannel);
+    maps.push_back(AffineMap::getMultiDimIdentityMap(5, context));
+    bool depthwise = op.getDepthwise();
+    bool quantized = op.getOutputZeroPoint().has_value();
+    int64_t zx = op.getInputZeroPoint();
+    StringRef activation = op.getActivation();
+    double low = op.getClipMin() ? op.getClipMin()->convertToDouble() : 0.0;
+    double high = op.getClipMax() ? op.getClipMax()->convertToDouble() : 0.0;
+
+    auto body = [&](OpBuilder &b, Location l, ValueRange args) {
+      auto i32Constant = [&](OpBuilder &cb, Location cl, int64_t v) {
+        return cb.create<arith::ConstantIntOp>(cl, v, 32).getResult();
+      };
+      auto index = [&](OpBuilder &ib, int64_t v) {
+        return ib.create<arith::ConstantIndexOp>(l, v).getResult();
+      };
+      // Filter [F/16, C/16, KH, KW, 4, 16, 4]: loops over its blocks,
+      // window and 16 channels.
+      SmallVector<int64_t> bounds =
+          depthwise ? SmallVector<int64_t>{filterShape[1], filterShape[2]}
+                    : SmallVector<int64_t>{filterShape[1], filterShape[2],
+                                           filterShape[3], 16};
+      Value sum = nchwcReduction(
+          b, l, input, bounds, depthwise, op.getStrides(), op.getPads(),
+          op.getDilations(), i32Constant(b, l, 0),
+          [&](OpBuilder &lb, Location ll, const NchwcStep &step) {
+            Value x = lb.create<arith::ExtUIOp>(ll, i32, step.element);
+            x = lb.create<arith::SelectOp>(ll, step.inside, x,
+                                           i32Constant(lb, ll, zx));
+            x = lb.create<arith::SubIOp>(ll, x, i32Constant(lb, ll, 256));
+            Value w;
+            if (depthwise) {
+              w = lb.create<tensor::ExtractOp>(
+                  ll, filter, ValueRange{step.fb, step.y, step.x, step.f});
+            } else {
+              Value group = lb.create<arith::DivUIOp>(ll, step.c, index(lb, 4));
+              Value lane = lb.create<arith::RemUIOp>(ll, step.c, index(lb, 4));
+              w = lb.create<tensor::ExtractOp>(ll, filter,
+                                               ValueRange{step.fb, step.cb,
+                                                          step.y, step.x, group,
+                                                          step.f, lane});
+            }
+            w = lb.create<arith::ExtSIOp>(ll, i32, w);
+            Value product = lb.create<arith::MulIOp>(ll, x, w);
+            return lb.create<arith::AddIOp>(ll, step.carried, product)
+                .getResult();
+          });
+      Value correction =
+          b.create<arith::MulIOp>(l, args[0], i32Constant(b, l, 256 - zx));
+      sum = b.create<arith::AddIOp>(l, sum, correction);
+      Value v = b.create<arith::SIToFPOp>(l, f32, sum);
+      v = b.create<arith::MulFOp>(l, v, args[1]);
+      if (adaptor.getBias())
+        v = b.create<arith::AddFOp>(l, v, args[2]);
+      v = applyActivation(b, l, v, activation, low, high);
+      if (quantized) {
+        v = b.create<math::RoundEvenOp>(l, v);
+        v = b.create<arith::AddFOp>(
+            l, v, scalarConstant(b, l, f32, *op.getOutputZeroPoint()));
         v = b.create<arith::MaximumFOp>(l, v, scalarConstant(b, l, f32, 0));
-      if (activation == "clip") {
-        v = b.create<arith::MaximumFOp>(l, v, scalarConstant(b, l, f32, low));
-        v = b.create<arith::MinimumFOp>(l, v, scalarConstant(b, l, f32, high));
+        v = b.create<arith::MinimumFOp>(l, v, scalarConstant(b, l, f32, 255));
+        v = b.create<arith::FPToUIOp>(l, type.getElementType(), v);
       }
       b.create<linalg::YieldOp>(l, v);
     };
@@ -605,24 +763,24 @@ struct Conv2DNchwcLowering : public OpConversionPattern<Conv2DNchwcOp> {
         loc, type, inputs, emptyTensor(rewriter, loc, type), maps,
         SmallVector<utils::IteratorType>(5, utils::IteratorType::parallel),
         body);
-    generic->setAttr(kMicrokernelAttr, rewriter.getStringAttr("conv2d_nchwc"));
-    generic->setAttr(kMicrokernelStridesAttr, op.getStridesAttr());
-    generic->setAttr(kMicrokernelDilationsAttr, op.getDilationsAttr());
-    generic->setAttr(kMicrokernelPadsAttr, op.getPadsAttr());
-    // Which optional operands are there, and the epilogue.
-    generic->setAttr(
-        kMicrokernelEpilogueAttr,
-        rewriter.getDictionaryAttr({
-            rewriter.getNamedAttr("bias", rewriter.getBoolAttr(hasBias)),
-            rewriter.getNamedAttr("residual",
-                                  rewriter.getBoolAttr(hasResidual)),
-            rewriter.getNamedAttr("depthwise",
-                                  rewriter.getBoolAttr(op.getDepthwise())),
+    tagNchwcGeneric(
+        rewriter, generic, "quantized_conv2d_nchwc", op.getStridesAttr(),
+        op.getPadsAttr(), op.getDilationsAttr(),
+        {
+            rewriter.getNamedAttr(
+                "bias", rewriter.getBoolAttr(adaptor.getBias() != nullptr)),
+            rewriter.getNamedAttr("depthwise", rewriter.getBoolAttr(depthwise)),
             rewriter.getNamedAttr("activation",
                                   rewriter.getStringAttr(activation)),
             rewriter.getNamedAttr("min", rewriter.getF32FloatAttr(low)),
             rewriter.getNamedAttr("max", rewriter.getF32FloatAttr(high)),
-        }));
+            rewriter.getNamedAttr("input_zero_point",
+                                  rewriter.getI64IntegerAttr(zx)),
+            rewriter.getNamedAttr(
+                "output_zero_point",
+                rewriter.getI64IntegerAttr(quantized ? *op.getOutputZeroPoint()
+                                                     : -1)),
+        });
     rewriter.replaceOp(op, generic.getResult(0));
     return success();
   }
@@ -742,7 +900,8 @@ struct ConvTransposeLowering : public OpConversionPattern<ConvTransposeOp> {
 void populateContractionPatterns(RewritePatternSet &patterns) {
   patterns.add<MatMulLowering, MatMulPackedLowering, MatMulIntegerLowering,
                GemmLowering, ConvLowering, Conv2DNchwcLowering,
-               ConvTransposeLowering>(patterns.getContext());
+               QuantizedConv2DNchwcLowering, ConvTransposeLowering>(
+      patterns.getContext());
 }
 
 } // namespace mlir::kiln::lowering

@@ -388,7 +388,7 @@ struct InspectOptions {
 /// kiln_target_name for a raw section field (which may hold a target a newer
 /// bundle version added: no kiln_target enumerator may be made from it).
 const char *targetNameOf(uint32_t target) {
-  return target <= KILN_TARGET_X86_64_AVX512
+  return target <= KILN_TARGET_X86_64_AVX512_VNNI
              ? kiln_target_name(static_cast<kiln_target>(target))
              : "unknown";
 }

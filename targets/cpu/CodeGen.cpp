@@ -66,6 +66,14 @@ llvm::ArrayRef<CpuTarget> cpuTargets() {
        "+avx2,+fma,+f16c,+avx512f,+avx512bw,+avx512dq,+avx512vl,+evex512,"
        "+prefer-no-gather,+prefer-no-scatter",
        "x86_64_avx512"},
+      // The same with the 8-bit dot product (vpdpbusd) the int8
+      // convolutions use; the builtins' VNNI tiles carry their own target
+      // attribute, so the AVX-512 builtins serve both.
+      {KILN_TARGET_X86_64_AVX512_VNNI, "x86_64-avx512-vnni",
+       "x86_64-unknown-linux-gnu", "x86-64-v4",
+       "+avx2,+fma,+f16c,+avx512f,+avx512bw,+avx512dq,+avx512vl,+evex512,"
+       "+avx512vnni,+prefer-no-gather,+prefer-no-scatter",
+       "x86_64_avx512"},
       {KILN_TARGET_AARCH64_NEON, "aarch64-neon", "aarch64-unknown-linux-gnu",
        "generic", "+neon", "aarch64"},
       {KILN_TARGET_AARCH64_NEON_DOTPROD_FP16, "aarch64-neon-dotprod-fp16",

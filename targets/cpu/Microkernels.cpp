@@ -350,6 +350,108 @@ LogicalResult replaceConv2dNchwc(ModuleOp module, linalg::GenericOp op) {
   return success();
 }
 
+/// A quantized_conv2d_nchwc generic (QuantizedConv2DNchwcLowering): inputs
+/// filter sums, scale, [bias]; the input and filter buffers read by the
+/// body's first and second loads. `variant` ("", "_vnni", "_avx2", "_sdot")
+/// names the dense tile the target can run; depthwise has one kernel.
+LogicalResult replaceQuantizedConv2dNchwc(ModuleOp module, linalg::GenericOp op,
+                                          StringRef variant) {
+  auto epilogue =
+      op->getAttrOfType<DictionaryAttr>(kiln::kMicrokernelEpilogueAttr);
+  auto strides =
+      op->getAttrOfType<DenseI64ArrayAttr>(kiln::kMicrokernelStridesAttr);
+  auto dilations =
+      op->getAttrOfType<DenseI64ArrayAttr>(kiln::kMicrokernelDilationsAttr);
+  auto pads = op->getAttrOfType<DenseI64ArrayAttr>(kiln::kMicrokernelPadsAttr);
+  if (!epilogue || !strides || !dilations || !pads)
+    return failure();
+  auto flag = [&](StringRef name) {
+    auto value = epilogue.getAs<BoolAttr>(name);
+    return value && value.getValue();
+  };
+  auto integer = [&](StringRef name) -> int64_t {
+    auto value = epilogue.getAs<IntegerAttr>(name);
+    return value ? value.getInt() : -1;
+  };
+  bool depthwise = flag("depthwise");
+  ValueRange inputs = op.getDpsInputs();
+  if (inputs.size() != 2u + unsigned(flag("bias")))
+    return failure();
+  Value sums = inputs[0], scale = inputs[1],
+        bias = flag("bias") ? inputs[2] : Value();
+  Value input, filter;
+  op.getBlock()->walk([&](memref::LoadOp load) {
+    if (!input)
+      input = load.getMemRef();
+    else if (!filter)
+      filter = load.getMemRef();
+  });
+  Value output = op.getDpsInits()[0];
+  Builder b(op.getContext());
+  Type i8 = b.getI8Type();
+  bool quantized = integer("output_zero_point") >= 0;
+  if (!input || !filter ||
+      cast<MemRefType>(filter.getType()).getRank() != (depthwise ? 4 : 7) ||
+      !isContiguous(input, i8) || !isContiguous(filter, i8) ||
+      !isContiguous(sums, b.getI32Type()) || !isContiguousF32(scale) ||
+      (bias && !isContiguousF32(bias)) ||
+      !(quantized ? isContiguous(output, i8) : isContiguousF32(output)))
+    return failure();
+  auto in = cast<MemRefType>(input.getType()).getShape();
+  auto w = cast<MemRefType>(filter.getType()).getShape();
+  auto out = cast<MemRefType>(output.getType()).getShape();
+  int64_t kh = depthwise ? w[1] : w[2], kw = depthwise ? w[2] : w[3];
+  // The tiles keep each window position's pixel offsets on the stack, for
+  // windows up to 7x7.
+  if (kh * kw > 49)
+    return failure();
+  auto bits = [&](StringRef name) -> int64_t {
+    auto value = epilogue.getAs<FloatAttr>(name);
+    float f = value ? (float)value.getValueAsDouble() : 0.0f;
+    return llvm::bit_cast<uint32_t>(f);
+  };
+  StringRef activation = "none";
+  if (auto name = epilogue.getAs<StringAttr>("activation"))
+    activation = name.getValue();
+  int64_t activationCode = activation == "relu" ? KILN_UKERNEL_ACTIVATION_RELU
+                           : activation == "clip"
+                               ? KILN_UKERNEL_ACTIVATION_CLIP
+                               : KILN_UKERNEL_ACTIVATION_NONE;
+  int64_t macs = out[0] * out[1] * out[2] * out[3] * 16 * kh * kw *
+                 (depthwise ? 1 : in[1] * 16);
+  std::string name = depthwise
+                         ? "kiln_ukernel_depthwise_conv2d_nchwc_u8s8"
+                         : ("kiln_ukernel_conv2d_nchwc_u8s8" + variant).str();
+  replaceByMicrokernel(module, op, name,
+                       {input, filter, sums, scale, bias, output},
+                       /*workspaceBytes=*/0,
+                       {in[0],
+                        in[1],
+                        in[2],
+                        in[3],
+                        out[1],
+                        kh,
+                        kw,
+                        out[2],
+                        out[3],
+                        strides[0],
+                        strides[1],
+                        dilations[0],
+                        dilations[1],
+                        pads[0],
+                        pads[1],
+                        activationCode,
+                        bits("min"),
+                        bits("max"),
+                        integer("input_zero_point"),
+                        quantized ? integer("output_zero_point") : 0,
+                        quantized ? 1 : 0},
+                       // Dot-product instructions do 4 multiply-adds each: the
+                       // split counts them as a quarter of float work.
+                       macs / 4);
+  return success();
+}
+
 /// A max_pool_nchwc generic (blockedMaxPool in LowerReductions.cpp): no
 /// inputs, the body's one load reads the input [N, C/16, H, W, 16].
 LogicalResult replaceMaxPoolNchwc(ModuleOp module, linalg::GenericOp op) {
@@ -395,6 +497,11 @@ struct CpuMicrokernelsPass
     StringRef int8Variant = llvm::is_contained(features, "+dotprod") ? "_sdot"
                             : llvm::is_contained(features, "+avx2")  ? "_avx2"
                                                                      : "";
+    StringRef convInt8Variant =
+        llvm::is_contained(features, "+dotprod")      ? "_sdot"
+        : llvm::is_contained(features, "+avx512vnni") ? "_vnni"
+        : llvm::is_contained(features, "+avx2")       ? "_avx2"
+                                                      : "";
     SmallVector<linalg::GenericOp> tagged;
     module.walk([&](linalg::GenericOp op) {
       if (op->hasAttr(kiln::kMicrokernelAttr) && op.hasPureBufferSemantics())
@@ -414,6 +521,8 @@ struct CpuMicrokernelsPass
         (void)replaceConv2d(module, op);
       else if (kind == "conv2d_nchwc")
         (void)replaceConv2dNchwc(module, op);
+      else if (kind == "quantized_conv2d_nchwc")
+        (void)replaceQuantizedConv2dNchwc(module, op, convInt8Variant);
       else if (kind == "max_pool_nchwc")
         (void)replaceMaxPoolNchwc(module, op);
     }

@@ -15,7 +15,8 @@ aarch64 kiln-run), and compares the int32 result with NumPy's bit for bit.
 The shapes cover the tile edges (M, N not multiples of 8, K not a multiple of
 4), K and N beyond one packed block (512), a product large enough to be split
 over workgroups, uint8 and int8 on either side, zero points that are
-constants, per-row, per-column or graph inputs, and a batch folded into rows.
+constants, per-row, per-column or graph inputs, a batch folded into rows, and
+products of at most 4 rows (B read in place instead of packed).
 """
 import os
 import sys
@@ -97,6 +98,10 @@ CASES = [
     Case("s8_u8_folded_batch", (2, 3, 10, 40), (40, 17), np.int8, np.uint8, "vector",
          "vector"),
     Case("s8_s8_vector", (24,), (24, 9), np.int8, np.int8, "scalar", None),
+    # At most 4 rows: B is read in place (no packing), 16 columns at a time,
+    # then the columns left one by one.
+    Case("u8_u8_few_rows", (3, 300), (300, 37), np.uint8, np.uint8, "vector", "vector"),
+    Case("u8_s8_one_row_wide", (1, 64), (64, 1000), np.uint8, np.int8, "scalar", None),
     Case("batched_loops", (2, 5, 12), (2, 12, 7), np.uint8, np.int8, "scalar", "scalar",
          kernel=None),
 ]

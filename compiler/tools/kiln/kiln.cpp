@@ -124,7 +124,9 @@ int main(int argc, char **argv) {
   std::string targetHelp = "Comma-separated CPU targets:";
   for (llvm::StringRef t : kiln::targetNames())
     targetHelp += " " + t.str();
-  compile->add_option("--target", targets, targetHelp)->capture_default_str();
+  targetHelp += " (default: x86_64-avx2,x86_64-avx512, and "
+                "x86_64-avx512-vnni for a model with int8 kernels)";
+  compile->add_option("--target", targets, targetHelp);
   compile->add_option("--shape", shapes,
                       "Shape of a graph input, NAME=DIMS (e.g. "
                       "input=1x3x224x224); required for symbolic dims");

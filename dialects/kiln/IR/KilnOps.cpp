@@ -396,6 +396,68 @@ LogicalResult Conv2DNchwcOp::inferReturnTypes(MLIRContext *,
   return success();
 }
 
+LogicalResult QuantizedConv2DNchwcOp::verify() {
+  constexpr int64_t block = Conv2DNchwcOp::kChannelBlock;
+  auto in = getInput().getType(), filter = getFilter().getType();
+  auto out = getType();
+  bool depthwise = getDepthwise();
+  bool matches = in.getRank() == 5 && in.getDimSize(4) == block &&
+                 in.getElementType().isUnsignedInteger(8) &&
+                 filter.getElementType().isSignlessInteger(8) &&
+                 (depthwise ? filter.getRank() == 4 &&
+                                  filter.getDimSize(0) == in.getDimSize(1) &&
+                                  filter.getDimSize(3) == block
+                            : filter.getRank() == 7 &&
+                                  filter.getDimSize(1) == in.getDimSize(1) &&
+                                  filter.getDimSize(4) == block / 4 &&
+                                  filter.getDimSize(5) == block &&
+                                  filter.getDimSize(6) == 4);
+  if (!matches)
+    return emitOpError("input ui8 [N, C/16, H, W, 16] (got ")
+           << in << ") and filter i8 "
+           << (depthwise ? "[C/16, KH, KW, 16]"
+                         : "[F/16, C/16, KH, KW, 4, 16, 4]")
+           << " (got " << filter << ") do not match";
+  int64_t blocks = filter.getDimSize(0), kernelDim = depthwise ? 1 : 2;
+  if (failed(checkSpatialAttrs(getLoc(), getOperationName(), 2, getStrides(),
+                               getPads(), getDilations())))
+    return failure();
+  SmallVector<int64_t> shape = {in.getDimSize(0), blocks};
+  for (int64_t i = 0; i < 2; ++i)
+    shape.push_back(windowOutputSize(
+        in.getDimSize(2 + i), filter.getDimSize(kernelDim + i), getStrides()[i],
+        getPads()[i], getPads()[2 + i], getDilations()[i],
+        /*ceilMode=*/false));
+  shape.push_back(block);
+  Type element = out.getElementType();
+  bool quantized = getOutputZeroPoint().has_value();
+  if (out.getShape() != ArrayRef<int64_t>(shape) ||
+      (quantized ? !element.isUnsignedInteger(8) : !element.isF32()))
+    return emitOpError("result must be ")
+           << (quantized ? "ui8 " : "f32 ") << shapeString(shape) << ", got "
+           << out;
+  auto perChannel = [&](Value v, Type type) {
+    auto t = cast<RankedTensorType>(v.getType());
+    return t.getShape() == ArrayRef<int64_t>{blocks, block} &&
+           t.getElementType() == type;
+  };
+  Builder b(getContext());
+  if (!perChannel(getFilterSums(), b.getI32Type()) ||
+      !perChannel(getScale(), b.getF32Type()) ||
+      (getBias() && !perChannel(getBias(), b.getF32Type())))
+    return emitOpError("filter_sums (i32), scale and bias (f32) must be [")
+           << blocks << ", " << block << "]";
+  StringRef activation = getActivation();
+  if (activation != "none" && activation != "relu" && activation != "clip")
+    return emitOpError("unknown activation '") << activation << "'";
+  if (activation == "clip" && (!getClipMin() || !getClipMax()))
+    return emitOpError("clip needs clip_min and clip_max");
+  if (getInputZeroPoint() < 0 || getInputZeroPoint() > 255 ||
+      (quantized && (*getOutputZeroPoint() < 0 || *getOutputZeroPoint() > 255)))
+    return emitOpError("zero points must be in [0, 255]");
+  return success();
+}
+
 LogicalResult ConvOp::inferReturnTypes(MLIRContext *,
                                        std::optional<Location> loc,
                                        Adaptor adaptor,

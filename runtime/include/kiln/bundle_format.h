@@ -74,6 +74,7 @@ typedef enum kiln_target {
   KILN_TARGET_AARCH64_NEON = 2,              /* ARMv8-A with NEON */
   KILN_TARGET_AARCH64_NEON_DOTPROD_FP16 = 3, /* ARMv8.2-A + dotprod + fp16 */
   KILN_TARGET_X86_64_AVX512 = 4, /* x86-64 with AVX-512 F/BW/DQ/VL + AVX2 */
+  KILN_TARGET_X86_64_AVX512_VNNI = 5, /* x86_64-avx512 + AVX512-VNNI */
 } kiln_target;
 
 /* Section flags. */

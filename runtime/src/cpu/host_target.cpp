@@ -31,6 +31,9 @@ bool hostHasAvx512() {
          __builtin_cpu_supports("avx512dq") &&
          __builtin_cpu_supports("avx512vl");
 }
+bool hostHasAvx512Vnni() {
+  return hostHasAvx512() && __builtin_cpu_supports("avx512vnni");
+}
 #elif defined(__aarch64__)
 bool hostHasDotprodFp16() {
 #if defined(__linux__)
@@ -51,6 +54,8 @@ int hostTargetRank(uint32_t target) {
     return hostHasAvx2Fma() ? 1 : 0;
   case KILN_TARGET_X86_64_AVX512:
     return hostHasAvx512() ? 2 : 0;
+  case KILN_TARGET_X86_64_AVX512_VNNI:
+    return hostHasAvx512Vnni() ? 3 : 0;
 #elif defined(__aarch64__)
   case KILN_TARGET_AARCH64_NEON: // NEON is part of every ARMv8-A Linux host
     return 1;
@@ -66,6 +71,7 @@ uint16_t elfMachineForTarget(uint32_t target) {
   switch (target) {
   case KILN_TARGET_X86_64_AVX2:
   case KILN_TARGET_X86_64_AVX512:
+  case KILN_TARGET_X86_64_AVX512_VNNI:
     return EM_X86_64;
   case KILN_TARGET_AARCH64_NEON:
   case KILN_TARGET_AARCH64_NEON_DOTPROD_FP16:
@@ -89,6 +95,8 @@ const char *hostDescription() {
 #if defined(__x86_64__)
   bool avx2 = __builtin_cpu_supports("avx2");
   bool fma = __builtin_cpu_supports("fma");
+  if (hostHasAvx512Vnni())
+    return "x86_64 (avx2, fma, avx512, avx512vnni)";
   if (hostHasAvx512())
     return "x86_64 (avx2, fma, avx512)";
   if (avx2 && fma)

@@ -377,6 +377,15 @@ enum {
 typedef float v16f __attribute__((vector_size(64), aligned(4)));
 typedef int32_t v16i __attribute__((vector_size(64), aligned(4)));
 
+typedef uint8_t v16u8 __attribute__((vector_size(16), aligned(1)));
+typedef int8_t v16s8 __attribute__((vector_size(16), aligned(1)));
+
+static inline v16i load16i(const int32_t *p) {
+  v16i v;
+  __builtin_memcpy(&v, p, sizeof v);
+  return v;
+}
+
 static inline v16f load16(const float *p) {
   v16f v;
   __builtin_memcpy(&v, p, sizeof v);
@@ -1416,6 +1425,72 @@ static void gemm_i8(int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t k,
   }
 }
 
+/* A few rows of A (a classifier at batch 1) against B read in place, when
+ * B's columns are contiguous (sbn = 1): per row, 16 columns at a time,
+ * C[i, j] += sum_k (A(i, k) - za) * B(k, j) - zb[j] * sum_k (A(i, k) - za).
+ * Packing B for the tiles cost far more than the product (resnet50's
+ * 2048 x 1000 classifier: 3.7 ms), and 8-row tiles would compute 7 rows for
+ * nothing. */
+enum { GEMV_MAX_ROWS = 4 };
+static void gemv_i8(const uint8_t *a, const uint8_t *b, int32_t *c,
+                    const int32_t *za, const int32_t *zb, int64_t m0,
+                    int64_t m1, int64_t n0, int64_t n1, int64_t n, int64_t k,
+                    int64_t sam, int64_t sak, int64_t sbk, int32_t za_constant,
+                    int32_t zb_constant, int a_unsigned, int b_unsigned) {
+  for (int64_t i = m0; i < m1; ++i) {
+    int32_t zai = za ? za[i] : za_constant;
+    const uint8_t *row = a + i * sam;
+    uint32_t centered_sum = 0;
+    for (int64_t q = 0; q < k; ++q)
+      centered_sum += (uint32_t)((a_unsigned ? (int32_t)row[q * sak]
+                                             : (int32_t)(int8_t)row[q * sak]) -
+                                 zai);
+    uint32_t *out = (uint32_t *)c + i * n;
+    int64_t j = n0;
+    /* 64 columns (a cache line of each row of B) at a time, then 16. */
+#define KILN_GEMV_COLUMNS(blocks)                                              \
+  for (; j + (blocks)*BLOCK <= n1; j += (blocks)*BLOCK) {                      \
+    v16i acc[blocks];                                                          \
+    UNROLL_ROWS for (int t = 0; t < (blocks); ++t) acc[t] = (v16i){0};         \
+    for (int64_t q = 0; q < k; ++q) {                                          \
+      int32_t x = (a_unsigned ? (int32_t)row[q * sak]                          \
+                              : (int32_t)(int8_t)row[q * sak]) -               \
+                  zai;                                                         \
+      const uint8_t *line = b + q * sbk + j;                                   \
+      UNROLL_ROWS for (int t = 0; t < (blocks); ++t) {                         \
+        v16u8 bytes;                                                           \
+        __builtin_memcpy(&bytes, line + t * BLOCK, sizeof bytes);              \
+        v16i y = b_unsigned ? __builtin_convertvector(bytes, v16i)             \
+                            : __builtin_convertvector((v16s8)bytes, v16i);     \
+        acc[t] += y * x;                                                       \
+      }                                                                        \
+    }                                                                          \
+    UNROLL_ROWS for (int t = 0; t < (blocks); ++t) {                           \
+      v16i zbv = zb ? load16i(zb + j + t * BLOCK) : (v16i){0} + zb_constant;   \
+      v16i sums = acc[t] - zbv * (int32_t)centered_sum;                        \
+      for (int e = 0; e < BLOCK; ++e)                                          \
+        out[j + t * BLOCK + e] += (uint32_t)sums[e];                           \
+    }                                                                          \
+  }
+    KILN_GEMV_COLUMNS(4)
+    KILN_GEMV_COLUMNS(1)
+#undef KILN_GEMV_COLUMNS
+    for (; j < n1; ++j) {
+      uint32_t sum = 0;
+      int32_t zbj = zb ? zb[j] : zb_constant;
+      for (int64_t q = 0; q < k; ++q) {
+        int32_t x = (a_unsigned ? (int32_t)row[q * sak]
+                                : (int32_t)(int8_t)row[q * sak]) -
+                    zai;
+        int32_t y = b_unsigned ? (int32_t)b[q * sbk + j]
+                               : (int32_t)(int8_t)b[q * sbk + j];
+        sum += (uint32_t)(x * (y - zbj));
+      }
+      out[j] += sum;
+    }
+  }
+}
+
 static void matmul_i8(const uint8_t *a, const uint8_t *b, int32_t *c,
                       const int32_t *za, const int32_t *zb, uint8_t *workspace,
                       int64_t m, int64_t n, int64_t k, int64_t sam, int64_t sak,
@@ -1430,6 +1505,12 @@ static void matmul_i8(const uint8_t *a, const uint8_t *b, int32_t *c,
                       a_flip, b_flip};
   int64_t m0, m1, n0, n1;
   workgroup_range(m, n, MR8, NR8, wg, wgc, &m0, &m1, &n0, &n1);
+  if (m <= GEMV_MAX_ROWS && sbn == 1) {
+    gemv_i8(a, b, c, za, zb, m0, m1, n0, n1, n, k, sam, sak, sbk,
+            (int32_t)za_constant, (int32_t)zb_constant, (int)a_unsigned,
+            (int)b_unsigned);
+    return;
+  }
   gemm_i8(m0, m1, n0, n1, k, &as, &bs, &z, c, n, tile, g,
           workspace + wg * KILN_UKERNEL_I8_WORKSPACE_BYTES);
 }
@@ -1458,3 +1539,413 @@ KILN_MATMUL_I8(kiln_ukernel_matmul_i8_sdot, tile_i8_sdot, 4)
 #if defined(__x86_64__)
 KILN_MATMUL_I8(kiln_ukernel_matmul_i8_avx2, tile_i8_avx2, 4)
 #endif
+
+/*
+ * Quantized direct convolution on channel-blocked data
+ * (kiln.quantized_conv2d_nchwc):
+ *
+ *   input  uint8 [N, C/16, H, W, 16], zero point zx;
+ *   filter int8 [F/16, C/16, KH, KW, 4, 16 (f), 4 (c)]: per 16 input
+ *          channels, 4 groups of 4, each group's 4 bytes of an output
+ *          channel side by side (the 32-bit lane a dot-product instruction
+ *          sums); depthwise [C/16, KH, KW, 16];
+ *   sums[f], the sum of output channel f's filter;
+ *   acc[f] = sum (x - zx) * w, exact in int32 (the padding reads zx and so
+ *            adds nothing);
+ *   v = activation(acc * scale[f] + bias[f]),
+ *
+ * stored as float, or as uint8 min(max(roundeven(v) + zy, 0), 255) (the
+ * compiler has divided scale, bias and clip bounds by the output's scale).
+ * The tiles accumulate sum x * w over the raw bytes, and the epilogue
+ * subtracts zx * sums[f] once per output vector. The same pixel tiles as
+ * the float kernel's, one variant per instruction set, each an instance of
+ * qconv_nchwc.inc:
+ *   - _vnni (x86_64-avx512-vnni): 6 pixels x 4 blocks, vpdpbusd: per 4
+ *     input channels, 4 filter loads and 6 broadcasts of a pixel's 4 bytes
+ *     feed 24 vpdpbusd (u8 x s8, summed by 4 into int32, never saturating);
+ *   - _sdot (aarch64 dotprod): 4 pixels x 1 block; sdot is signed x signed,
+ *     so the tile reads x ^ 0x80 = x - 128 and the epilogue subtracts
+ *     (zx - 128) * sums[f];
+ *   - _avx2 (x86_64-avx2 and x86_64-avx512): 3 pixels x 1 block, exact:
+ *     bytes widened to int16 and vpmaddwd (see qconv_step_avx2);
+ *   - portable: the same sums in plain C, which every target compiles.
+ */
+typedef int8_t v64s8 __attribute__((vector_size(64), aligned(1)));
+
+typedef struct {
+  /* The geometry, bias, activation and clip bounds (its input, filter,
+   * residual and output stay null). */
+  conv_nchwc g;
+  const uint8_t *input;
+  const int8_t *filter;
+  const int32_t *sums;
+  const float *scale;
+  void *output;
+  /* The input zero point as the tile's bytes read it. */
+  int32_t zx;
+  float zy;
+  int quantized;
+  /* A pixel of the padding: 16 times the input zero point. */
+  uint8_t pad[BLOCK];
+} qconv_nchwc;
+
+/* The epilogue of output block `block`, pixel `pixel` of image n. */
+static inline __attribute__((always_inline)) void
+qconv_store(const qconv_nchwc *q, v16i acc, int64_t n, int64_t block,
+            int64_t pixel) {
+  const conv_nchwc *s = &q->g;
+  int64_t f = block * BLOCK;
+  acc -= load16i(q->sums + f) * q->zx;
+  v16f v = __builtin_convertvector(acc, v16f) * load16(q->scale + f);
+  if (s->bias)
+    v += load16(s->bias + f);
+  if (s->activation == KILN_UKERNEL_ACTIVATION_RELU)
+    v = __builtin_elementwise_max(v, (v16f){0});
+  else if (s->activation == KILN_UKERNEL_ACTIVATION_CLIP)
+    v = __builtin_elementwise_min(
+        __builtin_elementwise_max(v, (v16f){0} + s->low), (v16f){0} + s->high);
+  int64_t at = ((n * s->fb + block) * s->oh * s->ow + pixel) * BLOCK;
+  if (q->quantized) {
+    v = __builtin_elementwise_roundeven(v) + q->zy;
+    v = __builtin_elementwise_min(__builtin_elementwise_max(v, (v16f){0}),
+                                  (v16f){0} + 255.0f);
+    v16u8 bytes = __builtin_convertvector(v, v16u8);
+    __builtin_memcpy((uint8_t *)q->output + at, &bytes, sizeof bytes);
+  } else {
+    __builtin_memcpy((float *)q->output + at, &v, sizeof v);
+  }
+}
+
+/* The quantized kernels' arguments, and the state they set up (flip: the
+ * value the tile's bytes are read minus, 128 for sdot). */
+#define KILN_QCONV_ARGUMENTS                                                   \
+  const uint8_t *input, const int8_t *filter, const int32_t *sums,             \
+      const float *scale, const float *bias, void *output, void *workspace,    \
+      int64_t batch, int64_t cb, int64_t ih, int64_t iw, int64_t fb,           \
+      int64_t kh, int64_t kw, int64_t oh, int64_t ow, int64_t sh, int64_t sw,  \
+      int64_t dh, int64_t dw, int64_t pt, int64_t pl, int64_t activation,      \
+      int64_t low_bits, int64_t high_bits, int64_t zx, int64_t zy,             \
+      int64_t quantized, int64_t wg, int64_t wgc
+static inline __attribute__((always_inline)) void
+qconv_init(qconv_nchwc *q, const uint8_t *input, const int8_t *filter,
+           const int32_t *sums, const float *scale, const float *bias,
+           void *output, int64_t cb, int64_t ih, int64_t iw, int64_t fb,
+           int64_t kh, int64_t kw, int64_t oh, int64_t ow, int64_t sh,
+           int64_t sw, int64_t dh, int64_t dw, int64_t pt, int64_t pl,
+           int64_t activation, int64_t low_bits, int64_t high_bits, int64_t zx,
+           int64_t zy, int64_t quantized, int32_t flip) {
+  conv_nchwc g = {0,  0,  bias, 0,  0,  cb, ih, iw,
+                  fb, kh, kw, oh,   ow, sh, sw, dh,
+                  dw, pt, pl, activation, float_of_bits(low_bits),
+                  float_of_bits(high_bits), 0, 0};
+  set_flat(&g);
+  q->g = g;
+  q->input = input;
+  q->filter = filter;
+  q->sums = sums;
+  q->scale = scale;
+  q->output = output;
+  q->zx = (int32_t)zx - flip;
+  q->zy = (float)zy;
+  q->quantized = (int)quantized;
+  for (int c = 0; c < BLOCK; ++c)
+    q->pad[c] = (uint8_t)zx;
+}
+
+#define KILN_QCONV_INIT(flip)                                                  \
+  (void)workspace;                                                             \
+  qconv_nchwc q;                                                               \
+  qconv_init(&q, input, filter, sums, scale, bias, output, cb, ih, iw, fb, kh, \
+             kw, oh, ow, sh, sw, dh, dw, pt, pl, activation, low_bits,         \
+             high_bits, zx, zy, quantized, flip)
+
+/* acc[b][j] += the 16 x 16 filter block of block b at w (block stride
+ * `filter_stride` bytes) times pixel j's 16 channels at px[j], in plain C:
+ * per input channel, the filter's bytes of the 16 output channels (4
+ * apart) times the pixel's byte. */
+static inline __attribute__((always_inline)) void
+qconv_step_portable(v16i acc[1][6], int blocks, int pixels,
+                    const uint8_t *const px[6], const int8_t *w,
+                    int64_t filter_stride) {
+  (void)blocks;
+  (void)filter_stride;
+  for (int g = 0; g < 4; ++g) {
+    v64s8 group;
+    __builtin_memcpy(&group, w + g * 64, sizeof group);
+#define KILN_QCONV_CHANNEL(c)                                                  \
+  {                                                                            \
+    v16i wv = __builtin_convertvector(                                         \
+        __builtin_shufflevector(group, group, c, c + 4, c + 8, c + 12, c + 16, \
+                                c + 20, c + 24, c + 28, c + 32, c + 36,        \
+                                c + 40, c + 44, c + 48, c + 52, c + 56,        \
+                                c + 60),                                       \
+        v16i);                                                                 \
+    UNROLL_ROWS for (int j = 0; j < pixels; ++j) acc[0][j] +=                  \
+        wv * (int32_t)px[j][4 * g + c];                                        \
+  }
+    KILN_QCONV_CHANNEL(0)
+    KILN_QCONV_CHANNEL(1)
+    KILN_QCONV_CHANNEL(2)
+    KILN_QCONV_CHANNEL(3)
+#undef KILN_QCONV_CHANNEL
+  }
+}
+
+#define QCONV_SUFFIX
+#define QCONV_ATTRIBUTES
+#define QCONV_PIXELS 6
+#define QCONV_BLOCKS 1
+#define QCONV_INPUT_FLIP 0
+#define QCONV_STEP qconv_step_portable
+#include "qconv_nchwc.inc"
+
+#if defined(__AVX512F__)
+/* Per group of 4 input channels: each block's 64 filter bytes (16 output
+ * channels x 4), then per pixel its 4 bytes broadcast to every lane. */
+static inline __attribute__((always_inline, target("avx512vnni"))) void
+qconv_step_vnni(v16i acc[4][6], int blocks, int pixels,
+                const uint8_t *const px[6], const int8_t *w,
+                int64_t filter_stride) {
+  UNROLL_ROWS for (int g = 0; g < 4; ++g) {
+    __m512i wv[4];
+    UNROLL_ROWS for (int b = 0; b < blocks; ++b) wv[b] =
+        _mm512_loadu_si512((const void *)(w + b * filter_stride + g * 64));
+    UNROLL_ROWS for (int j = 0; j < pixels; ++j) {
+      int32_t bytes;
+      __builtin_memcpy(&bytes, px[j] + 4 * g, sizeof bytes);
+      __m512i x = _mm512_set1_epi32(bytes);
+      UNROLL_ROWS for (int b = 0; b < blocks; ++b) acc[b][j] =
+          (v16i)_mm512_dpbusd_epi32((__m512i)acc[b][j], x, wv[b]);
+    }
+  }
+}
+
+#define QCONV_SUFFIX _vnni
+#define QCONV_ATTRIBUTES __attribute__((target("avx512vnni")))
+#define QCONV_PIXELS 6
+#define QCONV_BLOCKS 4
+#define QCONV_INPUT_FLIP 0
+#define QCONV_STEP qconv_step_vnni
+#include "qconv_nchwc.inc"
+#endif
+
+#if defined(__x86_64__)
+/* AVX2, exact (vpmaddubsw would saturate): per input channel block, each
+ * pixel's 16 bytes widen to int16; per group of 4 channels, the group's 4
+ * values are broadcast to every 64-bit lane and vpmaddwd multiplies them
+ * by 4 output channels' 4 weights (widened), summing pairs into int32. An
+ * accumulator holds 4 registers of (output channel, pair) sums, which
+ * qconv_avx2_sums adds up at the end. 3 pixels x 1 block: 12 accumulator
+ * registers, 3 pixels' broadcasts and a filter register. */
+typedef struct {
+  __m256i q[4];
+} qconv_avx2_acc;
+
+static inline __attribute__((always_inline)) v16i
+qconv_avx2_sums(qconv_avx2_acc a) {
+  /* hadd gives f0 f1 f4 f5 | f2 f3 f6 f7 of two quarters; the permute
+   * puts the channels in order. */
+  v8i low = (v8i)_mm256_permute4x64_epi64(_mm256_hadd_epi32(a.q[0], a.q[1]),
+                                          0xD8);
+  v8i high = (v8i)_mm256_permute4x64_epi64(_mm256_hadd_epi32(a.q[2], a.q[3]),
+                                           0xD8);
+  return __builtin_shufflevector(low, high, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+                                 11, 12, 13, 14, 15);
+}
+
+static inline __attribute__((always_inline)) void
+qconv_step_avx2(qconv_avx2_acc acc[1][3], int blocks, int pixels,
+                const uint8_t *const px[3], const int8_t *w,
+                int64_t filter_stride) {
+  (void)blocks;
+  (void)filter_stride;
+#define KILN_QCONV_AVX2_GROUP(g)                                               \
+  {                                                                            \
+    __m256i x[3];                                                              \
+    UNROLL_ROWS for (int j = 0; j < pixels; ++j) x[j] =                        \
+        _mm256_permute4x64_epi64(                                              \
+            _mm256_cvtepu8_epi16(_mm_loadu_si128((const void *)px[j])),        \
+            0x55 * (g));                                                       \
+    UNROLL_ROWS for (int quarter = 0; quarter < 4; ++quarter) {                \
+      __m256i wq = _mm256_cvtepi8_epi16(                                       \
+          _mm_loadu_si128((const void *)(w + (g)*64 + quarter * 16)));         \
+      UNROLL_ROWS for (int j = 0; j < pixels; ++j) acc[0][j].q[quarter] =      \
+          _mm256_add_epi32(acc[0][j].q[quarter],                               \
+                           _mm256_madd_epi16(wq, x[j]));                       \
+    }                                                                          \
+  }
+  KILN_QCONV_AVX2_GROUP(0)
+  KILN_QCONV_AVX2_GROUP(1)
+  KILN_QCONV_AVX2_GROUP(2)
+  KILN_QCONV_AVX2_GROUP(3)
+#undef KILN_QCONV_AVX2_GROUP
+}
+
+#define QCONV_SUFFIX _avx2
+#define QCONV_ATTRIBUTES
+#define QCONV_PIXELS 3
+#define QCONV_BLOCKS 1
+#define QCONV_INPUT_FLIP 0
+#define QCONV_STEP qconv_step_avx2
+#define QCONV_ACC qconv_avx2_acc
+#define QCONV_ACC_SUMS qconv_avx2_sums
+#include "qconv_nchwc.inc"
+#endif
+
+#if defined(__aarch64__)
+/* Per pixel, its 16 bytes flipped to int8 once; per group of 4 input
+ * channels, the 4 registers of filter (4 output channels x 4 each) and
+ * sdot by lane g of each pixel. */
+static inline __attribute__((always_inline, target("dotprod"))) void
+qconv_step_sdot(v16i acc[1][4], int blocks, int pixels,
+                const uint8_t *const px[4], const int8_t *w,
+                int64_t filter_stride) {
+  (void)blocks;
+  (void)filter_stride;
+  int8x16_t x[4];
+  int32x4_t sum[4][4];
+  UNROLL_ROWS for (int j = 0; j < pixels; ++j) {
+    x[j] = veorq_s8(vreinterpretq_s8_u8(vld1q_u8(px[j])), vdupq_n_s8(-128));
+    sum[j][0] = (int32x4_t)__builtin_shufflevector(acc[0][j], acc[0][j], 0, 1,
+                                                   2, 3);
+    sum[j][1] = (int32x4_t)__builtin_shufflevector(acc[0][j], acc[0][j], 4, 5,
+                                                   6, 7);
+    sum[j][2] = (int32x4_t)__builtin_shufflevector(acc[0][j], acc[0][j], 8, 9,
+                                                   10, 11);
+    sum[j][3] = (int32x4_t)__builtin_shufflevector(acc[0][j], acc[0][j], 12,
+                                                   13, 14, 15);
+  }
+#define KILN_QCONV_SDOT_GROUP(g)                                               \
+  {                                                                            \
+    int8x16_t w0 = vld1q_s8(w + (g)*64), w1 = vld1q_s8(w + (g)*64 + 16),       \
+              w2 = vld1q_s8(w + (g)*64 + 32), w3 = vld1q_s8(w + (g)*64 + 48);  \
+    UNROLL_ROWS for (int j = 0; j < pixels; ++j) {                             \
+      sum[j][0] = vdotq_laneq_s32(sum[j][0], w0, x[j], g);                     \
+      sum[j][1] = vdotq_laneq_s32(sum[j][1], w1, x[j], g);                     \
+      sum[j][2] = vdotq_laneq_s32(sum[j][2], w2, x[j], g);                     \
+      sum[j][3] = vdotq_laneq_s32(sum[j][3], w3, x[j], g);                     \
+    }                                                                          \
+  }
+  KILN_QCONV_SDOT_GROUP(0)
+  KILN_QCONV_SDOT_GROUP(1)
+  KILN_QCONV_SDOT_GROUP(2)
+  KILN_QCONV_SDOT_GROUP(3)
+#undef KILN_QCONV_SDOT_GROUP
+  UNROLL_ROWS for (int j = 0; j < pixels; ++j) {
+    typedef int32_t v8i_ __attribute__((vector_size(32)));
+    v8i_ low = __builtin_shufflevector(sum[j][0], sum[j][1], 0, 1, 2, 3, 4, 5,
+                                       6, 7);
+    v8i_ high = __builtin_shufflevector(sum[j][2], sum[j][3], 0, 1, 2, 3, 4,
+                                        5, 6, 7);
+    acc[0][j] = __builtin_shufflevector(low, high, 0, 1, 2, 3, 4, 5, 6, 7, 8,
+                                        9, 10, 11, 12, 13, 14, 15);
+  }
+}
+
+#define QCONV_SUFFIX _sdot
+#define QCONV_ATTRIBUTES __attribute__((target("dotprod")))
+#define QCONV_PIXELS 4
+#define QCONV_BLOCKS 1
+#define QCONV_INPUT_FLIP 128
+#define QCONV_STEP qconv_step_sdot
+#include "qconv_nchwc.inc"
+#endif
+
+/* x * w for int32 lanes holding a zero-extended byte and a sign-extended
+ * one: both fit in 16 bits, so on x86 one vpmaddwd (the lanes' high halves
+ * are zero) instead of vpmulld. */
+static inline __attribute__((always_inline)) v16i multiply_small(v16i x,
+                                                                 v16i w) {
+#if defined(__AVX512BW__)
+  return (v16i)_mm512_madd_epi16((__m512i)x, (__m512i)w);
+#elif defined(__AVX2__)
+  v8i low = (v8i)_mm256_madd_epi16(
+      (__m256i)__builtin_shufflevector(x, x, 0, 1, 2, 3, 4, 5, 6, 7),
+      (__m256i)__builtin_shufflevector(w, w, 0, 1, 2, 3, 4, 5, 6, 7));
+  v8i high = (v8i)_mm256_madd_epi16(
+      (__m256i)__builtin_shufflevector(x, x, 8, 9, 10, 11, 12, 13, 14, 15),
+      (__m256i)__builtin_shufflevector(w, w, 8, 9, 10, 11, 12, 13, 14, 15));
+  return __builtin_shufflevector(low, high, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+                                 11, 12, 13, 14, 15);
+#else
+  return x * w;
+#endif
+}
+
+/* Depthwise (C = F): per window position, each pixel's 16 bytes times the
+ * position's 16 filter bytes, in int32 lanes. Where each pixel reads at
+ * each window position is worked out once per tile, for all its blocks.
+ * Every target runs this one. DEPTHWISE_PIXELS wide, blocks [b0, b1). */
+static inline __attribute__((always_inline)) void
+qdepthwise_tile(const qconv_nchwc *q, int64_t n, int64_t b0, int64_t b1,
+                int pixels, int64_t p0, int64_t np) {
+  const conv_nchwc *s = &q->g;
+  int64_t top[MAX_PIXELS], left[MAX_PIXELS];
+  int consecutive = tile_positions(s, pixels, p0, np, top, left);
+  int64_t plane = s->ih * s->iw * BLOCK;
+  int64_t positions = s->kh * s->kw;
+  int64_t offset[CONV_MAX_POSITIONS][MAX_PIXELS];
+  for (int64_t y = 0, k = 0; y < s->kh; ++y)
+    for (int64_t x = 0; x < s->kw; ++x, ++k) {
+      int64_t row =
+          consecutive ? row_offset(s, pixels, top, left, y, x, BLOCK) : -1;
+      if (row >= 0) {
+        UNROLL_ROWS for (int j = 0; j < pixels; ++j) offset[k][j] =
+            row + j * s->sw * BLOCK;
+      } else {
+        window_offsets(s, pixels, top, left, y, x, BLOCK, offset[k]);
+      }
+    }
+  for (int64_t block = b0; block < b1; ++block) {
+    v16i acc[MAX_PIXELS];
+    UNROLL_ROWS for (int j = 0; j < pixels; ++j) acc[j] = (v16i){0};
+    const uint8_t *image = q->input + (n * s->fb + block) * plane;
+    const int8_t *filter = q->filter + block * positions * BLOCK;
+    for (int64_t k = 0; k < positions; ++k) {
+      v16s8 wb;
+      __builtin_memcpy(&wb, filter + k * BLOCK, sizeof wb);
+      v16i w = __builtin_convertvector(wb, v16i);
+      UNROLL_ROWS for (int j = 0; j < pixels; ++j) {
+        v16u8 xb;
+        __builtin_memcpy(&xb, offset[k][j] >= 0 ? image + offset[k][j] : q->pad,
+                         sizeof xb);
+        acc[j] += multiply_small(__builtin_convertvector(xb, v16i), w);
+      }
+    }
+    UNROLL_ROWS for (int j = 0; j < pixels; ++j) {
+      if (j >= np)
+        break;
+      qconv_store(q, acc[j], n, block, p0 + j);
+    }
+  }
+}
+
+static void qdepthwise_wide(const qconv_nchwc *q, int64_t n, int64_t b0,
+                            int64_t p0, int64_t np) {
+  qdepthwise_tile(q, n, b0, min64(b0 + DEPTHWISE_BLOCKS, q->g.fb),
+                  DEPTHWISE_PIXELS, p0, np);
+}
+static void qdepthwise_narrow(const qconv_nchwc *q, int64_t n, int64_t b0,
+                              int64_t p0, int64_t np) {
+  qdepthwise_tile(q, n, b0, min64(b0 + DEPTHWISE_BLOCKS, q->g.fb),
+                  DEPTHWISE_TAIL, p0, np);
+}
+
+KILN_BUILTIN void
+kiln_ukernel_depthwise_conv2d_nchwc_u8s8(KILN_QCONV_ARGUMENTS) {
+  KILN_QCONV_INIT(0);
+  int64_t row_tiles = tiles_per_row(&q.g, DEPTHWISE_PIXELS);
+  int64_t tiles = tile_count(&q.g, row_tiles, DEPTHWISE_PIXELS);
+  int64_t groups = (fb + DEPTHWISE_BLOCKS - 1) / DEPTHWISE_BLOCKS;
+  KILN_FOR_UNITS(batch, groups, tiles, wg, wgc, n, group, tile, {
+    int64_t p0, np;
+    tile_span(&q.g, row_tiles, DEPTHWISE_PIXELS, tile, &p0, &np);
+    int64_t b0 = group * DEPTHWISE_BLOCKS;
+    if (np == DEPTHWISE_PIXELS) {
+      qdepthwise_wide(&q, n, b0, p0, np);
+    } else {
+      for (int64_t u = 0; u < np; u += DEPTHWISE_TAIL)
+        qdepthwise_narrow(&q, n, b0, p0 + u, min64(DEPTHWISE_TAIL, np - u));
+    }
+  });
+}
