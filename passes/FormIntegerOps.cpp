@@ -199,7 +199,9 @@ Operation *soleUser(Value value) {
 /// quantize(act(conv(dequantize(x), dequantize(W), bias))) with x uint8
 /// per tensor, W a constant int8 with zero point 0 (per output channel or
 /// per tensor), the bias a constant (float, or int32 dequantized), act an
-/// optional relu or clip and the quantize optional (uint8 per tensor) ->
+/// optional relu or clip and the quantize optional (uint8 per tensor), or
+/// a residual block's end, quantize(act(dequantize(quantize(conv(...))) +
+/// dequantize(shortcut))) ->
 /// kiln.quantized_conv2d_nchwc, when the float convolution would run on
 /// NCHWc data (blocked input or depthwise): the product in i32 over the
 /// stored bytes, then one multiply-add per output channel, the activation
@@ -280,6 +282,49 @@ struct ConvOfQuantized : OpRewritePattern<ConvOp> {
       else
         yType = nullptr;
     }
+    // A residual block's end: the quantized result dequantized, added to a
+    // dequantized uint8 shortcut, [relu | clip], quantized to uint8.
+    Value residual;
+    quant::UniformQuantizedType sumType;
+    if (yType && activation == "none")
+      if (auto dequantize =
+              dyn_cast_or_null<DequantizeOp>(soleUser(quantize.getResult())))
+        if (auto add =
+                dyn_cast_or_null<AddOp>(soleUser(dequantize.getResult()))) {
+          Value other = add.getLhs() == dequantize.getResult() ? add.getRhs()
+                                                               : add.getLhs();
+          Value shortcut = dequantizedInt8(other);
+          auto shortcutType =
+              shortcut ? perTensorElementOf(shortcut.getType()) : nullptr;
+          SmallVector<Operation *> tail = {dequantize, add};
+          StringRef tailActivation = "none";
+          double tailLow = low, tailHigh = high;
+          Operation *next = soleUser(add.getResult());
+          if (isa_and_nonnull<ReluOp>(next)) {
+            tailActivation = "relu", tail.push_back(next);
+          } else if (auto clip = dyn_cast_or_null<ClipOp>(next)) {
+            if (clip.getMin())
+              tailLow = clip.getMin()->convertToDouble();
+            if (clip.getMax())
+              tailHigh = clip.getMax()->convertToDouble();
+            tailActivation = "clip", tail.push_back(clip);
+          }
+          auto last =
+              dyn_cast_or_null<QuantizeOp>(soleUser(tail.back()->getResult(0)));
+          auto lastType = last ? perTensorElementOf(last.getType()) : nullptr;
+          if (shortcutType && !shortcutType.isSigned() &&
+              other != dequantize.getResult() &&
+              other.getType() == dequantize.getType() && lastType &&
+              lastType.getStorageTypeIntegralWidth() == 8 &&
+              !lastType.isSigned()) {
+            residual = shortcut;
+            sumType = yType;
+            yType = lastType;
+            activation = tailActivation, low = tailLow, high = tailHigh;
+            chain.append(tail);
+            chain.push_back(last);
+          }
+        }
     // A float result keeps its padding channels zero (see kiln.to_nchwc):
     // a clip that moves 0 stays a separate op when there are any.
     constexpr int64_t block = Conv2DNchwcOp::kChannelBlock;
@@ -315,12 +360,15 @@ struct ConvOfQuantized : OpRewritePattern<ConvOp> {
                           c % 4;
             packed[at] = static_cast<int8_t>(value);
           }
+    // Scale and bias give the first quantized result's units: the sum's
+    // with a residual, else the output's.
     double outScale = yType ? yType.getScale() : 1.0;
+    double firstScale = residual ? sumType.getScale() : outScale;
     std::vector<float> scale(padded, 0.0f), blockedBias(padded, 0.0f);
     for (int64_t f = 0; f < features; ++f) {
       double w = weights->scales[weights->scales.size() == 1 ? 0 : f];
-      scale[f] = static_cast<float>(xType.getScale() * w / outScale);
-      blockedBias[f] = static_cast<float>(bias[f] / outScale);
+      scale[f] = static_cast<float>(xType.getScale() * w / firstScale);
+      blockedBias[f] = static_cast<float>(bias[f] / firstScale);
     }
 
     Location loc = rewriter.getFusedLoc(
@@ -358,11 +406,34 @@ struct ConvOfQuantized : OpRewritePattern<ConvOp> {
       return activation == "clip" ? rewriter.getF64FloatAttr(v / outScale)
                                   : FloatAttr();
     };
+    Value blockedResidual =
+        residual
+            ? rewriter
+                  .create<ToNchwcOp>(loc, storageOf(rewriter, loc, residual))
+                  .getResult()
+            : Value();
+    auto optionalInteger = [&](bool present, int64_t v) {
+      return present ? rewriter.getI64IntegerAttr(v) : IntegerAttr();
+    };
+    auto optionalFloat = [&](bool present, double v) {
+      return present ? rewriter.getF64FloatAttr(v) : FloatAttr();
+    };
+    auto shortcutType =
+        residual ? perTensorElementOf(residual.getType()) : nullptr;
     Value blocked = rewriter.create<QuantizedConv2DNchwcOp>(
         loc, blockedType, input, filter, filterSums, scaleValue, biasValue,
-        conv.getStridesAttr(), conv.getPadsAttr(), conv.getDilationsAttr(),
+        blockedResidual, conv.getStridesAttr(), conv.getPadsAttr(),
+        conv.getDilationsAttr(),
         depthwise ? rewriter.getUnitAttr() : UnitAttr(),
         rewriter.getI64IntegerAttr(xType.getZeroPoint()),
+        optionalInteger(residual != nullptr,
+                        residual ? sumType.getZeroPoint() : 0),
+        optionalFloat(residual != nullptr,
+                      residual ? sumType.getScale() / outScale : 0.0),
+        optionalInteger(residual != nullptr,
+                        residual ? shortcutType.getZeroPoint() : 0),
+        optionalFloat(residual != nullptr,
+                      residual ? shortcutType.getScale() / outScale : 0.0),
         yType ? rewriter.getI64IntegerAttr(yType.getZeroPoint())
               : IntegerAttr(),
         rewriter.getStringAttr(activation), bound(low), bound(high));

@@ -461,7 +461,7 @@ def Kiln_Conv2DNchwcOp : Kiln_Op<"conv2d_nchwc",
 }
 
 def Kiln_QuantizedConv2DNchwcOp : Kiln_Op<"quantized_conv2d_nchwc",
-    [Pure]> {
+    [Pure, AttrSizedOperandSegments]> {
   let summary = "8-bit 2-D convolution on channel-blocked data, requantized";
   let description = [{
     The integer form of `kiln.conv2d_nchwc`, which `kiln-form-integer-ops`
@@ -478,7 +478,16 @@ def Kiln_QuantizedConv2DNchwcOp : Kiln_Op<"quantized_conv2d_nchwc",
       acc = sum (input - input_zero_point) * filter      (exact, in i32)
       v   = activation(acc * scale + bias)
 
-    with pads that read the zero point (adding nothing). A ui8 result holds
+    with pads that read the zero point (adding nothing). With a `residual`
+    (ui8, the result's shape), the convolution is first quantized as its
+    own QDQ output states it, then the dequantized residual is added:
+
+      v = activation((q - sum_zero_point) * sum_scale
+                     + (residual - residual_zero_point) * residual_scale)
+      q = clamp(roundeven(acc * scale + bias) + sum_zero_point, 0, 255)
+
+    (a residual block's end: conv, QuantizeLinear, DequantizeLinear, Add of
+    the dequantized shortcut, Relu, QuantizeLinear, in one pass). A ui8 result holds
     clamp(roundeven(v) + output_zero_point, 0, 255); an f32 result holds v.
     The filter sums let a kernel accumulate over the raw bytes and subtract
     `input_zero_point * filter_sums` once per output (or, reading bytes as
@@ -489,17 +498,22 @@ def Kiln_QuantizedConv2DNchwcOp : Kiln_Op<"quantized_conv2d_nchwc",
   let arguments = (ins Kiln_Tensor:$input, Kiln_Tensor:$filter,
                        Kiln_Tensor:$filter_sums, Kiln_Tensor:$scale,
                        Optional<Kiln_Tensor>:$bias,
+                       Optional<Kiln_Tensor>:$residual,
                        DenseI64ArrayAttr:$strides, DenseI64ArrayAttr:$pads,
                        DenseI64ArrayAttr:$dilations, UnitAttr:$depthwise,
                        I64Attr:$input_zero_point,
+                       OptionalAttr<I64Attr>:$sum_zero_point,
+                       OptionalAttr<F64Attr>:$sum_scale,
+                       OptionalAttr<I64Attr>:$residual_zero_point,
+                       OptionalAttr<F64Attr>:$residual_scale,
                        OptionalAttr<I64Attr>:$output_zero_point,
                        DefaultValuedStrAttr<StrAttr, "none">:$activation,
                        OptionalAttr<F64Attr>:$clip_min,
                        OptionalAttr<F64Attr>:$clip_max);
   let results = (outs Kiln_Tensor:$output);
   let assemblyFormat = [{
-    $input `,` $filter `,` $filter_sums `,` $scale (`bias` $bias^)? attr-dict
-    `:` functional-type(operands, results)
+    $input `,` $filter `,` $filter_sums `,` $scale (`bias` $bias^)?
+    (`residual` $residual^)? attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
 }

@@ -676,7 +676,8 @@ struct Conv2DNchwcLowering : public OpConversionPattern<Conv2DNchwcOp> {
 /// whose correction is never zero, so that the generic keeps the filter
 /// sums the kernels need (a zero point of 0 would fold `zx * sums` away,
 /// and the operand with it). Then the float epilogue and, for a ui8 result,
-/// the rounding to the output's zero point.
+/// the rounding to the output's zero point (with a residual: the sum's
+/// rounding, the dequantized shortcut added, then the output's).
 struct QuantizedConv2DNchwcLowering
     : public OpConversionPattern<QuantizedConv2DNchwcOp> {
   using OpConversionPattern::OpConversionPattern;
@@ -691,11 +692,16 @@ struct QuantizedConv2DNchwcLowering
     Type f32 = rewriter.getF32Type(), i32 = rewriter.getI32Type();
     auto d = [&](unsigned i) { return getAffineDimExpr(i, context); };
     AffineMap perChannel = AffineMap::get(5, 0, {d(1), d(4)}, context);
+    AffineMap identity = AffineMap::getMultiDimIdentityMap(5, context);
     SmallVector<Value> inputs = {adaptor.getFilterSums(), adaptor.getScale()};
     if (adaptor.getBias())
       inputs.push_back(adaptor.getBias());
     SmallVector<AffineMap> maps(inputs.size(), perChannel);
-    maps.push_back(AffineMap::getMultiDimIdentityMap(5, context));
+    if (adaptor.getResidual()) {
+      inputs.push_back(adaptor.getResidual());
+      maps.push_back(identity);
+    }
+    maps.push_back(identity);
     bool depthwise = op.getDepthwise();
     bool quantized = op.getOutputZeroPoint().has_value();
     int64_t zx = op.getInputZeroPoint();
@@ -746,17 +752,39 @@ struct QuantizedConv2DNchwcLowering
       sum = b.create<arith::AddIOp>(l, sum, correction);
       Value v = b.create<arith::SIToFPOp>(l, f32, sum);
       v = b.create<arith::MulFOp>(l, v, args[1]);
+      unsigned next = 2;
       if (adaptor.getBias())
-        v = b.create<arith::AddFOp>(l, v, args[2]);
-      v = applyActivation(b, l, v, activation, low, high);
-      if (quantized) {
-        v = b.create<math::RoundEvenOp>(l, v);
+        v = b.create<arith::AddFOp>(l, v, args[next++]);
+      // roundeven(v) + zero point, clamped to [0, 255].
+      auto quantizeToByte = [&](Value x, int64_t zeroPoint) {
+        x = b.create<math::RoundEvenOp>(l, x);
+        x = b.create<arith::AddFOp>(l, x, scalarConstant(b, l, f32, zeroPoint));
+        x = b.create<arith::MaximumFOp>(l, x, scalarConstant(b, l, f32, 0));
+        return b.create<arith::MinimumFOp>(l, x, scalarConstant(b, l, f32, 255))
+            .getResult();
+      };
+      if (adaptor.getResidual()) {
+        int64_t sumZero = *op.getSumZeroPoint();
+        Value sum = b.create<arith::SubFOp>(l, quantizeToByte(v, sumZero),
+                                            scalarConstant(b, l, f32, sumZero));
+        Value shortcut = b.create<arith::UIToFPOp>(l, f32, args[next++]);
+        shortcut = b.create<arith::SubFOp>(
+            l, shortcut, scalarConstant(b, l, f32, *op.getResidualZeroPoint()));
         v = b.create<arith::AddFOp>(
-            l, v, scalarConstant(b, l, f32, *op.getOutputZeroPoint()));
-        v = b.create<arith::MaximumFOp>(l, v, scalarConstant(b, l, f32, 0));
-        v = b.create<arith::MinimumFOp>(l, v, scalarConstant(b, l, f32, 255));
-        v = b.create<arith::FPToUIOp>(l, type.getElementType(), v);
+            l,
+            b.create<arith::MulFOp>(
+                l, sum,
+                scalarConstant(b, l, f32, op.getSumScale()->convertToDouble())),
+            b.create<arith::MulFOp>(
+                l, shortcut,
+                scalarConstant(b, l, f32,
+                               op.getResidualScale()->convertToDouble())));
       }
+      v = applyActivation(b, l, v, activation, low, high);
+      if (quantized)
+        v = b.create<arith::FPToUIOp>(
+            l, type.getElementType(),
+            quantizeToByte(v, *op.getOutputZeroPoint()));
       b.create<linalg::YieldOp>(l, v);
     };
     auto generic = rewriter.create<linalg::GenericOp>(
@@ -769,6 +797,26 @@ struct QuantizedConv2DNchwcLowering
         {
             rewriter.getNamedAttr(
                 "bias", rewriter.getBoolAttr(adaptor.getBias() != nullptr)),
+            rewriter.getNamedAttr(
+                "residual",
+                rewriter.getBoolAttr(adaptor.getResidual() != nullptr)),
+            rewriter.getNamedAttr(
+                "sum_zero_point",
+                rewriter.getI64IntegerAttr(op.getSumZeroPoint().value_or(0))),
+            rewriter.getNamedAttr("sum_scale",
+                                  rewriter.getF32FloatAttr(
+                                      op.getSumScale()
+                                          ? op.getSumScale()->convertToDouble()
+                                          : 0.0)),
+            rewriter.getNamedAttr("residual_zero_point",
+                                  rewriter.getI64IntegerAttr(
+                                      op.getResidualZeroPoint().value_or(0))),
+            rewriter.getNamedAttr(
+                "residual_scale",
+                rewriter.getF32FloatAttr(
+                    op.getResidualScale()
+                        ? op.getResidualScale()->convertToDouble()
+                        : 0.0)),
             rewriter.getNamedAttr("depthwise", rewriter.getBoolAttr(depthwise)),
             rewriter.getNamedAttr("activation",
                                   rewriter.getStringAttr(activation)),

@@ -375,10 +375,11 @@ LogicalResult replaceQuantizedConv2dNchwc(ModuleOp module, linalg::GenericOp op,
   };
   bool depthwise = flag("depthwise");
   ValueRange inputs = op.getDpsInputs();
-  if (inputs.size() != 2u + unsigned(flag("bias")))
+  if (inputs.size() != 2u + unsigned(flag("bias")) + unsigned(flag("residual")))
     return failure();
   Value sums = inputs[0], scale = inputs[1],
-        bias = flag("bias") ? inputs[2] : Value();
+        bias = flag("bias") ? inputs[2] : Value(),
+        residual = flag("residual") ? inputs.back() : Value();
   Value input, filter;
   op.getBlock()->walk([&](memref::LoadOp load) {
     if (!input)
@@ -395,6 +396,7 @@ LogicalResult replaceQuantizedConv2dNchwc(ModuleOp module, linalg::GenericOp op,
       !isContiguous(input, i8) || !isContiguous(filter, i8) ||
       !isContiguous(sums, b.getI32Type()) || !isContiguousF32(scale) ||
       (bias && !isContiguousF32(bias)) ||
+      (residual && !isContiguous(residual, i8)) ||
       !(quantized ? isContiguous(output, i8) : isContiguousF32(output)))
     return failure();
   auto in = cast<MemRefType>(input.getType()).getShape();
@@ -423,7 +425,7 @@ LogicalResult replaceQuantizedConv2dNchwc(ModuleOp module, linalg::GenericOp op,
                          ? "kiln_ukernel_depthwise_conv2d_nchwc_u8s8"
                          : ("kiln_ukernel_conv2d_nchwc_u8s8" + variant).str();
   replaceByMicrokernel(module, op, name,
-                       {input, filter, sums, scale, bias, output},
+                       {input, filter, sums, scale, bias, residual, output},
                        /*workspaceBytes=*/0,
                        {in[0],
                         in[1],
@@ -445,7 +447,11 @@ LogicalResult replaceQuantizedConv2dNchwc(ModuleOp module, linalg::GenericOp op,
                         bits("max"),
                         integer("input_zero_point"),
                         quantized ? integer("output_zero_point") : 0,
-                        quantized ? 1 : 0},
+                        quantized ? 1 : 0,
+                        integer("sum_zero_point"),
+                        bits("sum_scale"),
+                        integer("residual_zero_point"),
+                        bits("residual_scale")},
                        // Dot-product instructions do 4 multiply-adds each: the
                        // split counts them as a quarter of float work.
                        macs / 4);

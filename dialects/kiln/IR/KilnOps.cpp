@@ -452,6 +452,16 @@ LogicalResult QuantizedConv2DNchwcOp::verify() {
     return emitOpError("unknown activation '") << activation << "'";
   if (activation == "clip" && (!getClipMin() || !getClipMax()))
     return emitOpError("clip needs clip_min and clip_max");
+  if (Value residual = getResidual()) {
+    auto type = cast<RankedTensorType>(residual.getType());
+    if (type.getShape() != ArrayRef<int64_t>(shape) ||
+        !type.getElementType().isUnsignedInteger(8))
+      return emitOpError("residual must be ui8 ") << shapeString(shape);
+    if (!getSumZeroPoint() || !getSumScale() || !getResidualZeroPoint() ||
+        !getResidualScale())
+      return emitOpError("a residual needs sum_zero_point, sum_scale, "
+                         "residual_zero_point and residual_scale");
+  }
   if (getInputZeroPoint() < 0 || getInputZeroPoint() > 255 ||
       (quantized && (*getOutputZeroPoint() < 0 || *getOutputZeroPoint() > 255)))
     return emitOpError("zero points must be in [0, 255]");

@@ -1556,6 +1556,10 @@ KILN_MATMUL_I8(kiln_ukernel_matmul_i8_avx2, tile_i8_avx2, 4)
  *
  * stored as float, or as uint8 min(max(roundeven(v) + zy, 0), 255) (the
  * compiler has divided scale, bias and clip bounds by the output's scale).
+ * With a residual (uint8, the output's shape, zero point zr), the sum is
+ * quantized first as its own QuantizeLinear states it (zero point zs), and
+ *   v = activation((q - zs) * sum_scale + (r - zr) * residual_scale)
+ * (a residual block's end in one pass).
  * The tiles accumulate sum x * w over the raw bytes, and the epilogue
  * subtracts zx * sums[f] once per output vector. The same pixel tiles as
  * the float kernel's, one variant per instruction set, each an instance of
@@ -1585,9 +1589,21 @@ typedef struct {
   int32_t zx;
   float zy;
   int quantized;
+  /* A residual (null: none), added after the sum is quantized at its own
+   * zero point: see qconv_store. */
+  const uint8_t *residual;
+  float zs, sum_scale, zr, residual_scale;
   /* A pixel of the padding: 16 times the input zero point. */
   uint8_t pad[BLOCK];
 } qconv_nchwc;
+
+/* min(max(roundeven(v) + zero, 0), 255): QuantizeLinear to uint8. */
+static inline __attribute__((always_inline)) v16f quantize_to_byte(v16f v,
+                                                                   float zero) {
+  v = __builtin_elementwise_roundeven(v) + zero;
+  return __builtin_elementwise_min(__builtin_elementwise_max(v, (v16f){0}),
+                                   (v16f){0} + 255.0f);
+}
 
 /* The epilogue of output block `block`, pixel `pixel` of image n. */
 static inline __attribute__((always_inline)) void
@@ -1599,17 +1615,23 @@ qconv_store(const qconv_nchwc *q, v16i acc, int64_t n, int64_t block,
   v16f v = __builtin_convertvector(acc, v16f) * load16(q->scale + f);
   if (s->bias)
     v += load16(s->bias + f);
+  int64_t at = ((n * s->fb + block) * s->oh * s->ow + pixel) * BLOCK;
+  if (q->residual) {
+    /* The sum as its QuantizeLinear stores it, dequantized, plus the
+     * dequantized residual: in the output's units. */
+    v16f sum = quantize_to_byte(v, q->zs) - q->zs;
+    v16u8 bytes;
+    __builtin_memcpy(&bytes, q->residual + at, sizeof bytes);
+    v16f r = __builtin_convertvector(bytes, v16f) - q->zr;
+    v = sum * q->sum_scale + r * q->residual_scale;
+  }
   if (s->activation == KILN_UKERNEL_ACTIVATION_RELU)
     v = __builtin_elementwise_max(v, (v16f){0});
   else if (s->activation == KILN_UKERNEL_ACTIVATION_CLIP)
     v = __builtin_elementwise_min(
         __builtin_elementwise_max(v, (v16f){0} + s->low), (v16f){0} + s->high);
-  int64_t at = ((n * s->fb + block) * s->oh * s->ow + pixel) * BLOCK;
   if (q->quantized) {
-    v = __builtin_elementwise_roundeven(v) + q->zy;
-    v = __builtin_elementwise_min(__builtin_elementwise_max(v, (v16f){0}),
-                                  (v16f){0} + 255.0f);
-    v16u8 bytes = __builtin_convertvector(v, v16u8);
+    v16u8 bytes = __builtin_convertvector(quantize_to_byte(v, q->zy), v16u8);
     __builtin_memcpy((uint8_t *)q->output + at, &bytes, sizeof bytes);
   } else {
     __builtin_memcpy((float *)q->output + at, &v, sizeof v);
@@ -1620,20 +1642,22 @@ qconv_store(const qconv_nchwc *q, v16i acc, int64_t n, int64_t block,
  * value the tile's bytes are read minus, 128 for sdot). */
 #define KILN_QCONV_ARGUMENTS                                                   \
   const uint8_t *input, const int8_t *filter, const int32_t *sums,             \
-      const float *scale, const float *bias, void *output, void *workspace,    \
-      int64_t batch, int64_t cb, int64_t ih, int64_t iw, int64_t fb,           \
+      const float *scale, const float *bias, const uint8_t *residual,          \
+      void *output, void *workspace, int64_t batch, int64_t cb, int64_t ih, int64_t iw, int64_t fb,           \
       int64_t kh, int64_t kw, int64_t oh, int64_t ow, int64_t sh, int64_t sw,  \
       int64_t dh, int64_t dw, int64_t pt, int64_t pl, int64_t activation,      \
       int64_t low_bits, int64_t high_bits, int64_t zx, int64_t zy,             \
-      int64_t quantized, int64_t wg, int64_t wgc
+      int64_t quantized, int64_t zs, int64_t sum_scale_bits, int64_t zr,       \
+      int64_t residual_scale_bits, int64_t wg, int64_t wgc
 static inline __attribute__((always_inline)) void
 qconv_init(qconv_nchwc *q, const uint8_t *input, const int8_t *filter,
            const int32_t *sums, const float *scale, const float *bias,
-           void *output, int64_t cb, int64_t ih, int64_t iw, int64_t fb,
+           const uint8_t *residual, void *output, int64_t cb, int64_t ih, int64_t iw, int64_t fb,
            int64_t kh, int64_t kw, int64_t oh, int64_t ow, int64_t sh,
            int64_t sw, int64_t dh, int64_t dw, int64_t pt, int64_t pl,
            int64_t activation, int64_t low_bits, int64_t high_bits, int64_t zx,
-           int64_t zy, int64_t quantized, int32_t flip) {
+           int64_t zy, int64_t quantized, int64_t zs, int64_t sum_scale_bits,
+           int64_t zr, int64_t residual_scale_bits, int32_t flip) {
   conv_nchwc g = {0,  0,  bias, 0,  0,  cb, ih, iw,
                   fb, kh, kw, oh,   ow, sh, sw, dh,
                   dw, pt, pl, activation, float_of_bits(low_bits),
@@ -1648,6 +1672,11 @@ qconv_init(qconv_nchwc *q, const uint8_t *input, const int8_t *filter,
   q->zx = (int32_t)zx - flip;
   q->zy = (float)zy;
   q->quantized = (int)quantized;
+  q->residual = residual;
+  q->zs = (float)zs;
+  q->sum_scale = float_of_bits(sum_scale_bits);
+  q->zr = (float)zr;
+  q->residual_scale = float_of_bits(residual_scale_bits);
   for (int c = 0; c < BLOCK; ++c)
     q->pad[c] = (uint8_t)zx;
 }
@@ -1655,9 +1684,10 @@ qconv_init(qconv_nchwc *q, const uint8_t *input, const int8_t *filter,
 #define KILN_QCONV_INIT(flip)                                                  \
   (void)workspace;                                                             \
   qconv_nchwc q;                                                               \
-  qconv_init(&q, input, filter, sums, scale, bias, output, cb, ih, iw, fb, kh, \
-             kw, oh, ow, sh, sw, dh, dw, pt, pl, activation, low_bits,         \
-             high_bits, zx, zy, quantized, flip)
+  qconv_init(&q, input, filter, sums, scale, bias, residual, output, cb, ih,   \
+             iw, fb, kh, kw, oh, ow, sh, sw, dh, dw, pt, pl, activation,       \
+             low_bits, high_bits, zx, zy, quantized, zs, sum_scale_bits, zr,   \
+             residual_scale_bits, flip)
 
 /* acc[b][j] += the 16 x 16 filter block of block b at w (block stride
  * `filter_stride` bytes) times pixel j's 16 channels at px[j], in plain C:
