@@ -364,11 +364,13 @@ struct ConvOfQuantized : OpRewritePattern<ConvOp> {
     // with a residual, else the output's.
     double outScale = yType ? yType.getScale() : 1.0;
     double firstScale = residual ? sumType.getScale() : outScale;
-    std::vector<float> scale(padded, 0.0f), blockedBias(padded, 0.0f);
+    // [F/16, 2, 16]: per block, 16 scales then 16 biases.
+    std::vector<float> scaleBias(2 * padded, 0.0f);
     for (int64_t f = 0; f < features; ++f) {
       double w = weights->scales[weights->scales.size() == 1 ? 0 : f];
-      scale[f] = static_cast<float>(xType.getScale() * w / firstScale);
-      blockedBias[f] = static_cast<float>(bias[f] / firstScale);
+      int64_t at = f / block * 2 * block + f % block;
+      scaleBias[at] = static_cast<float>(xType.getScale() * w / firstScale);
+      scaleBias[at + block] = static_cast<float>(bias[f] / firstScale);
     }
 
     Location loc = rewriter.getFusedLoc(
@@ -386,15 +388,8 @@ struct ConvOfQuantized : OpRewritePattern<ConvOp> {
     Value filterSums = rewriter.create<ConstantOp>(
         loc, DenseElementsAttr::get(RankedTensorType::get({fbs, block}, i32),
                                     ArrayRef<int32_t>(sums)));
-    Value scaleValue = rewriter.create<ConstantOp>(
-        loc, floatAttr({fbs, block}, scale, context));
-    Value biasValue =
-        conv.getBias()
-            ? rewriter
-                  .create<ConstantOp>(
-                      loc, floatAttr({fbs, block}, blockedBias, context))
-                  .getResult()
-            : Value();
+    Value scaleBiasValue = rewriter.create<ConstantOp>(
+        loc, floatAttr({fbs, 2, block}, scaleBias, context));
     auto resultType =
         cast<RankedTensorType>(chain.back()->getResult(0).getType());
     Type element =
@@ -421,7 +416,7 @@ struct ConvOfQuantized : OpRewritePattern<ConvOp> {
     auto shortcutType =
         residual ? perTensorElementOf(residual.getType()) : nullptr;
     Value blocked = rewriter.create<QuantizedConv2DNchwcOp>(
-        loc, blockedType, input, filter, filterSums, scaleValue, biasValue,
+        loc, blockedType, input, filter, filterSums, scaleBiasValue,
         blockedResidual, conv.getStridesAttr(), conv.getPadsAttr(),
         conv.getDilationsAttr(),
         depthwise ? rewriter.getUnitAttr() : UnitAttr(),

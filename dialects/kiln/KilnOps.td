@@ -461,7 +461,7 @@ def Kiln_Conv2DNchwcOp : Kiln_Op<"conv2d_nchwc",
 }
 
 def Kiln_QuantizedConv2DNchwcOp : Kiln_Op<"quantized_conv2d_nchwc",
-    [Pure, AttrSizedOperandSegments]> {
+    [Pure]> {
   let summary = "8-bit 2-D convolution on channel-blocked data, requantized";
   let description = [{
     The integer form of `kiln.conv2d_nchwc`, which `kiln-form-integer-ops`
@@ -472,8 +472,11 @@ def Kiln_QuantizedConv2DNchwcOp : Kiln_Op<"quantized_conv2d_nchwc",
     channels a 32-bit lane of a dot-product instruction (vpdpbusd, sdot)
     sums sit side by side. With `depthwise` the filter is [C/16, KH, KW, 16].
     `filter_sums` (i32 [F/16, 16]) holds each output channel's sum of
-    weights, `scale` and the optional `bias` (f32 [F/16, 16]) the epilogue's
-    per-channel factors. Each output is
+    weights, `scale_bias` (f32 [F/16, 2, 16]) the epilogue's per-channel
+    scale and bias: one operand, so that a constant bias of zeros (or one
+    scale for every channel) is never a splat constant that canonicalization
+    would fold into the lowered loops, out of the kernel's reach. Each
+    output is
 
       acc = sum (input - input_zero_point) * filter      (exact, in i32)
       v   = activation(acc * scale + bias)
@@ -492,12 +495,11 @@ def Kiln_QuantizedConv2DNchwcOp : Kiln_Op<"quantized_conv2d_nchwc",
     The filter sums let a kernel accumulate over the raw bytes and subtract
     `input_zero_point * filter_sums` once per output (or, reading bytes as
     int8, `(input_zero_point - 128) * filter_sums`). Padding channels have
-    zero weights, sums, scale and bias: nothing reads the padding channels
+    zero weights, sums, scales and biases: nothing reads the padding channels
     of the input, and the result's are act(0) (quantized).
   }];
   let arguments = (ins Kiln_Tensor:$input, Kiln_Tensor:$filter,
-                       Kiln_Tensor:$filter_sums, Kiln_Tensor:$scale,
-                       Optional<Kiln_Tensor>:$bias,
+                       Kiln_Tensor:$filter_sums, Kiln_Tensor:$scale_bias,
                        Optional<Kiln_Tensor>:$residual,
                        DenseI64ArrayAttr:$strides, DenseI64ArrayAttr:$pads,
                        DenseI64ArrayAttr:$dilations, UnitAttr:$depthwise,
@@ -512,7 +514,7 @@ def Kiln_QuantizedConv2DNchwcOp : Kiln_Op<"quantized_conv2d_nchwc",
                        OptionalAttr<F64Attr>:$clip_max);
   let results = (outs Kiln_Tensor:$output);
   let assemblyFormat = [{
-    $input `,` $filter `,` $filter_sums `,` $scale (`bias` $bias^)?
+    $input `,` $filter `,` $filter_sums `,` $scale_bias
     (`residual` $residual^)? attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;

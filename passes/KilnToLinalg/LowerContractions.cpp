@@ -668,8 +668,9 @@ struct Conv2DNchwcLowering : public OpConversionPattern<Conv2DNchwcOp> {
   }
 };
 
-/// kiln.quantized_conv2d_nchwc the same way: inputs filter sums, scale and
-/// [bias], read per output channel. The body computes sum (x - zx) * w in
+/// kiln.quantized_conv2d_nchwc the same way: inputs filter sums, scales
+/// and biases (rows of one operand), read per output channel, and the
+/// optional residual. The body computes sum (x - zx) * w in
 /// i32 (the padding reads zx) rearranged the way the kernels do, centred
 /// bytes summed first and one correction per output:
 ///   sum (x - 256) * w + (256 - zx) * sums[f],
@@ -693,10 +694,15 @@ struct QuantizedConv2DNchwcLowering
     auto d = [&](unsigned i) { return getAffineDimExpr(i, context); };
     AffineMap perChannel = AffineMap::get(5, 0, {d(1), d(4)}, context);
     AffineMap identity = AffineMap::getMultiDimIdentityMap(5, context);
-    SmallVector<Value> inputs = {adaptor.getFilterSums(), adaptor.getScale()};
-    if (adaptor.getBias())
-      inputs.push_back(adaptor.getBias());
-    SmallVector<AffineMap> maps(inputs.size(), perChannel);
+    // Scale and bias are rows 0 and 1 of one [F/16, 2, 16] operand.
+    auto row = [&](int64_t r) {
+      return AffineMap::get(
+          5, 0, {d(1), getAffineConstantExpr(r, context), d(4)}, context);
+    };
+    SmallVector<Value> inputs = {adaptor.getFilterSums(),
+                                 adaptor.getScaleBias(),
+                                 adaptor.getScaleBias()};
+    SmallVector<AffineMap> maps = {perChannel, row(0), row(1)};
     if (adaptor.getResidual()) {
       inputs.push_back(adaptor.getResidual());
       maps.push_back(identity);
@@ -752,9 +758,8 @@ struct QuantizedConv2DNchwcLowering
       sum = b.create<arith::AddIOp>(l, sum, correction);
       Value v = b.create<arith::SIToFPOp>(l, f32, sum);
       v = b.create<arith::MulFOp>(l, v, args[1]);
-      unsigned next = 2;
-      if (adaptor.getBias())
-        v = b.create<arith::AddFOp>(l, v, args[next++]);
+      v = b.create<arith::AddFOp>(l, v, args[2]);
+      unsigned next = 3;
       // roundeven(v) + zero point, clamped to [0, 255].
       auto quantizeToByte = [&](Value x, int64_t zeroPoint) {
         x = b.create<math::RoundEvenOp>(l, x);
@@ -795,8 +800,6 @@ struct QuantizedConv2DNchwcLowering
         rewriter, generic, "quantized_conv2d_nchwc", op.getStridesAttr(),
         op.getPadsAttr(), op.getDilationsAttr(),
         {
-            rewriter.getNamedAttr(
-                "bias", rewriter.getBoolAttr(adaptor.getBias() != nullptr)),
             rewriter.getNamedAttr(
                 "residual",
                 rewriter.getBoolAttr(adaptor.getResidual() != nullptr)),

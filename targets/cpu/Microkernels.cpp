@@ -375,11 +375,11 @@ LogicalResult replaceQuantizedConv2dNchwc(ModuleOp module, linalg::GenericOp op,
   };
   bool depthwise = flag("depthwise");
   ValueRange inputs = op.getDpsInputs();
-  if (inputs.size() != 2u + unsigned(flag("bias")) + unsigned(flag("residual")))
+  if (inputs.size() != 3u + unsigned(flag("residual")) ||
+      inputs[1] != inputs[2])
     return failure();
-  Value sums = inputs[0], scale = inputs[1],
-        bias = flag("bias") ? inputs[2] : Value(),
-        residual = flag("residual") ? inputs.back() : Value();
+  Value sums = inputs[0], scaleBias = inputs[1],
+        residual = flag("residual") ? inputs[3] : Value();
   Value input, filter;
   op.getBlock()->walk([&](memref::LoadOp load) {
     if (!input)
@@ -394,8 +394,7 @@ LogicalResult replaceQuantizedConv2dNchwc(ModuleOp module, linalg::GenericOp op,
   if (!input || !filter ||
       cast<MemRefType>(filter.getType()).getRank() != (depthwise ? 4 : 7) ||
       !isContiguous(input, i8) || !isContiguous(filter, i8) ||
-      !isContiguous(sums, b.getI32Type()) || !isContiguousF32(scale) ||
-      (bias && !isContiguousF32(bias)) ||
+      !isContiguous(sums, b.getI32Type()) || !isContiguousF32(scaleBias) ||
       (residual && !isContiguous(residual, i8)) ||
       !(quantized ? isContiguous(output, i8) : isContiguousF32(output)))
     return failure();
@@ -425,7 +424,7 @@ LogicalResult replaceQuantizedConv2dNchwc(ModuleOp module, linalg::GenericOp op,
                          ? "kiln_ukernel_depthwise_conv2d_nchwc_u8s8"
                          : ("kiln_ukernel_conv2d_nchwc_u8s8" + variant).str();
   replaceByMicrokernel(module, op, name,
-                       {input, filter, sums, scale, bias, residual, output},
+                       {input, filter, sums, scaleBias, residual, output},
                        /*workspaceBytes=*/0,
                        {in[0],
                         in[1],

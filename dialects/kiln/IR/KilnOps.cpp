@@ -436,17 +436,15 @@ LogicalResult QuantizedConv2DNchwcOp::verify() {
     return emitOpError("result must be ")
            << (quantized ? "ui8 " : "f32 ") << shapeString(shape) << ", got "
            << out;
-  auto perChannel = [&](Value v, Type type) {
-    auto t = cast<RankedTensorType>(v.getType());
-    return t.getShape() == ArrayRef<int64_t>{blocks, block} &&
-           t.getElementType() == type;
-  };
-  Builder b(getContext());
-  if (!perChannel(getFilterSums(), b.getI32Type()) ||
-      !perChannel(getScale(), b.getF32Type()) ||
-      (getBias() && !perChannel(getBias(), b.getF32Type())))
-    return emitOpError("filter_sums (i32), scale and bias (f32) must be [")
-           << blocks << ", " << block << "]";
+  auto sums = cast<RankedTensorType>(getFilterSums().getType());
+  auto scaleBias = cast<RankedTensorType>(getScaleBias().getType());
+  if (sums.getShape() != ArrayRef<int64_t>{blocks, block} ||
+      !sums.getElementType().isSignlessInteger(32) ||
+      scaleBias.getShape() != ArrayRef<int64_t>{blocks, 2, block} ||
+      !scaleBias.getElementType().isF32())
+    return emitOpError("filter_sums must be i32 [")
+           << blocks << ", " << block << "] and scale_bias f32 [" << blocks
+           << ", 2, " << block << "]";
   StringRef activation = getActivation();
   if (activation != "none" && activation != "relu" && activation != "clip")
     return emitOpError("unknown activation '") << activation << "'";

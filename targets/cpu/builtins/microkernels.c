@@ -1577,105 +1577,164 @@ KILN_MATMUL_I8(kiln_ukernel_matmul_i8_avx2, tile_i8_avx2, 4)
 typedef int8_t v64s8 __attribute__((vector_size(64), aligned(1)));
 
 typedef struct {
-  /* The geometry, bias, activation and clip bounds (its input, filter,
+  /* The geometry, activation and clip bounds (its input, filter, bias,
    * residual and output stay null). */
   conv_nchwc g;
   const uint8_t *input;
   const int8_t *filter;
   const int32_t *sums;
-  const float *scale;
+  /* Per block, 16 scales then 16 biases. */
+  const float *scale_bias;
   void *output;
   /* The input zero point as the tile's bytes read it. */
-  int32_t zx;
-  float zy;
+  int32_t zx, zy;
   int quantized;
+  /* A uint8 result's bounds: [0, 255] narrowed by the activation's bounds,
+   * rounded, plus zy. */
+  int32_t out_low, out_high;
   /* A residual (null: none), added after the sum is quantized at its own
    * zero point: see qconv_store. */
   const uint8_t *residual;
-  float zs, sum_scale, zr, residual_scale;
+  int32_t zs, zr;
+  float sum_scale, residual_scale;
   /* A pixel of the padding: 16 times the input zero point. */
   uint8_t pad[BLOCK];
 } qconv_nchwc;
 
-/* min(max(roundeven(v) + zero, 0), 255): QuantizeLinear to uint8. */
-static inline __attribute__((always_inline)) v16f quantize_to_byte(v16f v,
-                                                                   float zero) {
-  v = __builtin_elementwise_roundeven(v) + zero;
-  return __builtin_elementwise_min(__builtin_elementwise_max(v, (v16f){0}),
-                                   (v16f){0} + 255.0f);
+/* roundeven(v) as int32: one vcvtps2dq on AVX-512 (the default rounding
+ * mode rounds to nearest even). */
+static inline __attribute__((always_inline)) v16i round_to_int(v16f v) {
+#if defined(__AVX512F__)
+  return (v16i)_mm512_cvtps_epi32((__m512)v);
+#else
+  return __builtin_convertvector(__builtin_elementwise_roundeven(v), v16i);
+#endif
 }
 
-/* The epilogue of output block `block`, pixel `pixel` of image n. */
+static inline __attribute__((always_inline)) v16i clamp_int(v16i v, int32_t low,
+                                                            int32_t high) {
+  return __builtin_elementwise_min(
+      __builtin_elementwise_max(v, (v16i){0} + low), (v16i){0} + high);
+}
+
+/* The epilogue of output block `block`, pixel `pixel` of image n. A uint8
+ * result is rounded first and activated on the integers: rounding is
+ * monotonic, so round(max(v, lo)) = max(round(v), round(lo)), and one
+ * clamp then applies the activation and the byte's range (integer
+ * comparisons are also cheaper than float ones, which order NaN). */
 static inline __attribute__((always_inline)) void
 qconv_store(const qconv_nchwc *q, v16i acc, int64_t n, int64_t block,
             int64_t pixel) {
   const conv_nchwc *s = &q->g;
   int64_t f = block * BLOCK;
   acc -= load16i(q->sums + f) * q->zx;
-  v16f v = __builtin_convertvector(acc, v16f) * load16(q->scale + f);
-  if (s->bias)
-    v += load16(s->bias + f);
+  const float *scale_bias = q->scale_bias + 2 * f;
+  v16f v = __builtin_convertvector(acc, v16f) * load16(scale_bias) +
+           load16(scale_bias + BLOCK);
   int64_t at = ((n * s->fb + block) * s->oh * s->ow + pixel) * BLOCK;
   if (q->residual) {
     /* The sum as its QuantizeLinear stores it, dequantized, plus the
      * dequantized residual: in the output's units. */
-    v16f sum = quantize_to_byte(v, q->zs) - q->zs;
+    v16i sum = clamp_int(round_to_int(v), -q->zs, 255 - q->zs);
     v16u8 bytes;
     __builtin_memcpy(&bytes, q->residual + at, sizeof bytes);
-    v16f r = __builtin_convertvector(bytes, v16f) - q->zr;
-    v = sum * q->sum_scale + r * q->residual_scale;
+    v16i r = __builtin_convertvector(bytes, v16i) - q->zr;
+    v = __builtin_convertvector(sum, v16f) * q->sum_scale +
+        __builtin_convertvector(r, v16f) * q->residual_scale;
+  }
+  if (q->quantized) {
+    v16i i = clamp_int(round_to_int(v) + q->zy, q->out_low, q->out_high);
+    v16u8 bytes = __builtin_convertvector(i, v16u8);
+    __builtin_memcpy((uint8_t *)q->output + at, &bytes, sizeof bytes);
+    return;
   }
   if (s->activation == KILN_UKERNEL_ACTIVATION_RELU)
     v = __builtin_elementwise_max(v, (v16f){0});
   else if (s->activation == KILN_UKERNEL_ACTIVATION_CLIP)
     v = __builtin_elementwise_min(
         __builtin_elementwise_max(v, (v16f){0} + s->low), (v16f){0} + s->high);
-  if (q->quantized) {
-    v16u8 bytes = __builtin_convertvector(quantize_to_byte(v, q->zy), v16u8);
-    __builtin_memcpy((uint8_t *)q->output + at, &bytes, sizeof bytes);
-  } else {
-    __builtin_memcpy((float *)q->output + at, &v, sizeof v);
-  }
+  __builtin_memcpy((float *)q->output + at, &v, sizeof v);
+}
+
+/* roundeven(bound) as an int32, saturated (an open clip bound is
+ * infinite). */
+static int32_t rounded_bound(float bound) {
+  if (!(bound > -2147483520.0f))
+    return INT32_MIN;
+  if (bound >= 2147483520.0f)
+    return INT32_MAX;
+  return (int32_t)__builtin_roundevenf(bound);
 }
 
 /* The quantized kernels' arguments, and the state they set up (flip: the
  * value the tile's bytes are read minus, 128 for sdot). */
 #define KILN_QCONV_ARGUMENTS                                                   \
   const uint8_t *input, const int8_t *filter, const int32_t *sums,             \
-      const float *scale, const float *bias, const uint8_t *residual,          \
-      void *output, void *workspace, int64_t batch, int64_t cb, int64_t ih, int64_t iw, int64_t fb,           \
-      int64_t kh, int64_t kw, int64_t oh, int64_t ow, int64_t sh, int64_t sw,  \
-      int64_t dh, int64_t dw, int64_t pt, int64_t pl, int64_t activation,      \
-      int64_t low_bits, int64_t high_bits, int64_t zx, int64_t zy,             \
-      int64_t quantized, int64_t zs, int64_t sum_scale_bits, int64_t zr,       \
-      int64_t residual_scale_bits, int64_t wg, int64_t wgc
+      const float *scale_bias, const uint8_t *residual, void *output,          \
+      void *workspace, int64_t batch, int64_t cb, int64_t ih, int64_t iw,      \
+      int64_t fb, int64_t kh, int64_t kw, int64_t oh, int64_t ow, int64_t sh,  \
+      int64_t sw, int64_t dh, int64_t dw, int64_t pt, int64_t pl,              \
+      int64_t activation, int64_t low_bits, int64_t high_bits, int64_t zx,     \
+      int64_t zy, int64_t quantized, int64_t zs, int64_t sum_scale_bits,       \
+      int64_t zr, int64_t residual_scale_bits, int64_t wg, int64_t wgc
 static inline __attribute__((always_inline)) void
 qconv_init(qconv_nchwc *q, const uint8_t *input, const int8_t *filter,
-           const int32_t *sums, const float *scale, const float *bias,
-           const uint8_t *residual, void *output, int64_t cb, int64_t ih, int64_t iw, int64_t fb,
-           int64_t kh, int64_t kw, int64_t oh, int64_t ow, int64_t sh,
-           int64_t sw, int64_t dh, int64_t dw, int64_t pt, int64_t pl,
-           int64_t activation, int64_t low_bits, int64_t high_bits, int64_t zx,
-           int64_t zy, int64_t quantized, int64_t zs, int64_t sum_scale_bits,
-           int64_t zr, int64_t residual_scale_bits, int32_t flip) {
-  conv_nchwc g = {0,  0,  bias, 0,  0,  cb, ih, iw,
-                  fb, kh, kw, oh,   ow, sh, sw, dh,
-                  dw, pt, pl, activation, float_of_bits(low_bits),
-                  float_of_bits(high_bits), 0, 0};
+           const int32_t *sums, const float *scale_bias,
+           const uint8_t *residual, void *output, int64_t cb, int64_t ih,
+           int64_t iw, int64_t fb, int64_t kh, int64_t kw, int64_t oh,
+           int64_t ow, int64_t sh, int64_t sw, int64_t dh, int64_t dw,
+           int64_t pt, int64_t pl, int64_t activation, int64_t low_bits,
+           int64_t high_bits, int64_t zx, int64_t zy, int64_t quantized,
+           int64_t zs, int64_t sum_scale_bits, int64_t zr,
+           int64_t residual_scale_bits, int32_t flip) {
+  conv_nchwc g = {0,
+                  0,
+                  0,
+                  0,
+                  0,
+                  cb,
+                  ih,
+                  iw,
+                  fb,
+                  kh,
+                  kw,
+                  oh,
+                  ow,
+                  sh,
+                  sw,
+                  dh,
+                  dw,
+                  pt,
+                  pl,
+                  activation,
+                  float_of_bits(low_bits),
+                  float_of_bits(high_bits),
+                  0,
+                  0};
   set_flat(&g);
   q->g = g;
   q->input = input;
   q->filter = filter;
   q->sums = sums;
-  q->scale = scale;
+  q->scale_bias = scale_bias;
   q->output = output;
   q->zx = (int32_t)zx - flip;
-  q->zy = (float)zy;
+  q->zy = (int32_t)zy;
   q->quantized = (int)quantized;
+  int64_t low = activation == KILN_UKERNEL_ACTIVATION_CLIP
+                    ? rounded_bound(float_of_bits(low_bits))
+                : activation == KILN_UKERNEL_ACTIVATION_RELU ? 0
+                                                             : INT32_MIN;
+  int64_t high = activation == KILN_UKERNEL_ACTIVATION_CLIP
+                     ? rounded_bound(float_of_bits(high_bits))
+                     : INT32_MAX;
+  q->out_low = (int32_t)(low + zy > 0 ? (low + zy < 255 ? low + zy : 255) : 0);
+  q->out_high =
+      (int32_t)(high + zy < 255 ? (high + zy > 0 ? high + zy : 0) : 255);
   q->residual = residual;
-  q->zs = (float)zs;
+  q->zs = (int32_t)zs;
   q->sum_scale = float_of_bits(sum_scale_bits);
-  q->zr = (float)zr;
+  q->zr = (int32_t)zr;
   q->residual_scale = float_of_bits(residual_scale_bits);
   for (int c = 0; c < BLOCK; ++c)
     q->pad[c] = (uint8_t)zx;
@@ -1684,7 +1743,7 @@ qconv_init(qconv_nchwc *q, const uint8_t *input, const int8_t *filter,
 #define KILN_QCONV_INIT(flip)                                                  \
   (void)workspace;                                                             \
   qconv_nchwc q;                                                               \
-  qconv_init(&q, input, filter, sums, scale, bias, residual, output, cb, ih,   \
+  qconv_init(&q, input, filter, sums, scale_bias, residual, output, cb, ih,    \
              iw, fb, kh, kw, oh, ow, sh, sw, dh, dw, pt, pl, activation,       \
              low_bits, high_bits, zx, zy, quantized, zs, sum_scale_bits, zr,   \
              residual_scale_bits, flip)
@@ -1775,10 +1834,10 @@ static inline __attribute__((always_inline)) v16i
 qconv_avx2_sums(qconv_avx2_acc a) {
   /* hadd gives f0 f1 f4 f5 | f2 f3 f6 f7 of two quarters; the permute
    * puts the channels in order. */
-  v8i low = (v8i)_mm256_permute4x64_epi64(_mm256_hadd_epi32(a.q[0], a.q[1]),
-                                          0xD8);
-  v8i high = (v8i)_mm256_permute4x64_epi64(_mm256_hadd_epi32(a.q[2], a.q[3]),
-                                           0xD8);
+  v8i low =
+      (v8i)_mm256_permute4x64_epi64(_mm256_hadd_epi32(a.q[0], a.q[1]), 0xD8);
+  v8i high =
+      (v8i)_mm256_permute4x64_epi64(_mm256_hadd_epi32(a.q[2], a.q[3]), 0xD8);
   return __builtin_shufflevector(low, high, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
                                  11, 12, 13, 14, 15);
 }
@@ -1800,8 +1859,7 @@ qconv_step_avx2(qconv_avx2_acc acc[1][3], int blocks, int pixels,
       __m256i wq = _mm256_cvtepi8_epi16(                                       \
           _mm_loadu_si128((const void *)(w + (g)*64 + quarter * 16)));         \
       UNROLL_ROWS for (int j = 0; j < pixels; ++j) acc[0][j].q[quarter] =      \
-          _mm256_add_epi32(acc[0][j].q[quarter],                               \
-                           _mm256_madd_epi16(wq, x[j]));                       \
+          _mm256_add_epi32(acc[0][j].q[quarter], _mm256_madd_epi16(wq, x[j])); \
     }                                                                          \
   }
   KILN_QCONV_AVX2_GROUP(0)
@@ -1836,14 +1894,14 @@ qconv_step_sdot(v16i acc[1][4], int blocks, int pixels,
   int32x4_t sum[4][4];
   UNROLL_ROWS for (int j = 0; j < pixels; ++j) {
     x[j] = veorq_s8(vreinterpretq_s8_u8(vld1q_u8(px[j])), vdupq_n_s8(-128));
-    sum[j][0] = (int32x4_t)__builtin_shufflevector(acc[0][j], acc[0][j], 0, 1,
-                                                   2, 3);
-    sum[j][1] = (int32x4_t)__builtin_shufflevector(acc[0][j], acc[0][j], 4, 5,
-                                                   6, 7);
-    sum[j][2] = (int32x4_t)__builtin_shufflevector(acc[0][j], acc[0][j], 8, 9,
-                                                   10, 11);
-    sum[j][3] = (int32x4_t)__builtin_shufflevector(acc[0][j], acc[0][j], 12,
-                                                   13, 14, 15);
+    sum[j][0] =
+        (int32x4_t)__builtin_shufflevector(acc[0][j], acc[0][j], 0, 1, 2, 3);
+    sum[j][1] =
+        (int32x4_t)__builtin_shufflevector(acc[0][j], acc[0][j], 4, 5, 6, 7);
+    sum[j][2] =
+        (int32x4_t)__builtin_shufflevector(acc[0][j], acc[0][j], 8, 9, 10, 11);
+    sum[j][3] = (int32x4_t)__builtin_shufflevector(acc[0][j], acc[0][j], 12, 13,
+                                                   14, 15);
   }
 #define KILN_QCONV_SDOT_GROUP(g)                                               \
   {                                                                            \
@@ -1863,12 +1921,12 @@ qconv_step_sdot(v16i acc[1][4], int blocks, int pixels,
 #undef KILN_QCONV_SDOT_GROUP
   UNROLL_ROWS for (int j = 0; j < pixels; ++j) {
     typedef int32_t v8i_ __attribute__((vector_size(32)));
-    v8i_ low = __builtin_shufflevector(sum[j][0], sum[j][1], 0, 1, 2, 3, 4, 5,
-                                       6, 7);
-    v8i_ high = __builtin_shufflevector(sum[j][2], sum[j][3], 0, 1, 2, 3, 4,
-                                        5, 6, 7);
-    acc[0][j] = __builtin_shufflevector(low, high, 0, 1, 2, 3, 4, 5, 6, 7, 8,
-                                        9, 10, 11, 12, 13, 14, 15);
+    v8i_ low =
+        __builtin_shufflevector(sum[j][0], sum[j][1], 0, 1, 2, 3, 4, 5, 6, 7);
+    v8i_ high =
+        __builtin_shufflevector(sum[j][2], sum[j][3], 0, 1, 2, 3, 4, 5, 6, 7);
+    acc[0][j] = __builtin_shufflevector(low, high, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9,
+                                        10, 11, 12, 13, 14, 15);
   }
 }
 
@@ -1904,27 +1962,27 @@ static inline __attribute__((always_inline)) v16i multiply_small(v16i x,
 
 /* Depthwise (C = F): per window position, each pixel's 16 bytes times the
  * position's 16 filter bytes, in int32 lanes. Where each pixel reads at
- * each window position is worked out once per tile, for all its blocks.
- * Every target runs this one. DEPTHWISE_PIXELS wide, blocks [b0, b1). */
+ * each window position is worked out once per tile, for all its blocks:
+ * row[k] where the tile's pixels read consecutive positions `step` bytes
+ * apart (the common case, constant offsets from one pointer), else one
+ * offset per pixel (-1: the padding, read as the zero point). Every target
+ * runs this one. `pixels` wide, blocks [b0, b1); `step` a constant for
+ * strides 1 and 2 (see qdepthwise_units). */
 static inline __attribute__((always_inline)) void
 qdepthwise_tile(const qconv_nchwc *q, int64_t n, int64_t b0, int64_t b1,
-                int pixels, int64_t p0, int64_t np) {
+                int pixels, int64_t step, int64_t p0, int64_t np) {
   const conv_nchwc *s = &q->g;
   int64_t top[MAX_PIXELS], left[MAX_PIXELS];
   int consecutive = tile_positions(s, pixels, p0, np, top, left);
   int64_t plane = s->ih * s->iw * BLOCK;
   int64_t positions = s->kh * s->kw;
+  int64_t row[CONV_MAX_POSITIONS];
   int64_t offset[CONV_MAX_POSITIONS][MAX_PIXELS];
   for (int64_t y = 0, k = 0; y < s->kh; ++y)
     for (int64_t x = 0; x < s->kw; ++x, ++k) {
-      int64_t row =
-          consecutive ? row_offset(s, pixels, top, left, y, x, BLOCK) : -1;
-      if (row >= 0) {
-        UNROLL_ROWS for (int j = 0; j < pixels; ++j) offset[k][j] =
-            row + j * s->sw * BLOCK;
-      } else {
+      row[k] = consecutive ? row_offset(s, pixels, top, left, y, x, BLOCK) : -1;
+      if (row[k] < 0)
         window_offsets(s, pixels, top, left, y, x, BLOCK, offset[k]);
-      }
     }
   for (int64_t block = b0; block < b1; ++block) {
     v16i acc[MAX_PIXELS];
@@ -1935,6 +1993,15 @@ qdepthwise_tile(const qconv_nchwc *q, int64_t n, int64_t b0, int64_t b1,
       v16s8 wb;
       __builtin_memcpy(&wb, filter + k * BLOCK, sizeof wb);
       v16i w = __builtin_convertvector(wb, v16i);
+      if (row[k] >= 0) {
+        const uint8_t *p = image + row[k];
+        UNROLL_ROWS for (int j = 0; j < pixels; ++j) {
+          v16u8 xb;
+          __builtin_memcpy(&xb, p + j * step, sizeof xb);
+          acc[j] += multiply_small(__builtin_convertvector(xb, v16i), w);
+        }
+        continue;
+      }
       UNROLL_ROWS for (int j = 0; j < pixels; ++j) {
         v16u8 xb;
         __builtin_memcpy(&xb, offset[k][j] >= 0 ? image + offset[k][j] : q->pad,
@@ -1950,16 +2017,21 @@ qdepthwise_tile(const qconv_nchwc *q, int64_t n, int64_t b0, int64_t b1,
   }
 }
 
-static void qdepthwise_wide(const qconv_nchwc *q, int64_t n, int64_t b0,
-                            int64_t p0, int64_t np) {
-  qdepthwise_tile(q, n, b0, min64(b0 + DEPTHWISE_BLOCKS, q->g.fb),
-                  DEPTHWISE_PIXELS, p0, np);
-}
-static void qdepthwise_narrow(const qconv_nchwc *q, int64_t n, int64_t b0,
-                              int64_t p0, int64_t np) {
-  qdepthwise_tile(q, n, b0, min64(b0 + DEPTHWISE_BLOCKS, q->g.fb),
-                  DEPTHWISE_TAIL, p0, np);
-}
+/* The depthwise tiles: full width, and a third as wide for a plane's
+ * last, partial unit; strides 1 and 2 as constants. */
+#define KILN_QDEPTHWISE_TILE(name, pixels, stride)                             \
+  static void name(const qconv_nchwc *q, int64_t n, int64_t b0, int64_t p0,    \
+                   int64_t np) {                                               \
+    qdepthwise_tile(q, n, b0, min64(b0 + DEPTHWISE_BLOCKS, q->g.fb), pixels,   \
+                    (stride)*BLOCK, p0, np);                                   \
+  }
+KILN_QDEPTHWISE_TILE(qdepthwise_wide_1, DEPTHWISE_PIXELS, 1)
+KILN_QDEPTHWISE_TILE(qdepthwise_narrow_1, DEPTHWISE_TAIL, 1)
+KILN_QDEPTHWISE_TILE(qdepthwise_wide_2, DEPTHWISE_PIXELS, 2)
+KILN_QDEPTHWISE_TILE(qdepthwise_narrow_2, DEPTHWISE_TAIL, 2)
+KILN_QDEPTHWISE_TILE(qdepthwise_wide_any, DEPTHWISE_PIXELS, q->g.sw)
+KILN_QDEPTHWISE_TILE(qdepthwise_narrow_any, DEPTHWISE_TAIL, q->g.sw)
+#undef KILN_QDEPTHWISE_TILE
 
 KILN_BUILTIN void
 kiln_ukernel_depthwise_conv2d_nchwc_u8s8(KILN_QCONV_ARGUMENTS) {
@@ -1971,11 +2043,19 @@ kiln_ukernel_depthwise_conv2d_nchwc_u8s8(KILN_QCONV_ARGUMENTS) {
     int64_t p0, np;
     tile_span(&q.g, row_tiles, DEPTHWISE_PIXELS, tile, &p0, &np);
     int64_t b0 = group * DEPTHWISE_BLOCKS;
+    void (*wide)(const qconv_nchwc *, int64_t, int64_t, int64_t, int64_t) =
+        sw == 1 ? qdepthwise_wide_1
+        : sw == 2 ? qdepthwise_wide_2
+                  : qdepthwise_wide_any;
+    void (*narrow)(const qconv_nchwc *, int64_t, int64_t, int64_t, int64_t) =
+        sw == 1 ? qdepthwise_narrow_1
+        : sw == 2 ? qdepthwise_narrow_2
+                  : qdepthwise_narrow_any;
     if (np == DEPTHWISE_PIXELS) {
-      qdepthwise_wide(&q, n, b0, p0, np);
+      wide(&q, n, b0, p0, np);
     } else {
       for (int64_t u = 0; u < np; u += DEPTHWISE_TAIL)
-        qdepthwise_narrow(&q, n, b0, p0 + u, min64(DEPTHWISE_TAIL, np - u));
+        narrow(&q, n, b0, p0 + u, min64(DEPTHWISE_TAIL, np - u));
     }
   });
 }
