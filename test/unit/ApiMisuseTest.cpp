@@ -210,6 +210,8 @@ TEST(Names, StatusTargetAndDtypeNames) {
                "unknown status");
   EXPECT_STREQ(kiln_target_name(KILN_TARGET_X86_64_AVX2), "x86_64-avx2");
   EXPECT_STREQ(kiln_target_name(KILN_TARGET_X86_64_AVX512), "x86_64-avx512");
+  EXPECT_STREQ(kiln_target_name(KILN_TARGET_X86_64_AVX512_VNNI),
+               "x86_64-avx512-vnni");
   EXPECT_STREQ(kiln_target_name(KILN_TARGET_AARCH64_NEON_DOTPROD_FP16),
                "aarch64-neon-dotprod-fp16");
   EXPECT_STREQ(kiln_dtype_name(KILN_DTYPE_BF16), "bf16");

@@ -48,3 +48,83 @@ func.func @requantized(%a: tensor<2x2x!qa>) -> tensor<4x!quant.uniform<u8:f32, 0
   %q = kiln.quantize %r : tensor<4xf32> to tensor<4x!quant.uniform<u8:f32, 0.25:0>>
   return %q : tensor<4x!quant.uniform<u8:f32, 0.25:0>>
 }
+
+!qx = !quant.uniform<u8:f32, 0.5:3>
+!qk = !quant.uniform<i8:f32, 0.25>
+!qy = !quant.uniform<u8:f32, 0.125:2>
+
+// conv -> relu -> quantize of a dequantized uint8 input and int8 weights:
+// one quantized NCHWc convolution. The filter is packed [F/16, C/16, KH,
+// KW, 4, 16, 4] and summed per output channel (16 ones); scale and bias
+// fold the output's scale in: 0.5 * 0.25 / 0.125 = 1 and 0.5 / 0.125 = 4.
+// CHECK-LABEL: func.func @conv_relu_quantize
+func.func @conv_relu_quantize(%a: tensor<1x16x4x4x!qx>) -> tensor<1x16x4x4x!qy> {
+  // CHECK-DAG: %[[W:.*]] = kiln.constant dense<1> : tensor<1x1x1x1x4x16x4xi8>
+  // CHECK-DAG: %[[S:.*]] = kiln.constant dense<16> : tensor<1x16xi32>
+  // CHECK-DAG: %[[SB:.*]] = kiln.constant dense<{{\[\[\[}}1.000000e+00, {{.*}}], [4.000000e+00, {{.*}}]]]> : tensor<1x2x16xf32>
+  // CHECK: %[[X:.*]] = kiln.to_nchwc %{{.*}} : (tensor<1x16x4x4xui8>) -> tensor<1x1x4x4x16xui8>
+  // CHECK: %[[C:.*]] = kiln.quantized_conv2d_nchwc %[[X]], %[[W]], %[[S]], %[[SB]] {activation = "relu", {{.*}}input_zero_point = 3 : i64, output_zero_point = 2 : i64{{.*}}} : {{.*}} -> tensor<1x1x4x4x16xui8>
+  // CHECK: kiln.from_nchwc %[[C]] : (tensor<1x1x4x4x16xui8>) -> tensor<1x16x4x4xui8>
+  // CHECK-NOT: kiln.conv %
+  // CHECK-NOT: kiln.quantize
+  %wq = kiln.constant dense<1> : tensor<16x16x1x1xi8>
+  %w = kiln.storage_cast %wq : tensor<16x16x1x1xi8> to tensor<16x16x1x1x!qk>
+  %b = kiln.constant dense<0.5> : tensor<16xf32>
+  %x = kiln.dequantize %a : tensor<1x16x4x4x!qx> to tensor<1x16x4x4xf32>
+  %k = kiln.dequantize %w : tensor<16x16x1x1x!qk> to tensor<16x16x1x1xf32>
+  %c = kiln.conv %x, %k, %b {dilations = array<i64: 1, 1>, group = 1 : i64, pads = array<i64: 0, 0, 0, 0>, strides = array<i64: 1, 1>} : (tensor<1x16x4x4xf32>, tensor<16x16x1x1xf32>, tensor<16xf32>) -> tensor<1x16x4x4xf32>
+  %r = kiln.relu %c : tensor<1x16x4x4xf32>
+  %q = kiln.quantize %r : tensor<1x16x4x4xf32> to tensor<1x16x4x4x!qy>
+  return %q : tensor<1x16x4x4x!qy>
+}
+
+// A residual block's end (conv, quantize, dequantize, add of a dequantized
+// shortcut, relu, quantize) is one convolution with a residual operand:
+// the sum's parameters (0.25:5) and the ratios of the sum's and the
+// shortcut's scales to the output's (0.25 / 0.125 = 2, 0.5 / 0.125 = 4).
+// CHECK-LABEL: func.func @residual
+func.func @residual(%a: tensor<1x16x4x4x!qx>, %s: tensor<1x16x4x4x!qx>) -> tensor<1x16x4x4x!qy> {
+  // CHECK: %[[SC:.*]] = kiln.storage_cast %arg1
+  // CHECK: %[[R:.*]] = kiln.to_nchwc %[[SC]] : (tensor<1x16x4x4xui8>) -> tensor<1x1x4x4x16xui8>
+  // CHECK: kiln.quantized_conv2d_nchwc %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} residual %[[R]] {activation = "relu", {{.*}}residual_scale = 4.000000e+00 : f64, residual_zero_point = 3 : i64, {{.*}}sum_scale = 2.000000e+00 : f64, sum_zero_point = 5 : i64}
+  // CHECK-NOT: kiln.add
+  %wq = kiln.constant dense<1> : tensor<16x16x1x1xi8>
+  %w = kiln.storage_cast %wq : tensor<16x16x1x1xi8> to tensor<16x16x1x1x!qk>
+  %x = kiln.dequantize %a : tensor<1x16x4x4x!qx> to tensor<1x16x4x4xf32>
+  %k = kiln.dequantize %w : tensor<16x16x1x1x!qk> to tensor<16x16x1x1xf32>
+  %c = kiln.conv %x, %k {dilations = array<i64: 1, 1>, group = 1 : i64, pads = array<i64: 0, 0, 0, 0>, strides = array<i64: 1, 1>} : (tensor<1x16x4x4xf32>, tensor<16x16x1x1xf32>) -> tensor<1x16x4x4xf32>
+  %cq = kiln.quantize %c : tensor<1x16x4x4xf32> to tensor<1x16x4x4x!quant.uniform<u8:f32, 0.25:5>>
+  %cf = kiln.dequantize %cq : tensor<1x16x4x4x!quant.uniform<u8:f32, 0.25:5>> to tensor<1x16x4x4xf32>
+  %sf = kiln.dequantize %s : tensor<1x16x4x4x!qx> to tensor<1x16x4x4xf32>
+  %sum = kiln.add %cf, %sf : tensor<1x16x4x4xf32>, tensor<1x16x4x4xf32> -> tensor<1x16x4x4xf32>
+  %r = kiln.relu %sum : tensor<1x16x4x4xf32>
+  %q = kiln.quantize %r : tensor<1x16x4x4xf32> to tensor<1x16x4x4x!qy>
+  return %q : tensor<1x16x4x4x!qy>
+}
+
+// Depthwise (group = C = F): the filter packed [C/16, KH, KW, 16]; the
+// result stays float (no quantize follows).
+// CHECK-LABEL: func.func @depthwise_float_result
+func.func @depthwise_float_result(%a: tensor<1x16x4x4x!qx>) -> tensor<1x16x4x4xf32> {
+  // CHECK: kiln.quantized_conv2d_nchwc {{.*}} {depthwise, {{.*}}input_zero_point = 3 : i64, {{.*}}} : (tensor<1x1x4x4x16xui8>, tensor<1x3x3x16xi8>, tensor<1x16xi32>, tensor<1x2x16xf32>) -> tensor<1x1x4x4x16xf32>
+  %wq = kiln.constant dense<2> : tensor<16x1x3x3xi8>
+  %w = kiln.storage_cast %wq : tensor<16x1x3x3xi8> to tensor<16x1x3x3x!qk>
+  %x = kiln.dequantize %a : tensor<1x16x4x4x!qx> to tensor<1x16x4x4xf32>
+  %k = kiln.dequantize %w : tensor<16x1x3x3x!qk> to tensor<16x1x3x3xf32>
+  %c = kiln.conv %x, %k {dilations = array<i64: 1, 1>, group = 16 : i64, pads = array<i64: 1, 1, 1, 1>, strides = array<i64: 1, 1>} : (tensor<1x16x4x4xf32>, tensor<16x1x3x3xf32>) -> tensor<1x16x4x4xf32>
+  return %c : tensor<1x16x4x4xf32>
+}
+
+// An int8 (signed) activation has no kernel yet: the convolution stays
+// float.
+// CHECK-LABEL: func.func @signed_input_stays_float
+func.func @signed_input_stays_float(%a: tensor<1x16x4x4x!quant.uniform<i8:f32, 0.5:3>>) -> tensor<1x16x4x4xf32> {
+  // CHECK: kiln.conv %
+  // CHECK-NOT: kiln.quantized_conv2d_nchwc
+  %wq = kiln.constant dense<1> : tensor<16x16x1x1xi8>
+  %w = kiln.storage_cast %wq : tensor<16x16x1x1xi8> to tensor<16x16x1x1x!qk>
+  %x = kiln.dequantize %a : tensor<1x16x4x4x!quant.uniform<i8:f32, 0.5:3>> to tensor<1x16x4x4xf32>
+  %k = kiln.dequantize %w : tensor<16x16x1x1x!qk> to tensor<16x16x1x1xf32>
+  %c = kiln.conv %x, %k {dilations = array<i64: 1, 1>, group = 1 : i64, pads = array<i64: 0, 0, 0, 0>, strides = array<i64: 1, 1>} : (tensor<1x16x4x4xf32>, tensor<16x16x1x1xf32>) -> tensor<1x16x4x4xf32>
+  return %c : tensor<1x16x4x4xf32>
+}
