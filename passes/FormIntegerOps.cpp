@@ -203,7 +203,8 @@ Operation *soleUser(Value value) {
 /// a residual block's end, quantize(act(dequantize(quantize(conv(...))) +
 /// dequantize(shortcut))) ->
 /// kiln.quantized_conv2d_nchwc, when the float convolution would run on
-/// NCHWc data (blocked input or depthwise): the product in i32 over the
+/// NCHWc data (blocked input, an image input read plain when its window
+/// columns are adjacent, or depthwise): the product in i32 over the
 /// stored bytes, then one multiply-add per output channel, the activation
 /// and the requantization in the kernel's epilogue. The filter is packed
 /// and summed at compile time; the scale and bias fold the output's scale
@@ -213,9 +214,13 @@ struct ConvOfQuantized : OpRewritePattern<ConvOp> {
   LogicalResult matchAndRewrite(ConvOp conv,
                                 PatternRewriter &rewriter) const override {
     NchwcConvForm form = nchwcConvForm(conv);
-    if (form != NchwcConvForm::Blocked && form != NchwcConvForm::Depthwise)
-      return failure();
     bool depthwise = form == NchwcConvForm::Depthwise;
+    // An image input reads 4 window columns of a row as one 32-bit lane:
+    // they must be adjacent.
+    bool plain =
+        form == NchwcConvForm::PlainInput && conv.getDilations()[1] == 1;
+    if (form != NchwcConvForm::Blocked && !depthwise && !plain)
+      return failure();
     Value x = dequantizedInt8(conv.getInput());
     auto xType = x ? perTensorElementOf(x.getType()) : nullptr;
     if (!xType || xType.isSigned())
@@ -334,11 +339,15 @@ struct ConvOfQuantized : OpRewritePattern<ConvOp> {
       chain.pop_back();
     }
 
-    // Packed filter, sums, scale and bias, per 16-channel block.
+    // Packed filter, sums, scale and bias, per 16-channel block. An image
+    // input's filter is [F/16, C, KH, KW/4, 16, 4]: window columns in
+    // groups of 4 (zero weights past KW).
     int64_t fbs = nchwcBlocks(features), cbs = nchwcBlocks(channels);
-    int64_t padded = fbs * block;
+    int64_t padded = fbs * block, columnGroups = (kw + 3) / 4;
     std::vector<int8_t> packed(depthwise ? fbs * kh * kw * block
-                                         : fbs * cbs * kh * kw * block * block,
+                               : plain   ? fbs * channels * kh * columnGroups *
+                                             block * 4
+                                       : fbs * cbs * kh * kw * block * block,
                                0);
     std::vector<int32_t> sums(padded, 0);
     for (int64_t f = 0; f < features; ++f)
@@ -349,8 +358,14 @@ struct ConvOfQuantized : OpRewritePattern<ConvOp> {
                 weights->values.getInt(((f * perGroup + c) * kh + y) * kw + x);
             sums[f] += value;
             int64_t at =
-                depthwise
-                    ? ((f / block * kh + y) * kw + x) * block + f % block
+                depthwise ? ((f / block * kh + y) * kw + x) * block + f % block
+                : plain
+                    ? ((((f / block * channels + c) * kh + y) * columnGroups +
+                        x / 4) *
+                           block +
+                       f % block) *
+                              4 +
+                          x % 4
                     : (((((f / block * cbs + c / block) * kh + y) * kw + x) *
                             4 +
                         c % block / 4) *
@@ -376,10 +391,14 @@ struct ConvOfQuantized : OpRewritePattern<ConvOp> {
     Location loc = rewriter.getFusedLoc(
         llvm::map_to_vector(chain, [](Operation *op) { return op->getLoc(); }));
     MLIRContext *context = rewriter.getContext();
-    Value input = rewriter.create<ToNchwcOp>(loc, storageOf(rewriter, loc, x));
+    Value input = storageOf(rewriter, loc, x);
+    if (!plain)
+      input = rewriter.create<ToNchwcOp>(loc, input);
     SmallVector<int64_t> packedShape =
         depthwise ? SmallVector<int64_t>{fbs, kh, kw, block}
-                  : SmallVector<int64_t>{fbs, cbs, kh, kw, 4, block, 4};
+        : plain
+            ? SmallVector<int64_t>{fbs, channels, kh, columnGroups, block, 4}
+            : SmallVector<int64_t>{fbs, cbs, kh, kw, 4, block, 4};
     auto i8 = rewriter.getI8Type(), i32 = rewriter.getI32Type();
     Value filter = rewriter.create<ConstantOp>(
         conv.getFilter().getLoc(),

@@ -471,6 +471,10 @@ def Kiln_QuantizedConv2DNchwcOp : Kiln_Op<"quantized_conv2d_nchwc",
     input channel / 4, output channel, input channel % 4): the four input
     channels a 32-bit lane of a dot-product instruction (vpdpbusd, sdot)
     sums sit side by side. With `depthwise` the filter is [C/16, KH, KW, 16].
+    An image input of fewer than 16 channels stays plain, ui8 [N, C, H, W],
+    with the filter [F/16, C, KH, ceil(KW/4), 16, 4]: 4 adjacent window
+    columns per lane, zero weights past KW (which the result's width
+    gives).
     `filter_sums` (i32 [F/16, 16]) holds each output channel's sum of
     weights, `scale_bias` (f32 [F/16, 2, 16]) the epilogue's per-channel
     scale and bias: one operand, so that a constant bias of zeros (or one

@@ -723,11 +723,16 @@ struct QuantizedConv2DNchwcLowering
         return ib.create<arith::ConstantIndexOp>(l, v).getResult();
       };
       // Filter [F/16, C/16, KH, KW, 4, 16, 4]: loops over its blocks,
-      // window and 16 channels.
+      // window and 16 channels; an image input's [F/16, C, KH, KW/4, 16,
+      // 4]: one block, the window (its columns rounded up to 4, zero
+      // weights) and C channels.
+      bool plain = tensorType(input).getRank() == 4;
       SmallVector<int64_t> bounds =
           depthwise ? SmallVector<int64_t>{filterShape[1], filterShape[2]}
-                    : SmallVector<int64_t>{filterShape[1], filterShape[2],
-                                           filterShape[3], 16};
+          : plain ? SmallVector<int64_t>{1, filterShape[2], 4 * filterShape[3],
+                                         filterShape[1]}
+                  : SmallVector<int64_t>{filterShape[1], filterShape[2],
+                                         filterShape[3], 16};
       Value sum = nchwcReduction(
           b, l, input, bounds, depthwise, op.getStrides(), op.getPads(),
           op.getDilations(), i32Constant(b, l, 0),
@@ -740,6 +745,12 @@ struct QuantizedConv2DNchwcLowering
             if (depthwise) {
               w = lb.create<tensor::ExtractOp>(
                   ll, filter, ValueRange{step.fb, step.y, step.x, step.f});
+            } else if (plain) {
+              Value group = lb.create<arith::DivUIOp>(ll, step.x, index(lb, 4));
+              Value lane = lb.create<arith::RemUIOp>(ll, step.x, index(lb, 4));
+              w = lb.create<tensor::ExtractOp>(
+                  ll, filter,
+                  ValueRange{step.fb, step.c, step.y, group, step.f, lane});
             } else {
               Value group = lb.create<arith::DivUIOp>(ll, step.c, index(lb, 4));
               Value lane = lb.create<arith::RemUIOp>(ll, step.c, index(lb, 4));

@@ -375,6 +375,7 @@ LogicalResult replaceQuantizedConv2dNchwc(ModuleOp module, linalg::GenericOp op,
   };
   bool depthwise = flag("depthwise");
   ValueRange inputs = op.getDpsInputs();
+  // The image input's kernel reads it plain [N, C, H, W].
   if (inputs.size() != 3u + unsigned(flag("residual")) ||
       inputs[1] != inputs[2])
     return failure();
@@ -391,8 +392,11 @@ LogicalResult replaceQuantizedConv2dNchwc(ModuleOp module, linalg::GenericOp op,
   Builder b(op.getContext());
   Type i8 = b.getI8Type();
   bool quantized = integer("output_zero_point") >= 0;
+  bool plain = input && cast<MemRefType>(input.getType()).getRank() == 4;
   if (!input || !filter ||
-      cast<MemRefType>(filter.getType()).getRank() != (depthwise ? 4 : 7) ||
+      cast<MemRefType>(filter.getType()).getRank() != (depthwise ? 4
+                                                       : plain   ? 6
+                                                                 : 7) ||
       !isContiguous(input, i8) || !isContiguous(filter, i8) ||
       !isContiguous(sums, b.getI32Type()) || !isContiguousF32(scaleBias) ||
       (residual && !isContiguous(residual, i8)) ||
@@ -401,10 +405,11 @@ LogicalResult replaceQuantizedConv2dNchwc(ModuleOp module, linalg::GenericOp op,
   auto in = cast<MemRefType>(input.getType()).getShape();
   auto w = cast<MemRefType>(filter.getType()).getShape();
   auto out = cast<MemRefType>(output.getType()).getShape();
+  // An image input's kernel takes KW/4, its groups of window columns.
   int64_t kh = depthwise ? w[1] : w[2], kw = depthwise ? w[2] : w[3];
-  // The tiles keep each window position's pixel offsets on the stack, for
-  // windows up to 7x7.
-  if (kh * kw > 49)
+  // The other tiles keep each window position's pixel offsets on the
+  // stack, for windows up to 7x7.
+  if (!plain && kh * kw > 49)
     return failure();
   auto bits = [&](StringRef name) -> int64_t {
     auto value = epilogue.getAs<FloatAttr>(name);
@@ -419,10 +424,13 @@ LogicalResult replaceQuantizedConv2dNchwc(ModuleOp module, linalg::GenericOp op,
                                ? KILN_UKERNEL_ACTIVATION_CLIP
                                : KILN_UKERNEL_ACTIVATION_NONE;
   int64_t macs = out[0] * out[1] * out[2] * out[3] * 16 * kh * kw *
-                 (depthwise ? 1 : in[1] * 16);
-  std::string name = depthwise
-                         ? "kiln_ukernel_depthwise_conv2d_nchwc_u8s8"
-                         : ("kiln_ukernel_conv2d_nchwc_u8s8" + variant).str();
+                 (depthwise ? 1
+                  : plain   ? 4 * in[1]
+                            : in[1] * 16);
+  std::string name =
+      depthwise ? "kiln_ukernel_depthwise_conv2d_nchwc_u8s8"
+      : plain   ? ("kiln_ukernel_conv2d_plain_input_u8s8" + variant).str()
+                : ("kiln_ukernel_conv2d_nchwc_u8s8" + variant).str();
   replaceByMicrokernel(module, op, name,
                        {input, filter, sums, scaleBias, residual, output},
                        /*workspaceBytes=*/0,

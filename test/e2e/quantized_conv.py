@@ -22,7 +22,9 @@ The cases cover the tile edges (planes that are not whole tiles, 3 and 5
 blocks of output channels, channel counts padded to whole blocks), input
 zero points that are not 0 (so the padding must read them), stride 2 with
 asymmetric pads, dilation, a batch of 2, 1x1 convolutions on one-to-one
-planes, per-tensor weights with a bias of zeros, depthwise windows of 3x3
+planes, per-tensor weights with a bias of zeros, image inputs of 1 and 3
+channels read plain (windows of 3, 5 and 7 columns, strides 1 to 3,
+asymmetric pads), depthwise windows of 3x3
 and 5x5 with strides 1 and 2 and rows wider than a tile, and residual
 blocks with and without Relu.
 
@@ -73,8 +75,8 @@ def conv2d(x, w, stride, pads, dilation, group):
 class Case:
     """A QDQ Conv of a uint8 x [batch, c, hw, hw + 1] by int8 weights
     [f, c / group, k, k]; `epilogue` "", "relu", "clip" or "residual" /
-    "residual_relu"; `output` "uint8" or "float"; `kernel` "dense" or
-    "depthwise"."""
+    "residual_relu"; `output` "uint8" or "float"; `kernel` "dense",
+    "plain" (an image input) or "depthwise"."""
 
     def __init__(self, name, c, f, hw, k, kernel, stride=1, pads=None, dilation=1,
                  group=1, epilogue="", output="uint8", batch=1, x_zero=131,
@@ -183,6 +185,14 @@ CASES = [
     Case("dense_padded_outputs_clip", 48, 40, 7, 3, "dense", epilogue="clip"),
     Case("residual_relu_5_blocks", 32, 80, 9, 1, "dense", epilogue="residual_relu"),
     Case("residual_3x3_no_activation", 48, 32, 8, 3, "dense", epilogue="residual", batch=2),
+    # Image inputs read plain, 4 window columns per lane: the resnet stem's
+    # 7x7 stride-2 window (2 groups of columns, the last with 3), 3x3 (one
+    # group, 3 columns), 5x5 stride 3 with asymmetric pads, one channel.
+    Case("image_7x7_stride2_relu", 3, 64, 38, 7, "plain", stride=2, epilogue="relu"),
+    Case("image_3x3_stride2_clip", 3, 32, 21, 3, "plain", stride=2, epilogue="clip"),
+    Case("image_5x5_stride3_asymmetric_float", 3, 40, 20, 5, "plain", stride=3,
+         pads=[2, 0, 1, 2], output="float"),
+    Case("image_one_channel_batch2", 1, 16, 13, 3, "plain", batch=2, x_zero=0),
     Case("depthwise_stride2_clip", 32, 32, 17, 3, "depthwise", stride=2, group=32,
          epilogue="clip"),
     Case("depthwise_5x5_padded_channels", 40, 40, 9, 5, "depthwise", group=40, epilogue="relu"),
@@ -210,8 +220,9 @@ def main():
         model, feeds, expected = case.build(rng)
         base = f"{args.work_dir}/{case.name}"
         onnx.save(model, base + ".onnx")
-        kernel = ("kiln_ukernel_depthwise_conv2d_nchwc_u8s8" if case.kernel == "depthwise" else
-                  "kiln_ukernel_conv2d_nchwc_u8s8" + DENSE_TILE[args.target])
+        kernel = {"depthwise": "kiln_ukernel_depthwise_conv2d_nchwc_u8s8",
+                  "plain": "kiln_ukernel_conv2d_plain_input_u8s8" + DENSE_TILE[args.target],
+                  "dense": "kiln_ukernel_conv2d_nchwc_u8s8" + DENSE_TILE[args.target]}[case.kernel]
         calls = lowered_kernels(args.kiln, base + ".onnx", args.target)
         if calls != [kernel]:
             print(f"{case.name}: FAIL: lowered code calls {calls or 'no microkernel'}, "

@@ -401,33 +401,54 @@ LogicalResult QuantizedConv2DNchwcOp::verify() {
   auto in = getInput().getType(), filter = getFilter().getType();
   auto out = getType();
   bool depthwise = getDepthwise();
-  bool matches = in.getRank() == 5 && in.getDimSize(4) == block &&
-                 in.getElementType().isUnsignedInteger(8) &&
-                 filter.getElementType().isSignlessInteger(8) &&
-                 (depthwise ? filter.getRank() == 4 &&
-                                  filter.getDimSize(0) == in.getDimSize(1) &&
-                                  filter.getDimSize(3) == block
-                            : filter.getRank() == 7 &&
-                                  filter.getDimSize(1) == in.getDimSize(1) &&
-                                  filter.getDimSize(4) == block / 4 &&
-                                  filter.getDimSize(5) == block &&
-                                  filter.getDimSize(6) == 4);
+  bool plain = in.getRank() == 4;
+  bool matches =
+      in.getElementType().isUnsignedInteger(8) &&
+      filter.getElementType().isSignlessInteger(8) &&
+      (plain
+           ? !depthwise && in.getDimSize(1) < block && filter.getRank() == 6 &&
+                 filter.getDimSize(1) == in.getDimSize(1) &&
+                 filter.getDimSize(4) == block && filter.getDimSize(5) == 4
+       : depthwise
+           ? in.getRank() == 5 && in.getDimSize(4) == block &&
+                 filter.getRank() == 4 &&
+                 filter.getDimSize(0) == in.getDimSize(1) &&
+                 filter.getDimSize(3) == block
+           : in.getRank() == 5 && in.getDimSize(4) == block &&
+                 filter.getRank() == 7 &&
+                 filter.getDimSize(1) == in.getDimSize(1) &&
+                 filter.getDimSize(4) == block / 4 &&
+                 filter.getDimSize(5) == block && filter.getDimSize(6) == 4);
   if (!matches)
-    return emitOpError("input ui8 [N, C/16, H, W, 16] (got ")
+    return emitOpError("input ui8 [N, C/16, H, W, 16] or [N, C < 16, H, W] "
+                       "(got ")
            << in << ") and filter i8 "
            << (depthwise ? "[C/16, KH, KW, 16]"
-                         : "[F/16, C/16, KH, KW, 4, 16, 4]")
+                         : "[F/16, C/16, KH, KW, 4, 16, 4] or [F/16, C, KH, "
+                           "KW/4, 16, 4]")
            << " (got " << filter << ") do not match";
   int64_t blocks = filter.getDimSize(0), kernelDim = depthwise ? 1 : 2;
   if (failed(checkSpatialAttrs(getLoc(), getOperationName(), 2, getStrides(),
                                getPads(), getDilations())))
     return failure();
   SmallVector<int64_t> shape = {in.getDimSize(0), blocks};
-  for (int64_t i = 0; i < 2; ++i)
-    shape.push_back(windowOutputSize(
-        in.getDimSize(2 + i), filter.getDimSize(kernelDim + i), getStrides()[i],
-        getPads()[i], getPads()[2 + i], getDilations()[i],
-        /*ceilMode=*/false));
+  for (int64_t i = 0; i < 2; ++i) {
+    int64_t window = filter.getDimSize(kernelDim + i);
+    int64_t size = windowOutputSize(
+        in.getDimSize(2 + i), window, getStrides()[i], getPads()[i],
+        getPads()[2 + i], getDilations()[i], /*ceilMode=*/false);
+    // An image input's filter holds the window width rounded up to 4
+    // columns: the result's width says which of the 4 widths it is.
+    if (plain && i == 1)
+      for (int64_t width = 4 * window - 3; width <= 4 * window; ++width) {
+        int64_t candidate = windowOutputSize(
+            in.getDimSize(3), width, getStrides()[1], getPads()[1],
+            getPads()[3], getDilations()[1], /*ceilMode=*/false);
+        if (out.getRank() == 5 && candidate == out.getDimSize(3))
+          size = candidate;
+      }
+    shape.push_back(size);
+  }
   shape.push_back(block);
   Type element = out.getElementType();
   bool quantized = getOutputZeroPoint().has_value();

@@ -1599,6 +1599,9 @@ typedef struct {
   float sum_scale, residual_scale;
   /* A pixel of the padding: 16 times the input zero point. */
   uint8_t pad[BLOCK];
+  /* What an image input's 4-byte lanes are XORed with: 0x80808080 where
+   * the tile reads bytes as int8 (sdot), else 0. */
+  uint32_t flip_mask;
 } qconv_nchwc;
 
 /* roundeven(v) as int32: one vcvtps2dq on AVX-512 (the default rounding
@@ -1738,6 +1741,7 @@ qconv_init(qconv_nchwc *q, const uint8_t *input, const int8_t *filter,
   q->residual_scale = float_of_bits(residual_scale_bits);
   for (int c = 0; c < BLOCK; ++c)
     q->pad[c] = (uint8_t)zx;
+  q->flip_mask = flip ? 0x80808080u : 0;
 }
 
 #define KILN_QCONV_INIT(flip)                                                  \
@@ -1780,12 +1784,64 @@ qconv_step_portable(v16i acc[1][6], int blocks, int pixels,
   }
 }
 
+/* An image input [N, C, H, W] (C < 16, not blocked) is read 4 adjacent
+ * window columns at a time, one 32-bit lane of the dot products: the
+ * lane of channel plane `channel` at row iy from column ix, the zero point
+ * where a column lies outside the image, XORed with the flip mask. */
+static inline __attribute__((always_inline)) int32_t
+plain_lane(const qconv_nchwc *q, const uint8_t *channel, int64_t iy,
+           int64_t ix) {
+  const conv_nchwc *s = &q->g;
+  uint32_t lane;
+  if ((uint64_t)iy < (uint64_t)s->ih && ix >= 0 && ix + 4 <= s->iw) {
+    __builtin_memcpy(&lane, channel + iy * s->iw + ix, sizeof lane);
+  } else {
+    uint8_t bytes[4];
+    for (int t = 0; t < 4; ++t)
+      bytes[t] =
+          (uint64_t)iy < (uint64_t)s->ih && (uint64_t)(ix + t) < (uint64_t)s->iw
+              ? channel[iy * s->iw + ix + t]
+              : q->pad[0];
+    __builtin_memcpy(&lane, bytes, sizeof lane);
+  }
+  return (int32_t)(lane ^ q->flip_mask);
+}
+
+/* acc[b][j] += block b's 16 output channels x 4 weights at w (block stride
+ * `filter_stride` bytes) dotted with pixel j's lane of 4 bytes. */
+static inline __attribute__((always_inline)) void
+qconv_lane_step_portable(v16i acc[1][6], int blocks, int pixels,
+                         const int32_t lanes[6], const int8_t *w,
+                         int64_t filter_stride) {
+  (void)blocks;
+  (void)filter_stride;
+  v64s8 group;
+  __builtin_memcpy(&group, w, sizeof group);
+#define KILN_QCONV_LANE(c)                                                     \
+  {                                                                            \
+    v16i wv = __builtin_convertvector(                                         \
+        __builtin_shufflevector(group, group, c, c + 4, c + 8, c + 12, c + 16, \
+                                c + 20, c + 24, c + 28, c + 32, c + 36,        \
+                                c + 40, c + 44, c + 48, c + 52, c + 56,        \
+                                c + 60),                                       \
+        v16i);                                                                 \
+    UNROLL_ROWS for (int j = 0; j < pixels; ++j) acc[0][j] +=                  \
+        wv * (int32_t)(uint8_t)((uint32_t)lanes[j] >> (8 * (c)));              \
+  }
+  KILN_QCONV_LANE(0)
+  KILN_QCONV_LANE(1)
+  KILN_QCONV_LANE(2)
+  KILN_QCONV_LANE(3)
+#undef KILN_QCONV_LANE
+}
+
 #define QCONV_SUFFIX
 #define QCONV_ATTRIBUTES
 #define QCONV_PIXELS 6
 #define QCONV_BLOCKS 1
 #define QCONV_INPUT_FLIP 0
 #define QCONV_STEP qconv_step_portable
+#define QCONV_LANE_STEP qconv_lane_step_portable
 #include "qconv_nchwc.inc"
 
 #if defined(__AVX512F__)
@@ -1809,6 +1865,21 @@ qconv_step_vnni(v16i acc[4][6], int blocks, int pixels,
   }
 }
 
+static inline __attribute__((always_inline, target("avx512vnni"))) void
+qconv_lane_step_vnni(v16i acc[4][6], int blocks, int pixels,
+                     const int32_t lanes[6], const int8_t *w,
+                     int64_t filter_stride) {
+  __m512i wv[4];
+  UNROLL_ROWS for (int b = 0; b < blocks; ++b) wv[b] =
+      _mm512_loadu_si512((const void *)(w + b * filter_stride));
+  UNROLL_ROWS for (int j = 0; j < pixels; ++j) {
+    __m512i x = _mm512_set1_epi32(lanes[j]);
+    UNROLL_ROWS for (int b = 0; b < blocks; ++b) acc[b][j] =
+        (v16i)_mm512_dpbusd_epi32((__m512i)acc[b][j], x, wv[b]);
+  }
+}
+
+#define QCONV_LANE_STEP qconv_lane_step_vnni
 #define QCONV_SUFFIX _vnni
 #define QCONV_ATTRIBUTES __attribute__((target("avx512vnni")))
 #define QCONV_PIXELS 6
@@ -1869,6 +1940,24 @@ qconv_step_avx2(qconv_avx2_acc acc[1][3], int blocks, int pixels,
 #undef KILN_QCONV_AVX2_GROUP
 }
 
+static inline __attribute__((always_inline)) void
+qconv_lane_step_avx2(qconv_avx2_acc acc[1][3], int blocks, int pixels,
+                     const int32_t lanes[3], const int8_t *w,
+                     int64_t filter_stride) {
+  (void)blocks;
+  (void)filter_stride;
+  __m256i x[3];
+  UNROLL_ROWS for (int j = 0; j < pixels; ++j) x[j] =
+      _mm256_broadcastq_epi64(_mm_cvtepu8_epi16(_mm_cvtsi32_si128(lanes[j])));
+  UNROLL_ROWS for (int quarter = 0; quarter < 4; ++quarter) {
+    __m256i wq =
+        _mm256_cvtepi8_epi16(_mm_loadu_si128((const void *)(w + quarter * 16)));
+    UNROLL_ROWS for (int j = 0; j < pixels; ++j) acc[0][j].q[quarter] =
+        _mm256_add_epi32(acc[0][j].q[quarter], _mm256_madd_epi16(wq, x[j]));
+  }
+}
+
+#define QCONV_LANE_STEP qconv_lane_step_avx2
 #define QCONV_SUFFIX _avx2
 #define QCONV_ATTRIBUTES
 #define QCONV_PIXELS 3
@@ -1930,6 +2019,37 @@ qconv_step_sdot(v16i acc[1][4], int blocks, int pixels,
   }
 }
 
+static inline __attribute__((always_inline, target("dotprod"))) void
+qconv_lane_step_sdot(v16i acc[1][4], int blocks, int pixels,
+                     const int32_t lanes[4], const int8_t *w,
+                     int64_t filter_stride) {
+  (void)blocks;
+  (void)filter_stride;
+  int8x16_t w0 = vld1q_s8(w), w1 = vld1q_s8(w + 16), w2 = vld1q_s8(w + 32),
+            w3 = vld1q_s8(w + 48);
+  UNROLL_ROWS for (int j = 0; j < pixels; ++j) {
+    int8x16_t x = vreinterpretq_s8_s32(vdupq_n_s32(lanes[j]));
+    int32x4_t s0 =
+        (int32x4_t)__builtin_shufflevector(acc[0][j], acc[0][j], 0, 1, 2, 3);
+    int32x4_t s1 =
+        (int32x4_t)__builtin_shufflevector(acc[0][j], acc[0][j], 4, 5, 6, 7);
+    int32x4_t s2 =
+        (int32x4_t)__builtin_shufflevector(acc[0][j], acc[0][j], 8, 9, 10, 11);
+    int32x4_t s3 = (int32x4_t)__builtin_shufflevector(acc[0][j], acc[0][j], 12,
+                                                      13, 14, 15);
+    s0 = vdotq_laneq_s32(s0, w0, x, 0);
+    s1 = vdotq_laneq_s32(s1, w1, x, 0);
+    s2 = vdotq_laneq_s32(s2, w2, x, 0);
+    s3 = vdotq_laneq_s32(s3, w3, x, 0);
+    typedef int32_t v8i_ __attribute__((vector_size(32)));
+    v8i_ low = __builtin_shufflevector(s0, s1, 0, 1, 2, 3, 4, 5, 6, 7);
+    v8i_ high = __builtin_shufflevector(s2, s3, 0, 1, 2, 3, 4, 5, 6, 7);
+    acc[0][j] = __builtin_shufflevector(low, high, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9,
+                                        10, 11, 12, 13, 14, 15);
+  }
+}
+
+#define QCONV_LANE_STEP qconv_lane_step_sdot
 #define QCONV_SUFFIX _sdot
 #define QCONV_ATTRIBUTES __attribute__((target("dotprod")))
 #define QCONV_PIXELS 4
@@ -2044,11 +2164,11 @@ kiln_ukernel_depthwise_conv2d_nchwc_u8s8(KILN_QCONV_ARGUMENTS) {
     tile_span(&q.g, row_tiles, DEPTHWISE_PIXELS, tile, &p0, &np);
     int64_t b0 = group * DEPTHWISE_BLOCKS;
     void (*wide)(const qconv_nchwc *, int64_t, int64_t, int64_t, int64_t) =
-        sw == 1 ? qdepthwise_wide_1
+        sw == 1   ? qdepthwise_wide_1
         : sw == 2 ? qdepthwise_wide_2
                   : qdepthwise_wide_any;
     void (*narrow)(const qconv_nchwc *, int64_t, int64_t, int64_t, int64_t) =
-        sw == 1 ? qdepthwise_narrow_1
+        sw == 1   ? qdepthwise_narrow_1
         : sw == 2 ? qdepthwise_narrow_2
                   : qdepthwise_narrow_any;
     if (np == DEPTHWISE_PIXELS) {
