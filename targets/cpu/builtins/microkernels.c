@@ -1604,6 +1604,14 @@ typedef struct {
   uint32_t flip_mask;
 } qconv_nchwc;
 
+/* A tile's own copy of the state: the output is written through uint8_t
+ * pointers, which may alias anything reachable, so with the state behind a
+ * pointer every store made the epilogue reload its parameters; a local
+ * copy whose address does not escape stays in registers. */
+#define QCONV_LOCAL_STATE(shared)                                              \
+  const qconv_nchwc local_state_ = *(shared);                                  \
+  const qconv_nchwc *q = &local_state_
+
 /* roundeven(v) as int32: one vcvtps2dq on AVX-512 (the default rounding
  * mode rounds to nearest even). */
 static inline __attribute__((always_inline)) v16i round_to_int(v16f v) {
@@ -2089,8 +2097,9 @@ static inline __attribute__((always_inline)) v16i multiply_small(v16i x,
  * runs this one. `pixels` wide, blocks [b0, b1); `step` a constant for
  * strides 1 and 2 (see qdepthwise_units). */
 static inline __attribute__((always_inline)) void
-qdepthwise_tile(const qconv_nchwc *q, int64_t n, int64_t b0, int64_t b1,
+qdepthwise_tile(const qconv_nchwc *shared, int64_t n, int64_t b0, int64_t b1,
                 int pixels, int64_t step, int64_t p0, int64_t np) {
+  QCONV_LOCAL_STATE(shared);
   const conv_nchwc *s = &q->g;
   int64_t top[MAX_PIXELS], left[MAX_PIXELS];
   int consecutive = tile_positions(s, pixels, p0, np, top, left);
