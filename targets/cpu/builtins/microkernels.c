@@ -2148,18 +2148,21 @@ qdepthwise_tile(const qconv_nchwc *shared, int64_t n, int64_t b0, int64_t b1,
 
 /* The depthwise tiles: full width, and a third as wide for a plane's
  * last, partial unit; strides 1 and 2 as constants. */
-#define KILN_QDEPTHWISE_TILE(name, pixels, stride)                             \
+#define KILN_QDEPTHWISE_TILE(name, pixels, stride, count)                      \
   static void name(const qconv_nchwc *q, int64_t n, int64_t b0, int64_t p0,    \
                    int64_t np) {                                               \
+    (void)np;                                                                  \
     qdepthwise_tile(q, n, b0, min64(b0 + DEPTHWISE_BLOCKS, q->g.fb), pixels,   \
-                    (stride)*BLOCK, p0, np);                                   \
+                    (stride)*BLOCK, p0, count);                                \
   }
-KILN_QDEPTHWISE_TILE(qdepthwise_wide_1, DEPTHWISE_PIXELS, 1)
-KILN_QDEPTHWISE_TILE(qdepthwise_narrow_1, DEPTHWISE_TAIL, 1)
-KILN_QDEPTHWISE_TILE(qdepthwise_wide_2, DEPTHWISE_PIXELS, 2)
-KILN_QDEPTHWISE_TILE(qdepthwise_narrow_2, DEPTHWISE_TAIL, 2)
-KILN_QDEPTHWISE_TILE(qdepthwise_wide_any, DEPTHWISE_PIXELS, q->g.sw)
-KILN_QDEPTHWISE_TILE(qdepthwise_narrow_any, DEPTHWISE_TAIL, q->g.sw)
+/* A full tile's count is a constant: no pixel is skipped. */
+KILN_QDEPTHWISE_TILE(qdepthwise_wide_1, DEPTHWISE_PIXELS, 1, DEPTHWISE_PIXELS)
+KILN_QDEPTHWISE_TILE(qdepthwise_narrow_1, DEPTHWISE_TAIL, 1, np)
+KILN_QDEPTHWISE_TILE(qdepthwise_wide_2, DEPTHWISE_PIXELS, 2, DEPTHWISE_PIXELS)
+KILN_QDEPTHWISE_TILE(qdepthwise_narrow_2, DEPTHWISE_TAIL, 2, np)
+KILN_QDEPTHWISE_TILE(qdepthwise_wide_any, DEPTHWISE_PIXELS, q->g.sw,
+                     DEPTHWISE_PIXELS)
+KILN_QDEPTHWISE_TILE(qdepthwise_narrow_any, DEPTHWISE_TAIL, q->g.sw, np)
 #undef KILN_QDEPTHWISE_TILE
 
 KILN_BUILTIN void
