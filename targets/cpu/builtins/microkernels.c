@@ -2133,7 +2133,10 @@ qdepthwise_tile(const qconv_nchwc *shared, int64_t n, int64_t b0, int64_t b1,
       }
       UNROLL_ROWS for (int j = 0; j < pixels; ++j) {
         v16u8 xb;
-        __builtin_memcpy(&xb, offset[k][j] >= 0 ? image + offset[k][j] : q->pad,
+        /* The padding from the shared state: the local copy's address
+         * must not escape, or it is copied whole per tile. */
+        __builtin_memcpy(&xb,
+                         offset[k][j] >= 0 ? image + offset[k][j] : shared->pad,
                          sizeof xb);
         acc[j] += multiply_small(__builtin_convertvector(xb, v16i), w);
       }
