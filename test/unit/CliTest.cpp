@@ -149,7 +149,7 @@ TEST_F(Cli, InspectDescribesTheBundle) {
   CliResult text = run("inspect " + bundlePath + " --verify");
   ASSERT_EQ(text.exitCode, 0) << text.err;
   for (const char *expected :
-       {"format version: 1.4", "MANIFEST", "WEIGHTS", "page-aligned",
+       {"format version: 1.5", "MANIFEST", "WEIGHTS", "page-aligned",
         "lazy checksum (verified)", "a: f32[6]", "y: f32[6]", "dispatches: 2",
         "entries: 2", "DISPATCH_INFO", "weights checksum: ok"})
     EXPECT_NE(text.out.find(expected), std::string::npos) << expected << "\n"
@@ -158,7 +158,7 @@ TEST_F(Cli, InspectDescribesTheBundle) {
   CliResult json = run("inspect --json " + bundlePath);
   ASSERT_EQ(json.exitCode, 0) << json.err;
   for (const char *expected :
-       {"\"version\":\"1.4\"", "\"kind\":\"EXECUTABLE\"",
+       {"\"version\":\"1.5\"", "\"kind\":\"EXECUTABLE\"",
         "\"kind\":\"DISPATCH_INFO\"", "\"flops\":6",
         "\"offset_page_aligned\":true",
         "\"inputs\":[{\"name\":\"a\","

@@ -27,7 +27,7 @@ extern "C" {
 
 #define KILN_BUNDLE_MAGIC "KILNBNDL" /* 8 bytes, no terminator in the file */
 #define KILN_BUNDLE_VERSION_MAJOR 1u
-#define KILN_BUNDLE_VERSION_MINOR 4u
+#define KILN_BUNDLE_VERSION_MINOR 5u
 
 /* Largest tensor rank a bundle can describe. */
 #define KILN_MAX_RANK 8u
