@@ -196,6 +196,32 @@ Operation *soleUser(Value value) {
   return value.hasOneUse() ? *value.getUsers().begin() : nullptr;
 }
 
+/// A Relu or Clip that is the sole user of an op's result.
+struct Activation {
+  StringRef kind = "none";
+  double low = -std::numeric_limits<double>::infinity();
+  double high = std::numeric_limits<double>::infinity();
+
+  /// The activation after chain's last op, appended to the chain.
+  static Activation after(SmallVectorImpl<Operation *> &chain) {
+    Activation act;
+    Operation *user = soleUser(chain.back()->getResult(0));
+    if (isa_and_nonnull<ReluOp>(user)) {
+      act.kind = "relu";
+    } else if (auto clip = dyn_cast_or_null<ClipOp>(user)) {
+      act.kind = "clip";
+      if (clip.getMin())
+        act.low = clip.getMin()->convertToDouble();
+      if (clip.getMax())
+        act.high = clip.getMax()->convertToDouble();
+    } else {
+      return act;
+    }
+    chain.push_back(user);
+    return act;
+  }
+};
+
 /// quantize(act(conv(dequantize(x), dequantize(W), bias))) with x uint8
 /// per tensor, W a constant int8 with zero point 0 (per output channel or
 /// per tensor), the bias a constant (float, or int32 dequantized), act an
@@ -263,19 +289,7 @@ struct ConvOfQuantized : OpRewritePattern<ConvOp> {
 
     // The epilogue: [relu | clip], [quantize to uint8 per tensor].
     SmallVector<Operation *> chain = {conv};
-    StringRef activation = "none";
-    double low = -std::numeric_limits<double>::infinity(),
-           high = std::numeric_limits<double>::infinity();
-    Operation *user = soleUser(conv.getResult());
-    if (isa_and_nonnull<ReluOp>(user)) {
-      activation = "relu", chain.push_back(user);
-    } else if (auto clip = dyn_cast_or_null<ClipOp>(user)) {
-      if (clip.getMin())
-        low = clip.getMin()->convertToDouble();
-      if (clip.getMax())
-        high = clip.getMax()->convertToDouble();
-      activation = "clip", chain.push_back(clip);
-    }
+    Activation act = Activation::after(chain);
     quant::UniformQuantizedType yType;
     auto quantize =
         dyn_cast_or_null<QuantizeOp>(soleUser(chain.back()->getResult(0)));
@@ -291,7 +305,7 @@ struct ConvOfQuantized : OpRewritePattern<ConvOp> {
     // dequantized uint8 shortcut, [relu | clip], quantized to uint8.
     Value residual;
     quant::UniformQuantizedType sumType;
-    if (yType && activation == "none")
+    if (yType && act.kind == "none")
       if (auto dequantize =
               dyn_cast_or_null<DequantizeOp>(soleUser(quantize.getResult())))
         if (auto add =
@@ -302,18 +316,7 @@ struct ConvOfQuantized : OpRewritePattern<ConvOp> {
           auto shortcutType =
               shortcut ? perTensorElementOf(shortcut.getType()) : nullptr;
           SmallVector<Operation *> tail = {dequantize, add};
-          StringRef tailActivation = "none";
-          double tailLow = low, tailHigh = high;
-          Operation *next = soleUser(add.getResult());
-          if (isa_and_nonnull<ReluOp>(next)) {
-            tailActivation = "relu", tail.push_back(next);
-          } else if (auto clip = dyn_cast_or_null<ClipOp>(next)) {
-            if (clip.getMin())
-              tailLow = clip.getMin()->convertToDouble();
-            if (clip.getMax())
-              tailHigh = clip.getMax()->convertToDouble();
-            tailActivation = "clip", tail.push_back(clip);
-          }
+          Activation tailAct = Activation::after(tail);
           auto last =
               dyn_cast_or_null<QuantizeOp>(soleUser(tail.back()->getResult(0)));
           auto lastType = last ? perTensorElementOf(last.getType()) : nullptr;
@@ -325,7 +328,7 @@ struct ConvOfQuantized : OpRewritePattern<ConvOp> {
             residual = shortcut;
             sumType = yType;
             yType = lastType;
-            activation = tailActivation, low = tailLow, high = tailHigh;
+            act = tailAct;
             chain.append(tail);
             chain.push_back(last);
           }
@@ -333,9 +336,9 @@ struct ConvOfQuantized : OpRewritePattern<ConvOp> {
     // A float result keeps its padding channels zero (see kiln.to_nchwc):
     // a clip that moves 0 stays a separate op when there are any.
     constexpr int64_t block = Conv2DNchwcOp::kChannelBlock;
-    if (!yType && activation == "clip" && !(low <= 0 && high >= 0) &&
+    if (!yType && act.kind == "clip" && !(act.low <= 0 && act.high >= 0) &&
         features % block != 0) {
-      activation = "none";
+      act.kind = "none";
       chain.pop_back();
     }
 
@@ -417,8 +420,8 @@ struct ConvOfQuantized : OpRewritePattern<ConvOp> {
     auto blockedType = RankedTensorType::get(
         {outShape[0], fbs, outShape[2], outShape[3], block}, element);
     auto bound = [&](double v) {
-      return activation == "clip" ? rewriter.getF64FloatAttr(v / outScale)
-                                  : FloatAttr();
+      return act.kind == "clip" ? rewriter.getF64FloatAttr(v / outScale)
+                                : FloatAttr();
     };
     Value blockedResidual =
         residual
@@ -450,7 +453,7 @@ struct ConvOfQuantized : OpRewritePattern<ConvOp> {
                       residual ? shortcutType.getScale() / outScale : 0.0),
         yType ? rewriter.getI64IntegerAttr(yType.getZeroPoint())
               : IntegerAttr(),
-        rewriter.getStringAttr(activation), bound(low), bound(high));
+        rewriter.getStringAttr(act.kind), bound(act.low), bound(act.high));
     Value result = rewriter.create<FromNchwcOp>(
         loc, withElementType(conv.getType(), element), blocked);
     if (yType)

@@ -270,35 +270,55 @@ LogicalResult replaceConv2d(ModuleOp module, linalg::GenericOp op) {
   return success();
 }
 
+/// The tag of an NCHWc convolution generic (tagNchwcGeneric in
+/// LowerContractions.cpp): strides, dilations, pads and the epilogue's
+/// entries.
+struct NchwcTag {
+  DenseI64ArrayAttr strides, dilations, pads;
+  DictionaryAttr epilogue;
+
+  static std::optional<NchwcTag> of(linalg::GenericOp op) {
+    NchwcTag tag{
+        op->getAttrOfType<DenseI64ArrayAttr>(kiln::kMicrokernelStridesAttr),
+        op->getAttrOfType<DenseI64ArrayAttr>(kiln::kMicrokernelDilationsAttr),
+        op->getAttrOfType<DenseI64ArrayAttr>(kiln::kMicrokernelPadsAttr),
+        op->getAttrOfType<DictionaryAttr>(kiln::kMicrokernelEpilogueAttr)};
+    if (!tag.strides || !tag.dilations || !tag.pads || !tag.epilogue)
+      return std::nullopt;
+    return tag;
+  }
+  bool flag(StringRef name) const {
+    auto value = epilogue.getAs<BoolAttr>(name);
+    return value && value.getValue();
+  }
+  /// An integer entry, -1 when absent.
+  int64_t integer(StringRef name) const {
+    auto value = epilogue.getAs<IntegerAttr>(name);
+    return value ? value.getInt() : -1;
+  }
+  /// A float entry's f32 bits, as the kernels take them.
+  int64_t floatBits(StringRef name) const {
+    auto value = epilogue.getAs<FloatAttr>(name);
+    float f = value ? (float)value.getValueAsDouble() : 0.0f;
+    return llvm::bit_cast<uint32_t>(f);
+  }
+  int64_t activationCode() const {
+    auto name = epilogue.getAs<StringAttr>("activation");
+    StringRef activation = name ? name.getValue() : "none";
+    return activation == "relu"   ? KILN_UKERNEL_ACTIVATION_RELU
+           : activation == "clip" ? KILN_UKERNEL_ACTIVATION_CLIP
+                                  : KILN_UKERNEL_ACTIVATION_NONE;
+  }
+};
+
 /// A conv2d_nchwc generic (Conv2DNchwcLowering): inputs [bias], [residual]
 /// as its epilogue attribute says, the input and filter buffers read by the
 /// body's first and second loads. The kernel needs no workspace.
 LogicalResult replaceConv2dNchwc(ModuleOp module, linalg::GenericOp op) {
-  auto epilogue =
-      op->getAttrOfType<DictionaryAttr>(kiln::kMicrokernelEpilogueAttr);
-  auto strides =
-      op->getAttrOfType<DenseI64ArrayAttr>(kiln::kMicrokernelStridesAttr);
-  auto dilations =
-      op->getAttrOfType<DenseI64ArrayAttr>(kiln::kMicrokernelDilationsAttr);
-  auto pads = op->getAttrOfType<DenseI64ArrayAttr>(kiln::kMicrokernelPadsAttr);
-  if (!epilogue || !strides || !dilations || !pads)
+  std::optional<NchwcTag> tag = NchwcTag::of(op);
+  if (!tag)
     return failure();
-  auto flag = [&](StringRef name) {
-    auto value = epilogue.getAs<BoolAttr>(name);
-    return value && value.getValue();
-  };
-  auto bound = [&](StringRef name) -> int64_t {
-    auto value = epilogue.getAs<FloatAttr>(name);
-    float f = value ? (float)value.getValueAsDouble() : 0.0f;
-    return llvm::bit_cast<uint32_t>(f);
-  };
-  StringRef activation = "none";
-  if (auto name = epilogue.getAs<StringAttr>("activation"))
-    activation = name.getValue();
-  int64_t activationCode = activation == "relu" ? KILN_UKERNEL_ACTIVATION_RELU
-                           : activation == "clip"
-                               ? KILN_UKERNEL_ACTIVATION_CLIP
-                               : KILN_UKERNEL_ACTIVATION_NONE;
+  auto flag = [&](StringRef name) { return tag->flag(name); };
   ValueRange inputs = op.getDpsInputs();
   unsigned next = 0;
   Value input, filter, bias, residual;
@@ -343,9 +363,10 @@ LogicalResult replaceConv2dNchwc(ModuleOp module, linalg::GenericOp op) {
                        {input, filter, bias, residual, output},
                        /*workspaceBytes=*/0,
                        {in[0], in[1], in[2], in[3], out[1], kh, kw, out[2],
-                        out[3], strides[0], strides[1], dilations[0],
-                        dilations[1], pads[0], pads[1], activationCode,
-                        bound("min"), bound("max")},
+                        out[3], tag->strides[0], tag->strides[1],
+                        tag->dilations[0], tag->dilations[1], tag->pads[0],
+                        tag->pads[1], tag->activationCode(),
+                        tag->floatBits("min"), tag->floatBits("max")},
                        macs);
   return success();
 }
@@ -356,26 +377,13 @@ LogicalResult replaceConv2dNchwc(ModuleOp module, linalg::GenericOp op) {
 /// names the dense tile the target can run; depthwise has one kernel.
 LogicalResult replaceQuantizedConv2dNchwc(ModuleOp module, linalg::GenericOp op,
                                           StringRef variant) {
-  auto epilogue =
-      op->getAttrOfType<DictionaryAttr>(kiln::kMicrokernelEpilogueAttr);
-  auto strides =
-      op->getAttrOfType<DenseI64ArrayAttr>(kiln::kMicrokernelStridesAttr);
-  auto dilations =
-      op->getAttrOfType<DenseI64ArrayAttr>(kiln::kMicrokernelDilationsAttr);
-  auto pads = op->getAttrOfType<DenseI64ArrayAttr>(kiln::kMicrokernelPadsAttr);
-  if (!epilogue || !strides || !dilations || !pads)
+  std::optional<NchwcTag> tag = NchwcTag::of(op);
+  if (!tag)
     return failure();
-  auto flag = [&](StringRef name) {
-    auto value = epilogue.getAs<BoolAttr>(name);
-    return value && value.getValue();
-  };
-  auto integer = [&](StringRef name) -> int64_t {
-    auto value = epilogue.getAs<IntegerAttr>(name);
-    return value ? value.getInt() : -1;
-  };
+  auto flag = [&](StringRef name) { return tag->flag(name); };
+  auto integer = [&](StringRef name) { return tag->integer(name); };
   bool depthwise = flag("depthwise");
   ValueRange inputs = op.getDpsInputs();
-  // The image input's kernel reads it plain [N, C, H, W].
   if (inputs.size() != 3u + unsigned(flag("residual")) ||
       inputs[1] != inputs[2])
     return failure();
@@ -411,18 +419,6 @@ LogicalResult replaceQuantizedConv2dNchwc(ModuleOp module, linalg::GenericOp op,
   // stack, for windows up to 7x7.
   if (!plain && kh * kw > 49)
     return failure();
-  auto bits = [&](StringRef name) -> int64_t {
-    auto value = epilogue.getAs<FloatAttr>(name);
-    float f = value ? (float)value.getValueAsDouble() : 0.0f;
-    return llvm::bit_cast<uint32_t>(f);
-  };
-  StringRef activation = "none";
-  if (auto name = epilogue.getAs<StringAttr>("activation"))
-    activation = name.getValue();
-  int64_t activationCode = activation == "relu" ? KILN_UKERNEL_ACTIVATION_RELU
-                           : activation == "clip"
-                               ? KILN_UKERNEL_ACTIVATION_CLIP
-                               : KILN_UKERNEL_ACTIVATION_NONE;
   int64_t macs = out[0] * out[1] * out[2] * out[3] * 16 * kh * kw *
                  (depthwise ? 1
                   : plain   ? 4 * in[1]
@@ -443,22 +439,22 @@ LogicalResult replaceQuantizedConv2dNchwc(ModuleOp module, linalg::GenericOp op,
                         kw,
                         out[2],
                         out[3],
-                        strides[0],
-                        strides[1],
-                        dilations[0],
-                        dilations[1],
-                        pads[0],
-                        pads[1],
-                        activationCode,
-                        bits("min"),
-                        bits("max"),
+                        tag->strides[0],
+                        tag->strides[1],
+                        tag->dilations[0],
+                        tag->dilations[1],
+                        tag->pads[0],
+                        tag->pads[1],
+                        tag->activationCode(),
+                        tag->floatBits("min"),
+                        tag->floatBits("max"),
                         integer("input_zero_point"),
                         quantized ? integer("output_zero_point") : 0,
                         quantized ? 1 : 0,
                         integer("sum_zero_point"),
-                        bits("sum_scale"),
+                        tag->floatBits("sum_scale"),
                         integer("residual_zero_point"),
-                        bits("residual_scale")},
+                        tag->floatBits("residual_scale")},
                        // Dot-product instructions do 4 multiply-adds each: the
                        // split counts them as a quarter of float work.
                        macs / 4);

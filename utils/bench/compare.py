@@ -9,6 +9,14 @@ model's share of it:
 
   /usr/bin/python3 utils/bench/compare.py --kiln build/default/bin/kiln --suite [--models-dir build/models]
 
+The int8 table: --suite --int8 quantizes each model (default resnet50 and
+mobilenet_v2) with `kiln quantize` (calibrated on 8 seeded normal inputs,
+seed 2; the model's own input is held out), runs that QDQ model under both
+runtimes, and times Kiln's float bundle of the original model in the same
+rounds (the FP32 / int8 column):
+
+  /usr/bin/python3 utils/bench/compare.py --kiln build/default/bin/kiln --suite --int8
+
 One model:
 
   /usr/bin/python3 utils/bench/compare.py --kiln build/default/bin/kiln \\
@@ -118,6 +126,18 @@ def suite_model(name, models_dir):
     return name, model, inputs, []
 
 
+def quantize_for_suite(kiln, model, inputs, work_dir):
+    """`kiln quantize`'s QDQ model of `model`, calibrated on 8 seeded normal
+    samples of its (first) input."""
+    input_name, path = inputs[0]
+    shape = np.load(path, mmap_mode="r").shape
+    samples = os.path.join(work_dir, "calibration.npy")
+    np.save(samples, np.random.default_rng(2).standard_normal((8,) + shape).astype(np.float32))
+    qdq = os.path.join(work_dir, "model_int8.onnx")
+    call([kiln, "quantize", model, "-o", qdq, "--calibration", f"{input_name}={samples}"])
+    return qdq
+
+
 def model_flops(model, inputs):
     """Floating-point operations of one inference in Conv, Gemm and MatMul
     (2 per multiply-add), from ONNX shape inference with the inputs' shapes."""
@@ -224,7 +244,8 @@ def run_suite(args):
     """The benchmark table: every suite model at every thread count, rounds
     alternating Kiln and ORT; each cell is the median of the rounds' medians."""
     thread_counts = [int(t) for t in args.thread_counts.split(",")]
-    models = args.models.split(",") if args.models else list(SUITE)
+    models = (args.models.split(",") if args.models else
+              ["resnet50", "mobilenet_v2"] if args.int8 else list(SUITE))
     peaks = peak_gflops()
     widest = max(peaks, key=peaks.get) if peaks else None
     rows, ratios = [], []
@@ -232,17 +253,29 @@ def run_suite(args):
         name, model, inputs, flags = suite_model(name, args.models_dir)
         flops = model_flops(model, inputs)
         with tempfile.TemporaryDirectory(prefix="kiln-bench-") as work_dir:
+            float_bundle = None
+            if args.int8:
+                float_bundle = os.path.join(work_dir, "float.kiln")
+                call([args.kiln, "compile", model, "-o", float_bundle, *flags])
+                model = quantize_for_suite(args.kiln, model, inputs, work_dir)
             bundle, compile_seconds, differences = compile_and_check(
                 args.kiln, model, inputs, flags, max(thread_counts), work_dir)
             for threads in thread_counts:
-                rounds = [time_both(args.kiln, bundle, model, inputs, threads, args.runs, args.warmup)
-                          for _ in range(args.rounds)]
+                rounds, float_ms = [], []
+                for _ in range(args.rounds):
+                    rounds.append(time_both(args.kiln, bundle, model, inputs, threads, args.runs,
+                                            args.warmup))
+                    if float_bundle:
+                        float_ms.append(parse_timings(call(
+                            [args.kiln, "bench", float_bundle, "--runs", str(args.runs),
+                             "--warmup", str(args.warmup), "--threads", str(threads)]))["median"])
                 kiln_ms = float(np.median([k["median"] for k, _ in rounds]))
                 ort_ms = float(np.median([o["median"] for _, o in rounds]))
                 ratios.append(kiln_ms / ort_ms)
                 row = {"model": name, "threads": threads, "kiln": kiln_ms, "ort": ort_ms,
                        "ratio": kiln_ms / ort_ms, "difference": max(differences.values()),
-                       "compile": compile_seconds, "gflops": flops / kiln_ms / 1e6}
+                       "compile": compile_seconds, "gflops": flops / kiln_ms / 1e6,
+                       "float": float(np.median(float_ms)) if float_ms else None}
                 rows.append(row)
                 print(f"{name}, {threads} thread(s): kiln {kiln_ms:.3f} ms, ORT {ort_ms:.3f} ms, "
                       f"kiln / ORT {row['ratio']:.2f}", file=sys.stderr, flush=True)
@@ -252,6 +285,18 @@ def run_suite(args):
           f" (utils/bench/peak_flops.c)")
     print(f"median of {args.rounds} rounds of {args.runs} runs ({args.warmup} warm-up), Kiln and ORT alternating")
     print()
+    if args.int8:
+        print("| model (int8 QDQ) | threads | Kiln int8 (ms) | ORT int8 (ms) | Kiln / ORT | "
+              "max rel. diff | Kiln FP32 (ms) | Kiln FP32 / int8 | compile (s) |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for row in rows:
+            print(f"| {row['model']} | {row['threads']} | {row['kiln']:.2f} | {row['ort']:.2f} | "
+                  f"{row['ratio']:.2f} | {row['difference']:.1e} | {row['float']:.2f} | "
+                  f"{row['float'] / row['kiln']:.2f} | {row['compile']:.1f} |")
+        print()
+        print(f"geometric mean Kiln / ORT: {geometric_mean(ratios):.2f} over {len(ratios)} rows; "
+              f"worst row {max(ratios):.2f}")
+        return 0
     print("| model | threads | Kiln (ms) | ORT (ms) | Kiln / ORT | max rel. diff | Kiln GFLOP/s "
           f"| % of {widest} peak | compile (s) |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -286,6 +331,9 @@ def main():
     suite.add_argument("--models", help=f"comma-separated subset of {','.join(SUITE)}")
     suite.add_argument("--thread-counts", default="1,2")
     suite.add_argument("--rounds", type=int, default=3)
+    suite.add_argument("--int8", action="store_true",
+                       help="the int8 table: kiln quantize's QDQ models under both runtimes, "
+                            "beside Kiln's float bundles")
     args = parser.parse_args()
     if not os.path.isdir(os.path.join(HERE, "node_modules", "onnxruntime-node")):
         parser.error(f"onnxruntime-node is not installed: run {os.path.join(HERE, 'setup.sh')}")

@@ -1760,38 +1760,6 @@ qconv_init(qconv_nchwc *q, const uint8_t *input, const int8_t *filter,
              low_bits, high_bits, zx, zy, quantized, zs, sum_scale_bits, zr,   \
              residual_scale_bits, flip)
 
-/* acc[b][j] += the 16 x 16 filter block of block b at w (block stride
- * `filter_stride` bytes) times pixel j's 16 channels at px[j], in plain C:
- * per input channel, the filter's bytes of the 16 output channels (4
- * apart) times the pixel's byte. */
-static inline __attribute__((always_inline)) void
-qconv_step_portable(v16i acc[1][6], int blocks, int pixels,
-                    const uint8_t *const px[6], const int8_t *w,
-                    int64_t filter_stride) {
-  (void)blocks;
-  (void)filter_stride;
-  for (int g = 0; g < 4; ++g) {
-    v64s8 group;
-    __builtin_memcpy(&group, w + g * 64, sizeof group);
-#define KILN_QCONV_CHANNEL(c)                                                  \
-  {                                                                            \
-    v16i wv = __builtin_convertvector(                                         \
-        __builtin_shufflevector(group, group, c, c + 4, c + 8, c + 12, c + 16, \
-                                c + 20, c + 24, c + 28, c + 32, c + 36,        \
-                                c + 40, c + 44, c + 48, c + 52, c + 56,        \
-                                c + 60),                                       \
-        v16i);                                                                 \
-    UNROLL_ROWS for (int j = 0; j < pixels; ++j) acc[0][j] +=                  \
-        wv * (int32_t)px[j][4 * g + c];                                        \
-  }
-    KILN_QCONV_CHANNEL(0)
-    KILN_QCONV_CHANNEL(1)
-    KILN_QCONV_CHANNEL(2)
-    KILN_QCONV_CHANNEL(3)
-#undef KILN_QCONV_CHANNEL
-  }
-}
-
 /* An image input [N, C, H, W] (C < 16, not blocked) is read 4 adjacent
  * window columns at a time, one 32-bit lane of the dot products: the
  * lane of channel plane `channel` at row iy from column ix, the zero point
@@ -1841,6 +1809,22 @@ qconv_lane_step_portable(v16i acc[1][6], int blocks, int pixels,
   KILN_QCONV_LANE(2)
   KILN_QCONV_LANE(3)
 #undef KILN_QCONV_LANE
+}
+
+/* acc[b][j] += the 16 x 16 filter block of block b at w (block stride
+ * `filter_stride` bytes) times pixel j's 16 channels at px[j], in plain C:
+ * per group of 4 input channels, the pixels' lanes of 4 bytes. */
+static inline __attribute__((always_inline)) void
+qconv_step_portable(v16i acc[1][6], int blocks, int pixels,
+                    const uint8_t *const px[6], const int8_t *w,
+                    int64_t filter_stride) {
+  for (int g = 0; g < 4; ++g) {
+    int32_t lanes[6];
+    UNROLL_ROWS for (int j = 0; j < pixels; ++j)
+        __builtin_memcpy(&lanes[j], px[j] + 4 * g, sizeof lanes[j]);
+    qconv_lane_step_portable(acc, blocks, pixels, lanes, w + g * 64,
+                             filter_stride);
+  }
 }
 
 #define QCONV_SUFFIX
