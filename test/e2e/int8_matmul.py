@@ -98,10 +98,12 @@ CASES = [
     Case("s8_u8_folded_batch", (2, 3, 10, 40), (40, 17), np.int8, np.uint8, "vector",
          "vector"),
     Case("s8_s8_vector", (24,), (24, 9), np.int8, np.int8, "scalar", None),
-    # At most 4 rows: B is read in place (no packing), 16 columns at a time,
-    # then the columns left one by one.
+    # At most 4 rows: B is read in place (no packing), 64 and 16 columns at
+    # a time, then the columns left one by one; unsigned B, or unsigned A
+    # without a zero point, multiply with vpmaddwd on x86.
     Case("u8_u8_few_rows", (3, 300), (300, 37), np.uint8, np.uint8, "vector", "vector"),
     Case("u8_s8_one_row_wide", (1, 64), (64, 1000), np.uint8, np.int8, "scalar", None),
+    Case("u8_s8_two_rows_zero_point_0", (2, 130), (130, 70), np.uint8, np.int8, None, "vector"),
     Case("batched_loops", (2, 5, 12), (2, 12, 7), np.uint8, np.int8, "scalar", "scalar",
          kernel=None),
 ]

@@ -1425,6 +1425,27 @@ static void gemm_i8(int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t k,
   }
 }
 
+/* x * w for int32 lanes holding a zero-extended byte and a sign-extended
+ * one: both fit in 16 bits, so on x86 one vpmaddwd (the lanes' high halves
+ * are zero) instead of vpmulld. */
+static inline __attribute__((always_inline)) v16i multiply_small(v16i x,
+                                                                 v16i w) {
+#if defined(__AVX512BW__)
+  return (v16i)_mm512_madd_epi16((__m512i)x, (__m512i)w);
+#elif defined(__AVX2__)
+  v8i low = (v8i)_mm256_madd_epi16(
+      (__m256i)__builtin_shufflevector(x, x, 0, 1, 2, 3, 4, 5, 6, 7),
+      (__m256i)__builtin_shufflevector(w, w, 0, 1, 2, 3, 4, 5, 6, 7));
+  v8i high = (v8i)_mm256_madd_epi16(
+      (__m256i)__builtin_shufflevector(x, x, 8, 9, 10, 11, 12, 13, 14, 15),
+      (__m256i)__builtin_shufflevector(w, w, 8, 9, 10, 11, 12, 13, 14, 15));
+  return __builtin_shufflevector(low, high, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+                                 11, 12, 13, 14, 15);
+#else
+  return x * w;
+#endif
+}
+
 /* A few rows of A (a classifier at batch 1) against B read in place, when
  * B's columns are contiguous (sbn = 1): per row, 16 columns at a time,
  * C[i, j] += sum_k (A(i, k) - za) * B(k, j) - zb[j] * sum_k (A(i, k) - za).
@@ -1448,21 +1469,19 @@ static void gemv_i8(const uint8_t *a, const uint8_t *b, int32_t *c,
     uint32_t *out = (uint32_t *)c + i * n;
     int64_t j = n0;
     /* 64 columns (a cache line of each row of B) at a time, then 16. */
-#define KILN_GEMV_COLUMNS(blocks)                                              \
+#define KILN_GEMV_COLUMNS(blocks, widen, multiply)                             \
   for (; j + (blocks)*BLOCK <= n1; j += (blocks)*BLOCK) {                      \
     v16i acc[blocks];                                                          \
     UNROLL_ROWS for (int t = 0; t < (blocks); ++t) acc[t] = (v16i){0};         \
     for (int64_t q = 0; q < k; ++q) {                                          \
-      int32_t x = (a_unsigned ? (int32_t)row[q * sak]                          \
-                              : (int32_t)(int8_t)row[q * sak]) -               \
-                  zai;                                                         \
+      v16i x = (v16i){0} + ((a_unsigned ? (int32_t)row[q * sak]                \
+                                        : (int32_t)(int8_t)row[q * sak]) -     \
+                            zai);                                              \
       const uint8_t *line = b + q * sbk + j;                                   \
       UNROLL_ROWS for (int t = 0; t < (blocks); ++t) {                         \
         v16u8 bytes;                                                           \
         __builtin_memcpy(&bytes, line + t * BLOCK, sizeof bytes);              \
-        v16i y = b_unsigned ? __builtin_convertvector(bytes, v16i)             \
-                            : __builtin_convertvector((v16s8)bytes, v16i);     \
-        acc[t] += y * x;                                                       \
+        acc[t] += multiply(widen(bytes), x);                                   \
       }                                                                        \
     }                                                                          \
     UNROLL_ROWS for (int t = 0; t < (blocks); ++t) {                           \
@@ -1472,8 +1491,24 @@ static void gemv_i8(const uint8_t *a, const uint8_t *b, int32_t *c,
         out[j + t * BLOCK + e] += (uint32_t)sums[e];                           \
     }                                                                          \
   }
-    KILN_GEMV_COLUMNS(4)
-    KILN_GEMV_COLUMNS(1)
+#define KILN_GEMV_ZEXT(bytes) __builtin_convertvector(bytes, v16i)
+#define KILN_GEMV_SEXT(bytes) __builtin_convertvector((v16s8)(bytes), v16i)
+#define KILN_GEMV_MULTIPLY(y, x) ((y) * (x))
+    /* multiply_small where a factor's high 16 bits are zero: B's bytes
+     * zero-extended, or A's when they are not centred below 0. */
+    if (b_unsigned) {
+      KILN_GEMV_COLUMNS(4, KILN_GEMV_ZEXT, multiply_small)
+      KILN_GEMV_COLUMNS(1, KILN_GEMV_ZEXT, multiply_small)
+    } else if (a_unsigned && zai == 0) {
+      KILN_GEMV_COLUMNS(4, KILN_GEMV_SEXT, multiply_small)
+      KILN_GEMV_COLUMNS(1, KILN_GEMV_SEXT, multiply_small)
+    } else {
+      KILN_GEMV_COLUMNS(4, KILN_GEMV_SEXT, KILN_GEMV_MULTIPLY)
+      KILN_GEMV_COLUMNS(1, KILN_GEMV_SEXT, KILN_GEMV_MULTIPLY)
+    }
+#undef KILN_GEMV_ZEXT
+#undef KILN_GEMV_SEXT
+#undef KILN_GEMV_MULTIPLY
 #undef KILN_GEMV_COLUMNS
     for (; j < n1; ++j) {
       uint32_t sum = 0;
@@ -2050,27 +2085,6 @@ qconv_lane_step_sdot(v16i acc[1][4], int blocks, int pixels,
 #define QCONV_STEP qconv_step_sdot
 #include "qconv_nchwc.inc"
 #endif
-
-/* x * w for int32 lanes holding a zero-extended byte and a sign-extended
- * one: both fit in 16 bits, so on x86 one vpmaddwd (the lanes' high halves
- * are zero) instead of vpmulld. */
-static inline __attribute__((always_inline)) v16i multiply_small(v16i x,
-                                                                 v16i w) {
-#if defined(__AVX512BW__)
-  return (v16i)_mm512_madd_epi16((__m512i)x, (__m512i)w);
-#elif defined(__AVX2__)
-  v8i low = (v8i)_mm256_madd_epi16(
-      (__m256i)__builtin_shufflevector(x, x, 0, 1, 2, 3, 4, 5, 6, 7),
-      (__m256i)__builtin_shufflevector(w, w, 0, 1, 2, 3, 4, 5, 6, 7));
-  v8i high = (v8i)_mm256_madd_epi16(
-      (__m256i)__builtin_shufflevector(x, x, 8, 9, 10, 11, 12, 13, 14, 15),
-      (__m256i)__builtin_shufflevector(w, w, 8, 9, 10, 11, 12, 13, 14, 15));
-  return __builtin_shufflevector(low, high, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
-                                 11, 12, 13, 14, 15);
-#else
-  return x * w;
-#endif
-}
 
 /* Depthwise (C = F): per window position, each pixel's 16 bytes times the
  * position's 16 filter bytes, in int32 lanes. Where each pixel reads at
