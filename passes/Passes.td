@@ -71,7 +71,17 @@ def FormIntegerOps : Pass<"kiln-form-integer-ops", "mlir::func::FuncOp"> {
       of the scales, plus C;
     - `kiln.reshape`, `kiln.transpose` and `kiln.max_pool` of a value
       dequantized with per-tensor parameters, quantized again with the same
-      ones, move or select the stored values instead.
+      ones, move or select the stored values instead;
+    - a 2-D `kiln.conv` of a dequantized uint8 input (per tensor) by
+      dequantized constant int8 weights (zero point 0) that would run on
+      NCHWc data (blocked input, depthwise, or an image input of fewer
+      than 16 channels with adjacent window columns), with its constant
+      bias and what follows it (Relu or Clip; QuantizeLinear to uint8; or
+      a residual block's end: quantize, dequantize, Add of a dequantized
+      uint8 shortcut, activation, quantize), becomes one
+      `kiln.quantized_conv2d_nchwc`: the filter packed for 4-byte
+      dot-product lanes and summed per output channel, the scales folded
+      into one per-channel scale and bias.
 
     Before:
     ```mlir
@@ -83,6 +93,19 @@ def FormIntegerOps : Pass<"kiln-form-integer-ops", "mlir::func::FuncOp"> {
     ```mlir
     %p = kiln.matmul_integer %ia, %ib, %c3, %c0 : (tensor<4x8xui8>, tensor<8x2xi8>, ...) -> tensor<4x2xi32>
     %y = kiln.mul (kiln.cast %p to f32), dense<[0.05, 0.025]>
+    ```
+
+    And a convolution:
+    ```mlir
+    %c = kiln.conv (kiln.dequantize %x), (kiln.dequantize %w), %b
+    %q = kiln.quantize (kiln.relu %c) : ... to tensor<1x16x4x4x!quant.uniform<u8:f32, 0.125:2>>
+    ```
+    becomes
+    ```mlir
+    %y = kiln.quantized_conv2d_nchwc (kiln.to_nchwc %ix), %packed, %sums, %scale_bias
+           {activation = "relu", input_zero_point = 3, output_zero_point = 2, ...}
+           : (tensor<1x1x4x4x16xui8>, ...) -> tensor<1x1x4x4x16xui8>
+    %q = kiln.from_nchwc %y : ... -> tensor<1x16x4x4xui8>
     ```
   }];
   let dependentDialects = ["mlir::kiln::KilnDialect"];
