@@ -43,6 +43,39 @@ Value storageOf(OpBuilder &b, Location loc, Value quantized) {
       quantized);
 }
 
+/// An 8-bit per-tensor type's zero point as the kernels read its values,
+/// as uint8 bytes: int8 values move up by 128.
+int64_t unsignedZeroPoint(quant::UniformQuantizedType type) {
+  return type.getZeroPoint() + (type.isSigned() ? 128 : 0);
+}
+
+/// The stored bytes of an 8-bit per-tensor quantized value as uint8: int8
+/// storage plus 128, wrapping (x ^ 0x80), with unsignedZeroPoint.
+Value unsignedBytes(OpBuilder &b, Location loc, Value quantized) {
+  Value bytes = storageOf(b, loc, quantized);
+  if (!perTensorElementOf(quantized.getType()).isSigned())
+    return bytes;
+  // The add on signless int8 (wrapping), then the same bits as uint8.
+  auto i8 = b.getIntegerType(8);
+  Value offset = b.create<ConstantOp>(
+      loc, DenseElementsAttr::get(RankedTensorType::get({}, i8),
+                                  APInt(8, 128)));
+  Value moved = b.create<AddOp>(loc, bytes, offset);
+  auto ui8 = b.getIntegerType(8, /*isSigned=*/false);
+  return b.create<CastOp>(loc, withElementType(moved.getType(), ui8), moved);
+}
+
+/// uint8 bytes of an int8 quantity (see unsignedBytes) back to int8.
+Value signedBytes(OpBuilder &b, Location loc, Value bytes) {
+  auto i8 = b.getIntegerType(8);
+  Value signedType =
+      b.create<CastOp>(loc, withElementType(bytes.getType(), i8), bytes);
+  Value offset = b.create<ConstantOp>(
+      loc, DenseElementsAttr::get(RankedTensorType::get({}, i8),
+                                  APInt(8, 128)));
+  return b.create<AddOp>(loc, signedType, offset);
+}
+
 /// Per-tensor parameters, or per column of a 2-D [K, N] matrix.
 bool perTensorOrColumn(Value quantized) {
   auto type = uniformElementOf(quantized.getType());
@@ -222,12 +255,12 @@ struct Activation {
   }
 };
 
-/// quantize(act(conv(dequantize(x), dequantize(W), bias))) with x uint8
-/// per tensor, W a constant int8 with zero point 0 (per output channel or
-/// per tensor), the bias a constant (float, or int32 dequantized), act an
-/// optional relu or clip and the quantize optional (uint8 per tensor), or
-/// a residual block's end, quantize(act(dequantize(quantize(conv(...))) +
-/// dequantize(shortcut))) ->
+/// quantize(act(conv(dequantize(x), dequantize(W), bias))) with x 8-bit
+/// per tensor (int8 read as uint8 plus 128, see unsignedBytes), W a constant
+/// int8 with zero point 0 (per output channel or per tensor), the bias a
+/// constant (float, or int32 dequantized), act an optional relu or clip and the
+/// quantize optional (8-bit per tensor), or a residual block's end,
+/// quantize(act(dequantize(quantize(conv(...))) + dequantize(shortcut))) ->
 /// kiln.quantized_conv2d_nchwc, when the float convolution would run on
 /// NCHWc data (blocked input, an image input read plain when its window
 /// columns are adjacent, or depthwise): the product in i32 over the
@@ -249,7 +282,7 @@ struct ConvOfQuantized : OpRewritePattern<ConvOp> {
       return failure();
     Value x = dequantizedInt8(conv.getInput());
     auto xType = x ? perTensorElementOf(x.getType()) : nullptr;
-    if (!xType || xType.isSigned())
+    if (!xType)
       return failure();
     std::optional<QuantizedConstant> weights =
         quantizedConstant(dequantizedInt8(conv.getFilter()));
@@ -295,8 +328,7 @@ struct ConvOfQuantized : OpRewritePattern<ConvOp> {
         dyn_cast_or_null<QuantizeOp>(soleUser(chain.back()->getResult(0)));
     if (quantize) {
       yType = perTensorElementOf(quantize.getType());
-      if (yType && yType.getStorageTypeIntegralWidth() == 8 &&
-          !yType.isSigned())
+      if (yType && yType.getStorageTypeIntegralWidth() == 8)
         chain.push_back(quantize);
       else
         yType = nullptr;
@@ -320,11 +352,9 @@ struct ConvOfQuantized : OpRewritePattern<ConvOp> {
           auto last =
               dyn_cast_or_null<QuantizeOp>(soleUser(tail.back()->getResult(0)));
           auto lastType = last ? perTensorElementOf(last.getType()) : nullptr;
-          if (shortcutType && !shortcutType.isSigned() &&
-              other != dequantize.getResult() &&
+          if (shortcutType && other != dequantize.getResult() &&
               other.getType() == dequantize.getType() && lastType &&
-              lastType.getStorageTypeIntegralWidth() == 8 &&
-              !lastType.isSigned()) {
+              lastType.getStorageTypeIntegralWidth() == 8) {
             residual = shortcut;
             sumType = yType;
             yType = lastType;
@@ -394,7 +424,7 @@ struct ConvOfQuantized : OpRewritePattern<ConvOp> {
     Location loc = rewriter.getFusedLoc(
         llvm::map_to_vector(chain, [](Operation *op) { return op->getLoc(); }));
     MLIRContext *context = rewriter.getContext();
-    Value input = storageOf(rewriter, loc, x);
+    Value input = unsignedBytes(rewriter, loc, x);
     if (!plain)
       input = rewriter.create<ToNchwcOp>(loc, input);
     SmallVector<int64_t> packedShape =
@@ -414,8 +444,9 @@ struct ConvOfQuantized : OpRewritePattern<ConvOp> {
         loc, floatAttr({fbs, 2, block}, scaleBias, context));
     auto resultType =
         cast<RankedTensorType>(chain.back()->getResult(0).getType());
-    Type element =
-        yType ? Type(storageIntegerType(yType)) : Type(rewriter.getF32Type());
+    // A quantized result is uint8 bytes (int8 ones converted after).
+    Type element = yType ? Type(rewriter.getIntegerType(8, /*isSigned=*/false))
+                         : Type(rewriter.getF32Type());
     ArrayRef<int64_t> outShape = conv.getType().getShape();
     auto blockedType = RankedTensorType::get(
         {outShape[0], fbs, outShape[2], outShape[3], block}, element);
@@ -424,11 +455,11 @@ struct ConvOfQuantized : OpRewritePattern<ConvOp> {
                                 : FloatAttr();
     };
     Value blockedResidual =
-        residual
-            ? rewriter
-                  .create<ToNchwcOp>(loc, storageOf(rewriter, loc, residual))
-                  .getResult()
-            : Value();
+        residual ? rewriter
+                       .create<ToNchwcOp>(
+                           loc, unsignedBytes(rewriter, loc, residual))
+                       .getResult()
+                 : Value();
     auto optionalInteger = [&](bool present, int64_t v) {
       return present ? rewriter.getI64IntegerAttr(v) : IntegerAttr();
     };
@@ -442,20 +473,22 @@ struct ConvOfQuantized : OpRewritePattern<ConvOp> {
         blockedResidual, conv.getStridesAttr(), conv.getPadsAttr(),
         conv.getDilationsAttr(),
         depthwise ? rewriter.getUnitAttr() : UnitAttr(),
-        rewriter.getI64IntegerAttr(xType.getZeroPoint()),
+        rewriter.getI64IntegerAttr(unsignedZeroPoint(xType)),
         optionalInteger(residual != nullptr,
-                        residual ? sumType.getZeroPoint() : 0),
+                        residual ? unsignedZeroPoint(sumType) : 0),
         optionalFloat(residual != nullptr,
                       residual ? sumType.getScale() / outScale : 0.0),
         optionalInteger(residual != nullptr,
-                        residual ? shortcutType.getZeroPoint() : 0),
+                        residual ? unsignedZeroPoint(shortcutType) : 0),
         optionalFloat(residual != nullptr,
                       residual ? shortcutType.getScale() / outScale : 0.0),
-        yType ? rewriter.getI64IntegerAttr(yType.getZeroPoint())
+        yType ? rewriter.getI64IntegerAttr(unsignedZeroPoint(yType))
               : IntegerAttr(),
         rewriter.getStringAttr(act.kind), bound(act.low), bound(act.high));
     Value result = rewriter.create<FromNchwcOp>(
         loc, withElementType(conv.getType(), element), blocked);
+    if (yType && yType.isSigned())
+      result = signedBytes(rewriter, loc, result);
     if (yType)
       result = rewriter.create<StorageCastOp>(loc, resultType, result);
     rewriter.replaceAllUsesWith(chain.back()->getResult(0), result);

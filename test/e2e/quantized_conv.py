@@ -4,7 +4,7 @@
   quantized_conv.py --kiln build/default/bin/kiln --target T [--run-with CMD]
                     --work-dir DIR
 
-Each case is a QDQ graph: a uint8 input dequantized, a Conv of int8 weights
+Each case is a QDQ graph: a uint8 (or int8) input dequantized, a Conv of int8 weights
 (per output channel, or per tensor) and an int32 bias, both dequantized,
 then Relu or Clip, then QuantizeLinear to uint8 (or a float output); or a
 residual block's end, the convolution quantized, dequantized, added to a
@@ -26,7 +26,8 @@ planes, per-tensor weights with a bias of zeros, image inputs of 1 and 3
 channels read plain (windows of 3, 5 and 7 columns, strides 1 to 3,
 asymmetric pads), depthwise windows of 3x3
 and 5x5 with strides 1 and 2 and rows wider than a tile, and residual
-blocks with and without Relu.
+blocks with and without Relu, and int8 activations (input, output and
+shortcut).
 
 A host without AVX512-VNNI compiles and checks the x86_64-avx512-vnni cases
 but cannot run them: the test then exits 77 (ctest's skip).
@@ -46,8 +47,9 @@ def round_half_even(x):
     return np.round(x)  # NumPy rounds halves to even, as QuantizeLinear does
 
 
-def quantize(x, scale, zero):
-    return np.clip(round_half_even(x / scale) + zero, 0, 255)
+def quantize(x, scale, zero, signed=False):
+    low, high = (-128, 127) if signed else (0, 255)
+    return np.clip(round_half_even(x / scale) + zero, low, high)
 
 
 def conv2d(x, w, stride, pads, dilation, group):
@@ -80,18 +82,23 @@ class Case:
 
     def __init__(self, name, c, f, hw, k, kernel, stride=1, pads=None, dilation=1,
                  group=1, epilogue="", output="uint8", batch=1, x_zero=131,
-                 per_channel=True, zero_bias=False):
+                 per_channel=True, zero_bias=False, signed=False):
         self.name, self.c, self.f, self.hw, self.k = name, c, f, hw, k
         self.kernel, self.stride, self.dilation, self.group = kernel, stride, dilation, group
         self.pads = pads if pads is not None else [dilation * (k // 2)] * 4
         self.epilogue, self.output, self.batch = epilogue, output, batch
         self.x_zero, self.per_channel, self.zero_bias = x_zero, per_channel, zero_bias
+        # int8 activations (ONNX Runtime's quantize_static default): input,
+        # output and shortcut int8, zero points moved down by 128.
+        self.signed = signed
 
     def build(self, rng):
         """Returns the model, the feeds and the expected output."""
         shape = (self.batch, self.c, self.hw, self.hw + 1)
-        x = rng.integers(0, 256, shape, dtype=np.uint8)
-        sx, zx = 0.02, self.x_zero
+        act = np.int8 if self.signed else np.uint8
+        shift = 128 if self.signed else 0
+        x = (rng.integers(0, 256, shape) - shift).astype(act)
+        sx, zx = 0.02, self.x_zero - shift
         cpg = self.c // self.group
         w = rng.integers(-127, 128, (self.f, cpg, self.k, self.k), dtype=np.int8)
         fan_in = cpg * self.k * self.k
@@ -112,7 +119,7 @@ class Case:
                              group=self.group),
         ]
         per = (self.f,) if self.per_channel else ()
-        weights = {"sx": np.array(sx, np.float32), "zx": np.array(zx, np.uint8), "w": w,
+        weights = {"sx": np.array(sx, np.float32), "zx": np.array(zx, act), "w": w,
                    "sw": sw.reshape(per), "zw": np.zeros(per, np.int8), "b": b,
                    "sb": bias_scale.reshape(per), "zb": np.zeros(per, np.int32)}
         xf = (x.astype(np.float64) - zx) * sx
@@ -126,19 +133,19 @@ class Case:
             # conv -> Q -> DQ -> Add(DQ(r)) -> [Relu]
             # Scales whose ratios are not round numbers: with 0.05, 0.03 and
             # 0.04 the sums fell on exact halves, where float rounding decides.
-            s1, z1 = 0.0513, 120
-            sr, zr = 0.0297, 77
-            r = rng.integers(0, 256, y.shape, dtype=np.uint8)
+            s1, z1 = 0.0513, 120 - shift
+            sr, zr = 0.0297, 77 - shift
+            r = (rng.integers(0, 256, y.shape) - shift).astype(act)
             feeds["r"] = r
-            weights.update({"s1": np.array(s1, np.float32), "z1": np.array(z1, np.uint8),
-                            "sr": np.array(sr, np.float32), "zr": np.array(zr, np.uint8)})
+            weights.update({"s1": np.array(s1, np.float32), "z1": np.array(z1, act),
+                            "sr": np.array(sr, np.float32), "zr": np.array(zr, act)})
             nodes += [
                 helper.make_node("QuantizeLinear", ["conv", "s1", "z1"], ["cq"]),
                 helper.make_node("DequantizeLinear", ["cq", "s1", "z1"], ["cf"]),
                 helper.make_node("DequantizeLinear", ["r", "sr", "zr"], ["rf"]),
                 helper.make_node("Add", ["cf", "rf"], ["sum"], name="add"),
             ]
-            y = ((quantize(y, s1, z1) - z1) * np.float64(np.float32(s1)) +
+            y = ((quantize(y, s1, z1, self.signed) - z1) * np.float64(np.float32(s1)) +
                  (r.astype(np.float64) - zr) * np.float64(np.float32(sr)))
             last = "sum"
         if self.epilogue.endswith("relu"):
@@ -149,18 +156,19 @@ class Case:
             nodes.append(helper.make_node("Clip", [last, "lo", "hi"], ["act"], name="clip"))
             y, last = np.clip(y, 0.0, 6.0), "act"
         if self.output == "uint8":
-            sy, zy = 0.0411, 9
-            weights.update({"sy": np.array(sy, np.float32), "zy": np.array(zy, np.uint8)})
+            sy, zy = 0.0411, 9 - shift
+            weights.update({"sy": np.array(sy, np.float32), "zy": np.array(zy, act)})
             nodes.append(helper.make_node("QuantizeLinear", [last, "sy", "zy"], ["y"]))
-            expected = quantize(y, np.float64(np.float32(sy)), zy).astype(np.uint8)
-            out_type = TensorProto.UINT8
+            expected = quantize(y, np.float64(np.float32(sy)), zy, self.signed).astype(act)
+            out_type = TensorProto.INT8 if self.signed else TensorProto.UINT8
         else:
             nodes.append(helper.make_node("Identity", [last], ["y"]))
             expected = y.astype(np.float32)
             out_type = TensorProto.FLOAT
         graph = helper.make_graph(
             nodes, self.name,
-            [helper.make_tensor_value_info(n, TensorProto.UINT8, list(v.shape))
+            [helper.make_tensor_value_info(n, TensorProto.INT8 if self.signed else
+                                           TensorProto.UINT8, list(v.shape))
              for n, v in feeds.items()],
             [helper.make_tensor_value_info("y", out_type, list(expected.shape))],
             [numpy_helper.from_array(np.asarray(v), n) for n, v in weights.items()])
@@ -193,6 +201,12 @@ CASES = [
     Case("image_5x5_stride3_asymmetric_float", 3, 40, 20, 5, "plain", stride=3,
          pads=[2, 0, 1, 2], output="float"),
     Case("image_one_channel_batch2", 1, 16, 13, 3, "plain", batch=2, x_zero=0),
+    # int8 activations (ONNX Runtime's default): read as uint8 plus 128.
+    Case("signed_dense_relu", 32, 48, 9, 3, "dense", epilogue="relu", signed=True),
+    Case("signed_residual_relu", 32, 32, 8, 1, "dense", epilogue="residual_relu",
+         signed=True),
+    Case("signed_depthwise_float", 32, 32, 11, 3, "depthwise", group=32, signed=True,
+         output="float"),
     Case("depthwise_stride2_clip", 32, 32, 17, 3, "depthwise", stride=2, group=32,
          epilogue="clip"),
     Case("depthwise_5x5_padded_channels", 40, 40, 9, 5, "depthwise", group=40, epilogue="relu"),
@@ -239,7 +253,7 @@ def main():
                   f"{expected.dtype}{list(expected.shape)}")
             failures += 1
             continue
-        if expected.dtype == np.uint8:
+        if expected.dtype in (np.uint8, np.int8):
             difference = np.abs(actual.astype(np.int32) - expected.astype(np.int32))
             off = int((difference > 0).sum())
             ok = difference.max() <= 1 and off <= 0.01 * expected.size

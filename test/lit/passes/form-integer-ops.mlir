@@ -115,12 +115,17 @@ func.func @depthwise_float_result(%a: tensor<1x16x4x4x!qx>) -> tensor<1x16x4x4xf
   return %c : tensor<1x16x4x4xf32>
 }
 
-// An int8 (signed) activation has no kernel yet: the convolution stays
-// float.
-// CHECK-LABEL: func.func @signed_input_stays_float
-func.func @signed_input_stays_float(%a: tensor<1x16x4x4x!quant.uniform<i8:f32, 0.5:3>>) -> tensor<1x16x4x4xf32> {
-  // CHECK: kiln.conv %
-  // CHECK-NOT: kiln.quantized_conv2d_nchwc
+// An int8 (signed) activation is read as uint8 bytes plus 128 (an add that
+// wraps, then the same bits as ui8), with its zero point moved up by 128.
+// CHECK-LABEL: func.func @signed_input
+func.func @signed_input(%a: tensor<1x16x4x4x!quant.uniform<i8:f32, 0.5:3>>) -> tensor<1x16x4x4xf32> {
+  // CHECK-DAG: %[[OFFSET:.*]] = kiln.constant dense<-128> : tensor<i8>
+  // CHECK-DAG: %[[S:.*]] = kiln.storage_cast %arg0 : {{.*}} to tensor<1x16x4x4xi8>
+  // CHECK: %[[M:.*]] = kiln.add %[[S]], %[[OFFSET]] : tensor<1x16x4x4xi8>, tensor<i8> -> tensor<1x16x4x4xi8>
+  // CHECK: %[[U:.*]] = kiln.cast %[[M]] : tensor<1x16x4x4xi8> to tensor<1x16x4x4xui8>
+  // CHECK: %[[X:.*]] = kiln.to_nchwc %[[U]]
+  // CHECK: kiln.quantized_conv2d_nchwc %[[X]], {{.*}}input_zero_point = 131 : i64
+  // CHECK-NOT: kiln.conv %
   %wq = kiln.constant dense<1> : tensor<16x16x1x1xi8>
   %w = kiln.storage_cast %wq : tensor<16x16x1x1xi8> to tensor<16x16x1x1x!qk>
   %x = kiln.dequantize %a : tensor<1x16x4x4x!quant.uniform<i8:f32, 0.5:3>> to tensor<1x16x4x4xf32>
