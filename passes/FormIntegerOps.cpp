@@ -12,7 +12,6 @@
 
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
-#include <cmath>
 #include <limits>
 
 using namespace mlir;
