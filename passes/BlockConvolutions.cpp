@@ -230,20 +230,22 @@ struct BlockConvolutionsPass
     Value input = plainInput
                       ? conv.getInput()
                       : b.create<ToNchwcOp>(loc, conv.getInput()).getResult();
-    MLIRContext *context = conv.getContext();
+    // The filter keeps its element type: f32, or f16 weights
+    // (kiln-store-weights-f16), which the kernels widen as they load.
+    Type weight = conv.getFilter().getType().getElementType();
     DenseElementsAttr packedFilter =
         depthwise
             ? floatAttr({blocksOf(channels), kh, kw, kBlock},
-                        packDepthwiseFilter(*filter, channels, kh, kw), context)
+                        packDepthwiseFilter(*filter, channels, kh, kw), weight)
         : plainInput
             ? floatAttr(
                   {blocksOf(features), 1, kh, kw, channels, kBlock},
                   packPlainInputFilter(*filter, features, channels, kh, kw),
-                  context)
+                  weight)
             : floatAttr({blocksOf(features), blocksOf(channels), kh, kw, kBlock,
                          kBlock},
                         packFilter(*filter, features, channels, kh, kw),
-                        context);
+                        weight);
     Value packed =
         b.create<ConstantOp>(conv.getFilter().getLoc(), packedFilter);
     Value blockedBias;

@@ -57,8 +57,8 @@ Value unsignedBytes(OpBuilder &b, Location loc, Value quantized) {
   // The add on signless int8 (wrapping), then the same bits as uint8.
   auto i8 = b.getIntegerType(8);
   Value offset = b.create<ConstantOp>(
-      loc, DenseElementsAttr::get(RankedTensorType::get({}, i8),
-                                  APInt(8, 128)));
+      loc,
+      DenseElementsAttr::get(RankedTensorType::get({}, i8), APInt(8, 128)));
   Value moved = b.create<AddOp>(loc, bytes, offset);
   auto ui8 = b.getIntegerType(8, /*isSigned=*/false);
   return b.create<CastOp>(loc, withElementType(moved.getType(), ui8), moved);
@@ -70,8 +70,8 @@ Value signedBytes(OpBuilder &b, Location loc, Value bytes) {
   Value signedType =
       b.create<CastOp>(loc, withElementType(bytes.getType(), i8), bytes);
   Value offset = b.create<ConstantOp>(
-      loc, DenseElementsAttr::get(RankedTensorType::get({}, i8),
-                                  APInt(8, 128)));
+      loc,
+      DenseElementsAttr::get(RankedTensorType::get({}, i8), APInt(8, 128)));
   return b.create<AddOp>(loc, signedType, offset);
 }
 
@@ -142,7 +142,7 @@ struct MatMulOfQuantized : OpRewritePattern<MatMulOp> {
     if (scales.size() > 1)
       shape.push_back(scales.size());
     Value scale = builder.create<ConstantOp>(
-        loc, floatAttr(shape, scales, builder.getContext()));
+        loc, floatAttr(shape, scales, builder.getF32Type()));
     return builder.create<MulOp>(loc, real, scale);
   }
 };
@@ -440,7 +440,7 @@ struct ConvOfQuantized : OpRewritePattern<ConvOp> {
         loc, DenseElementsAttr::get(RankedTensorType::get({fbs, block}, i32),
                                     ArrayRef<int32_t>(sums)));
     Value scaleBiasValue = rewriter.create<ConstantOp>(
-        loc, floatAttr({fbs, 2, block}, scaleBias, context));
+        loc, floatAttr({fbs, 2, block}, scaleBias, Float32Type::get(context)));
     auto resultType =
         cast<RankedTensorType>(chain.back()->getResult(0).getType());
     // A quantized result is uint8 bytes (int8 ones converted after).

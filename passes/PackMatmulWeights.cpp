@@ -68,7 +68,7 @@ struct PackMatmulWeightsPass
     Value packed = builder.create<ConstantOp>(
         op.getRhs().getLoc(),
         floatAttr({panels, k, kPanel}, packPanels(*b, k, n, panels),
-                  op.getContext()));
+                  rhsType.getElementType()));
     Value product = builder.create<MatMulPackedOp>(op.getLoc(), op.getType(),
                                                    op.getLhs(), packed);
     op.replaceAllUsesWith(product);

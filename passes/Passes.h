@@ -66,12 +66,16 @@ int64_t elementByteSize(Type type);
 int64_t tensorByteSize(RankedTensorType type);
 /// The value of `value` when a kiln.constant defines it.
 std::optional<ConstantTensor> constantOf(Value value);
-/// The f32 elements of a dense f32 kiln.constant (weights can be 100 MB:
-/// copied as floats, not through ConstantTensor's doubles), or nothing.
+/// The elements of a dense f32 or f16 kiln.constant as floats (weights can
+/// be 100 MB: copied as floats, not through ConstantTensor's doubles), or
+/// nothing.
 std::optional<std::vector<float>> floatValues(Value value);
-/// A dense f32 attribute of `shape` holding `values`.
+/// A dense attribute of `shape` and element type `element` (f32, or f16:
+/// rounded to nearest even) holding `values`.
 DenseElementsAttr floatAttr(ArrayRef<int64_t> shape, ArrayRef<float> values,
-                            MLIRContext *context);
+                            Type element);
+/// The IEEE binary16 bits nearest to `value` (ties to even).
+uint16_t halfBits(float value);
 
 } // namespace mlir::kiln
 

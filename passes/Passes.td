@@ -139,6 +139,34 @@ def LowerQuantizedTypes
   let dependentDialects = ["mlir::kiln::KilnDialect"];
 }
 
+def StoreWeightsF16 : Pass<"kiln-store-weights-f16", "mlir::func::FuncOp"> {
+  let summary = "Store the weights of convolutions and matrix products as f16";
+  let description = [{
+    `kiln compile --precision fp16`, in the quantize phase. A constant f32
+    tensor used only as the weights of f32 ops that read f16 weights (a
+    `kiln.conv` filter, a `kiln.matmul` right-hand side, `kiln.gemm`'s B)
+    becomes an f16 constant, rounded to nearest even, that those ops read
+    directly. Their result types follow the data operand and stay f32:
+    the op widens each weight as it loads it (exactly), so only the
+    weights' rounding changes the result. The bundle's weights take about
+    half the bytes, and so do the kernels' weight loads. A constant with a
+    finite value beyond f16's range (65504) stays f32. Other constants
+    (biases, normalisation parameters, tables read by Gather) stay f32.
+
+    Before:
+    ```mlir
+    %w = kiln.constant dense<...> : tensor<64x256xf32>
+    %y = kiln.matmul %x, %w : tensor<8x64xf32>, tensor<64x256xf32> -> tensor<8x256xf32>
+    ```
+    After:
+    ```mlir
+    %w = kiln.constant dense<...> : tensor<64x256xf16>
+    %y = kiln.matmul %x, %w : tensor<8x64xf32>, tensor<64x256xf16> -> tensor<8x256xf32>
+    ```
+  }];
+  let dependentDialects = ["mlir::kiln::KilnDialect"];
+}
+
 def BlockConvolutions : Pass<"kiln-block-convolutions", "mlir::func::FuncOp"> {
   let summary = "Run 2-D convolutions on channel-blocked (NCHW16c) data";
   let description = [{

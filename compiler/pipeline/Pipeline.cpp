@@ -169,12 +169,15 @@ bool Compiler::run() {
     return printIR(*module), true;
 
   // Quantized models (QDQ) become integer ops; what stays float loses its
-  // quantized types. A float model passes through unchanged.
+  // quantized types, and with --precision fp16 its weights become f16. A
+  // float model at fp32 passes through unchanged.
   if (!phase(Phase::Quantize, [&] {
-        return runPasses(*module, [](OpPassManager &pm) {
+        return runPasses(*module, [&](OpPassManager &pm) {
           pm.addNestedPass<func::FuncOp>(mlir::kiln::createFormIntegerOps());
           pm.addNestedPass<func::FuncOp>(
               mlir::kiln::createLowerQuantizedTypes());
+          if (options.precision == CompileOptions::Precision::FP16)
+            pm.addNestedPass<func::FuncOp>(mlir::kiln::createStoreWeightsF16());
           pm.addPass(createCanonicalizerPass());
           pm.addPass(createCSEPass());
         });

@@ -31,6 +31,10 @@ struct CompileOptions {
   OnnxImportOptions import;
   /// Stop after this phase and print its IR to stdout.
   std::optional<Phase> compileTo;
+  /// The precision of float weights: fp32 as the model has them, or fp16
+  /// (`--precision fp16`): convolution and matrix-product weights stored as
+  /// f16 and widened as the kernels load them.
+  enum class Precision { FP32, FP16 } precision = Precision::FP32;
   /// Print each phase and its time to stderr.
   bool verbose = false;
   /// What to write: a bundle (default), or `--emit static-lib`'s object

@@ -18,7 +18,8 @@ and times one batch with `kiln bench`.
 and kiln's accuracy is within 0.1 percentage points of torch's.
 For reduced-precision builds (--compile-arg passes words to `kiln compile`,
 e.g. --compile-arg=--precision --compile-arg=fp16), --accuracy-tolerance
-widens the accuracy check and --no-logits-check drops the logits one.
+widens the accuracy check, --logits-tolerance the logits one, and
+--no-logits-check drops the logits one.
 """
 
 import argparse
@@ -97,6 +98,9 @@ def main():
     parser.add_argument("--accuracy-tolerance", type=float, default=None, metavar="POINTS",
                         help=f"--check: largest |kiln - torch| accuracy in percentage points "
                         f"(default {ACCURACY_TOLERANCE:g})")
+    parser.add_argument("--logits-tolerance", type=float, default=LOGITS_TOLERANCE,
+                        metavar="REL", help="--check: largest max|kiln - torch| / max|torch| "
+                        f"of batch 0's logits (default {LOGITS_TOLERANCE:g})")
     parser.add_argument("--no-logits-check", action="store_true",
                         help="--check: skip the comparison of batch 0's logits with torch's")
     args = parser.parse_args()
@@ -155,12 +159,12 @@ def main():
         return 0
     reference = np.load(os.path.join(args.model_dir, logits_name))
     logits_error = float(np.abs(logits[:batch] - reference).max() / np.abs(reference).max())
-    ok_logits = args.no_logits_check or logits_error <= LOGITS_TOLERANCE
+    ok_logits = args.no_logits_check or logits_error <= args.logits_tolerance
     # Counted in images, so that 0.1 points is 10 of 10,000 images exactly (no float rounding).
     difference = abs(int((predictions == labels).sum()) - round(torch_accuracy * len(labels)))
     ok_accuracy = difference * 100 <= args.accuracy_tolerance * len(labels) + 1e-6
     print(f"check: batch 0 logits max|kiln-torch| / max|torch| = {logits_error:.3g} "
-          f"(tolerance {LOGITS_TOLERANCE:g}): "
+          f"(tolerance {args.logits_tolerance:g}): "
           f"{'not checked (--no-logits-check)' if args.no_logits_check else 'ok' if ok_logits else 'FAIL'}")
     print(f"check: accuracy difference {difference / len(labels) * 100:.2f} points "
           f"(tolerance {args.accuracy_tolerance:g}): {'ok' if ok_accuracy else 'FAIL'}")

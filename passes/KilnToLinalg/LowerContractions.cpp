@@ -20,9 +20,16 @@ namespace mlir::kiln::lowering {
 namespace {
 
 Value multiplyAdd(OpBuilder &b, Location loc, Value acc, Value x, Value y) {
-  if (isa<FloatType>(acc.getType()))
-    return b.create<arith::AddFOp>(loc, acc,
-                                   b.create<arith::MulFOp>(loc, x, y));
+  if (isa<FloatType>(acc.getType())) {
+    // f16 weights (kiln-store-weights-f16) are widened as they are read.
+    auto widen = [&](Value v) {
+      return v.getType() == acc.getType()
+                 ? v
+                 : b.create<arith::ExtFOp>(loc, acc.getType(), v).getResult();
+    };
+    return b.create<arith::AddFOp>(
+        loc, acc, b.create<arith::MulFOp>(loc, widen(x), widen(y)));
+  }
   return b.create<arith::AddIOp>(loc, acc, b.create<arith::MulIOp>(loc, x, y));
 }
 
@@ -412,8 +419,9 @@ Value buildConv(OpBuilder &b, Location loc, Value input, Value filter,
   auto groupedOutType = RankedTensorType::get(groupedOut, element);
   input =
       reshapeTensor(b, loc, input, RankedTensorType::get(groupedIn, element));
-  filter = reshapeTensor(b, loc, filter,
-                         RankedTensorType::get(groupedFilter, element));
+  filter = reshapeTensor(
+      b, loc, filter,
+      RankedTensorType::get(groupedFilter, filterType.getElementType()));
 
   // Loops: n, g, fo, ci, k..., o... (outputs innermost).
   unsigned numDims = 4 + 2 * spatial;

@@ -40,6 +40,24 @@ bool isContiguousF32(Value buffer) {
   return isContiguous(buffer, Float32Type::get(buffer.getContext()));
 }
 
+/// The kernel name suffix for a contiguous weight buffer: "" for f32
+/// weights, "_f16w" for f16 ones (--precision fp16), which those kernels
+/// widen as they load them; nothing for any other buffer.
+std::optional<StringRef> weightSuffix(Value buffer) {
+  if (isContiguousF32(buffer))
+    return StringRef();
+  if (isContiguous(buffer, Float16Type::get(buffer.getContext())))
+    return StringRef("_f16w");
+  return std::nullopt;
+}
+
+/// Workspace bytes of the float matrix product kernels: the packed-panel
+/// kernel packs only A, but widens f16 panels into the workspace's B block.
+int64_t matmulWorkspaceBytes(bool packedF32) {
+  return packedF32 ? KILN_UKERNEL_F32_PACKED_WORKSPACE_BYTES
+                   : KILN_UKERNEL_F32_WORKSPACE_BYTES;
+}
+
 /// Replaces `op` by a call of microkernel `name` on raw pointers to
 /// `buffers` (null for a null Value) and a packing workspace of
 /// `workspaceBytes` per workgroup (null when 0), then `integers`, then the
@@ -92,13 +110,15 @@ void replaceByMicrokernel(ModuleOp module, linalg::GenericOp op, StringRef name,
 LogicalResult replaceMatmulPacked(ModuleOp module, linalg::GenericOp op) {
   Value a = op.getDpsInputs()[0], packed = op.getDpsInputs()[1],
         c = op.getDpsInits()[0];
-  if (!isContiguousF32(a) || !isContiguousF32(packed) || !isContiguousF32(c))
+  std::optional<StringRef> weights = weightSuffix(packed);
+  if (!isContiguousF32(a) || !weights || !isContiguousF32(c))
     return failure();
   auto cShape = cast<MemRefType>(c.getType()).getShape();
   int64_t m = cShape[0], n = cShape[1];
   int64_t k = cast<MemRefType>(a.getType()).getShape()[1];
-  replaceByMicrokernel(module, op, "kiln_ukernel_matmul_packed_f32",
-                       {a, packed, c}, KILN_UKERNEL_F32_PACKED_WORKSPACE_BYTES,
+  replaceByMicrokernel(module, op,
+                       ("kiln_ukernel_matmul_packed_f32" + *weights).str(),
+                       {a, packed, c}, matmulWorkspaceBytes(weights->empty()),
                        {m, n, k, k, 1}, m * n * k);
   return success();
 }
@@ -117,7 +137,8 @@ std::pair<int64_t, int64_t> strides2d(AffineMap map, unsigned rowDim,
 LogicalResult replaceMatmul(ModuleOp module, linalg::GenericOp op) {
   Value a = op.getDpsInputs()[0], b = op.getDpsInputs()[1],
         c = op.getDpsInits()[0];
-  if (!isContiguousF32(a) || !isContiguousF32(b) || !isContiguousF32(c))
+  std::optional<StringRef> weights = weightSuffix(b);
+  if (!isContiguousF32(a) || !weights || !isContiguousF32(c))
     return failure();
   // Loops are (m, k, n); A is read at (m, k) or (k, m), B at (k, n) or (n, k).
   SmallVector<AffineMap> maps = op.getIndexingMapsArray();
@@ -130,8 +151,8 @@ LogicalResult replaceMatmul(ModuleOp module, linalg::GenericOp op) {
                   : aShape[0];
   auto [sam, sak] = strides2d(maps[0], 0, aShape);
   auto [sbk, sbn] = strides2d(maps[1], 1, bShape);
-  replaceByMicrokernel(module, op, "kiln_ukernel_matmul_f32", {a, b, c},
-                       KILN_UKERNEL_F32_WORKSPACE_BYTES,
+  replaceByMicrokernel(module, op, ("kiln_ukernel_matmul_f32" + *weights).str(),
+                       {a, b, c}, KILN_UKERNEL_F32_WORKSPACE_BYTES,
                        {m, n, k, sam, sak, sbk, sbn}, m * n * k);
   return success();
 }
@@ -343,9 +364,12 @@ LogicalResult replaceConv2dNchwc(ModuleOp module, linalg::GenericOp op) {
   // A plain input [N, C, H, W] (C < 16) is one block of C channels.
   bool plain = cast<MemRefType>(input.getType()).getRank() == 4;
   Value output = op.getDpsInits()[0];
-  for (Value buffer : {input, filter, bias, residual, output})
+  for (Value buffer : {input, bias, residual, output})
     if (buffer && !isContiguousF32(buffer))
       return failure();
+  std::optional<StringRef> weights = weightSuffix(filter);
+  if (!weights)
+    return failure();
   // input [N, C/16, H, W, 16], filter [F/16, C/16, KH, KW, 16, 16] or
   // depthwise [C/16, KH, KW, 16], output [N, F/16, OH, OW, 16].
   auto in = cast<MemRefType>(input.getType()).getShape();
@@ -356,10 +380,10 @@ LogicalResult replaceConv2dNchwc(ModuleOp module, linalg::GenericOp op) {
                  (depthwise ? 1
                   : plain   ? in[1]
                             : in[1] * 16);
-  replaceByMicrokernel(module, op,
-                       depthwise ? "kiln_ukernel_depthwise_conv2d_nchwc_f32"
-                       : plain   ? "kiln_ukernel_conv2d_plain_input_f32"
-                                 : "kiln_ukernel_conv2d_nchwc_f32",
+  StringRef kernel = depthwise ? "kiln_ukernel_depthwise_conv2d_nchwc_f32"
+                     : plain   ? "kiln_ukernel_conv2d_plain_input_f32"
+                               : "kiln_ukernel_conv2d_nchwc_f32";
+  replaceByMicrokernel(module, op, (kernel + *weights).str(),
                        {input, filter, bias, residual, output},
                        /*workspaceBytes=*/0,
                        {in[0], in[1], in[2], in[3], out[1], kh, kw, out[2],

@@ -9,7 +9,8 @@ with random weights. The test compiles it for --target, checks in the lowered
 code that it calls the kernel it should (dense blocked, depthwise, plain image
 input, or none), runs the bundle (`kiln run`, or --run-with, e.g. qemu and the
 aarch64 kiln-run) and compares with torch: max |kiln - torch| / max |torch|
-at most 1e-5.
+at most 1e-5. With --precision fp16 the kernels read f16 weights and torch
+gets the same weights rounded to f16.
 
 The cases cover the tile edges: output planes that are not a whole number of
 pixel tiles and tiles that straddle output rows, padding on every side and
@@ -27,7 +28,7 @@ import numpy as np
 import torch
 from onnx import TensorProto, helper, numpy_helper
 
-from kernel_cases import check_float_case, parse_arguments
+from kernel_cases import check_float_case, parse_arguments, reference_weights
 
 
 class Case:
@@ -42,7 +43,7 @@ class Case:
         self.pads = pads if pads is not None else [k // 2] * 4
         self.epilogue, self.batch, self.pool = epilogue, batch, pool
 
-    def build(self, rng):
+    def build(self, rng, precision):
         """Returns the model, the feeds and torch's result."""
         x = rng.standard_normal((self.batch, self.c, self.hw, self.hw)).astype(np.float32)
         w = (rng.standard_normal((self.f, self.c // self.group, self.k, self.k)) /
@@ -50,7 +51,8 @@ class Case:
         b = rng.standard_normal(self.f).astype(np.float32)
         top, left, bottom, right = self.pads[0], self.pads[1], self.pads[2], self.pads[3]
         padded = torch.nn.functional.pad(torch.tensor(x), (left, right, top, bottom))
-        y = torch.nn.functional.conv2d(padded, torch.tensor(w), torch.tensor(b),
+        y = torch.nn.functional.conv2d(padded, torch.tensor(reference_weights(w, precision)),
+                                       torch.tensor(b),
                                        stride=self.stride, dilation=self.dilation,
                                        groups=self.group)
         nodes = [helper.make_node("Conv", ["x", "w", "b"], ["conv"], name="conv",
@@ -152,11 +154,11 @@ def main():
     rng = np.random.default_rng(2026)
     failures = 0
     for case in CASES:
-        model, feeds, expected, output = case.build(rng)
+        model, feeds, expected, output = case.build(rng, args.precision)
         failures += not check_float_case(args, runner, case.name, model, feeds, expected,
                                          output, case.kernel)
-    print(f"NCHWc convolutions on {args.target}: {len(CASES) - failures} / {len(CASES)} "
-          f"cases match torch")
+    print(f"NCHWc convolutions on {args.target} ({args.precision}): "
+          f"{len(CASES) - failures} / {len(CASES)} cases match torch")
     return 1 if failures else 0
 
 

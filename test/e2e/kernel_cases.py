@@ -1,6 +1,12 @@
 """What the microkernel e2e tests (conv_nchwc.py, int8_matmul.py,
 matmul_packed.py) share: their command line, which kernels a model's lowered
-code calls, one compile-and-run, and the float check."""
+code calls, one compile-and-run, and the float check.
+
+With --precision fp16 the float tests compile with `--precision fp16`: the
+weights are stored as f16 and the kernels that read them are the `_f16w`
+ones. The reference then uses the weights rounded to f16 (reference_weights),
+so the check stays as tight as for f32: only the weights' rounding differs
+from the float model, and the kernels widen them exactly."""
 import argparse
 import os
 import shlex
@@ -10,19 +16,39 @@ import numpy as np
 import onnx
 
 
-def lowered_kernels(kiln, model, target, prefix="kiln_ukernel_"):
+# The float kernels that read weights, which --precision fp16 replaces by
+# their _f16w forms.
+WEIGHT_KERNELS = {"kiln_ukernel_conv2d_nchwc_f32", "kiln_ukernel_conv2d_plain_input_f32",
+                  "kiln_ukernel_depthwise_conv2d_nchwc_f32", "kiln_ukernel_matmul_f32",
+                  "kiln_ukernel_matmul_packed_f32"}
+
+
+def weight_kernel(kernel, precision):
+    """The kernel that runs `kernel`'s work at `precision`."""
+    return kernel + "_f16w" if precision == "fp16" and kernel in WEIGHT_KERNELS else kernel
+
+
+def reference_weights(w, precision):
+    """The weights as the compiled model holds them: rounded to f16 (to
+    nearest even) under --precision fp16."""
+    return w.astype(np.float16).astype(np.float32) if precision == "fp16" else w
+
+
+def lowered_kernels(kiln, model, target, prefix="kiln_ukernel_", extra=()):
     """The sorted names of the microkernels `model`'s lowered code calls."""
-    lowered = subprocess.run([kiln, "compile", model, "--target", target, "--compile-to", "lower"],
-                             check=True, capture_output=True, text=True).stdout
+    lowered = subprocess.run([kiln, "compile", model, "--target", target, "--compile-to", "lower",
+                              *extra], check=True, capture_output=True, text=True).stdout
     return sorted({word for word in lowered.replace("@", " ").replace("(", " ").split()
                    if word.startswith(prefix)})
 
 
-def compile_and_run(kiln, runner, model, target, base, feeds, output):
-    """Compiles `model` for `target` to BASE.kiln, runs it with `runner` (a
-    command list ending where the bundle goes) on `feeds` ({name: array},
-    saved as BASE.<name>.npy) and returns output `output`."""
-    subprocess.run([kiln, "compile", model, "--target", target, "-o", base + ".kiln"], check=True)
+def compile_and_run(kiln, runner, model, target, base, feeds, output, extra=()):
+    """Compiles `model` for `target` (with `extra` arguments) to BASE.kiln,
+    runs it with `runner` (a command list ending where the bundle goes) on
+    `feeds` ({name: array}, saved as BASE.<name>.npy) and returns output
+    `output`."""
+    subprocess.run([kiln, "compile", model, "--target", target, "-o", base + ".kiln", *extra],
+                   check=True)
     command = runner + [base + ".kiln", "--output-dir", base + ".out"]
     for name, value in feeds.items():
         np.save(f"{base}.{name}.npy", value)
@@ -40,6 +66,8 @@ def parse_arguments(doc):
     parser.add_argument("--target", default="x86_64-avx2")
     parser.add_argument("--run-with", help="command that runs the bundle instead of `kiln run`")
     parser.add_argument("--work-dir", required=True)
+    parser.add_argument("--precision", choices=["fp32", "fp16"], default="fp32",
+                        help="kiln compile --precision (float tests)")
     args = parser.parse_args()
     os.makedirs(args.work_dir, exist_ok=True)
     runner = shlex.split(args.run_with) if args.run_with else [args.kiln, "run"]
@@ -53,18 +81,21 @@ def check_float_case(args, runner, name, model, feeds, expected, output, kernel)
     at most 1e-5. Prints one line and returns whether the case passed."""
     base = os.path.join(args.work_dir, name)
     onnx.save(model, base + ".onnx")
-    calls = lowered_kernels(args.kiln, base + ".onnx", args.target)
-    if calls != sorted([kernel] if isinstance(kernel, str) else kernel):
+    extra = ["--precision", args.precision]
+    calls = lowered_kernels(args.kiln, base + ".onnx", args.target, extra=extra)
+    kernel = ([weight_kernel(kernel, args.precision)] if isinstance(kernel, str) else
+              [weight_kernel(k, args.precision) for k in kernel])
+    if calls != sorted(kernel):
         print(f"{name}: FAIL: lowered code calls {calls or 'no microkernel'}, "
               f"expected {kernel}")
         return False
     actual = compile_and_run(args.kiln, runner, base + ".onnx", args.target, base, feeds,
-                             output)
+                             output, extra)
     if actual.shape != expected.shape:
         print(f"{name}: FAIL: shape {actual.shape}, expected {expected.shape}")
         return False
     error = float(np.abs(actual - expected).max() / np.abs(expected).max())
     ok = error <= 1e-5
-    print(f"{name}: {'ok' if ok else 'FAIL'}: {expected.shape} via {kernel}, "
+    print(f"{name}: {'ok' if ok else 'FAIL'}: {expected.shape} via {', '.join(kernel)}, "
           f"max rel. error {error:.2e}")
     return ok

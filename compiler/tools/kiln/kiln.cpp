@@ -146,6 +146,13 @@ int main(int argc, char **argv) {
                       "activations per tensor)");
   QuantizeFlags quantizeFlags;
   quantizeFlags.addTo(compile);
+  std::string precision = "fp32";
+  compile
+      ->add_option("--precision", precision,
+                   "Precision of float weights: fp32, or fp16 (convolution "
+                   "and matrix-product weights stored as f16, about half the "
+                   "bundle; computed in f32)")
+      ->capture_default_str();
   std::string emit = "bundle";
   compile
       ->add_option("--emit", emit,
@@ -191,6 +198,14 @@ int main(int argc, char **argv) {
                    "kiln: error: --emit takes bundle or static-lib, not "
                    "'%s'\n",
                    emit.c_str());
+      return;
+    }
+    if (precision == "fp16") {
+      options.precision = kiln::CompileOptions::Precision::FP16;
+    } else if (precision != "fp32") {
+      std::fprintf(stderr,
+                   "kiln: error: --precision takes fp32 or fp16, not '%s'\n",
+                   precision.c_str());
       return;
     }
     options.targets.clear();

@@ -213,7 +213,10 @@ LogicalResult MatMulOp::inferReturnTypes(MLIRContext *,
   auto shape = matmulShape(loc, getOperationName(), lhsType, rhsType);
   if (failed(shape))
     return failure();
-  if (lhsType.getElementType() != rhsType.getElementType())
+  // f32 data by f16 weights (kiln-store-weights-f16) computes in f32.
+  Type lhsElement = lhsType.getElementType(),
+       rhsElement = rhsType.getElementType();
+  if (lhsElement != rhsElement && !(lhsElement.isF32() && rhsElement.isF16()))
     return emitOptionalError(loc, "kiln.matmul: element types differ");
   inferred.push_back(RankedTensorType::get(*shape, lhsType.getElementType()));
   return success();

@@ -52,6 +52,10 @@ _Static_assert(MC % MR == 0 && NC % NR == 0, "blocks hold whole panels");
 /* One register of floats; a tile row is two of them. */
 typedef float vf __attribute__((vector_size(4 * VECTOR_FLOATS), aligned(4)));
 
+/* 16 floats, and 16 f16 values (weights of --precision fp16). */
+typedef float v16f __attribute__((vector_size(64), aligned(4)));
+typedef _Float16 v16h __attribute__((vector_size(32), aligned(2)));
+
 static inline vf loadv(const float *p) {
   vf v;
   __builtin_memcpy(&v, p, sizeof v);
@@ -112,9 +116,21 @@ static void pack_a(const float *a, int64_t sam, int64_t sak, int64_t m,
       }
 }
 
+/* Compile-time packed B (kiln.matmul_packed): [P, K, 16] for N columns,
+ * column n of row k at [n / 16][k][n % 16], zero past N, P = 2 * ceil(N /
+ * 32) so that a 32-wide tile never reads past the end. The same layout for
+ * every target: AVX-512 tiles read two panels, AVX2 and NEON tiles one. */
+enum { PACKED_PANEL = 16 };
+
 /* How B is read: a strided matrix, or image patches of a convolution. */
 typedef struct {
   const float *data;
+  /* Instead of data: f16 weights (--precision fp16), widened as they are
+   * packed; a strided matrix, or (panel_stride > 0) compile-time packed
+   * 16-column panels, B(k, n) at half[n / 16 * panel_stride + k * 16 +
+   * n % 16]. */
+  const _Float16 *half;
+  int64_t panel_stride;
   int64_t n;        /* columns of B */
   int64_t sbk, sbn; /* matrix: element strides of k and n */
   int64_t ih, iw;   /* conv: padded image dims (channels x ih x iw) */
@@ -128,6 +144,40 @@ static void pack_b(const b_source *s, int64_t k0, int64_t kc, int64_t n0,
                    int64_t nc, float *restrict bp) {
   for (int64_t jr = 0; jr < nc; jr += NR) {
     int64_t cols = min64(NR, s->n - (n0 + jr));
+    if (s->panel_stride) {
+      /* Whole 16-column panels (zero past N up to a multiple of 32, and
+       * n0 + jr is a multiple of NR): 16 values at a time. */
+      for (int64_t k = 0; k < kc; ++k) {
+        UNROLL_ROWS for (int p = 0; p < NR / PACKED_PANEL; ++p) {
+          v16h v;
+          __builtin_memcpy(
+              &v,
+              s->half + ((n0 + jr) / PACKED_PANEL + p) * s->panel_stride +
+                  (k0 + k) * PACKED_PANEL,
+              sizeof v);
+          v16f f = __builtin_convertvector(v, v16f);
+          __builtin_memcpy(bp + p * PACKED_PANEL, &f, sizeof f);
+        }
+        bp += NR;
+      }
+      continue;
+    }
+    if (s->half) {
+      for (int64_t k = 0; k < kc; ++k) {
+        const _Float16 *row = s->half + (k0 + k) * s->sbk + (n0 + jr) * s->sbn;
+        int64_t j = 0;
+        if (s->sbn == 1)
+          for (; j < cols; ++j)
+            bp[j] = row[j];
+        else
+          for (; j < cols; ++j)
+            bp[j] = row[j * s->sbn];
+        for (; j < NR; ++j)
+          bp[j] = 0.0f;
+        bp += NR;
+      }
+      continue;
+    }
     if (!s->conv) {
       for (int64_t k = 0; k < kc; ++k) {
         const float *row = s->data + (k0 + k) * s->sbk + (n0 + jr) * s->sbn;
@@ -168,12 +218,6 @@ static void pack_b(const b_source *s, int64_t k0, int64_t kc, int64_t n0,
     }
   }
 }
-
-/* Compile-time packed B (kiln.matmul_packed): [P, K, 16] for N columns,
- * column n of row k at [n / 16][k][n % 16], zero past N, P = 2 * ceil(N /
- * 32) so that a 32-wide tile never reads past the end. The same layout for
- * every target: AVX-512 tiles read two panels, AVX2 and NEON tiles one. */
-enum { PACKED_PANEL = 16 };
 
 /* Rows [m0, m1) and columns [n0, n1) of C; B packed here into the
  * workspace from `b`, or already packed (`packed`, non-null). */
@@ -234,22 +278,41 @@ static void workgroup_range(int64_t m, int64_t n, int64_t mr, int64_t nr,
   *m1 = min64(m, rowPanels * (wg + 1) / wgc * mr);
 }
 
+/* B's element i, and VECTOR_FLOATS of them from i, as f32: B is f32 (b)
+ * or f16 (bh, --precision fp16); every caller passes a constant null for
+ * the other, so the test folds away. */
+static inline __attribute__((always_inline)) float
+b_at(const float *b, const _Float16 *bh, int64_t i) {
+  return bh ? (float)bh[i] : b[i];
+}
+
+static inline __attribute__((always_inline)) vf
+b_vector(const float *b, const _Float16 *bh, int64_t i) {
+  if (!bh)
+    return loadv(b + i);
+  typedef _Float16 vh
+      __attribute__((vector_size(2 * VECTOR_FLOATS), aligned(2)));
+  vh v;
+  __builtin_memcpy(&v, bh + i, sizeof v);
+  return __builtin_convertvector(v, vf);
+}
+
 /* Rows [m0, m1) and columns [n0, n1) of C for few rows (a matrix-vector
  * product, e.g. a classifier at batch 1): packing B would cost as much as
  * the product, so B is read in place, along whichever of its dims is
  * contiguous. Returns 0 when neither is. */
-static int gemv(int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t k,
-                const float *a, int64_t sam, int64_t sak, const float *b,
-                int64_t sbk, int64_t sbn, float *c, int64_t ldc) {
+static inline __attribute__((always_inline)) int
+gemv(int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t k, const float *a,
+     int64_t sam, int64_t sak, const float *b, const _Float16 *bh, int64_t sbk,
+     int64_t sbn, float *c, int64_t ldc) {
   if (sbn == 1) {
     /* B's rows are contiguous: c row += a(i, k) * B row k. */
     for (int64_t i = m0; i < m1; ++i) {
       float *restrict row = c + i * ldc;
       for (int64_t kk = 0; kk < k; ++kk) {
         float v = a[i * sam + kk * sak];
-        const float *restrict brow = b + kk * sbk;
         for (int64_t j = n0; j < n1; ++j)
-          row[j] += v * brow[j];
+          row[j] += v * b_at(b, bh, kk * sbk + j);
       }
     }
     return 1;
@@ -259,19 +322,21 @@ static int gemv(int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t k,
      * NR vector lanes. */
     for (int64_t i = m0; i < m1; ++i)
       for (int64_t j = n0; j < n1; ++j) {
-        const float *x = a + i * sam, *y = b + j * sbn;
+        const float *x = a + i * sam;
+        int64_t y = j * sbn;
         vf acc0 = {0}, acc1 = {0};
         int64_t kk = 0;
         for (; kk + NR <= k; kk += NR) {
-          acc0 += loadv(x + kk) * loadv(y + kk);
-          acc1 += loadv(x + kk + VECTOR_FLOATS) * loadv(y + kk + VECTOR_FLOATS);
+          acc0 += loadv(x + kk) * b_vector(b, bh, y + kk);
+          acc1 += loadv(x + kk + VECTOR_FLOATS) *
+                  b_vector(b, bh, y + kk + VECTOR_FLOATS);
         }
         acc0 += acc1;
         float sum = 0;
         for (int l = 0; l < VECTOR_FLOATS; ++l)
           sum += acc0[l];
         for (; kk < k; ++kk)
-          sum += x[kk] * y[kk];
+          sum += x[kk] * b_at(b, bh, y + kk);
         c[i * ldc + j] += sum;
       }
     return 1;
@@ -289,7 +354,25 @@ KILN_BUILTIN void kiln_ukernel_matmul_f32(const float *a, const float *b,
   b_source source = {.data = b, .n = n, .sbk = sbk, .sbn = sbn};
   int64_t m0, m1, n0, n1;
   workgroup_range(m, n, MR, NR, wg, wgc, &m0, &m1, &n0, &n1);
-  if (m1 - m0 <= 2 && gemv(m0, m1, n0, n1, k, a, sam, sak, b, sbk, sbn, c, n))
+  if (m1 - m0 <= 2 &&
+      gemv(m0, m1, n0, n1, k, a, sam, sak, b, 0, sbk, sbn, c, n))
+    return;
+  gemm(m0, m1, n0, n1, k, a, sam, sak, &source, 0, c, n,
+       workspace + wg * KILN_UKERNEL_WORKSPACE_FLOATS);
+}
+
+/* The same with f16 B (--precision fp16), widened as it is packed or, for
+ * few rows, as it is read. */
+KILN_BUILTIN void
+kiln_ukernel_matmul_f32_f16w(const float *a, const _Float16 *b, float *c,
+                             float *workspace, int64_t m, int64_t n, int64_t k,
+                             int64_t sam, int64_t sak, int64_t sbk, int64_t sbn,
+                             int64_t wg, int64_t wgc) {
+  b_source source = {.half = b, .n = n, .sbk = sbk, .sbn = sbn};
+  int64_t m0, m1, n0, n1;
+  workgroup_range(m, n, MR, NR, wg, wgc, &m0, &m1, &n0, &n1);
+  if (m1 - m0 <= 2 &&
+      gemv(m0, m1, n0, n1, k, a, sam, sak, 0, b, sbk, sbn, c, n))
     return;
   gemm(m0, m1, n0, n1, k, a, sam, sak, &source, 0, c, n,
        workspace + wg * KILN_UKERNEL_WORKSPACE_FLOATS);
@@ -304,6 +387,22 @@ KILN_BUILTIN void kiln_ukernel_matmul_packed_f32(
   workgroup_range(m, n, MR, NR, wg, wgc, &m0, &m1, &n0, &n1);
   gemm(m0, m1, n0, n1, k, a, sam, sak, 0, packed, c, n,
        workspace + wg * (KILN_UKERNEL_F32_PACKED_WORKSPACE_BYTES / 4));
+}
+
+/* The same with f16 panels (--precision fp16): each KC x NC block of them
+ * is widened into the workspace (a full float workspace per workgroup),
+ * once per MC rows of A, and the tiles read it as they read B packed at run
+ * time. */
+KILN_BUILTIN void
+kiln_ukernel_matmul_packed_f32_f16w(const float *a, const _Float16 *packed,
+                                    float *c, float *workspace, int64_t m,
+                                    int64_t n, int64_t k, int64_t sam,
+                                    int64_t sak, int64_t wg, int64_t wgc) {
+  b_source source = {.half = packed, .panel_stride = k * PACKED_PANEL, .n = n};
+  int64_t m0, m1, n0, n1;
+  workgroup_range(m, n, MR, NR, wg, wgc, &m0, &m1, &n0, &n1);
+  gemm(m0, m1, n0, n1, k, a, sam, sak, &source, 0, c, n,
+       workspace + wg * KILN_UKERNEL_WORKSPACE_FLOATS);
 }
 
 /* Grouped 2-D convolution accumulating into `output` (this workgroup's
@@ -374,7 +473,6 @@ enum {
   MAX_PIXELS = DEPTHWISE_PIXELS > CONV_PIXELS ? DEPTHWISE_PIXELS : CONV_PIXELS
 };
 
-typedef float v16f __attribute__((vector_size(64), aligned(4)));
 typedef int32_t v16i __attribute__((vector_size(64), aligned(4)));
 
 typedef uint8_t v16u8 __attribute__((vector_size(16), aligned(1)));
@@ -392,8 +490,17 @@ static inline v16f load16(const float *p) {
   return v;
 }
 
+/* 16 f16 values widened to f32 (exact). */
+static inline v16f load16_half(const _Float16 *p) {
+  v16h v;
+  __builtin_memcpy(&v, p, sizeof v);
+  return __builtin_convertvector(v, v16f);
+}
+
 typedef struct {
-  const float *input, *filter, *bias, *residual;
+  const float *input;
+  const void *filter; /* float or _Float16 (conv_nchwc.inc) */
+  const float *bias, *residual;
   float *output;
   int64_t cb, ih, iw, fb, kh, kw, oh, ow, sh, sw, dh, dw, pt, pl;
   int64_t activation;
@@ -409,40 +516,6 @@ typedef struct {
 static void set_flat(conv_nchwc *s) {
   s->flat = s->kh == 1 && s->kw == 1 && s->sh == 1 && s->sw == 1 &&
             s->pt == 0 && s->pl == 0 && s->ih == s->oh && s->iw == s->ow;
-}
-
-/* acc[b][j] += filter vectors of `blocks` blocks at w (block stride
- * `filter_stride`) times pixel j's 16 channels at px[j]. */
-static inline __attribute__((always_inline)) void
-conv_step(v16f acc[CONV_BLOCKS][CONV_PIXELS], int blocks, int pixels,
-          const float *const px[MAX_PIXELS], const float *w,
-          int64_t filter_stride) {
-  for (int c = 0; c < BLOCK; ++c) {
-    v16f wv[CONV_BLOCKS];
-    UNROLL_ROWS for (int b = 0; b < blocks; ++b) wv[b] =
-        load16(w + b * filter_stride + c * BLOCK);
-    UNROLL_ROWS for (int j = 0; j < pixels; ++j) {
-      float v = px[j][c];
-      UNROLL_ROWS for (int b = 0; b < blocks; ++b) acc[b][j] += wv[b] * v;
-    }
-  }
-}
-
-/* The same for pixels `step` floats apart from p: one pointer, so the
- * compiler keeps no pointer per pixel. */
-static inline __attribute__((always_inline)) void
-conv_step_row(v16f acc[CONV_BLOCKS][CONV_PIXELS], int blocks, int pixels,
-              const float *p, int64_t step, const float *w,
-              int64_t filter_stride) {
-  for (int c = 0; c < BLOCK; ++c) {
-    v16f wv[CONV_BLOCKS];
-    UNROLL_ROWS for (int b = 0; b < blocks; ++b) wv[b] =
-        load16(w + b * filter_stride + c * BLOCK);
-    UNROLL_ROWS for (int j = 0; j < pixels; ++j) {
-      float v = p[j * step + c];
-      UNROLL_ROWS for (int b = 0; b < blocks; ++b) acc[b][j] += wv[b] * v;
-    }
-  }
 }
 
 /* Adds bias and residual to output block `block`, pixel `pixel` of image
@@ -534,383 +607,12 @@ store_block(const conv_nchwc *s, v16f acc[MAX_PIXELS], int pixels, int64_t n,
   }
 }
 
-/* One reduction step's share of the next block group's filter (see
- * conv_units): CONV_PREFETCH_BYTES of each of its blocks from `prefetch`
- * into L2; returns where the next step continues (null: nothing to do). */
-static inline __attribute__((always_inline)) const char *
-prefetch_filter_step(const char *prefetch, int blocks, int64_t filter_stride) {
-  if (!prefetch)
-    return prefetch;
-  UNROLL_ROWS for (int b = 0; b < blocks; ++b) {
-    const char *line = prefetch + b * filter_stride * 4;
-    __builtin_prefetch(line, 0, 2);
-    __builtin_prefetch(line + 64, 0, 2);
-    __builtin_prefetch(line + 128, 0, 2);
-    __builtin_prefetch(line + 192, 0, 2);
-  }
-  return prefetch + CONV_PREFETCH_BYTES;
-}
-
 /* Window positions whose offsets conv_tile precomputes; larger windows
  * compute them per input channel block. */
 enum { CONV_MAX_POSITIONS = 49 };
 /* Floats of the local image conv_tile_plain copies an edge tile's input
  * into (16 KB of stack). */
 enum { PLAIN_LOCAL_FLOATS = 4096 };
-
-/* Output pixels [p0, p0 + np) of image n (np <= pixels, the tile's width),
- * blocks [f0, f0 + blocks). The loop over input channel blocks is outside
- * the window loop, so that the filter (packed [.., C/16, KH, KW, 16, 16])
- * streams through memory contiguously, which the hardware prefetcher
- * follows: with the window loop outside, each step jumped KH*KW*1 KB and
- * crossed pages (resnet18's layer4 3x3 convolution alone on the AVX-512
- * Xeon: 125 -> 148 GFLOP/s with its filter in cache, 100 -> 107 from L3).
- * Where each pixel's input lies
- * (a row offset per window position, or one offset per pixel for tiles
- * straddling rows or the padding) is computed once per tile. */
-static inline __attribute__((always_inline)) void
-conv_tile(const conv_nchwc *s, int64_t n, int64_t f0, int blocks, int pixels,
-          int64_t p0, int64_t np) {
-  const float zeros[BLOCK] = {0};
-  v16f acc[CONV_BLOCKS][CONV_PIXELS] = {{{0}}};
-  int64_t plane = s->ih * s->iw * BLOCK;
-  int64_t positions = s->kh * s->kw;
-  int64_t filter_stride = s->cb * positions * BLOCK * BLOCK;
-  const float *image = s->input + n * s->cb * plane;
-  const float *filter = s->filter + f0 * filter_stride;
-  if (s->flat && np == pixels) {
-    /* A 1x1 convolution mapping the input plane onto the output one to one:
-     * the tile's pixels are consecutive in every input block, nothing to
-     * work out per pixel. With few input channels this setup was as long
-     * as the tile's FMAs (mobilenet_v2's 1x1 convolutions at 112x112). */
-    const char *prefetch = s->prefetch;
-    for (int64_t c = 0; c < s->cb; ++c) {
-      prefetch = prefetch_filter_step(prefetch, blocks, filter_stride);
-      conv_step_row(acc, blocks, pixels, image + c * plane + p0 * BLOCK, BLOCK,
-                    filter + c * BLOCK * BLOCK, filter_stride);
-    }
-    store_tile(s, acc, blocks, pixels, n, f0, p0, np);
-    return;
-  }
-  int64_t top[MAX_PIXELS], left[MAX_PIXELS];
-  int consecutive = tile_positions(s, pixels, p0, np, top, left);
-  int64_t step = s->sw * BLOCK;
-  if (positions <= CONV_MAX_POSITIONS) {
-    /* row[q] >= 0: the tile reads consecutive pixels from there at window
-     * position q; otherwise offset[q] holds one offset per pixel. */
-    int64_t row[CONV_MAX_POSITIONS];
-    int64_t offset[CONV_MAX_POSITIONS][MAX_PIXELS];
-    for (int64_t y = 0, q = 0; y < s->kh; ++y)
-      for (int64_t x = 0; x < s->kw; ++x, ++q) {
-        row[q] =
-            consecutive ? row_offset(s, pixels, top, left, y, x, BLOCK) : -1;
-        if (row[q] < 0)
-          window_offsets(s, pixels, top, left, y, x, BLOCK, offset[q]);
-      }
-    const char *prefetch = s->prefetch;
-    for (int64_t c = 0; c < s->cb; ++c) {
-      const float *channels = image + c * plane;
-      const float *w = filter + c * positions * BLOCK * BLOCK;
-      for (int64_t q = 0; q < positions; ++q, w += BLOCK * BLOCK) {
-        prefetch = prefetch_filter_step(prefetch, blocks, filter_stride);
-        if (row[q] >= 0) {
-          conv_step_row(acc, blocks, pixels, channels + row[q], step, w,
-                        filter_stride);
-          continue;
-        }
-        const float *px[MAX_PIXELS];
-        UNROLL_ROWS for (int j = 0; j < pixels; ++j) px[j] =
-            offset[q][j] >= 0 ? channels + offset[q][j] : zeros;
-        conv_step(acc, blocks, pixels, px, w, filter_stride);
-      }
-    }
-    store_tile(s, acc, blocks, pixels, n, f0, p0, np);
-    return;
-  }
-  for (int64_t y = 0; y < s->kh; ++y)
-    for (int64_t x = 0; x < s->kw; ++x) {
-      const float *w = filter + (y * s->kw + x) * BLOCK * BLOCK;
-      int64_t w_step = positions * BLOCK * BLOCK;
-      int64_t row =
-          consecutive ? row_offset(s, pixels, top, left, y, x, BLOCK) : -1;
-      if (row >= 0) {
-        const float *p = image + row;
-        for (int64_t c = 0; c < s->cb; ++c, p += plane, w += w_step)
-          conv_step_row(acc, blocks, pixels, p, step, w, filter_stride);
-        continue;
-      }
-      int64_t offset[MAX_PIXELS];
-      window_offsets(s, pixels, top, left, y, x, BLOCK, offset);
-      for (int64_t c = 0; c < s->cb; ++c, w += w_step) {
-        const float *px[MAX_PIXELS];
-        UNROLL_ROWS for (int j = 0; j < pixels; ++j) px[j] =
-            offset[j] >= 0 ? image + c * plane + offset[j] : zeros;
-        conv_step(acc, blocks, pixels, px, w, filter_stride);
-      }
-    }
-  store_tile(s, acc, blocks, pixels, n, f0, p0, np);
-}
-
-/* The plain-input tile's reduction over `count` window positions at which
- * every pixel reads a row: for position k, the pixels' first input is
- * row[k] into each channel's plane, the next ones `step` floats apart, and
- * its filter is at weight[k]. */
-static inline __attribute__((always_inline)) void
-plain_rows(v16f acc[CONV_BLOCKS][CONV_PIXELS], int blocks, int pixels,
-           const float *image, int64_t plane, int64_t channels, int64_t count,
-           const int64_t *row, const int64_t *weight, const float *filter,
-           int64_t filter_stride, int64_t step) {
-  for (int64_t c = 0; c < channels; ++c) {
-    const float *p = image + c * plane;
-    const float *w = filter + c * BLOCK;
-    for (int64_t k = 0; k < count; ++k) {
-      v16f wv[CONV_BLOCKS];
-      UNROLL_ROWS for (int b = 0; b < blocks; ++b) wv[b] =
-          load16(w + weight[k] + b * filter_stride);
-      const float *first = p + row[k];
-      UNROLL_ROWS for (int j = 0; j < pixels; ++j) {
-        float v = first[j * step];
-        UNROLL_ROWS for (int b = 0; b < blocks; ++b) acc[b][j] += wv[b] * v;
-      }
-    }
-  }
-}
-
-/* An image input [N, C, H, W] (C = s->cb < 16, not blocked): the same
- * tiles, a pixel's channels a plane apart; filter [F/16, 1, KH, KW, C, 16].
- * With few channels the window positions are the long loop, so a tile
- * first lists the positions it reads: none for window rows wholly in the
- * padding (the tiles of a large plane lie within one output row, see
- * conv_units), a row offset where all its pixels are inside the image, and
- * per-pixel offsets (padding read from a zero) only where some are not.
- * Each kind of tile then runs one loop body: with the row and per-pixel
- * cases in one loop, and the stride a variable, LLVM kept 6 of the 24
- * accumulators on the stack and the setup of the positions took a third of
- * the time (the resnet stem alone on an AMD EPYC: 110 GFLOP/s). */
-static inline __attribute__((always_inline)) void
-conv_tile_plain(const conv_nchwc *s, int64_t n, int64_t f0, int blocks,
-                int pixels, int64_t p0, int64_t np) {
-  const float zeros[1] = {0};
-  int64_t top[MAX_PIXELS], left[MAX_PIXELS];
-  int consecutive = tile_positions(s, pixels, p0, np, top, left);
-  v16f acc[CONV_BLOCKS][CONV_PIXELS] = {{{0}}};
-  int64_t channels = s->cb, plane = s->ih * s->iw;
-  int64_t positions = s->kh * s->kw;
-  int64_t filter_stride = positions * channels * BLOCK;
-  const float *image = s->input + n * channels * plane;
-  const float *filter = s->filter + f0 * filter_stride;
-  int64_t sw = s->sw;
-  if (positions <= CONV_MAX_POSITIONS) {
-    int64_t row[CONV_MAX_POSITIONS], weight[CONV_MAX_POSITIONS];
-    int64_t offset[CONV_MAX_POSITIONS][MAX_PIXELS];
-    int64_t count = 0;
-    int rows = 1;
-    for (int64_t y = 0; y < s->kh; ++y) {
-      int64_t iy = top[0] + y * s->dh;
-      if (consecutive && (uint64_t)iy >= (uint64_t)s->ih)
-        continue;
-      for (int64_t x = 0; x < s->kw; ++x, ++count) {
-        weight[count] = (y * s->kw + x) * channels * BLOCK;
-        row[count] =
-            consecutive ? row_offset(s, pixels, top, left, y, x, 1) : -1;
-        if (row[count] < 0) {
-          window_offsets(s, pixels, top, left, y, x, 1, offset[count]);
-          rows = 0;
-        }
-      }
-    }
-    if (rows) {
-      /* Strides 1 and 2 (nearly every image input) as constants, so that
-       * the pixels' addresses are constant offsets. */
-      if (sw == 2)
-        plain_rows(acc, blocks, pixels, image, plane, channels, count, row,
-                   weight, filter, filter_stride, 2);
-      else if (sw == 1)
-        plain_rows(acc, blocks, pixels, image, plane, channels, count, row,
-                   weight, filter, filter_stride, 1);
-      else
-        plain_rows(acc, blocks, pixels, image, plane, channels, count, row,
-                   weight, filter, filter_stride, sw);
-      store_tile(s, acc, blocks, pixels, n, f0, p0, np);
-      return;
-    }
-    /* A tile within one output row touching the side padding (two of the
-     * tiles of each output row of the resnet stem): the input it reads, a few
-     * rows per channel, copied with zeros for the padding into a small
-     * local image, whose rows it then reads like any other tile. (Pixel by
-     * pixel, these tiles ran at a third of the speed of the others.) */
-    int64_t local_width = (pixels - 1) * sw + (s->kw - 1) * s->dw + 1;
-    if (consecutive && channels * s->kh * local_width <= PLAIN_LOCAL_FLOATS) {
-      float local[PLAIN_LOCAL_FLOATS];
-      int64_t local_plane = s->kh * local_width;
-      for (int64_t k = 0; k < count; ++k) {
-        int64_t q = weight[k] / (channels * BLOCK);
-        row[k] = q / s->kw * local_width + q % s->kw * s->dw;
-      }
-      for (int64_t c = 0; c < channels; ++c)
-        for (int64_t y = 0; y < s->kh; ++y) {
-          int64_t iy = top[0] + y * s->dh;
-          if ((uint64_t)iy >= (uint64_t)s->ih)
-            continue;
-          const float *line = image + c * plane + iy * s->iw;
-          float *to = local + c * local_plane + y * local_width;
-          for (int64_t i = 0; i < local_width; ++i) {
-            int64_t ix = left[0] + i;
-            to[i] = (uint64_t)ix < (uint64_t)s->iw ? line[ix] : 0.0f;
-          }
-        }
-      if (sw == 2)
-        plain_rows(acc, blocks, pixels, local, local_plane, channels, count,
-                   row, weight, filter, filter_stride, 2);
-      else if (sw == 1)
-        plain_rows(acc, blocks, pixels, local, local_plane, channels, count,
-                   row, weight, filter, filter_stride, 1);
-      else
-        plain_rows(acc, blocks, pixels, local, local_plane, channels, count,
-                   row, weight, filter, filter_stride, sw);
-      store_tile(s, acc, blocks, pixels, n, f0, p0, np);
-      return;
-    }
-    /* Otherwise (tiles straddling output rows, wide windows) every position
-     * pixel by pixel. Running a tile's row positions through plain_rows
-     * first kept a quarter of the accumulators on the stack in both
-     * loops. */
-    for (int64_t k = 0; k < count; ++k)
-      if (row[k] >= 0)
-        UNROLL_ROWS for (int j = 0; j < pixels; ++j) offset[k][j] =
-            row[k] + j * sw;
-    for (int64_t c = 0; c < channels; ++c) {
-      const float *p = image + c * plane;
-      const float *w = filter + c * BLOCK;
-      for (int64_t k = 0; k < count; ++k) {
-        v16f wv[CONV_BLOCKS];
-        UNROLL_ROWS for (int b = 0; b < blocks; ++b) wv[b] =
-            load16(w + weight[k] + b * filter_stride);
-        /* Pointers, not selected values: twelve values in vector
-         * registers besides the accumulators would not fit. */
-        const float *px[MAX_PIXELS];
-        UNROLL_ROWS for (int j = 0; j < pixels; ++j) px[j] =
-            offset[k][j] >= 0 ? p + offset[k][j] : zeros;
-        UNROLL_ROWS for (int j = 0; j < pixels; ++j) {
-          float v = *px[j];
-          UNROLL_ROWS for (int b = 0; b < blocks; ++b) acc[b][j] += wv[b] * v;
-        }
-      }
-    }
-    store_tile(s, acc, blocks, pixels, n, f0, p0, np);
-    return;
-  }
-  for (int64_t y = 0; y < s->kh; ++y)
-    for (int64_t x = 0; x < s->kw; ++x) {
-      const float *w = filter + (y * s->kw + x) * channels * BLOCK;
-      int64_t offset[MAX_PIXELS];
-      window_offsets(s, pixels, top, left, y, x, 1, offset);
-      for (int64_t c = 0; c < channels; ++c) {
-        v16f wv[CONV_BLOCKS];
-        UNROLL_ROWS for (int b = 0; b < blocks; ++b) wv[b] =
-            load16(w + b * filter_stride + c * BLOCK);
-        const float *p = image + c * plane;
-        UNROLL_ROWS for (int j = 0; j < pixels; ++j) {
-          float v = offset[j] >= 0 ? p[offset[j]] : 0.0f;
-          UNROLL_ROWS for (int b = 0; b < blocks; ++b) acc[b][j] += wv[b] * v;
-        }
-      }
-    }
-  store_tile(s, acc, blocks, pixels, n, f0, p0, np);
-}
-
-/* acc[j] += w(k) * the input at row[k] + j * step, for the `count` window
- * positions k at which every pixel reads a row of the block's plane; the
- * position's 16 filter values are at filter + weight[k]. */
-static inline __attribute__((always_inline)) void
-depthwise_rows(v16f acc[MAX_PIXELS], int pixels, const float *image,
-               const float *filter, int64_t count, const int64_t *row,
-               const int64_t *weight, int64_t step) {
-  for (int64_t k = 0; k < count; ++k) {
-    v16f w = load16(filter + weight[k]);
-    const float *p = image + row[k];
-    UNROLL_ROWS for (int j = 0; j < pixels; ++j) acc[j] +=
-        w * load16(p + j * step);
-  }
-}
-
-/* Depthwise: output pixels [p0, p0 + np) of image n, channel blocks
- * [b0, b1) (input block = output block). Per window position each pixel's
- * 16 channels are multiplied by the position's 16 filter values. A tile has
- * only KH x KW positions per block, so finding where they read would be
- * most of its work: it is done once for all the tile's blocks. Window rows
- * in the padding are skipped (the tiles of a wide plane lie within one
- * output row); positions where every pixel reads inside the image run as
- * rows, with the stride a constant where it is 1 or 2; the others (at the
- * sides of the image) pixel by pixel, padding read from zeros. */
-static inline __attribute__((always_inline)) void
-depthwise_tile(const conv_nchwc *s, int64_t n, int64_t b0, int64_t b1,
-               int pixels, int64_t p0, int64_t np) {
-  const float zeros[BLOCK] = {0};
-  int64_t top[MAX_PIXELS], left[MAX_PIXELS];
-  int consecutive = tile_positions(s, pixels, p0, np, top, left);
-  int64_t plane = s->ih * s->iw * BLOCK, positions = s->kh * s->kw;
-  int64_t step = s->sw * BLOCK;
-  if (positions > CONV_MAX_POSITIONS) {
-    for (int64_t block = b0; block < b1; ++block) {
-      const float *image = s->input + (n * s->cb + block) * plane;
-      const float *filter = s->filter + block * positions * BLOCK;
-      v16f acc[MAX_PIXELS];
-      UNROLL_ROWS for (int j = 0; j < pixels; ++j) acc[j] = (v16f){0};
-      for (int64_t y = 0; y < s->kh; ++y)
-        for (int64_t x = 0; x < s->kw; ++x) {
-          v16f w = load16(filter + (y * s->kw + x) * BLOCK);
-          int64_t offset[MAX_PIXELS];
-          window_offsets(s, pixels, top, left, y, x, BLOCK, offset);
-          UNROLL_ROWS for (int j = 0; j < pixels; ++j) acc[j] +=
-              w * load16(offset[j] >= 0 ? image + offset[j] : zeros);
-        }
-      store_block(s, acc, pixels, n, block, p0, np);
-    }
-    return;
-  }
-  /* Row positions: row[k], weight[k] for k < rows; the others: offset[k],
-   * edge_weight[k] for k < edges. */
-  int64_t row[CONV_MAX_POSITIONS], weight[CONV_MAX_POSITIONS];
-  int64_t offset[CONV_MAX_POSITIONS][MAX_PIXELS];
-  int64_t edge_weight[CONV_MAX_POSITIONS];
-  int64_t rows = 0, edges = 0;
-  for (int64_t y = 0; y < s->kh; ++y) {
-    if (consecutive && (uint64_t)(top[0] + y * s->dh) >= (uint64_t)s->ih)
-      continue;
-    for (int64_t x = 0; x < s->kw; ++x) {
-      int64_t at = (y * s->kw + x) * BLOCK;
-      int64_t first =
-          consecutive ? row_offset(s, pixels, top, left, y, x, BLOCK) : -1;
-      if (first >= 0) {
-        row[rows] = first;
-        weight[rows++] = at;
-      } else {
-        window_offsets(s, pixels, top, left, y, x, BLOCK, offset[edges]);
-        edge_weight[edges++] = at;
-      }
-    }
-  }
-  for (int64_t block = b0; block < b1; ++block) {
-    const float *image = s->input + (n * s->cb + block) * plane;
-    const float *filter = s->filter + block * positions * BLOCK;
-    v16f acc[MAX_PIXELS];
-    UNROLL_ROWS for (int j = 0; j < pixels; ++j) acc[j] = (v16f){0};
-    if (step == 2 * BLOCK)
-      depthwise_rows(acc, pixels, image, filter, rows, row, weight, 2 * BLOCK);
-    else if (step == BLOCK)
-      depthwise_rows(acc, pixels, image, filter, rows, row, weight, BLOCK);
-    else
-      depthwise_rows(acc, pixels, image, filter, rows, row, weight, step);
-    for (int64_t k = 0; k < edges; ++k) {
-      v16f w = load16(filter + edge_weight[k]);
-      UNROLL_ROWS for (int j = 0; j < pixels; ++j) acc[j] +=
-          w * load16(offset[k][j] >= 0 ? image + offset[k][j] : zeros);
-    }
-    store_block(s, acc, pixels, n, block, p0, np);
-  }
-}
-
 /* The tile functions the kernels run: full width (CONV_PIXELS), and the
  * narrow tiles (a third as wide) that finish a plane whose pixel count is
  * not a multiple of the width, so that a 7x7 plane computes few pixels it
@@ -920,43 +622,8 @@ enum { CONV_TAIL = CONV_PIXELS / 3 };
 enum { KILN_CONV_BLOCKED, KILN_CONV_PLAIN_INPUT };
 typedef void (*conv_tile_fn)(const conv_nchwc *s, int64_t n, int64_t f0,
                              int64_t p0, int64_t np);
-#define KILN_CONV_TILE(name, tile, blocks, pixels)                             \
-  static void name(const conv_nchwc *s, int64_t n, int64_t f0, int64_t p0,     \
-                   int64_t np) {                                               \
-    tile(s, n, f0, blocks, pixels, p0, np);                                    \
-  }
-KILN_CONV_TILE(conv_wide, conv_tile, CONV_BLOCKS, CONV_PIXELS)
-KILN_CONV_TILE(conv_wide_one, conv_tile, 1, CONV_PIXELS)
-KILN_CONV_TILE(conv_narrow, conv_tile, CONV_BLOCKS, CONV_TAIL)
-KILN_CONV_TILE(conv_narrow_one, conv_tile, 1, CONV_TAIL)
-KILN_CONV_TILE(conv_plain_wide, conv_tile_plain, CONV_BLOCKS, CONV_PIXELS)
-KILN_CONV_TILE(conv_plain_wide_one, conv_tile_plain, 1, CONV_PIXELS)
-KILN_CONV_TILE(conv_plain_narrow, conv_tile_plain, CONV_BLOCKS, CONV_TAIL)
-KILN_CONV_TILE(conv_plain_narrow_one, conv_tile_plain, 1, CONV_TAIL)
-#if defined(__AVX512F__)
-KILN_CONV_TILE(conv_wide_two, conv_tile, 2, CONV_PIXELS)
-KILN_CONV_TILE(conv_narrow_two, conv_tile, 2, CONV_TAIL)
-KILN_CONV_TILE(conv_wide_three, conv_tile, 3, CONV_PIXELS)
-KILN_CONV_TILE(conv_narrow_three, conv_tile, 3, CONV_TAIL)
-KILN_CONV_TILE(conv_plain_wide_two, conv_tile_plain, 2, CONV_PIXELS)
-KILN_CONV_TILE(conv_plain_narrow_two, conv_tile_plain, 2, CONV_TAIL)
-KILN_CONV_TILE(conv_plain_wide_three, conv_tile_plain, 3, CONV_PIXELS)
-KILN_CONV_TILE(conv_plain_narrow_three, conv_tile_plain, 3, CONV_TAIL)
-#endif
-#undef KILN_CONV_TILE
-
 /* Depthwise tiles: DEPTHWISE_BLOCKS blocks from b0 (fewer at the end). */
 enum { DEPTHWISE_BLOCKS = 4, DEPTHWISE_TAIL = DEPTHWISE_PIXELS / 3 };
-static void depthwise_wide(const conv_nchwc *s, int64_t n, int64_t b0,
-                           int64_t p0, int64_t np) {
-  depthwise_tile(s, n, b0, min64(b0 + DEPTHWISE_BLOCKS, s->fb),
-                 DEPTHWISE_PIXELS, p0, np);
-}
-static void depthwise_narrow(const conv_nchwc *s, int64_t n, int64_t b0,
-                             int64_t p0, int64_t np) {
-  depthwise_tile(s, n, b0, min64(b0 + DEPTHWISE_BLOCKS, s->fb), DEPTHWISE_TAIL,
-                 p0, np);
-}
 
 /* Runs a unit of up to `width` pixels from p0: one wide tile, or narrow
  * ones (a third as wide) for the plane's last, partial unit. */
@@ -1038,54 +705,8 @@ tile_span(const conv_nchwc *s, int64_t row_tiles, int64_t width, int64_t tile,
   }
 }
 
-static void conv_units(const conv_nchwc *shape, int64_t batch, int input_layout,
-                       int64_t wg, int64_t wgc) {
-  conv_nchwc state = *shape;
-  conv_nchwc *s = &state;
-  int64_t fb = s->fb;
-  int64_t groups = (fb + CONV_BLOCKS - 1) / CONV_BLOCKS;
-  int plain = input_layout == KILN_CONV_PLAIN_INPUT;
-  int64_t row_tiles = plain ? tiles_per_row(s, CONV_PIXELS) : 0;
-  int64_t tiles = tile_count(s, row_tiles, CONV_PIXELS);
-  /* A block group's filter is read from memory by its first tile and from
-   * cache by the others. Each tile prefetches the next group's filter into
-   * L2 (CONV_PREFETCH_BYTES per block per step), its tile-th share of it,
-   * so the first tile of the next group finds it there. */
-  int64_t block_bytes = s->cb * s->kh * s->kw * BLOCK * BLOCK * 4;
-  int64_t steps = s->cb * s->kh * s->kw;
-  KILN_FOR_UNITS(batch, groups, tiles, wg, wgc, n, group, tile, {
-    int64_t f0 = group * CONV_BLOCKS, p0, np;
-    tile_span(s, row_tiles, CONV_PIXELS, tile, &p0, &np);
-    int64_t share = tile * steps * CONV_PREFETCH_BYTES;
-    s->prefetch = !plain && group + 1 < groups && share < block_bytes
-                      ? (const char *)(s->filter +
-                                       (f0 + CONV_BLOCKS) * (block_bytes / 4)) +
-                            share
-                      : 0;
-    int64_t blocks = min64(CONV_BLOCKS, fb - f0);
-    if (blocks == CONV_BLOCKS)
-      run_unit(s, plain ? conv_plain_wide : conv_wide,
-               plain ? conv_plain_narrow : conv_narrow, CONV_PIXELS, n, f0, p0,
-               np);
-#if defined(__AVX512F__)
-    else if (blocks == 3)
-      run_unit(s, plain ? conv_plain_wide_three : conv_wide_three,
-               plain ? conv_plain_narrow_three : conv_narrow_three, CONV_PIXELS,
-               n, f0, p0, np);
-    else if (blocks == 2)
-      run_unit(s, plain ? conv_plain_wide_two : conv_wide_two,
-               plain ? conv_plain_narrow_two : conv_narrow_two, CONV_PIXELS, n,
-               f0, p0, np);
-#endif
-    else
-      run_unit(s, plain ? conv_plain_wide_one : conv_wide_one,
-               plain ? conv_plain_narrow_one : conv_narrow_one, CONV_PIXELS, n,
-               f0, p0, np);
-  });
-}
-
 #define KILN_CONV_ARGUMENTS                                                    \
-  const float *input, const float *filter, const float *bias,                  \
+  const float *input, const void *filter, const float *bias,                   \
       const float *residual, float *output, void *workspace, int64_t batch,    \
       int64_t cb, int64_t ih, int64_t iw, int64_t fb, int64_t kh, int64_t kw,  \
       int64_t oh, int64_t ow, int64_t sh, int64_t sw, int64_t dh, int64_t dw,  \
@@ -1119,33 +740,18 @@ static void conv_units(const conv_nchwc *shape, int64_t batch, int input_layout,
                   0};                                                          \
   set_flat(&s)
 
-/* Blocked input [N, C/16, H, W, 16]. */
-KILN_BUILTIN void kiln_ukernel_conv2d_nchwc_f32(KILN_CONV_ARGUMENTS) {
-  KILN_CONV_STATE;
-  conv_units(&s, batch, KILN_CONV_BLOCKED, wg, wgc);
-}
+/* The float convolution kernels, once per weight type: f32 weights, and
+ * f16 weights (--precision fp16) widened as they are loaded (F16C's
+ * vcvtph2ps on x86, fcvtl on AArch64). */
+#define CONV_FILTER_T float
+#define CONV_LOAD_FILTER(p) load16(p)
+#define CONV_SUFFIX
+#include "conv_nchwc.inc"
 
-/* Plain image input [N, C, H, W], C = cb < 16. */
-KILN_BUILTIN void kiln_ukernel_conv2d_plain_input_f32(KILN_CONV_ARGUMENTS) {
-  KILN_CONV_STATE;
-  conv_units(&s, batch, KILN_CONV_PLAIN_INPUT, wg, wgc);
-}
-
-/* Depthwise (C = F, one filter per channel): the same arguments, filter
- * [C/16, KH, KW, 16]; workgroups share (image, block, pixel tile) units as
- * KILN_FOR_UNITS says. */
-KILN_BUILTIN void kiln_ukernel_depthwise_conv2d_nchwc_f32(KILN_CONV_ARGUMENTS) {
-  KILN_CONV_STATE;
-  int64_t row_tiles = tiles_per_row(&s, DEPTHWISE_PIXELS);
-  int64_t tiles = tile_count(&s, row_tiles, DEPTHWISE_PIXELS);
-  int64_t groups = (fb + DEPTHWISE_BLOCKS - 1) / DEPTHWISE_BLOCKS;
-  KILN_FOR_UNITS(batch, groups, tiles, wg, wgc, n, group, tile, {
-    int64_t p0, np;
-    tile_span(&s, row_tiles, DEPTHWISE_PIXELS, tile, &p0, &np);
-    run_unit(&s, depthwise_wide, depthwise_narrow, DEPTHWISE_PIXELS, n,
-             group * DEPTHWISE_BLOCKS, p0, np);
-  });
-}
+#define CONV_FILTER_T _Float16
+#define CONV_LOAD_FILTER(p) load16_half(p)
+#define CONV_SUFFIX _f16w
+#include "conv_nchwc.inc"
 
 /* Max pooling of channel-blocked data: input [N, C/16, H, W, 16], output
  * [N, C/16, OH, OW, 16]; window positions outside the input are skipped

@@ -196,6 +196,21 @@ func.func @matmul_packed(%x: tensor<2x3x4xf32>, %p: tensor<2x4x16xf32>) -> tenso
 
 // -----
 
+// f16 weights (kiln-store-weights-f16) are widened in the body: the product
+// and its sum are f32.
+// CHECK-LABEL: func.func @matmul_f16_weights
+// CHECK: linalg.generic {{.*}} ins(%arg0, %arg1 : tensor<3x4xf32>, tensor<4x5xf16>)
+// CHECK: ^bb0(%[[X:.*]]: f32, %[[W:.*]]: f16, %[[ACC:.*]]: f32):
+// CHECK: %[[E:.*]] = arith.extf %[[W]] : f16 to f32
+// CHECK: %[[P:.*]] = arith.mulf %[[X]], %[[E]] : f32
+// CHECK: arith.addf %[[ACC]], %[[P]] : f32
+func.func @matmul_f16_weights(%x: tensor<3x4xf32>, %w: tensor<4x5xf16>) -> tensor<3x5xf32> {
+  %y = kiln.matmul %x, %w : tensor<3x4xf32>, tensor<4x5xf16> -> tensor<3x5xf32>
+  return %y : tensor<3x5xf32>
+}
+
+// -----
+
 // A pool's window loops sit inside the output loops but the last, which stays
 // innermost: (n, c, oh, kh, kw, ow).
 // CHECK-DAG: #[[IN:.*]] = affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d2 * 2 + d3, d5 * 2 + d4)>

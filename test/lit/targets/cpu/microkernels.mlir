@@ -51,6 +51,40 @@ func.func @matmul_packed(%a: memref<6x4xf32>, %p: memref<2x4x16xf32>, %c: memref
   return
 }
 
+// f16 panels (--precision fp16) call the kernel that widens them into the
+// workspace, which then holds a B block as well as A's.
+// CHECK-LABEL: func.func @matmul_packed_f16
+// CHECK: memref.alloc() : memref<598016xi8>
+// CHECK: call @kiln_ukernel_matmul_packed_f32_f16w(
+func.func @matmul_packed_f16(%a: memref<6x4xf32>, %p: memref<2x4x16xf16>, %c: memref<6x20xf32>, %id: index, %count: index) {
+  linalg.generic {indexing_maps = [affine_map<(m, k, n) -> (m, k)>, affine_map<(m, k, n) -> (n floordiv 16, k, n mod 16)>, affine_map<(m, k, n) -> (m, n)>], iterator_types = ["parallel", "reduction", "parallel"]}
+      ins(%a, %p : memref<6x4xf32>, memref<2x4x16xf16>) outs(%c : memref<6x20xf32>)
+      attrs = {kiln.microkernel = "matmul_packed"} {
+  ^bb0(%x: f32, %y: f16, %acc: f32):
+    %w = arith.extf %y : f16 to f32
+    %q = arith.mulf %x, %w : f32
+    %s = arith.addf %acc, %q : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// f16 data is not what the float kernels take: its loops stay.
+// CHECK-LABEL: func.func @matmul_f16_data
+// CHECK-NOT: call
+// CHECK: linalg.generic
+func.func @matmul_f16_data(%a: memref<4x8xf16>, %b: memref<8x16xf16>, %c: memref<4x16xf16>, %id: index, %count: index) {
+  linalg.generic {indexing_maps = [affine_map<(m, k, n) -> (m, k)>, affine_map<(m, k, n) -> (k, n)>, affine_map<(m, k, n) -> (m, n)>], iterator_types = ["parallel", "reduction", "parallel"]}
+      ins(%a, %b : memref<4x8xf16>, memref<8x16xf16>) outs(%c : memref<4x16xf16>)
+      attrs = {kiln.microkernel = "matmul"} {
+  ^bb0(%x: f16, %y: f16, %acc: f16):
+    %p = arith.mulf %x, %y : f16
+    %s = arith.addf %acc, %p : f16
+    linalg.yield %s : f16
+  }
+  return
+}
+
 // Strided buffers keep their loops.
 // CHECK-LABEL: func.func @strided
 // CHECK-NOT: call
@@ -91,6 +125,26 @@ func.func @conv2d_nchwc(%x: memref<1x1x4x4x16xf32>, %w: memref<2x1x3x3x16x16xf32
     %p = arith.mulf %v, %k : f32
     %s = arith.addf %p, %bias : f32
     linalg.yield %s : f32
+  }
+  return
+}
+
+// The same with an f16 filter calls the kernel that widens it as it loads.
+// CHECK-LABEL: func.func @conv2d_nchwc_f16
+// CHECK: call @kiln_ukernel_conv2d_nchwc_f32_f16w(
+// CHECK-NOT: linalg.generic
+func.func @conv2d_nchwc_f16(%x: memref<1x1x4x4x16xf32>, %w: memref<2x1x3x3x16x16xf16>, %o: memref<1x2x4x4x16xf32>, %id: index, %count: index) {
+  linalg.generic {indexing_maps = [#out], iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel"]}
+      outs(%o : memref<1x2x4x4x16xf32>)
+      attrs = {kiln.microkernel = "conv2d_nchwc", kiln.strides = array<i64: 1, 1>, kiln.dilations = array<i64: 1, 1>, kiln.pads = array<i64: 1, 1, 1, 1>,
+               kiln.epilogue = {activation = "none", bias = false, depthwise = false, max = 0.0 : f32, min = 0.0 : f32, residual = false}} {
+  ^bb0(%acc: f32):
+    %c0 = arith.constant 0 : index
+    %v = memref.load %x[%c0, %c0, %c0, %c0, %c0] : memref<1x1x4x4x16xf32>
+    %k = memref.load %w[%c0, %c0, %c0, %c0, %c0, %c0] : memref<2x1x3x3x16x16xf16>
+    %e = arith.extf %k : f16 to f32
+    %p = arith.mulf %v, %e : f32
+    linalg.yield %p : f32
   }
   return
 }
