@@ -167,6 +167,46 @@ def StoreWeightsF16 : Pass<"kiln-store-weights-f16", "mlir::func::FuncOp"> {
   let dependentDialects = ["mlir::kiln::KilnDialect"];
 }
 
+def ComputeF16 : Pass<"kiln-compute-f16", "mlir::func::FuncOp"> {
+  let summary = "Compute in f16, keeping f32 for reductions and normalisations";
+  let description = [{
+    `kiln compile --precision fp16` for targets with fp16 arithmetic
+    (`aarch64-neon-dotprod-fp16`), in the quantize phase after
+    `kiln-store-weights-f16`. Every op's f32 tensors become f16: its f32
+    operands are cast to f16 (casts of constants fold into f16 constants)
+    and its f32 results become f16. Reductions (`kiln.reduce_sum`, `_mean`,
+    `_prod`, `_sum_square`, `_l1`, `_l2`, `_log_sum`, `_log_sum_exp`,
+    `kiln.cumsum`, `kiln.average_pool`), normalisations (`kiln.layer_norm`,
+    `kiln.batch_norm`) and softmax stay f32: their operands are cast to f32
+    and their results back to f16 where the next op reads them, so their
+    sums and statistics accumulate in f32. The function's signature does not
+    change: each f32 input is cast to f16 once, and each f32 output cast back
+    before the return. A graph's own f16 tensors stay f16.
+
+    Before:
+    ```mlir
+    func.func @main(%x: tensor<1x8xf32>) -> tensor<1x8xf32> {
+      %w = kiln.constant dense<...> : tensor<8x8xf16>
+      %y = kiln.matmul %x, %w : tensor<1x8xf32>, tensor<8x8xf16> -> tensor<1x8xf32>
+      %s = kiln.softmax %y {axis = 1 : i64} : tensor<1x8xf32>
+      return %s : tensor<1x8xf32>
+    }
+    ```
+    After:
+    ```mlir
+    func.func @main(%x: tensor<1x8xf32>) -> tensor<1x8xf32> {
+      %h = kiln.cast %x : tensor<1x8xf32> to tensor<1x8xf16>
+      %w = kiln.constant dense<...> : tensor<8x8xf16>
+      %y = kiln.matmul %h, %w : tensor<1x8xf16>, tensor<8x8xf16> -> tensor<1x8xf16>
+      %f = kiln.cast %y : tensor<1x8xf16> to tensor<1x8xf32>
+      %s = kiln.softmax %f {axis = 1 : i64} : tensor<1x8xf32>
+      return %s : tensor<1x8xf32>
+    }
+    ```
+  }];
+  let dependentDialects = ["mlir::kiln::KilnDialect"];
+}
+
 def BlockConvolutions : Pass<"kiln-block-convolutions", "mlir::func::FuncOp"> {
   let summary = "Run 2-D convolutions on channel-blocked (NCHW16c) data";
   let description = [{

@@ -169,15 +169,24 @@ bool Compiler::run() {
     return printIR(*module), true;
 
   // Quantized models (QDQ) become integer ops; what stays float loses its
-  // quantized types, and with --precision fp16 its weights become f16. A
-  // float model at fp32 passes through unchanged.
+  // quantized types, and with --precision fp16 its weights become f16, and
+  // where every target has fp16 arithmetic its activations too. A float
+  // model at fp32 passes through unchanged.
+  bool fp16 = options.precision == CompileOptions::Precision::FP16;
+  bool computeF16 =
+      fp16 && !targets.empty() &&
+      llvm::all_of(targets, [](const mlir::kiln::cpu::CpuTarget *target) {
+        return target->hasFp16Arithmetic();
+      });
   if (!phase(Phase::Quantize, [&] {
         return runPasses(*module, [&](OpPassManager &pm) {
           pm.addNestedPass<func::FuncOp>(mlir::kiln::createFormIntegerOps());
           pm.addNestedPass<func::FuncOp>(
               mlir::kiln::createLowerQuantizedTypes());
-          if (options.precision == CompileOptions::Precision::FP16)
+          if (fp16)
             pm.addNestedPass<func::FuncOp>(mlir::kiln::createStoreWeightsF16());
+          if (computeF16)
+            pm.addNestedPass<func::FuncOp>(mlir::kiln::createComputeF16());
           pm.addPass(createCanonicalizerPass());
           pm.addPass(createCSEPass());
         });

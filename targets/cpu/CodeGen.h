@@ -24,6 +24,10 @@ struct CpuTarget {
   llvm::StringRef cpu;      // LLVM CPU name
   llvm::StringRef features; // LLVM feature string
   llvm::StringRef builtins; // builtins bitcode flavour (targets/cpu/CMakeLists)
+
+  /// Whether the target computes in fp16 (ARMv8.2-A's FP16 extension), so
+  /// that `--precision fp16` computes in f16 there.
+  bool hasFp16Arithmetic() const { return features.contains("+fullfp16"); }
 };
 
 /// Every CPU target Kiln can generate code for.
