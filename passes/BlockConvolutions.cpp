@@ -184,7 +184,9 @@ struct BlockConvolutionsPass
     auto inType = conv.getInput().getType();
     std::optional<ConstantTensor> bias = constantOf(conv.getBias());
     NchwcConvForm form = nchwcConvForm(conv);
-    if (form == NchwcConvForm::None || !inType.getElementType().isF32() ||
+    // f32 data (with f32 or f16 weights), or f16 data and weights.
+    Type data = inType.getElementType();
+    if (form == NchwcConvForm::None || !(data.isF32() || data.isF16()) ||
         (conv.getBias() && !bias))
       return;
     ArrayRef<int64_t> filterShape = conv.getFilter().getType().getShape();

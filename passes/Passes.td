@@ -177,30 +177,36 @@ def ComputeF16 : Pass<"kiln-compute-f16", "mlir::func::FuncOp"> {
     and its f32 results become f16. Reductions (`kiln.reduce_sum`, `_mean`,
     `_prod`, `_sum_square`, `_l1`, `_l2`, `_log_sum`, `_log_sum_exp`,
     `kiln.cumsum`, `kiln.average_pool`), normalisations (`kiln.layer_norm`,
-    `kiln.batch_norm`) and softmax stay f32: their operands are cast to f32
-    and their results back to f16 where the next op reads them, so their
-    sums and statistics accumulate in f32. The function's signature does not
-    change: each f32 input is cast to f16 once, and each f32 output cast back
-    before the return. A graph's own f16 tensors stay f16.
+    `kiln.batch_norm`) and softmax stay f32, so that their sums and
+    statistics accumulate in f32; so do matrix products (`kiln.matmul`,
+    `kiln.gemm`), which have no f16 kernel yet and run the f32 one on their
+    f16 weights. Such an op reads an f32 value itself where the graph had
+    one (not its f16 cast), and an f16 one through a cast to f32; its
+    results are cast to f16 where the next op reads them. The function's
+    signature does not change: each f32 input is cast to f16 once, and each
+    f32 output cast back before the return. A graph's own f16 tensors stay
+    f16.
 
     Before:
     ```mlir
-    func.func @main(%x: tensor<1x8xf32>) -> tensor<1x8xf32> {
-      %w = kiln.constant dense<...> : tensor<8x8xf16>
-      %y = kiln.matmul %x, %w : tensor<1x8xf32>, tensor<8x8xf16> -> tensor<1x8xf32>
-      %s = kiln.softmax %y {axis = 1 : i64} : tensor<1x8xf32>
-      return %s : tensor<1x8xf32>
+    func.func @main(%x: tensor<1x3x8x8xf32>) -> tensor<1x16xf32> {
+      %w = kiln.constant dense<...> : tensor<16x3x3x3xf16>
+      %y = kiln.conv %x, %w {...} : (tensor<1x3x8x8xf32>, tensor<16x3x3x3xf16>) -> tensor<1x16x8x8xf32>
+      %r = kiln.relu %y : tensor<1x16x8x8xf32>
+      %m = kiln.reduce_mean %r {axes = array<i64: 2, 3>, keepdims = false} : (tensor<1x16x8x8xf32>) -> tensor<1x16xf32>
+      return %m : tensor<1x16xf32>
     }
     ```
     After:
     ```mlir
-    func.func @main(%x: tensor<1x8xf32>) -> tensor<1x8xf32> {
-      %h = kiln.cast %x : tensor<1x8xf32> to tensor<1x8xf16>
-      %w = kiln.constant dense<...> : tensor<8x8xf16>
-      %y = kiln.matmul %h, %w : tensor<1x8xf16>, tensor<8x8xf16> -> tensor<1x8xf16>
-      %f = kiln.cast %y : tensor<1x8xf16> to tensor<1x8xf32>
-      %s = kiln.softmax %f {axis = 1 : i64} : tensor<1x8xf32>
-      return %s : tensor<1x8xf32>
+    func.func @main(%x: tensor<1x3x8x8xf32>) -> tensor<1x16xf32> {
+      %h = kiln.cast %x : tensor<1x3x8x8xf32> to tensor<1x3x8x8xf16>
+      %w = kiln.constant dense<...> : tensor<16x3x3x3xf16>
+      %y = kiln.conv %h, %w {...} : (tensor<1x3x8x8xf16>, tensor<16x3x3x3xf16>) -> tensor<1x16x8x8xf16>
+      %r = kiln.relu %y : tensor<1x16x8x8xf16>
+      %f = kiln.cast %r : tensor<1x16x8x8xf16> to tensor<1x16x8x8xf32>
+      %m = kiln.reduce_mean %f {axes = array<i64: 2, 3>, keepdims = false} : (tensor<1x16x8x8xf32>) -> tensor<1x16xf32>
+      return %m : tensor<1x16xf32>
     }
     ```
   }];

@@ -332,10 +332,30 @@ struct NchwcTag {
   }
 };
 
+/// The suffix of the float NCHWc convolution kernel for data and filter
+/// buffers (conv_nchwc.inc's instances): "_f32", "_f32_f16w" (f16 weights),
+/// "_f16" (f16 data and weights computed in f32) or, where the target has
+/// fp16 arithmetic, "_f16_fp16"; nothing for other buffers.
+std::optional<StringRef> convElementSuffix(Value data, Value filter,
+                                           bool fp16Arithmetic) {
+  Type f16 = Float16Type::get(data.getContext());
+  if (isContiguousF32(data)) {
+    std::optional<StringRef> weights = weightSuffix(filter);
+    if (!weights)
+      return std::nullopt;
+    return StringRef(weights->empty() ? "_f32" : "_f32_f16w");
+  }
+  if (isContiguous(data, f16) && isContiguous(filter, f16))
+    return StringRef(fp16Arithmetic ? "_f16_fp16" : "_f16");
+  return std::nullopt;
+}
+
 /// A conv2d_nchwc generic (Conv2DNchwcLowering): inputs [bias], [residual]
 /// as its epilogue attribute says, the input and filter buffers read by the
-/// body's first and second loads. The kernel needs no workspace.
-LogicalResult replaceConv2dNchwc(ModuleOp module, linalg::GenericOp op) {
+/// body's first and second loads. The kernel needs no workspace; bias,
+/// residual and output have the input's element type.
+LogicalResult replaceConv2dNchwc(ModuleOp module, linalg::GenericOp op,
+                                 bool fp16Arithmetic) {
   std::optional<NchwcTag> tag = NchwcTag::of(op);
   if (!tag)
     return failure();
@@ -364,12 +384,14 @@ LogicalResult replaceConv2dNchwc(ModuleOp module, linalg::GenericOp op) {
   // A plain input [N, C, H, W] (C < 16) is one block of C channels.
   bool plain = cast<MemRefType>(input.getType()).getRank() == 4;
   Value output = op.getDpsInits()[0];
-  for (Value buffer : {input, bias, residual, output})
-    if (buffer && !isContiguousF32(buffer))
-      return failure();
-  std::optional<StringRef> weights = weightSuffix(filter);
-  if (!weights)
+  std::optional<StringRef> suffix =
+      convElementSuffix(input, filter, fp16Arithmetic);
+  if (!suffix)
     return failure();
+  Type data = cast<MemRefType>(input.getType()).getElementType();
+  for (Value buffer : {bias, residual, output})
+    if (buffer && !isContiguous(buffer, data))
+      return failure();
   // input [N, C/16, H, W, 16], filter [F/16, C/16, KH, KW, 16, 16] or
   // depthwise [C/16, KH, KW, 16], output [N, F/16, OH, OW, 16].
   auto in = cast<MemRefType>(input.getType()).getShape();
@@ -380,10 +402,10 @@ LogicalResult replaceConv2dNchwc(ModuleOp module, linalg::GenericOp op) {
                  (depthwise ? 1
                   : plain   ? in[1]
                             : in[1] * 16);
-  StringRef kernel = depthwise ? "kiln_ukernel_depthwise_conv2d_nchwc_f32"
-                     : plain   ? "kiln_ukernel_conv2d_plain_input_f32"
-                               : "kiln_ukernel_conv2d_nchwc_f32";
-  replaceByMicrokernel(module, op, (kernel + *weights).str(),
+  StringRef kernel = depthwise ? "kiln_ukernel_depthwise_conv2d_nchwc"
+                     : plain   ? "kiln_ukernel_conv2d_plain_input"
+                               : "kiln_ukernel_conv2d_nchwc";
+  replaceByMicrokernel(module, op, (kernel + *suffix).str(),
                        {input, filter, bias, residual, output},
                        /*workspaceBytes=*/0,
                        {in[0], in[1], in[2], in[3], out[1], kh, kw, out[2],
@@ -535,6 +557,7 @@ struct CpuMicrokernelsPass
         : llvm::is_contained(features, "+avx512vnni") ? "_vnni"
         : llvm::is_contained(features, "+avx2")       ? "_avx2"
                                                       : "";
+    bool fp16Arithmetic = llvm::is_contained(features, "+fullfp16");
     SmallVector<linalg::GenericOp> tagged;
     module.walk([&](linalg::GenericOp op) {
       if (op->hasAttr(kiln::kMicrokernelAttr) && op.hasPureBufferSemantics())
@@ -553,7 +576,7 @@ struct CpuMicrokernelsPass
       else if (kind == "conv2d")
         (void)replaceConv2d(module, op);
       else if (kind == "conv2d_nchwc")
-        (void)replaceConv2dNchwc(module, op);
+        (void)replaceConv2dNchwc(module, op, fp16Arithmetic);
       else if (kind == "quantized_conv2d_nchwc")
         (void)replaceQuantizedConv2dNchwc(module, op, convInt8Variant);
       else if (kind == "max_pool_nchwc")

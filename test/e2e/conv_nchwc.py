@@ -10,7 +10,8 @@ code that it calls the kernel it should (dense blocked, depthwise, plain image
 input, or none), runs the bundle (`kiln run`, or --run-with, e.g. qemu and the
 aarch64 kiln-run) and compares with torch: max |kiln - torch| / max |torch|
 at most 1e-5. With --precision fp16 the kernels read f16 weights and torch
-gets the same weights rounded to f16.
+gets the same weights rounded to f16. With --data-type f16 the model is one
+of f16 tensors, and torch computes in f32 from the same f16 values.
 
 The cases cover the tile edges: output planes that are not a whole number of
 pixel tiles and tiles that straddle output rows, padding on every side and
@@ -43,12 +44,16 @@ class Case:
         self.pads = pads if pads is not None else [k // 2] * 4
         self.epilogue, self.batch, self.pool = epilogue, batch, pool
 
-    def build(self, rng, precision):
+    def build(self, rng, precision, data_type):
         """Returns the model, the feeds and torch's result."""
-        x = rng.standard_normal((self.batch, self.c, self.hw, self.hw)).astype(np.float32)
-        w = (rng.standard_normal((self.f, self.c // self.group, self.k, self.k)) /
-             np.sqrt(self.c // self.group * self.k * self.k)).astype(np.float32)
-        b = rng.standard_normal(self.f).astype(np.float32)
+        # f16 data: the model's tensors are f16, torch's the same values.
+        dtype = np.float16 if data_type == "f16" else np.float32
+        elem = TensorProto.FLOAT16 if data_type == "f16" else TensorProto.FLOAT
+        exact = lambda a: a.astype(dtype).astype(np.float32)
+        x = exact(rng.standard_normal((self.batch, self.c, self.hw, self.hw)))
+        w = exact(rng.standard_normal((self.f, self.c // self.group, self.k, self.k)) /
+                  np.sqrt(self.c // self.group * self.k * self.k))
+        b = exact(rng.standard_normal(self.f))
         top, left, bottom, right = self.pads[0], self.pads[1], self.pads[2], self.pads[3]
         padded = torch.nn.functional.pad(torch.tensor(x), (left, right, top, bottom))
         y = torch.nn.functional.conv2d(padded, torch.tensor(reference_weights(w, precision)),
@@ -60,7 +65,7 @@ class Case:
                                   dilations=[self.dilation] * 2, group=self.group)]
         feeds, last = {"x": x}, "conv"
         if self.epilogue == "add_relu":
-            r = rng.standard_normal(tuple(y.shape)).astype(np.float32)
+            r = exact(rng.standard_normal(tuple(y.shape)))
             feeds["r"] = r
             nodes.append(helper.make_node("Add", ["conv", "r"], ["sum"], name="add"))
             nodes.append(helper.make_node("Relu", ["sum"], ["y"], name="relu"))
@@ -70,8 +75,8 @@ class Case:
             nodes.append(helper.make_node("Relu", ["conv"], ["y"], name="relu"))
             y, last = torch.relu(y), "y"
         elif self.epilogue == "clip":
-            lo = numpy_helper.from_array(np.array(0.0, np.float32), "lo")
-            hi = numpy_helper.from_array(np.array(6.0, np.float32), "hi")
+            lo = numpy_helper.from_array(np.array(0.0, dtype), "lo")
+            hi = numpy_helper.from_array(np.array(6.0, dtype), "hi")
             nodes.insert(0, helper.make_node("Constant", [], ["lo"], value=lo))
             nodes.insert(1, helper.make_node("Constant", [], ["hi"], value=hi))
             nodes.append(helper.make_node("Clip", ["conv", "lo", "hi"], ["y"], name="clip"))
@@ -92,10 +97,11 @@ class Case:
         expected = y.numpy()
         graph = helper.make_graph(
             nodes, self.name,
-            [helper.make_tensor_value_info(n, TensorProto.FLOAT, list(v.shape))
-             for n, v in feeds.items()],
-            [helper.make_tensor_value_info(last, TensorProto.FLOAT, list(expected.shape))],
-            [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
+            [helper.make_tensor_value_info(n, elem, list(v.shape)) for n, v in feeds.items()],
+            [helper.make_tensor_value_info(last, elem, list(expected.shape))],
+            [numpy_helper.from_array(w.astype(dtype), "w"),
+             numpy_helper.from_array(b.astype(dtype), "b")])
+        feeds = {n: v.astype(dtype) for n, v in feeds.items()}
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
         model.ir_version = 8
         return model, feeds, expected, last
@@ -154,10 +160,11 @@ def main():
     rng = np.random.default_rng(2026)
     failures = 0
     for case in CASES:
-        model, feeds, expected, output = case.build(rng, args.precision)
+        model, feeds, expected, output = case.build(rng, args.precision, args.data_type)
         failures += not check_float_case(args, runner, case.name, model, feeds, expected,
-                                         output, case.kernel)
-    print(f"NCHWc convolutions on {args.target} ({args.precision}): "
+                                         output, case.kernel,
+                                         case.c // case.group * case.k * case.k)
+    print(f"NCHWc convolutions on {args.target} ({args.precision}, {args.data_type} data): "
           f"{len(CASES) - failures} / {len(CASES)} cases match torch")
     return 1 if failures else 0
 

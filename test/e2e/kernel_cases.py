@@ -6,7 +6,18 @@ With --precision fp16 the float tests compile with `--precision fp16`: the
 weights are stored as f16 and the kernels that read them are the `_f16w`
 ones. The reference then uses the weights rounded to f16 (reference_weights),
 so the check stays as tight as for f32: only the weights' rounding differs
-from the float model, and the kernels widen them exactly."""
+from the float model, and the kernels widen them exactly. On a target with
+fp16 arithmetic (aarch64-neon-dotprod-fp16) the whole model computes in
+f16: the convolutions call their `_f16_fp16` kernels, the products run in
+f32 on f16 weights (the `_f16w` kernels: no f16 product kernel yet), max
+pools of f16 data keep their loops, and the check allows
+fp16_tolerance(terms) for sums of `terms` products.
+
+With --data-type f16 (conv_nchwc.py) the model's tensors are f16 (an f16
+ONNX model): the convolutions call their `_f16` kernels (f32 arithmetic,
+every value widened as it is loaded and the output rounded to f16), or
+`_f16_fp16` on a target with fp16 arithmetic, and the check allows the
+output's rounding, F16_DATA_TOLERANCE."""
 import argparse
 import os
 import shlex
@@ -23,8 +34,38 @@ WEIGHT_KERNELS = {"kiln_ukernel_conv2d_nchwc_f32", "kiln_ukernel_conv2d_plain_in
                   "kiln_ukernel_matmul_packed_f32"}
 
 
-def weight_kernel(kernel, precision):
-    """The kernel that runs `kernel`'s work at `precision`."""
+# Targets on which --precision fp16 computes in f16.
+FP16_ARITHMETIC_TARGETS = {"aarch64-neon-dotprod-fp16"}
+
+
+def fp16_tolerance(terms):
+    """max |kiln - reference| / max |reference| allowed when a sum of `terms`
+    products accumulates in f16: f16 keeps 11 significant bits, and the
+    rounding of each partial sum adds up like a random walk (measured on
+    conv_nchwc.py's cases: at most 0.65 of this)."""
+    return max(2e-3, 2.0 ** -11 * np.sqrt(terms))
+
+F16_DATA_KERNELS = {"kiln_ukernel_conv2d_nchwc_f32", "kiln_ukernel_conv2d_plain_input_f32",
+                    "kiln_ukernel_depthwise_conv2d_nchwc_f32"}
+
+
+F16_DATA_TOLERANCE = 1e-3
+
+
+def computes_f16(precision, target):
+    return precision == "fp16" and target in FP16_ARITHMETIC_TARGETS
+
+
+def weight_kernel(kernel, precision, target, data_type="f32"):
+    """The kernel that runs `kernel`'s work at `precision` on `target` for
+    data of `data_type`, or None when the work keeps its loops there."""
+    if data_type == "f16":
+        if kernel not in F16_DATA_KERNELS:
+            return None
+        return kernel[:-len("_f32")] + ("_f16_fp16" if target in FP16_ARITHMETIC_TARGETS
+                                        else "_f16")
+    if computes_f16(precision, target) and kernel not in WEIGHT_KERNELS - F16_DATA_KERNELS:
+        return kernel[:-len("_f32")] + "_f16_fp16" if kernel in F16_DATA_KERNELS else None
     return kernel + "_f16w" if precision == "fp16" and kernel in WEIGHT_KERNELS else kernel
 
 
@@ -68,23 +109,28 @@ def parse_arguments(doc):
     parser.add_argument("--work-dir", required=True)
     parser.add_argument("--precision", choices=["fp32", "fp16"], default="fp32",
                         help="kiln compile --precision (float tests)")
+    parser.add_argument("--data-type", choices=["f32", "f16"], default="f32",
+                        help="the model's tensor type (conv_nchwc.py)")
     args = parser.parse_args()
     os.makedirs(args.work_dir, exist_ok=True)
     runner = shlex.split(args.run_with) if args.run_with else [args.kiln, "run"]
     return args, runner
 
 
-def check_float_case(args, runner, name, model, feeds, expected, output, kernel):
+def check_float_case(args, runner, name, model, feeds, expected, output, kernel, terms=1):
     """Saves `model`, checks that its lowered code calls `kernel` alone (or
     the kernels of a list, no others), compiles and runs it and compares
     output `output` with `expected`: max |kiln - expected| / max |expected|
-    at most 1e-5. Prints one line and returns whether the case passed."""
+    at most 1e-5 (fp16_tolerance(terms) when the target computes in f16,
+    `terms` the length of the model's longest sum of products). Prints one
+    line and returns whether the case passed."""
     base = os.path.join(args.work_dir, name)
     onnx.save(model, base + ".onnx")
     extra = ["--precision", args.precision]
     calls = lowered_kernels(args.kiln, base + ".onnx", args.target, extra=extra)
-    kernel = ([weight_kernel(kernel, args.precision)] if isinstance(kernel, str) else
-              [weight_kernel(k, args.precision) for k in kernel])
+    kernel = [weight_kernel(k, args.precision, args.target, args.data_type)
+              for k in ([kernel] if isinstance(kernel, str) else kernel)]
+    kernel = [k for k in kernel if k]
     if calls != sorted(kernel):
         print(f"{name}: FAIL: lowered code calls {calls or 'no microkernel'}, "
               f"expected {kernel}")
@@ -94,8 +140,14 @@ def check_float_case(args, runner, name, model, feeds, expected, output, kernel)
     if actual.shape != expected.shape:
         print(f"{name}: FAIL: shape {actual.shape}, expected {expected.shape}")
         return False
-    error = float(np.abs(actual - expected).max() / np.abs(expected).max())
-    ok = error <= 1e-5
-    print(f"{name}: {'ok' if ok else 'FAIL'}: {expected.shape} via {', '.join(kernel)}, "
+    error = float(np.abs(actual.astype(np.float32) - expected).max() / np.abs(expected).max())
+    if computes_f16(args.precision, args.target) or (
+            args.data_type == "f16" and args.target in FP16_ARITHMETIC_TARGETS):
+        tolerance = fp16_tolerance(terms)
+    else:
+        tolerance = F16_DATA_TOLERANCE if args.data_type == "f16" else 1e-5
+    ok = error <= tolerance
+    print(f"{name}: {'ok' if ok else 'FAIL'}: {expected.shape} via "
+          f"{', '.join(kernel) or 'loops'}, "
           f"max rel. error {error:.2e}")
     return ok

@@ -68,7 +68,7 @@ def main():
     for name, shape, n, kernel, *op in CASES:
         model, feeds, expected = build(name, shape, n, rng, args.precision, *op)
         failures += not check_float_case(args, runner, name, model, feeds, expected, "y",
-                                         kernel)
+                                         kernel, shape[-1])
     print(f"packed matrix products on {args.target} ({args.precision}): "
           f"{len(CASES) - failures} / {len(CASES)} cases match")
     return 1 if failures else 0

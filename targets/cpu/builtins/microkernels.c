@@ -490,18 +490,37 @@ static inline v16f load16(const float *p) {
   return v;
 }
 
-/* 16 f16 values widened to f32 (exact). */
-static inline v16f load16_half(const _Float16 *p) {
-  v16h v;
-  __builtin_memcpy(&v, p, sizeof v);
-  return __builtin_convertvector(v, v16f);
+static inline void store16(float *p, v16f v) {
+  __builtin_memcpy(p, &v, sizeof v);
 }
 
+/* 16 f16 values: as they are, widened to f32 (exact), and stored from f32
+ * (rounded to nearest even) or as they are. */
+static inline v16h load16h(const _Float16 *p) {
+  v16h v;
+  __builtin_memcpy(&v, p, sizeof v);
+  return v;
+}
+
+static inline v16f load16_half(const _Float16 *p) {
+  return __builtin_convertvector(load16h(p), v16f);
+}
+
+static inline void store16_half(_Float16 *p, v16f v) {
+  v16h h = __builtin_convertvector(v, v16h);
+  __builtin_memcpy(p, &h, sizeof h);
+}
+
+#if defined(__aarch64__)
+static inline void store16h(_Float16 *p, v16h v) {
+  __builtin_memcpy(p, &v, sizeof v);
+}
+#endif
+
+/* Pointers to elements of the types conv_nchwc.inc's instance reads. */
 typedef struct {
-  const float *input;
-  const void *filter; /* float or _Float16 (conv_nchwc.inc) */
-  const float *bias, *residual;
-  float *output;
+  const void *input, *filter, *bias, *residual;
+  void *output;
   int64_t cb, ih, iw, fb, kh, kw, oh, ow, sh, sw, dh, dw, pt, pl;
   int64_t activation;
   float low, high;
@@ -516,24 +535,6 @@ typedef struct {
 static void set_flat(conv_nchwc *s) {
   s->flat = s->kh == 1 && s->kw == 1 && s->sh == 1 && s->sw == 1 &&
             s->pt == 0 && s->pl == 0 && s->ih == s->oh && s->iw == s->ow;
-}
-
-/* Adds bias and residual to output block `block`, pixel `pixel` of image
- * n, applies the activation and stores it. */
-static inline __attribute__((always_inline)) void
-conv_store(const conv_nchwc *s, v16f v, int64_t n, int64_t block,
-           int64_t pixel) {
-  int64_t at = ((n * s->fb + block) * s->oh * s->ow + pixel) * BLOCK;
-  if (s->bias)
-    v += load16(s->bias + block * BLOCK);
-  if (s->residual)
-    v += load16(s->residual + at);
-  if (s->activation == KILN_UKERNEL_ACTIVATION_RELU)
-    v = __builtin_elementwise_max(v, (v16f){0});
-  else if (s->activation == KILN_UKERNEL_ACTIVATION_CLIP)
-    v = __builtin_elementwise_min(
-        __builtin_elementwise_max(v, (v16f){0} + s->low), (v16f){0} + s->high);
-  __builtin_memcpy(s->output + at, &v, sizeof v);
 }
 
 /* The window's top-left input position of the tile's pixels (the last one
@@ -581,29 +582,6 @@ window_offsets(const conv_nchwc *s, int pixels, const int64_t top[MAX_PIXELS],
     int64_t iy = top[j] + y * s->dh, ix = left[j] + x * s->dw;
     int in = (uint64_t)iy < (uint64_t)s->ih && (uint64_t)ix < (uint64_t)s->iw;
     offset[j] = in ? (iy * s->iw + ix) * pixel_floats : -1;
-  }
-}
-
-/* The epilogue of a tile: its first np pixels of `blocks` blocks from f0. */
-static inline __attribute__((always_inline)) void
-store_tile(const conv_nchwc *s, v16f acc[CONV_BLOCKS][CONV_PIXELS], int blocks,
-           int pixels, int64_t n, int64_t f0, int64_t p0, int64_t np) {
-  UNROLL_ROWS for (int b = 0; b < blocks; ++b)
-      UNROLL_ROWS for (int j = 0; j < pixels; ++j) {
-    if (j >= np)
-      break;
-    conv_store(s, acc[b][j], n, f0 + b, p0 + j);
-  }
-}
-
-/* The epilogue of a one-block tile: its first np pixels of block `block`. */
-static inline __attribute__((always_inline)) void
-store_block(const conv_nchwc *s, v16f acc[MAX_PIXELS], int pixels, int64_t n,
-            int64_t block, int64_t p0, int64_t np) {
-  UNROLL_ROWS for (int j = 0; j < pixels; ++j) {
-    if (j >= np)
-      break;
-    conv_store(s, acc[j], n, block, p0 + j);
   }
 }
 
@@ -706,8 +684,8 @@ tile_span(const conv_nchwc *s, int64_t row_tiles, int64_t width, int64_t tile,
 }
 
 #define KILN_CONV_ARGUMENTS                                                    \
-  const float *input, const void *filter, const float *bias,                   \
-      const float *residual, float *output, void *workspace, int64_t batch,    \
+  const void *input, const void *filter, const void *bias,                     \
+      const void *residual, void *output, void *workspace, int64_t batch,      \
       int64_t cb, int64_t ih, int64_t iw, int64_t fb, int64_t kh, int64_t kw,  \
       int64_t oh, int64_t ow, int64_t sh, int64_t sw, int64_t dh, int64_t dw,  \
       int64_t pt, int64_t pl, int64_t activation, int64_t low_bits,            \
@@ -740,18 +718,60 @@ tile_span(const conv_nchwc *s, int64_t row_tiles, int64_t width, int64_t tile,
                   0};                                                          \
   set_flat(&s)
 
-/* The float convolution kernels, once per weight type: f32 weights, and
- * f16 weights (--precision fp16) widened as they are loaded (F16C's
- * vcvtph2ps on x86, fcvtl on AArch64). */
+/* The float convolution kernels, once per pair of element types:
+ *   _f32       f32 data and weights;
+ *   _f32_f16w  f32 data, f16 weights (--precision fp16), widened as they
+ *              are loaded (F16C's vcvtph2ps on x86, fcvtl on AArch64);
+ *   _f16       f16 data and weights computed in f32 (a model of f16
+ *              tensors on a target without fp16 arithmetic), every value
+ *              widened as it is loaded and rounded as it is stored;
+ *   _f16_fp16  f16 data and weights computed in fp16 arithmetic (AArch64
+ *              with FP16: fmla on 8 halves; --precision fp16 there). */
+#define CONV_DATA_T float
 #define CONV_FILTER_T float
+#define CONV_ACC_T float
+#define CONV_VEC v16f
+#define CONV_LOAD_DATA(p) load16(p)
 #define CONV_LOAD_FILTER(p) load16(p)
-#define CONV_SUFFIX
+#define CONV_STORE_DATA(p, v) store16(p, v)
+#define CONV_ATTRIBUTES
+#define CONV_SUFFIX _f32
 #include "conv_nchwc.inc"
 
+#define CONV_DATA_T float
 #define CONV_FILTER_T _Float16
+#define CONV_ACC_T float
+#define CONV_VEC v16f
+#define CONV_LOAD_DATA(p) load16(p)
 #define CONV_LOAD_FILTER(p) load16_half(p)
-#define CONV_SUFFIX _f16w
+#define CONV_STORE_DATA(p, v) store16(p, v)
+#define CONV_ATTRIBUTES
+#define CONV_SUFFIX _f32_f16w
 #include "conv_nchwc.inc"
+
+#define CONV_DATA_T _Float16
+#define CONV_FILTER_T _Float16
+#define CONV_ACC_T float
+#define CONV_VEC v16f
+#define CONV_LOAD_DATA(p) load16_half(p)
+#define CONV_LOAD_FILTER(p) load16_half(p)
+#define CONV_STORE_DATA(p, v) store16_half(p, v)
+#define CONV_ATTRIBUTES
+#define CONV_SUFFIX _f16
+#include "conv_nchwc.inc"
+
+#if defined(__aarch64__)
+#define CONV_DATA_T _Float16
+#define CONV_FILTER_T _Float16
+#define CONV_ACC_T _Float16
+#define CONV_VEC v16h
+#define CONV_LOAD_DATA(p) load16h(p)
+#define CONV_LOAD_FILTER(p) load16h(p)
+#define CONV_STORE_DATA(p, v) store16h(p, v)
+#define CONV_ATTRIBUTES __attribute__((target("fullfp16")))
+#define CONV_SUFFIX _f16_fp16
+#include "conv_nchwc.inc"
+#endif
 
 /* Max pooling of channel-blocked data: input [N, C/16, H, W, 16], output
  * [N, C/16, OH, OW, 16]; window positions outside the input are skipped
