@@ -140,6 +140,46 @@ typedef struct {
   int conv;
 } b_source;
 
+/* B's element i, and VECTOR_FLOATS of them from i, as f32: B is f32 (b)
+ * or f16 (bh, --precision fp16); every caller passes a constant null for
+ * the other, so the test folds away. */
+static inline __attribute__((always_inline)) float
+b_at(const float *b, const _Float16 *bh, int64_t i) {
+  return bh ? (float)bh[i] : b[i];
+}
+
+static inline __attribute__((always_inline)) vf
+b_vector(const float *b, const _Float16 *bh, int64_t i) {
+  if (!bh)
+    return loadv(b + i);
+  typedef _Float16 vh
+      __attribute__((vector_size(2 * VECTOR_FLOATS), aligned(2)));
+  vh v;
+  __builtin_memcpy(&v, bh + i, sizeof v);
+  return __builtin_convertvector(v, vf);
+}
+
+/* Rows k0 to k0 + kc of the NR-column panel of a strided matrix B (f32
+ * data, or f16 half: b_at) from column `column`, `cols` of its columns
+ * (zero past them). */
+static inline __attribute__((always_inline)) void
+pack_matrix_panel(const float *data, const _Float16 *half, int64_t sbk,
+                  int64_t sbn, int64_t k0, int64_t kc, int64_t column,
+                  int64_t cols, float *restrict bp) {
+  for (int64_t k = 0; k < kc; ++k, bp += NR) {
+    int64_t row = (k0 + k) * sbk + column * sbn;
+    int64_t j = 0;
+    if (sbn == 1)
+      for (; j < cols; ++j)
+        bp[j] = b_at(data, half, row + j);
+    else
+      for (; j < cols; ++j)
+        bp[j] = b_at(data, half, row + j * sbn);
+    for (; j < NR; ++j)
+      bp[j] = 0.0f;
+  }
+}
+
 static void pack_b(const b_source *s, int64_t k0, int64_t kc, int64_t n0,
                    int64_t nc, float *restrict bp) {
   for (int64_t jr = 0; jr < nc; jr += NR) {
@@ -162,36 +202,14 @@ static void pack_b(const b_source *s, int64_t k0, int64_t kc, int64_t n0,
       }
       continue;
     }
-    if (s->half) {
-      for (int64_t k = 0; k < kc; ++k) {
-        const _Float16 *row = s->half + (k0 + k) * s->sbk + (n0 + jr) * s->sbn;
-        int64_t j = 0;
-        if (s->sbn == 1)
-          for (; j < cols; ++j)
-            bp[j] = row[j];
-        else
-          for (; j < cols; ++j)
-            bp[j] = row[j * s->sbn];
-        for (; j < NR; ++j)
-          bp[j] = 0.0f;
-        bp += NR;
-      }
-      continue;
-    }
     if (!s->conv) {
-      for (int64_t k = 0; k < kc; ++k) {
-        const float *row = s->data + (k0 + k) * s->sbk + (n0 + jr) * s->sbn;
-        int64_t j = 0;
-        if (s->sbn == 1)
-          for (; j < cols; ++j)
-            bp[j] = row[j];
-        else
-          for (; j < cols; ++j)
-            bp[j] = row[j * s->sbn];
-        for (; j < NR; ++j)
-          bp[j] = 0.0f;
-        bp += NR;
-      }
+      if (s->half)
+        pack_matrix_panel(0, s->half, s->sbk, s->sbn, k0, kc, n0 + jr, cols,
+                          bp);
+      else
+        pack_matrix_panel(s->data, 0, s->sbk, s->sbn, k0, kc, n0 + jr, cols,
+                          bp);
+      bp += kc * NR;
       continue;
     }
     /* Image offsets of the panel's output positions. */
@@ -276,25 +294,6 @@ static void workgroup_range(int64_t m, int64_t n, int64_t mr, int64_t nr,
   }
   *m0 = min64(m, rowPanels * wg / wgc * mr);
   *m1 = min64(m, rowPanels * (wg + 1) / wgc * mr);
-}
-
-/* B's element i, and VECTOR_FLOATS of them from i, as f32: B is f32 (b)
- * or f16 (bh, --precision fp16); every caller passes a constant null for
- * the other, so the test folds away. */
-static inline __attribute__((always_inline)) float
-b_at(const float *b, const _Float16 *bh, int64_t i) {
-  return bh ? (float)bh[i] : b[i];
-}
-
-static inline __attribute__((always_inline)) vf
-b_vector(const float *b, const _Float16 *bh, int64_t i) {
-  if (!bh)
-    return loadv(b + i);
-  typedef _Float16 vh
-      __attribute__((vector_size(2 * VECTOR_FLOATS), aligned(2)));
-  vh v;
-  __builtin_memcpy(&v, bh + i, sizeof v);
-  return __builtin_convertvector(v, vf);
 }
 
 /* Rows [m0, m1) and columns [n0, n1) of C for few rows (a matrix-vector
