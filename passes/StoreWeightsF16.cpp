@@ -30,11 +30,10 @@ constexpr float kHalfMax = 65504.0f;
 /// a convolution's filter, a matrix product's right-hand side, Gemm's B.
 bool isWeightOperand(OpOperand &use) {
   Operation *owner = use.getOwner();
-  unsigned index = use.getOperandNumber();
-  bool f32Data = cast<RankedTensorType>(owner->getOperand(0).getType())
-                     .getElementType()
-                     .isF32();
-  return f32Data && index == 1 && isa<ConvOp, MatMulOp, GemmOp>(owner);
+  if (use.getOperandNumber() != 1 || !isa<ConvOp, MatMulOp, GemmOp>(owner))
+    return false;
+  auto data = dyn_cast<RankedTensorType>(owner->getOperand(0).getType());
+  return data && data.getElementType().isF32();
 }
 
 struct StoreWeightsF16Pass
