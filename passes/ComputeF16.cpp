@@ -39,15 +39,14 @@ Type withF16(Type type) {
 
 /// Ops that keep f32: those whose sums or statistics f16 would round too
 /// coarsely (reductions over many values, pooled averages, running sums,
-/// normalisation statistics, softmax); the int8 convolution's float
-/// epilogue, whose scale operand is f32; and matrix products, which have no
-/// f16 kernel yet: they run the f32 kernels, on f16 weights where the
-/// weights are constant.
+/// normalisation statistics, softmax); and the int8 convolution's float
+/// epilogue, whose scale operand is f32. Matrix products and convolutions
+/// compute in f16, as XNNPACK's and MLAS's f16 kernels do.
 bool keepsF32(Operation *op) {
   return isa<SoftmaxOp, LogSoftmaxOp, LayerNormOp, BatchNormOp, AveragePoolOp,
              CumSumOp, ReduceSumOp, ReduceMeanOp, ReduceProdOp,
              ReduceSumSquareOp, ReduceL1Op, ReduceL2Op, ReduceLogSumExpOp,
-             ReduceLogSumOp, QuantizedConv2DNchwcOp, MatMulOp, GemmOp>(op);
+             ReduceLogSumOp, QuantizedConv2DNchwcOp>(op);
 }
 
 struct ComputeF16Pass

@@ -49,7 +49,8 @@ struct PackMatmulWeightsPass
     auto lhsType = op.getLhs().getType();
     auto rhsType = op.getRhs().getType();
     if (lhsType.getRank() < 2 || rhsType.getRank() != 2 ||
-        !lhsType.getElementType().isF32() || !op.getType().hasStaticShape())
+        !isa<Float32Type, Float16Type>(lhsType.getElementType()) ||
+        !op.getType().hasStaticShape())
       return;
     // One or two rows (a classifier at batch 1) are a matrix-vector
     // product: the kernel reads B in place along its rows, unpacked.

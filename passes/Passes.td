@@ -178,14 +178,13 @@ def ComputeF16 : Pass<"kiln-compute-f16", "mlir::func::FuncOp"> {
     `_prod`, `_sum_square`, `_l1`, `_l2`, `_log_sum`, `_log_sum_exp`,
     `kiln.cumsum`, `kiln.average_pool`), normalisations (`kiln.layer_norm`,
     `kiln.batch_norm`) and softmax stay f32, so that their sums and
-    statistics accumulate in f32; so do matrix products (`kiln.matmul`,
-    `kiln.gemm`), which have no f16 kernel yet and run the f32 one on their
-    f16 weights. Such an op reads an f32 value itself where the graph had
-    one (not its f16 cast), and an f16 one through a cast to f32; its
-    results are cast to f16 where the next op reads them. The function's
-    signature does not change: each f32 input is cast to f16 once, and each
-    f32 output cast back before the return. A graph's own f16 tensors stay
-    f16.
+    statistics accumulate in f32. Matrix products and convolutions compute
+    in f16, as XNNPACK's and MLAS's f16 kernels do. An op kept in f32 reads
+    an f32 value itself where the graph had one (not its f16 cast), and an
+    f16 one through a cast to f32; its results are cast to f16 where the
+    next op reads them. The function's signature does not change: each f32
+    input is cast to f16 once, and each f32 output cast back before the
+    return. A graph's own f16 tensors stay f16.
 
     Before:
     ```mlir
@@ -256,8 +255,8 @@ def BlockConvolutions : Pass<"kiln-block-convolutions", "mlir::func::FuncOp"> {
 def PackMatmulWeights : Pass<"kiln-pack-matmul-weights", "mlir::func::FuncOp"> {
   let summary = "Pack constant matmul operands into the microkernel's panels";
   let description = [{
-    A `kiln.matmul` of f32 data by a constant 2-D matrix B [K, N] (a linear
-    layer), with more than two rows, becomes `kiln.matmul_packed`: B is
+    A `kiln.matmul` of f32 (or f16) data by a constant 2-D matrix B [K, N]
+    (a linear layer), with more than two rows, becomes `kiln.matmul_packed`: B is
     packed at compile time into 16-column panels [P, K, 16] (B(k, n) at
     [n / 16, k, n % 16], zero past N, P = 2 * ceil(N / 32)), the layout
     every CPU target's register tile reads in place, so the kernel packs

@@ -161,7 +161,9 @@ struct MatMulLowering : public OpConversionPattern<MatMulOp> {
                       multiplyAdd(b, nested, args[2], args[0], args[1]));
                 })
             .getResult(0);
-    if (loops->batch.empty() && element.isF32())
+    // The kernels compute in f32, or in f16 where the target has fp16
+    // arithmetic (kiln-cpu-microkernels keeps other f16 products in loops).
+    if (loops->batch.empty() && isa<Float32Type, Float16Type>(element))
       product.getDefiningOp()->setAttr(kMicrokernelAttr,
                                        rewriter.getStringAttr("matmul"));
     rewriter.replaceOp(
@@ -371,7 +373,7 @@ struct GemmLowering : public OpConversionPattern<GemmOp> {
                       nested, multiplyAdd(b, nested, args[2], x, args[1]));
                 })
             .getResult(0);
-    if (alpha == 1 && element.isF32())
+    if (alpha == 1 && isa<Float32Type, Float16Type>(element))
       result.getDefiningOp()->setAttr(kMicrokernelAttr,
                                       rewriter.getStringAttr("matmul"));
     rewriter.replaceOp(op, result);

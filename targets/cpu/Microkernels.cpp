@@ -51,11 +51,24 @@ std::optional<StringRef> weightSuffix(Value buffer) {
   return std::nullopt;
 }
 
-/// Workspace bytes of the float matrix product kernels: the packed-panel
-/// kernel packs only A, but widens f16 panels into the workspace's B block.
-int64_t matmulWorkspaceBytes(bool packedF32) {
-  return packedF32 ? KILN_UKERNEL_F32_PACKED_WORKSPACE_BYTES
-                   : KILN_UKERNEL_F32_WORKSPACE_BYTES;
+/// The suffix of the float matrix product kernels (gemm.inc's instances)
+/// for contiguous A, B and C buffers: "_f32" (f32 A, B and C), "_f32_f16w"
+/// (f32 A and C, f16 weights, which the kernel widens) or, where the target
+/// has fp16 arithmetic, "_f16_fp16" (all f16); nothing for other buffers,
+/// whose products keep their loops.
+std::optional<StringRef> matmulSuffix(Value a, Value b, Value c,
+                                      bool fp16Arithmetic) {
+  Type f16 = Float16Type::get(a.getContext());
+  if (isContiguousF32(a) && isContiguousF32(c)) {
+    std::optional<StringRef> weights = weightSuffix(b);
+    if (!weights)
+      return std::nullopt;
+    return StringRef(weights->empty() ? "_f32" : "_f32_f16w");
+  }
+  if (fp16Arithmetic && isContiguous(a, f16) && isContiguous(b, f16) &&
+      isContiguous(c, f16))
+    return StringRef("_f16_fp16");
+  return std::nullopt;
 }
 
 /// Replaces `op` by a call of microkernel `name` on raw pointers to
@@ -106,20 +119,24 @@ void replaceByMicrokernel(ModuleOp module, linalg::GenericOp op, StringRef name,
 
 /// A product by compile-time packed panels (kiln.matmul_packed): A [M, K]
 /// and the panels [P, K, 16] contiguous; the kernel reads the panels in
-/// place and packs only A.
-LogicalResult replaceMatmulPacked(ModuleOp module, linalg::GenericOp op) {
+/// place and packs only A, except that f32 data widens f16 panels into a
+/// whole f32 workspace.
+LogicalResult replaceMatmulPacked(ModuleOp module, linalg::GenericOp op,
+                                  bool fp16Arithmetic) {
   Value a = op.getDpsInputs()[0], packed = op.getDpsInputs()[1],
         c = op.getDpsInits()[0];
-  std::optional<StringRef> weights = weightSuffix(packed);
-  if (!isContiguousF32(a) || !weights || !isContiguousF32(c))
+  std::optional<StringRef> suffix = matmulSuffix(a, packed, c, fp16Arithmetic);
+  if (!suffix)
     return failure();
   auto cShape = cast<MemRefType>(c.getType()).getShape();
   int64_t m = cShape[0], n = cShape[1];
   int64_t k = cast<MemRefType>(a.getType()).getShape()[1];
-  replaceByMicrokernel(module, op,
-                       ("kiln_ukernel_matmul_packed_f32" + *weights).str(),
-                       {a, packed, c}, matmulWorkspaceBytes(weights->empty()),
-                       {m, n, k, k, 1}, m * n * k);
+  int64_t workspaceBytes = *suffix == "_f32_f16w"
+                               ? KILN_UKERNEL_F32_WORKSPACE_BYTES
+                               : KILN_UKERNEL_F32_PACKED_WORKSPACE_BYTES;
+  replaceByMicrokernel(
+      module, op, ("kiln_ukernel_matmul_packed" + *suffix).str(),
+      {a, packed, c}, workspaceBytes, {m, n, k, k, 1}, m * n * k);
   return success();
 }
 
@@ -134,11 +151,12 @@ std::pair<int64_t, int64_t> strides2d(AffineMap map, unsigned rowDim,
                          : std::pair{stride[1], stride[0]};
 }
 
-LogicalResult replaceMatmul(ModuleOp module, linalg::GenericOp op) {
+LogicalResult replaceMatmul(ModuleOp module, linalg::GenericOp op,
+                            bool fp16Arithmetic) {
   Value a = op.getDpsInputs()[0], b = op.getDpsInputs()[1],
         c = op.getDpsInits()[0];
-  std::optional<StringRef> weights = weightSuffix(b);
-  if (!isContiguousF32(a) || !weights || !isContiguousF32(c))
+  std::optional<StringRef> suffix = matmulSuffix(a, b, c, fp16Arithmetic);
+  if (!suffix)
     return failure();
   // Loops are (m, k, n); A is read at (m, k) or (k, m), B at (k, n) or (n, k).
   SmallVector<AffineMap> maps = op.getIndexingMapsArray();
@@ -151,7 +169,7 @@ LogicalResult replaceMatmul(ModuleOp module, linalg::GenericOp op) {
                   : aShape[0];
   auto [sam, sak] = strides2d(maps[0], 0, aShape);
   auto [sbk, sbn] = strides2d(maps[1], 1, bShape);
-  replaceByMicrokernel(module, op, ("kiln_ukernel_matmul_f32" + *weights).str(),
+  replaceByMicrokernel(module, op, ("kiln_ukernel_matmul" + *suffix).str(),
                        {a, b, c}, KILN_UKERNEL_F32_WORKSPACE_BYTES,
                        {m, n, k, sam, sak, sbk, sbn}, m * n * k);
   return success();
@@ -568,9 +586,9 @@ struct CpuMicrokernelsPass
           op->getAttrOfType<StringAttr>(kiln::kMicrokernelAttr).getValue();
       // A failed match keeps the loops, which compute the same thing.
       if (kind == "matmul")
-        (void)replaceMatmul(module, op);
+        (void)replaceMatmul(module, op, fp16Arithmetic);
       else if (kind == "matmul_packed")
-        (void)replaceMatmulPacked(module, op);
+        (void)replaceMatmulPacked(module, op, fp16Arithmetic);
       else if (kind == "matmul_i8")
         (void)replaceMatmulI8(module, op, int8Variant);
       else if (kind == "conv2d")

@@ -8,9 +8,8 @@ ones. The reference then uses the weights rounded to f16 (reference_weights),
 so the check stays as tight as for f32: only the weights' rounding differs
 from the float model, and the kernels widen them exactly. On a target with
 fp16 arithmetic (aarch64-neon-dotprod-fp16) the whole model computes in
-f16: the convolutions call their `_f16_fp16` kernels, the products run in
-f32 on f16 weights (the `_f16w` kernels: no f16 product kernel yet), max
-pools of f16 data keep their loops, and the check allows
+f16: the convolutions and matrix products call their `_f16_fp16` kernels,
+max pools of f16 data keep their loops, and the check allows
 fp16_tolerance(terms) for sums of `terms` products.
 
 With --data-type f16 (conv_nchwc.py) the model's tensors are f16 (an f16
@@ -45,8 +44,13 @@ def fp16_tolerance(terms):
     conv_nchwc.py's cases: at most 0.65 of this)."""
     return max(2e-3, 2.0 ** -11 * np.sqrt(terms))
 
+# The float kernels with a form for f16 data computed in f32 (`_f16`).
 F16_DATA_KERNELS = {"kiln_ukernel_conv2d_nchwc_f32", "kiln_ukernel_conv2d_plain_input_f32",
                     "kiln_ukernel_depthwise_conv2d_nchwc_f32"}
+
+# The float kernels with a form in fp16 arithmetic (`_f16_fp16`).
+FP16_ARITHMETIC_KERNELS = F16_DATA_KERNELS | {"kiln_ukernel_matmul_f32",
+                                              "kiln_ukernel_matmul_packed_f32"}
 
 
 F16_DATA_TOLERANCE = 1e-3
@@ -59,13 +63,13 @@ def computes_f16(precision, target):
 def weight_kernel(kernel, precision, target, data_type="f32"):
     """The kernel that runs `kernel`'s work at `precision` on `target` for
     data of `data_type`, or None when the work keeps its loops there."""
+    fp16_form = kernel[:-len("_f32")] + "_f16_fp16"
     if data_type == "f16":
-        if kernel not in F16_DATA_KERNELS:
-            return None
-        return kernel[:-len("_f32")] + ("_f16_fp16" if target in FP16_ARITHMETIC_TARGETS
-                                        else "_f16")
-    if computes_f16(precision, target) and kernel not in WEIGHT_KERNELS - F16_DATA_KERNELS:
-        return kernel[:-len("_f32")] + "_f16_fp16" if kernel in F16_DATA_KERNELS else None
+        if target in FP16_ARITHMETIC_TARGETS:
+            return fp16_form if kernel in FP16_ARITHMETIC_KERNELS else None
+        return kernel[:-len("_f32")] + "_f16" if kernel in F16_DATA_KERNELS else None
+    if computes_f16(precision, target):
+        return fp16_form if kernel in FP16_ARITHMETIC_KERNELS else None
     return kernel + "_f16w" if precision == "fp16" and kernel in WEIGHT_KERNELS else kernel
 
 

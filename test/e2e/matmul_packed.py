@@ -11,7 +11,9 @@ that it calls the packed-panel kernel (or, for one or two rows, the plain
 one), runs the bundle (`kiln run`, or --run-with, e.g. qemu and the aarch64
 kiln-run) and compares with a float64 product: max |kiln - ref| / max |ref|
 at most 1e-5. With --precision fp16 the kernels read f16 weights and the
-reference uses the same weights rounded to f16.
+reference uses the same weights rounded to f16; on a target with fp16
+arithmetic the products compute in f16 (the `_f16_fp16` kernels) and the
+check allows kernel_cases.fp16_tolerance(K).
 
 The cases cover the panel edges: N not a multiple of 16 or 32 (the AVX-512
 tile reads two 16-column panels, the last of them zero), rows that are not a

@@ -10,9 +10,11 @@
  *   - AVX-512 (x86_64-avx512): 12 x 32, 24 zmm accumulators, B rows as two
  *     zmm loads and A values as embedded broadcasts;
  *   - AVX2 (x86_64-avx2): 6 x 16, 12 ymm accumulators;
- *   - AArch64: 6 x 16, NEON fmla on 24 q registers.
- * The blocking (MC, KC, NC) is the same for all, so every target of a bundle
- * asks for the same workspace.
+ *   - AArch64: 6 x 16, NEON fmla on 24 q registers; for f16 data in fp16
+ *     arithmetic (--precision fp16 there) 6 x 32 halves, fmla on 8 halves.
+ * The code is one template over the element type, gemm.inc. The blocking
+ * (MC, KC, NC) is the same for all, so every target of a bundle asks for
+ * the same workspace (f16 kernels use half of it).
  *
  * Convolutions use the same kernel with B packed straight from the (already
  * padded) image: an implicit im2col that never materialises the patch matrix.
@@ -34,245 +36,26 @@ enum { MR = 12, VECTOR_FLOATS = 16 };
 enum { MR = 6, VECTOR_FLOATS = 8 };
 #endif
 enum {
-  NR = 2 * VECTOR_FLOATS,
   KC = KILN_UKERNEL_F32_KC,
   MC = KILN_UKERNEL_F32_MC,
   NC = KILN_UKERNEL_F32_NC
 };
-/* Floats of workspace a workgroup needs: one packed A block and one B
- * block. A call's workspace holds one per workgroup. */
-enum { KILN_UKERNEL_WORKSPACE_FLOATS = KILN_UKERNEL_F32_WORKSPACE_BYTES / 4 };
 
 /* The accumulators live in registers only if the row loops are unrolled,
  * which clang's heuristics stop doing past 8 rows. */
 #define UNROLL_ROWS _Pragma("clang loop unroll(full)")
 
-_Static_assert(MC % MR == 0 && NC % NR == 0, "blocks hold whole panels");
-
-/* One register of floats; a tile row is two of them. */
-typedef float vf __attribute__((vector_size(4 * VECTOR_FLOATS), aligned(4)));
-
 /* 16 floats, and 16 f16 values (weights of --precision fp16). */
 typedef float v16f __attribute__((vector_size(64), aligned(4)));
 typedef _Float16 v16h __attribute__((vector_size(32), aligned(2)));
 
-static inline vf loadv(const float *p) {
-  vf v;
-  __builtin_memcpy(&v, p, sizeof v);
-  return v;
-}
-
-static inline void storev(float *p, vf v) { __builtin_memcpy(p, &v, sizeof v); }
-
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
-
-/* c (rows mr <= MR, cols nr <= NR, row stride ldc) += ap panel * B panel.
- * B's row k is the vectors at bp + k * step and bp + k * step + second:
- * packed at run time, one NR-wide panel (step NR, second VECTOR_FLOATS);
- * packed at compile time, 16-column panels (step 16; the second vector is
- * in the next panel when vectors are 16 wide). */
-static void tile(int64_t kc, const float *restrict ap, const float *restrict bp,
-                 int64_t second, int64_t step, float *restrict c, int64_t ldc,
-                 int64_t mr, int64_t nr) {
-  vf acc[MR][2];
-  UNROLL_ROWS for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = (vf){0};
-  for (int64_t k = 0; k < kc; ++k) {
-    vf b0 = loadv(bp), b1 = loadv(bp + second);
-    UNROLL_ROWS for (int i = 0; i < MR; ++i) {
-      acc[i][0] += b0 * ap[i];
-      acc[i][1] += b1 * ap[i];
-    }
-    ap += MR;
-    bp += step;
-  }
-  if (mr == MR && nr == NR) {
-    UNROLL_ROWS for (int i = 0; i < MR; ++i) {
-      float *row = c + i * ldc;
-      storev(row, loadv(row) + acc[i][0]);
-      storev(row + VECTOR_FLOATS, loadv(row + VECTOR_FLOATS) + acc[i][1]);
-    }
-    return;
-  }
-  float partial[MR][NR];
-  UNROLL_ROWS for (int i = 0; i < MR; ++i) {
-    storev(partial[i], acc[i][0]);
-    storev(partial[i] + VECTOR_FLOATS, acc[i][1]);
-  }
-  for (int64_t i = 0; i < mr; ++i)
-    for (int64_t j = 0; j < nr; ++j)
-      c[i * ldc + j] += partial[i][j];
-}
-
-/* Packs A(m0 + i, k0 + k) = a[(m0 + i) * sam + (k0 + k) * sak] into MR-row
- * panels, zero past row m. */
-static void pack_a(const float *a, int64_t sam, int64_t sak, int64_t m,
-                   int64_t m0, int64_t mc, int64_t k0, int64_t kc,
-                   float *restrict ap) {
-  for (int64_t ir = 0; ir < mc; ir += MR)
-    for (int64_t k = 0; k < kc; ++k)
-      for (int64_t i = 0; i < MR; ++i) {
-        int64_t row = m0 + ir + i;
-        *ap++ = row < m ? a[row * sam + (k0 + k) * sak] : 0.0f;
-      }
-}
 
 /* Compile-time packed B (kiln.matmul_packed): [P, K, 16] for N columns,
  * column n of row k at [n / 16][k][n % 16], zero past N, P = 2 * ceil(N /
  * 32) so that a 32-wide tile never reads past the end. The same layout for
  * every target: AVX-512 tiles read two panels, AVX2 and NEON tiles one. */
 enum { PACKED_PANEL = 16 };
-
-/* How B is read: a strided matrix, or image patches of a convolution. */
-typedef struct {
-  const float *data;
-  /* Instead of data: f16 weights (--precision fp16), widened as they are
-   * packed; a strided matrix, or (panel_stride > 0) compile-time packed
-   * 16-column panels, B(k, n) at half[n / 16 * panel_stride + k * 16 +
-   * n % 16]. */
-  const _Float16 *half;
-  int64_t panel_stride;
-  int64_t n;        /* columns of B */
-  int64_t sbk, sbn; /* matrix: element strides of k and n */
-  int64_t ih, iw;   /* conv: padded image dims (channels x ih x iw) */
-  int64_t kh, kw;   /* conv: kernel dims; k = (c, y, x) */
-  int64_t ow;       /* conv: output width; n = (oy, ox) */
-  int64_t sh, sw, dh, dw;
-  int conv;
-} b_source;
-
-/* B's element i, and VECTOR_FLOATS of them from i, as f32: B is f32 (b)
- * or f16 (bh, --precision fp16); every caller passes a constant null for
- * the other, so the test folds away. */
-static inline __attribute__((always_inline)) float
-b_at(const float *b, const _Float16 *bh, int64_t i) {
-  return bh ? (float)bh[i] : b[i];
-}
-
-static inline __attribute__((always_inline)) vf
-b_vector(const float *b, const _Float16 *bh, int64_t i) {
-  if (!bh)
-    return loadv(b + i);
-  typedef _Float16 vh
-      __attribute__((vector_size(2 * VECTOR_FLOATS), aligned(2)));
-  vh v;
-  __builtin_memcpy(&v, bh + i, sizeof v);
-  return __builtin_convertvector(v, vf);
-}
-
-/* Rows k0 to k0 + kc of the NR-column panel of a strided matrix B (f32
- * data, or f16 half: b_at) from column `column`, `cols` of its columns
- * (zero past them). */
-static inline __attribute__((always_inline)) void
-pack_matrix_panel(const float *data, const _Float16 *half, int64_t sbk,
-                  int64_t sbn, int64_t k0, int64_t kc, int64_t column,
-                  int64_t cols, float *restrict bp) {
-  for (int64_t k = 0; k < kc; ++k, bp += NR) {
-    int64_t row = (k0 + k) * sbk + column * sbn;
-    int64_t j = 0;
-    if (sbn == 1)
-      for (; j < cols; ++j)
-        bp[j] = b_at(data, half, row + j);
-    else
-      for (; j < cols; ++j)
-        bp[j] = b_at(data, half, row + j * sbn);
-    for (; j < NR; ++j)
-      bp[j] = 0.0f;
-  }
-}
-
-static void pack_b(const b_source *s, int64_t k0, int64_t kc, int64_t n0,
-                   int64_t nc, float *restrict bp) {
-  for (int64_t jr = 0; jr < nc; jr += NR) {
-    int64_t cols = min64(NR, s->n - (n0 + jr));
-    if (s->panel_stride) {
-      /* Whole 16-column panels (zero past N up to a multiple of 32, and
-       * n0 + jr is a multiple of NR): 16 values at a time. */
-      for (int64_t k = 0; k < kc; ++k) {
-        UNROLL_ROWS for (int p = 0; p < NR / PACKED_PANEL; ++p) {
-          v16h v;
-          __builtin_memcpy(
-              &v,
-              s->half + ((n0 + jr) / PACKED_PANEL + p) * s->panel_stride +
-                  (k0 + k) * PACKED_PANEL,
-              sizeof v);
-          v16f f = __builtin_convertvector(v, v16f);
-          __builtin_memcpy(bp + p * PACKED_PANEL, &f, sizeof f);
-        }
-        bp += NR;
-      }
-      continue;
-    }
-    if (!s->conv) {
-      if (s->half)
-        pack_matrix_panel(0, s->half, s->sbk, s->sbn, k0, kc, n0 + jr, cols,
-                          bp);
-      else
-        pack_matrix_panel(s->data, 0, s->sbk, s->sbn, k0, kc, n0 + jr, cols,
-                          bp);
-      bp += kc * NR;
-      continue;
-    }
-    /* Image offsets of the panel's output positions. */
-    int64_t base[NR];
-    for (int64_t j = 0; j < NR; ++j) {
-      int64_t pos = n0 + jr + (j < cols ? j : 0);
-      base[j] = (pos / s->ow) * s->sh * s->iw + (pos % s->ow) * s->sw;
-    }
-    int64_t window = s->kh * s->kw;
-    for (int64_t k = 0; k < kc; ++k) {
-      int64_t kk = k0 + k;
-      int64_t channel = kk / window, y = (kk / s->kw) % s->kh, x = kk % s->kw;
-      const float *src =
-          s->data + channel * s->ih * s->iw + y * s->dh * s->iw + x * s->dw;
-      int64_t j = 0;
-      if (s->sw == 1 && cols == NR && base[NR - 1] - base[0] == NR - 1)
-        for (; j < NR; ++j) /* one contiguous image row */
-          bp[j] = src[base[0] + j];
-      for (; j < cols; ++j)
-        bp[j] = src[base[j]];
-      for (; j < NR; ++j)
-        bp[j] = 0.0f;
-      bp += NR;
-    }
-  }
-}
-
-/* Rows [m0, m1) and columns [n0, n1) of C; B packed here into the
- * workspace from `b`, or already packed (`packed`, non-null). */
-static void gemm(int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t k,
-                 const float *a, int64_t sam, int64_t sak, const b_source *b,
-                 const float *packed, float *c, int64_t ldc, float *workspace) {
-  float *ap = workspace, *bp = workspace + MC * KC;
-  a += m0 * sam;
-  c += m0 * ldc;
-  int64_t m = m1 - m0;
-  int64_t second =
-      packed ? (VECTOR_FLOATS < PACKED_PANEL ? VECTOR_FLOATS : k * PACKED_PANEL)
-             : VECTOR_FLOATS;
-  int64_t step = packed ? PACKED_PANEL : NR;
-  for (int64_t jc = n0; jc < n1; jc += NC) {
-    int64_t nc = min64(NC, n1 - jc);
-    for (int64_t pc = 0; pc < k; pc += KC) {
-      int64_t kc = min64(KC, k - pc);
-      if (!packed)
-        pack_b(b, pc, kc, jc, nc, bp);
-      for (int64_t ic = 0; ic < m; ic += MC) {
-        int64_t mc = min64(MC, m - ic);
-        pack_a(a, sam, sak, m, ic, mc, pc, kc, ap);
-        for (int64_t jr = 0; jr < nc; jr += NR) {
-          const float *panel =
-              packed
-                  ? packed + ((jc + jr) / PACKED_PANEL * k + pc) * PACKED_PANEL
-                  : bp + jr * kc;
-          for (int64_t ir = 0; ir < mc; ir += MR)
-            tile(kc, ap + ir * kc, panel, second, step,
-                 c + (ic + ir) * ldc + jc + jr, ldc, min64(MR, mc - ir),
-                 min64(NR, nc - jr));
-        }
-      }
-    }
-  }
-}
 
 /* The part of an m x n output that workgroup `wg` of `wgc` computes: blocks
  * of whole mr-row or nr-column panels. Each workgroup packs all of A when
@@ -296,96 +79,70 @@ static void workgroup_range(int64_t m, int64_t n, int64_t mr, int64_t nr,
   *m1 = min64(m, rowPanels * (wg + 1) / wgc * mr);
 }
 
-/* Rows [m0, m1) and columns [n0, n1) of C for few rows (a matrix-vector
- * product, e.g. a classifier at batch 1): packing B would cost as much as
- * the product, so B is read in place, along whichever of its dims is
- * contiguous. Returns 0 when neither is. */
-static inline __attribute__((always_inline)) int
-gemv(int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t k, const float *a,
-     int64_t sam, int64_t sak, const float *b, const _Float16 *bh, int64_t sbk,
-     int64_t sbn, float *c, int64_t ldc) {
-  if (sbn == 1) {
-    /* B's rows are contiguous: c row += a(i, k) * B row k. */
-    for (int64_t i = m0; i < m1; ++i) {
-      float *restrict row = c + i * ldc;
-      for (int64_t kk = 0; kk < k; ++kk) {
-        float v = a[i * sam + kk * sak];
-        for (int64_t j = n0; j < n1; ++j)
-          row[j] += v * b_at(b, bh, kk * sbk + j);
-      }
-    }
-    return 1;
-  }
-  if (sbk == 1 && sak == 1) {
-    /* B's columns and A's rows are contiguous: one dot product each, in
-     * NR vector lanes. */
-    for (int64_t i = m0; i < m1; ++i)
-      for (int64_t j = n0; j < n1; ++j) {
-        const float *x = a + i * sam;
-        int64_t y = j * sbn;
-        vf acc0 = {0}, acc1 = {0};
-        int64_t kk = 0;
-        for (; kk + NR <= k; kk += NR) {
-          acc0 += loadv(x + kk) * b_vector(b, bh, y + kk);
-          acc1 += loadv(x + kk + VECTOR_FLOATS) *
-                  b_vector(b, bh, y + kk + VECTOR_FLOATS);
-        }
-        acc0 += acc1;
-        float sum = 0;
-        for (int l = 0; l < VECTOR_FLOATS; ++l)
-          sum += acc0[l];
-        for (; kk < k; ++kk)
-          sum += x[kk] * b_at(b, bh, y + kk);
-        c[i * ldc + j] += sum;
-      }
-    return 1;
-  }
-  return 0;
-}
+/* The matrix product, once per element type (gemm.inc):
+ *   _f32       f32 A, C and arithmetic; B f32 or f16 weights (--precision
+ *              fp16), widened as they are packed;
+ *   _f16_fp16  f16 A, B, C in fp16 arithmetic (AArch64 with FP16,
+ *              --precision fp16 there): 6 x 32 tiles of halves, 24 q
+ *              accumulators, fmla on 8 halves. As in XNNPACK's and MLAS's
+ *              f16 products, sums accumulate in f16. */
+#define GEMM_T float
+#define GEMM_VECTOR VECTOR_FLOATS
+#define GEMM_MR MR
+#define GEMM_ATTRIBUTES
+#define GEMM_SUFFIX _f32
+#include "gemm.inc"
+
+#if defined(__aarch64__)
+#define GEMM_T _Float16
+#define GEMM_VECTOR 16
+#define GEMM_MR 6
+#define GEMM_ATTRIBUTES __attribute__((target("fullfp16")))
+#define GEMM_SUFFIX _f16_fp16
+#include "gemm.inc"
+#endif
+
+/* A workgroup's packing workspace: `bytes` per workgroup (see
+ * microkernels.h). */
+#define KILN_WORKSPACE(type, workspace, wg, bytes)                             \
+  ((type *)((char *)(workspace) + (wg) * (bytes)))
 
 /* C[m, n] (row stride n) += A(m, k) * B(k, n) with A(i, j) = a[i*sam + j*sak]
  * and B(i, j) = b[i*sbk + j*sbn]; this workgroup's share of it. */
 KILN_BUILTIN void kiln_ukernel_matmul_f32(const float *a, const float *b,
-                                          float *c, float *workspace, int64_t m,
+                                          float *c, void *workspace, int64_t m,
                                           int64_t n, int64_t k, int64_t sam,
                                           int64_t sak, int64_t sbk, int64_t sbn,
                                           int64_t wg, int64_t wgc) {
-  b_source source = {.data = b, .n = n, .sbk = sbk, .sbn = sbn};
-  int64_t m0, m1, n0, n1;
-  workgroup_range(m, n, MR, NR, wg, wgc, &m0, &m1, &n0, &n1);
-  if (m1 - m0 <= 2 &&
-      gemv(m0, m1, n0, n1, k, a, sam, sak, b, 0, sbk, sbn, c, n))
-    return;
-  gemm(m0, m1, n0, n1, k, a, sam, sak, &source, 0, c, n,
-       workspace + wg * KILN_UKERNEL_WORKSPACE_FLOATS);
+  matmul_f32(
+      a, b, 0, c,
+      KILN_WORKSPACE(float, workspace, wg, KILN_UKERNEL_F32_WORKSPACE_BYTES), m,
+      n, k, sam, sak, sbk, sbn, wg, wgc);
 }
 
 /* The same with f16 B (--precision fp16), widened as it is packed or, for
  * few rows, as it is read. */
 KILN_BUILTIN void
 kiln_ukernel_matmul_f32_f16w(const float *a, const _Float16 *b, float *c,
-                             float *workspace, int64_t m, int64_t n, int64_t k,
+                             void *workspace, int64_t m, int64_t n, int64_t k,
                              int64_t sam, int64_t sak, int64_t sbk, int64_t sbn,
                              int64_t wg, int64_t wgc) {
-  b_source source = {.half = b, .n = n, .sbk = sbk, .sbn = sbn};
-  int64_t m0, m1, n0, n1;
-  workgroup_range(m, n, MR, NR, wg, wgc, &m0, &m1, &n0, &n1);
-  if (m1 - m0 <= 2 &&
-      gemv(m0, m1, n0, n1, k, a, sam, sak, 0, b, sbk, sbn, c, n))
-    return;
-  gemm(m0, m1, n0, n1, k, a, sam, sak, &source, 0, c, n,
-       workspace + wg * KILN_UKERNEL_WORKSPACE_FLOATS);
+  matmul_f32(
+      a, 0, b, c,
+      KILN_WORKSPACE(float, workspace, wg, KILN_UKERNEL_F32_WORKSPACE_BYTES), m,
+      n, k, sam, sak, sbk, sbn, wg, wgc);
 }
 
 /* The same with B packed at compile time ([P, K, 16], see PACKED_PANEL):
  * nothing of B is packed at run time. */
 KILN_BUILTIN void kiln_ukernel_matmul_packed_f32(
-    const float *a, const float *packed, float *c, float *workspace, int64_t m,
+    const float *a, const float *packed, float *c, void *workspace, int64_t m,
     int64_t n, int64_t k, int64_t sam, int64_t sak, int64_t wg, int64_t wgc) {
   int64_t m0, m1, n0, n1;
-  workgroup_range(m, n, MR, NR, wg, wgc, &m0, &m1, &n0, &n1);
-  gemm(m0, m1, n0, n1, k, a, sam, sak, 0, packed, c, n,
-       workspace + wg * (KILN_UKERNEL_F32_PACKED_WORKSPACE_BYTES / 4));
+  workgroup_range(m, n, MR, 2 * VECTOR_FLOATS, wg, wgc, &m0, &m1, &n0, &n1);
+  gemm_f32(m0, m1, n0, n1, k, a, sam, sak, 0, packed, c, n,
+           KILN_WORKSPACE(float, workspace, wg,
+                          KILN_UKERNEL_F32_PACKED_WORKSPACE_BYTES));
 }
 
 /* The same with f16 panels (--precision fp16): each KC x NC block of them
@@ -394,46 +151,78 @@ KILN_BUILTIN void kiln_ukernel_matmul_packed_f32(
  * time. */
 KILN_BUILTIN void
 kiln_ukernel_matmul_packed_f32_f16w(const float *a, const _Float16 *packed,
-                                    float *c, float *workspace, int64_t m,
+                                    float *c, void *workspace, int64_t m,
                                     int64_t n, int64_t k, int64_t sam,
                                     int64_t sak, int64_t wg, int64_t wgc) {
-  b_source source = {.half = packed, .panel_stride = k * PACKED_PANEL, .n = n};
+  b_source_f32 source = {
+      .half = packed, .panel_stride = k * PACKED_PANEL, .n = n};
   int64_t m0, m1, n0, n1;
-  workgroup_range(m, n, MR, NR, wg, wgc, &m0, &m1, &n0, &n1);
-  gemm(m0, m1, n0, n1, k, a, sam, sak, &source, 0, c, n,
-       workspace + wg * KILN_UKERNEL_WORKSPACE_FLOATS);
+  workgroup_range(m, n, MR, 2 * VECTOR_FLOATS, wg, wgc, &m0, &m1, &n0, &n1);
+  gemm_f32(
+      m0, m1, n0, n1, k, a, sam, sak, &source, 0, c, n,
+      KILN_WORKSPACE(float, workspace, wg, KILN_UKERNEL_F32_WORKSPACE_BYTES));
 }
+
+#if defined(__aarch64__)
+/* f16 products in fp16 arithmetic: the general one and the one by packed
+ * panels, read in place (16 halves, one tile vector, per panel row). Their
+ * workspaces are half the f32 kernels' (the same element counts). */
+KILN_BUILTIN __attribute__((target("fullfp16"))) void
+kiln_ukernel_matmul_f16_fp16(const _Float16 *a, const _Float16 *b, _Float16 *c,
+                             void *workspace, int64_t m, int64_t n, int64_t k,
+                             int64_t sam, int64_t sak, int64_t sbk, int64_t sbn,
+                             int64_t wg, int64_t wgc) {
+  matmul_f16_fp16(
+      a, b, 0, c,
+      KILN_WORKSPACE(_Float16, workspace, wg, KILN_UKERNEL_F32_WORKSPACE_BYTES),
+      m, n, k, sam, sak, sbk, sbn, wg, wgc);
+}
+
+KILN_BUILTIN __attribute__((target("fullfp16"))) void
+kiln_ukernel_matmul_packed_f16_fp16(const _Float16 *a, const _Float16 *packed,
+                                    _Float16 *c, void *workspace, int64_t m,
+                                    int64_t n, int64_t k, int64_t sam,
+                                    int64_t sak, int64_t wg, int64_t wgc) {
+  int64_t m0, m1, n0, n1;
+  workgroup_range(m, n, 6, 32, wg, wgc, &m0, &m1, &n0, &n1);
+  gemm_f16_fp16(m0, m1, n0, n1, k, a, sam, sak, 0, packed, c, n,
+                KILN_WORKSPACE(_Float16, workspace, wg,
+                               KILN_UKERNEL_F32_PACKED_WORKSPACE_BYTES));
+}
+#endif
 
 /* Grouped 2-D convolution accumulating into `output` (this workgroup's
  * share of the output channels or positions):
  * input  [batch, groups, cpg, ih, iw] (already padded),
  * filter [groups, fpg, cpg, kh, kw], output [batch, groups, fpg, oh, ow]. */
 KILN_BUILTIN void kiln_ukernel_conv2d_f32(
-    const float *input, const float *filter, float *output, float *workspace,
+    const float *input, const float *filter, float *output, void *workspace,
     int64_t batch, int64_t groups, int64_t cpg, int64_t ih, int64_t iw,
     int64_t fpg, int64_t kh, int64_t kw, int64_t oh, int64_t ow, int64_t sh,
     int64_t sw, int64_t dh, int64_t dw, int64_t wg, int64_t wgc) {
   int64_t k = cpg * kh * kw, positions = oh * ow;
   int64_t m0, m1, n0, n1;
-  workgroup_range(fpg, positions, MR, NR, wg, wgc, &m0, &m1, &n0, &n1);
-  workspace += wg * KILN_UKERNEL_WORKSPACE_FLOATS;
+  workgroup_range(fpg, positions, MR, 2 * VECTOR_FLOATS, wg, wgc, &m0, &m1, &n0,
+                  &n1);
+  float *ws =
+      KILN_WORKSPACE(float, workspace, wg, KILN_UKERNEL_F32_WORKSPACE_BYTES);
   for (int64_t image = 0; image < batch; ++image)
     for (int64_t g = 0; g < groups; ++g) {
-      b_source source = {.data = input + (image * groups + g) * cpg * ih * iw,
-                         .n = positions,
-                         .ih = ih,
-                         .iw = iw,
-                         .kh = kh,
-                         .kw = kw,
-                         .ow = ow,
-                         .sh = sh,
-                         .sw = sw,
-                         .dh = dh,
-                         .dw = dw,
-                         .conv = 1};
-      gemm(m0, m1, n0, n1, k, filter + g * fpg * k, k, 1, &source, 0,
-           output + (image * groups + g) * fpg * positions, positions,
-           workspace);
+      b_source_f32 source = {.data =
+                                 input + (image * groups + g) * cpg * ih * iw,
+                             .n = positions,
+                             .ih = ih,
+                             .iw = iw,
+                             .kh = kh,
+                             .kw = kw,
+                             .ow = ow,
+                             .sh = sh,
+                             .sw = sw,
+                             .dh = dh,
+                             .dw = dw,
+                             .conv = 1};
+      gemm_f32(m0, m1, n0, n1, k, filter + g * fpg * k, k, 1, &source, 0,
+               output + (image * groups + g) * fpg * positions, positions, ws);
     }
 }
 

@@ -1,16 +1,15 @@
 // RUN: kiln-opt %s -split-input-file -kiln-compute-f16 | FileCheck %s
 
-// The input is cast to f16 once; the add computes in f16 (the f32 constant
-// is cast, a cast canonicalization folds); the product (no f16 kernel yet)
-// and softmax run in f32 between casts, the product reading the f32 input
-// itself and its f16 weights; the output is cast back to f32.
+// The input is cast to f16 once; the product and the add compute in f16
+// (the f32 bias is cast, a cast canonicalization folds); softmax runs in f32
+// between casts; the output is cast back to f32.
 // CHECK-LABEL: func.func @classifier
 // CHECK-SAME: (%[[X:.*]]: tensor<2x8xf32>) -> tensor<2x4xf32>
+// CHECK: %[[XH:.*]] = kiln.cast %[[X]] : tensor<2x8xf32> to tensor<2x8xf16>
 // CHECK: %[[B:.*]] = kiln.constant dense<5.000000e-01> : tensor<4xf32>
-// CHECK: %[[Y:.*]] = kiln.matmul %[[X]], %{{.*}} : tensor<2x8xf32>, tensor<8x4xf16> -> tensor<2x4xf32>
-// CHECK: %[[YH:.*]] = kiln.cast %[[Y]] : tensor<2x4xf32> to tensor<2x4xf16>
+// CHECK: %[[Y:.*]] = kiln.matmul %[[XH]], %{{.*}} : tensor<2x8xf16>, tensor<8x4xf16> -> tensor<2x4xf16>
 // CHECK: %[[BH:.*]] = kiln.cast %[[B]] : tensor<4xf32> to tensor<4xf16>
-// CHECK: %[[Z:.*]] = kiln.add %[[YH]], %[[BH]] : tensor<2x4xf16>, tensor<4xf16> -> tensor<2x4xf16>
+// CHECK: %[[Z:.*]] = kiln.add %[[Y]], %[[BH]] : tensor<2x4xf16>, tensor<4xf16> -> tensor<2x4xf16>
 // CHECK: %[[ZF:.*]] = kiln.cast %[[Z]] : tensor<2x4xf16> to tensor<2x4xf32>
 // CHECK: %[[S:.*]] = kiln.softmax %[[ZF]] {{.*}} : tensor<2x4xf32>
 // CHECK: %[[SH:.*]] = kiln.cast %[[S]] : tensor<2x4xf32> to tensor<2x4xf16>

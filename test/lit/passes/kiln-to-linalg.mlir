@@ -211,6 +211,18 @@ func.func @matmul_f16_weights(%x: tensor<3x4xf32>, %w: tensor<4x5xf16>) -> tenso
 
 // -----
 
+// f16 data (kiln-compute-f16) is tagged for the microkernel too: targets
+// with fp16 arithmetic have an f16 kernel, the others keep the loops.
+// CHECK-LABEL: func.func @matmul_f16_data
+// CHECK: linalg.generic {{.*}} ins(%arg0, %arg1 : tensor<3x4xf16>, tensor<4x5xf16>)
+// CHECK-SAME: kiln.microkernel = "matmul"
+func.func @matmul_f16_data(%x: tensor<3x4xf16>, %w: tensor<4x5xf16>) -> tensor<3x5xf16> {
+  %y = kiln.matmul %x, %w : tensor<3x4xf16>, tensor<4x5xf16> -> tensor<3x5xf16>
+  return %y : tensor<3x5xf16>
+}
+
+// -----
+
 // A pool's window loops sit inside the output loops but the last, which stays
 // innermost: (n, c, oh, kh, kw, ow).
 // CHECK-DAG: #[[IN:.*]] = affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d2 * 2 + d3, d5 * 2 + d4)>

@@ -27,3 +27,16 @@ func.func @not_packed(%x: tensor<2x4xf32>, %v: tensor<4x8xf32>, %z: tensor<8x4xf
   %u = kiln.matmul %z, %v : tensor<8x4xf32>, tensor<4x8xf32> -> tensor<8x8xf32>
   return %y, %u : tensor<2x8xf32>, tensor<8x8xf32>
 }
+
+// -----
+
+// f16 data by f16 weights (--precision fp16 on a target with fp16
+// arithmetic) packs f16 panels.
+// CHECK-LABEL: func.func @linear_f16
+// CHECK: %[[P:.*]] = kiln.constant dense<{{.*}}> : tensor<2x4x16xf16>
+// CHECK: kiln.matmul_packed %arg0, %[[P]] : tensor<5x4xf16>, tensor<2x4x16xf16> -> tensor<5x8xf16>
+func.func @linear_f16(%x: tensor<5x4xf16>) -> tensor<5x8xf16> {
+  %w = kiln.constant dense<0.5> : tensor<4x8xf16>
+  %y = kiln.matmul %x, %w : tensor<5x4xf16>, tensor<4x8xf16> -> tensor<5x8xf16>
+  return %y : tensor<5x8xf16>
+}

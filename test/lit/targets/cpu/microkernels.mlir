@@ -1,4 +1,5 @@
-// RUN: kiln-opt %s -kiln-cpu-microkernels -cse | FileCheck %s
+// RUN: kiln-opt %s -kiln-cpu-microkernels -cse | FileCheck %s --check-prefixes=CHECK,F32ONLY
+// RUN: kiln-opt %s -kiln-cpu-microkernels="target-features=+neon,+dotprod,+fullfp16" -cse | FileCheck %s --check-prefixes=CHECK,FP16
 
 // A tagged matmul on contiguous buffers becomes a microkernel call with a
 // packing workspace; the strides come from the indexing maps (B is read
@@ -69,10 +70,14 @@ func.func @matmul_packed_f16(%a: memref<6x4xf32>, %p: memref<2x4x16xf16>, %c: me
   return
 }
 
-// f16 data is not what the float kernels take: its loops stay.
+// f16 data computes in f16 where the target has fp16 arithmetic, with the
+// f32 kernel's workspace; elsewhere its loops stay.
 // CHECK-LABEL: func.func @matmul_f16_data
-// CHECK-NOT: call
-// CHECK: linalg.generic
+// F32ONLY-NOT: call
+// F32ONLY: linalg.generic
+// FP16: memref.alloc() : memref<598016xi8>
+// FP16: call @kiln_ukernel_matmul_f16_fp16(
+// FP16-NOT: linalg.generic
 func.func @matmul_f16_data(%a: memref<4x8xf16>, %b: memref<8x16xf16>, %c: memref<4x16xf16>, %id: index, %count: index) {
   linalg.generic {indexing_maps = [affine_map<(m, k, n) -> (m, k)>, affine_map<(m, k, n) -> (k, n)>, affine_map<(m, k, n) -> (m, n)>], iterator_types = ["parallel", "reduction", "parallel"]}
       ins(%a, %b : memref<4x8xf16>, memref<8x16xf16>) outs(%c : memref<4x16xf16>)
@@ -80,6 +85,25 @@ func.func @matmul_f16_data(%a: memref<4x8xf16>, %b: memref<8x16xf16>, %c: memref
   ^bb0(%x: f16, %y: f16, %acc: f16):
     %p = arith.mulf %x, %y : f16
     %s = arith.addf %acc, %p : f16
+    linalg.yield %s : f16
+  }
+  return
+}
+
+// f16 data by f16 panels reads them in place: A's block only.
+// CHECK-LABEL: func.func @matmul_packed_f16_data
+// F32ONLY-NOT: call
+// F32ONLY: linalg.generic
+// FP16: memref.alloc() : memref<73728xi8>
+// FP16: call @kiln_ukernel_matmul_packed_f16_fp16(
+// FP16-NOT: linalg.generic
+func.func @matmul_packed_f16_data(%a: memref<6x4xf16>, %p: memref<2x4x16xf16>, %c: memref<6x20xf16>, %id: index, %count: index) {
+  linalg.generic {indexing_maps = [affine_map<(m, k, n) -> (m, k)>, affine_map<(m, k, n) -> (n floordiv 16, k, n mod 16)>, affine_map<(m, k, n) -> (m, n)>], iterator_types = ["parallel", "reduction", "parallel"]}
+      ins(%a, %p : memref<6x4xf16>, memref<2x4x16xf16>) outs(%c : memref<6x20xf16>)
+      attrs = {kiln.microkernel = "matmul_packed"} {
+  ^bb0(%x: f16, %y: f16, %acc: f16):
+    %q = arith.mulf %x, %y : f16
+    %s = arith.addf %acc, %q : f16
     linalg.yield %s : f16
   }
   return
