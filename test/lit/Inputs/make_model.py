@@ -170,6 +170,14 @@ def f16_mul_add():
                        [tensor("y", [4096], f16)])
 
 
+def linear():
+    # A float product by constant weights [64, 48] (packed at compile time):
+    # with --precision fp16 on ARMv8.2-A, the f16 product kernel's case.
+    w = numpy_helper.from_array(weights((64, 48)), "w")
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["y"], name="linear")]
+    return graph_model(nodes, [tensor("x", [32, 64])], [tensor("y", [32, 48])], [w])
+
+
 def matmul_integer():
     # uint8 activations times int8 weights with per-column zero points: the
     # int8 microkernel's case (sdot on ARMv8.2-A).
@@ -184,6 +192,7 @@ def matmul_integer():
 
 
 MODELS = {
+    "linear": linear,
     "matmul_integer": matmul_integer,
     "f16_mul_add": f16_mul_add,
     "data_dependent_loop": data_dependent_loop,
