@@ -438,7 +438,8 @@ LogicalResult replaceConv2dNchwc(ModuleOp module, linalg::GenericOp op,
 /// A quantized_conv2d_nchwc generic (QuantizedConv2DNchwcLowering): inputs
 /// filter sums, scale, [bias]; the input and filter buffers read by the
 /// body's first and second loads. `variant` ("", "_vnni", "_avx2", "_sdot")
-/// names the dense tile the target can run; depthwise has one kernel.
+/// names the dense tile the target can run; depthwise convolutions have a
+/// VNNI kernel and one for every other target.
 LogicalResult replaceQuantizedConv2dNchwc(ModuleOp module, linalg::GenericOp op,
                                           StringRef variant) {
   std::optional<NchwcTag> tag = NchwcTag::of(op);
@@ -488,9 +489,11 @@ LogicalResult replaceQuantizedConv2dNchwc(ModuleOp module, linalg::GenericOp op,
                   : plain   ? 4 * in[1]
                             : in[1] * 16);
   std::string name =
-      depthwise ? "kiln_ukernel_depthwise_conv2d_nchwc_u8s8"
-      : plain   ? ("kiln_ukernel_conv2d_plain_input_u8s8" + variant).str()
-                : ("kiln_ukernel_conv2d_nchwc_u8s8" + variant).str();
+      depthwise ? ("kiln_ukernel_depthwise_conv2d_nchwc_u8s8" +
+                   StringRef(variant == "_vnni" ? "_vnni" : ""))
+                      .str()
+      : plain ? ("kiln_ukernel_conv2d_plain_input_u8s8" + variant).str()
+              : ("kiln_ukernel_conv2d_nchwc_u8s8" + variant).str();
   replaceByMicrokernel(module, op, name,
                        {input, filter, sums, scaleBias, residual, output},
                        /*workspaceBytes=*/0,

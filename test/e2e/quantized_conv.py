@@ -12,7 +12,8 @@ dequantized uint8 shortcut, activated and quantized again. The test
 compiles it for --target, checks in the lowered code that it calls the int8
 kernel it should (the VNNI tile on x86_64-avx512-vnni, the exact AVX2 one on
 the other x86 targets, sdot on aarch64-neon-dotprod-fp16, the portable one
-on aarch64-neon; the depthwise kernel on every target), runs the bundle
+on aarch64-neon; the depthwise kernel, its VNNI form on x86_64-avx512-vnni,
+which takes windows up to 4 columns wide itself), runs the bundle
 (`kiln run`, or --run-with, e.g. qemu and the aarch64 kiln-run) and compares
 with the QDQ graph evaluated in float64 by NumPy: quantized outputs may
 differ by one step where the exact value lies within float rounding of a
@@ -24,8 +25,9 @@ zero points that are not 0 (so the padding must read them), stride 2 with
 asymmetric pads, dilation, a batch of 2, 1x1 convolutions on one-to-one
 planes, per-tensor weights with a bias of zeros, image inputs of 1 and 3
 channels read plain (windows of 3, 5 and 7 columns, strides 1 to 3,
-asymmetric pads), depthwise windows of 3x3
-and 5x5 with strides 1 and 2 and rows wider than a tile, and residual
+asymmetric pads), depthwise windows of 2x2, 3x3
+and 5x5 with strides 1 and 2, rows wider than a tile and planes narrower
+than one, and residual
 blocks with and without Relu, and int8 activations (input, output and
 shortcut).
 
@@ -214,6 +216,14 @@ CASES = [
          epilogue="relu"),
     Case("depthwise_dilation2_float", 32, 32, 14, 3, "depthwise", group=32, dilation=2,
          output="float"),
+    # Planes narrower than a tile (tiles span rows; windows cut on both
+    # sides), even windows, asymmetric pads with stride 2.
+    Case("depthwise_small_planes_batch2", 48, 48, 3, 3, "depthwise", group=48, batch=2,
+         epilogue="relu"),
+    Case("depthwise_2x2_stride2_unpadded", 32, 32, 12, 2, "depthwise", group=32, stride=2,
+         pads=[0, 0, 0, 0], epilogue="clip"),
+    Case("depthwise_stride2_asymmetric_float", 16, 16, 13, 3, "depthwise", group=16,
+         stride=2, pads=[1, 0, 1, 2], output="float"),
 ]
 
 
@@ -234,7 +244,8 @@ def main():
         model, feeds, expected = case.build(rng)
         base = f"{args.work_dir}/{case.name}"
         onnx.save(model, base + ".onnx")
-        kernel = {"depthwise": "kiln_ukernel_depthwise_conv2d_nchwc_u8s8",
+        kernel = {"depthwise": "kiln_ukernel_depthwise_conv2d_nchwc_u8s8" +
+                  ("_vnni" if args.target == "x86_64-avx512-vnni" else ""),
                   "plain": "kiln_ukernel_conv2d_plain_input_u8s8" + DENSE_TILE[args.target],
                   "dense": "kiln_ukernel_conv2d_nchwc_u8s8" + DENSE_TILE[args.target]}[case.kernel]
         calls = lowered_kernels(args.kiln, base + ".onnx", args.target)

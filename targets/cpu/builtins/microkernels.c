@@ -1042,7 +1042,7 @@ typedef struct {
    * rounded, plus zy. */
   int32_t out_low, out_high;
   /* A residual (null: none), added after the sum is quantized at its own
-   * zero point: see qconv_store. */
+   * zero point: see qconv_finish. */
   const uint8_t *residual;
   int32_t zs, zr;
   float sum_scale, residual_scale;
@@ -1077,21 +1077,15 @@ static inline __attribute__((always_inline)) v16i clamp_int(v16i v, int32_t low,
       __builtin_elementwise_max(v, (v16i){0} + low), (v16i){0} + high);
 }
 
-/* The epilogue of output block `block`, pixel `pixel` of image n. A uint8
- * result is rounded first and activated on the integers: rounding is
- * monotonic, so round(max(v, lo)) = max(round(v), round(lo)), and one
- * clamp then applies the activation and the byte's range (integer
- * comparisons are also cheaper than float ones, which order NaN). */
+/* The end of the epilogue of one output vector at element `at`: v is the
+ * dequantized sum. A uint8 result is rounded first and activated on the
+ * integers: rounding is monotonic, so round(max(v, lo)) =
+ * max(round(v), round(lo)), and one clamp then applies the activation and
+ * the byte's range (integer comparisons are also cheaper than float ones,
+ * which order NaN). */
 static inline __attribute__((always_inline)) void
-qconv_store(const qconv_nchwc *q, v16i acc, int64_t n, int64_t block,
-            int64_t pixel) {
+qconv_finish(const qconv_nchwc *q, v16f v, int64_t at) {
   const conv_nchwc *s = &q->g;
-  int64_t f = block * BLOCK;
-  acc -= load16i(q->sums + f) * q->zx;
-  const float *scale_bias = q->scale_bias + 2 * f;
-  v16f v = __builtin_convertvector(acc, v16f) * load16(scale_bias) +
-           load16(scale_bias + BLOCK);
-  int64_t at = ((n * s->fb + block) * s->oh * s->ow + pixel) * BLOCK;
   if (q->residual) {
     /* The sum as its QuantizeLinear stores it, dequantized, plus the
      * dequantized residual: in the output's units. */
@@ -1114,6 +1108,42 @@ qconv_store(const qconv_nchwc *q, v16i acc, int64_t n, int64_t block,
     v = __builtin_elementwise_min(
         __builtin_elementwise_max(v, (v16f){0} + s->low), (v16f){0} + s->high);
   __builtin_memcpy((float *)q->output + at, &v, sizeof v);
+}
+
+/* The epilogue of output block `block` at `pixels` consecutive pixels from
+ * p0 of image n (the first np of them stored), from their raw sums acc[j].
+ * The block's sums, scales and biases are loaded once, and the common case
+ * (a uint8 result with no residual) is chosen once, outside the pixel loop:
+ * inside it, every uint8 store may alias them, so they would be reloaded
+ * and retested per pixel. */
+static inline __attribute__((always_inline)) void
+qconv_store_pixels(const qconv_nchwc *q, const v16i acc[MAX_PIXELS], int pixels,
+                   int64_t n, int64_t block, int64_t p0, int64_t np) {
+  const conv_nchwc *s = &q->g;
+  int64_t f = block * BLOCK;
+  v16i zero_sums = load16i(q->sums + f) * q->zx;
+  v16f scale = load16(q->scale_bias + 2 * f);
+  v16f bias = load16(q->scale_bias + 2 * f + BLOCK);
+  int64_t at = ((n * s->fb + block) * s->oh * s->ow + p0) * BLOCK;
+  if (q->quantized && !q->residual) {
+    uint8_t *out = (uint8_t *)q->output + at;
+    UNROLL_ROWS for (int j = 0; j < pixels; ++j) {
+      if (j >= np)
+        break;
+      v16f v = __builtin_convertvector(acc[j] - zero_sums, v16f) * scale + bias;
+      v16i i = clamp_int(round_to_int(v) + q->zy, q->out_low, q->out_high);
+      v16u8 bytes = __builtin_convertvector(i, v16u8);
+      __builtin_memcpy(out + j * BLOCK, &bytes, sizeof bytes);
+    }
+    return;
+  }
+  UNROLL_ROWS for (int j = 0; j < pixels; ++j) {
+    if (j >= np)
+      break;
+    qconv_finish(
+        q, __builtin_convertvector(acc[j] - zero_sums, v16f) * scale + bias,
+        at + j * BLOCK);
+  }
 }
 
 /* roundeven(bound) as an int32, saturated (an open clip bound is
@@ -1553,11 +1583,7 @@ qdepthwise_tile(const qconv_nchwc *shared, int64_t n, int64_t b0, int64_t b1,
         acc[j] += multiply_small(__builtin_convertvector(xb, v16i), w);
       }
     }
-    UNROLL_ROWS for (int j = 0; j < pixels; ++j) {
-      if (j >= np)
-        break;
-      qconv_store(q, acc[j], n, block, p0 + j);
-    }
+    qconv_store_pixels(q, acc, pixels, n, block, p0, np);
   }
 }
 
@@ -1580,29 +1606,253 @@ KILN_QDEPTHWISE_TILE(qdepthwise_wide_any, DEPTHWISE_PIXELS, q->g.sw,
 KILN_QDEPTHWISE_TILE(qdepthwise_narrow_any, DEPTHWISE_TAIL, q->g.sw, np)
 #undef KILN_QDEPTHWISE_TILE
 
-KILN_BUILTIN void
-kiln_ukernel_depthwise_conv2d_nchwc_u8s8(KILN_QCONV_ARGUMENTS) {
-  KILN_QCONV_INIT(0);
-  int64_t row_tiles = tiles_per_row(&q.g, DEPTHWISE_PIXELS);
-  int64_t tiles = tile_count(&q.g, row_tiles, DEPTHWISE_PIXELS);
-  int64_t groups = (fb + DEPTHWISE_BLOCKS - 1) / DEPTHWISE_BLOCKS;
+/* A depthwise tile function: pixels from p0 (np of them) of blocks from
+ * b0. */
+typedef void (*qdepthwise_tile_fn)(const qconv_nchwc *q, int64_t n, int64_t b0,
+                                   int64_t p0, int64_t np);
+
+/* Runs this workgroup's share of a depthwise convolution: tiles of
+ * DEPTHWISE_PIXELS pixels (`wide`) by DEPTHWISE_BLOCKS blocks, and narrow
+ * ones, a third as wide, for a plane's last, partial unit. */
+static inline __attribute__((always_inline)) void
+qdepthwise_units(const qconv_nchwc *q, int64_t batch, qdepthwise_tile_fn wide,
+                 qdepthwise_tile_fn narrow, int64_t wg, int64_t wgc) {
+  int64_t row_tiles = tiles_per_row(&q->g, DEPTHWISE_PIXELS);
+  int64_t tiles = tile_count(&q->g, row_tiles, DEPTHWISE_PIXELS);
+  int64_t groups = (q->g.fb + DEPTHWISE_BLOCKS - 1) / DEPTHWISE_BLOCKS;
   KILN_FOR_UNITS(batch, groups, tiles, wg, wgc, n, group, tile, {
     int64_t p0, np;
-    tile_span(&q.g, row_tiles, DEPTHWISE_PIXELS, tile, &p0, &np);
+    tile_span(&q->g, row_tiles, DEPTHWISE_PIXELS, tile, &p0, &np);
     int64_t b0 = group * DEPTHWISE_BLOCKS;
-    void (*wide)(const qconv_nchwc *, int64_t, int64_t, int64_t, int64_t) =
-        sw == 1   ? qdepthwise_wide_1
-        : sw == 2 ? qdepthwise_wide_2
-                  : qdepthwise_wide_any;
-    void (*narrow)(const qconv_nchwc *, int64_t, int64_t, int64_t, int64_t) =
-        sw == 1   ? qdepthwise_narrow_1
-        : sw == 2 ? qdepthwise_narrow_2
-                  : qdepthwise_narrow_any;
     if (np == DEPTHWISE_PIXELS) {
-      wide(&q, n, b0, p0, np);
+      wide(q, n, b0, p0, np);
     } else {
       for (int64_t u = 0; u < np; u += DEPTHWISE_TAIL)
-        narrow(&q, n, b0, p0 + u, min64(DEPTHWISE_TAIL, np - u));
+        narrow(q, n, b0, p0 + u, min64(DEPTHWISE_TAIL, np - u));
     }
   });
 }
+
+KILN_BUILTIN void
+kiln_ukernel_depthwise_conv2d_nchwc_u8s8(KILN_QCONV_ARGUMENTS) {
+  KILN_QCONV_INIT(0);
+  qdepthwise_units(&q, batch,
+                   sw == 1   ? qdepthwise_wide_1
+                   : sw == 2 ? qdepthwise_wide_2
+                             : qdepthwise_wide_any,
+                   sw == 1   ? qdepthwise_narrow_1
+                   : sw == 2 ? qdepthwise_narrow_2
+                             : qdepthwise_narrow_any,
+                   wg, wgc);
+}
+
+#if defined(__AVX512F__)
+/*
+ * Depthwise with VNNI (x86_64-avx512-vnni), for windows at most 4 columns
+ * wide and undilated along the width (mobilenet's 3x3): vpdpbusd sums 4
+ * byte products per int32 lane, so a lane takes one channel's 4 adjacent
+ * window columns. In NCHW16c the 4 pixels of those columns are 64
+ * contiguous bytes, [column][channel]; window_columns transposes them to
+ * [channel][column] (a dword permute across lanes, then a byte shuffle
+ * within them), and the filter row the same way. Per output pixel and
+ * window row: one load, two shuffles and one vpdpbusd for 3 (4) products
+ * of 16 channels, where the widening tile takes 3 (4) widened loads,
+ * vpmaddwd and adds. Columns outside the image (and rows: the whole
+ * vector) read the input zero point through the loads' masks, and the
+ * filter's columns past KW are zero.
+ */
+typedef struct {
+  __m512i dwords, bytes;
+} column_shuffles;
+
+/* The shuffles of window_columns. The dword permute's index is hidden from
+ * the optimizer: LLVM 19 folds the two constant shuffles into one byte
+ * shuffle, which it lowers into ten instructions where VBMI is missing. */
+static inline __attribute__((always_inline, target("avx512vnni")))
+column_shuffles
+window_column_shuffles(void) {
+  column_shuffles c = {
+      _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0),
+      _mm512_broadcast_i32x4(
+          _mm_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15))};
+  __asm__("" : "+v"(c.dwords));
+  return c;
+}
+
+/* 4 pixels' 16 channels, [column][channel], as [channel][column]: lane L
+ * gathers dword L of each pixel (a permute across lanes), then each lane's
+ * 4 x 4 bytes are transposed. */
+static inline __attribute__((always_inline, target("avx512vnni"))) __m512i
+window_columns(column_shuffles c, __m512i v) {
+  return _mm512_shuffle_epi8(_mm512_permutexvar_epi32(c.dwords, v), c.bytes);
+}
+
+/* The bytes of window columns [0, columns) of a 64-byte row (16 per
+ * column). */
+static inline __attribute__((always_inline)) uint64_t
+column_bytes(int64_t columns) {
+  return columns >= 4 ? ~(uint64_t)0 : ((uint64_t)1 << (16 * columns)) - 1;
+}
+
+/* A depthwise VNNI tile of one output row whose inner pixels' windows lie
+ * inside the image's width (see qdepthwise_tile_vnni): each window row is
+ * tested once and read from one pointer at constant offsets. Where `edges`
+ * (a constant at each call), the first and last pixels' loads take their
+ * own masks, `first_inside` and `last_inside`; else all load the window's
+ * columns. `top` and `left` are the first pixel's window position. */
+static inline __attribute__((always_inline, target("avx512vnni"))) void
+qdepthwise_row_vnni(const qconv_nchwc *q, int64_t n, int64_t b0, int64_t b1,
+                    int pixels, int64_t step, int64_t p0, int64_t np,
+                    int64_t top, int64_t left, __mmask64 first_inside,
+                    __mmask64 last_inside, int edges) {
+  const conv_nchwc *s = &q->g;
+  const __m512i pad = _mm512_set1_epi8((char)q->zx);
+  const __mmask64 columns = column_bytes(s->kw);
+  const column_shuffles shuffles = window_column_shuffles();
+  int64_t plane = s->ih * s->iw * BLOCK;
+  for (int64_t block = b0; block < b1; ++block) {
+    __m512i acc[MAX_PIXELS];
+    UNROLL_ROWS for (int j = 0; j < pixels; ++j) acc[j] =
+        _mm512_setzero_si512();
+    /* Masked-off bytes are not read, so an address may lie before the
+     * row (a pad column) or past the plane: integer arithmetic. */
+    uintptr_t image = (uintptr_t)(q->input + (n * s->fb + block) * plane);
+    const int8_t *filter = q->filter + block * s->kh * s->kw * BLOCK;
+    for (int64_t y = 0; y < s->kh; ++y) {
+      __m512i w = window_columns(
+          shuffles,
+          _mm512_maskz_loadu_epi8(columns, filter + y * s->kw * BLOCK));
+      int64_t iy = top + y * s->dh;
+      if ((uint64_t)iy >= (uint64_t)s->ih) {
+        /* A window row in the padding: the zero point throughout. */
+        UNROLL_ROWS for (int j = 0; j < pixels; ++j) acc[j] =
+            _mm512_dpbusd_epi32(acc[j], pad, w);
+        continue;
+      }
+      uintptr_t row = image + (iy * s->iw + left) * BLOCK;
+      UNROLL_ROWS for (int j = 0; j < pixels; ++j) {
+        const void *at = (const void *)(row + j * step);
+        __m512i x = edges && (j == 0 || j == pixels - 1)
+                        ? _mm512_mask_loadu_epi8(
+                              pad, j == 0 ? first_inside : last_inside, at)
+                        : _mm512_maskz_loadu_epi8(columns, at);
+        acc[j] = _mm512_dpbusd_epi32(acc[j], window_columns(shuffles, x), w);
+      }
+    }
+    v16i sums[MAX_PIXELS];
+    UNROLL_ROWS for (int j = 0; j < pixels; ++j) sums[j] = (v16i)acc[j];
+    qconv_store_pixels(q, sums, pixels, n, block, p0, np);
+  }
+}
+
+/* The depthwise VNNI tile: `pixels` pixels from p0 (np of them stored) of
+ * blocks [b0, b1); `step` (a constant for strides 1 and 2) the bytes
+ * between adjacent pixels' windows. A pixel's load is masked to its window
+ * columns inside the image. A tile of one output row whose inner pixels'
+ * windows lie inside the image's width (most tiles) tests each window row
+ * once and reads it from one pointer at constant offsets, with masks of
+ * their own for the first and last pixels only; other tiles (spanning
+ * rows in planes narrower than a tile, or at a wide pad) test and address
+ * per pixel. The two are separate loop nests: in one, the
+ * compiler kept a pointer per pixel and path, and spilled them. */
+static inline __attribute__((always_inline, target("avx512vnni"))) void
+qdepthwise_tile_vnni(const qconv_nchwc *shared, int64_t n, int64_t b0,
+                     int64_t b1, int pixels, int64_t step, int64_t p0,
+                     int64_t np) {
+  QCONV_LOCAL_STATE(shared);
+  const conv_nchwc *s = &q->g;
+  int64_t top[MAX_PIXELS], left[MAX_PIXELS];
+  int consecutive = tile_positions(s, pixels, p0, np, top, left);
+  __mmask64 inside[MAX_PIXELS];
+  UNROLL_ROWS for (int j = 0; j < pixels; ++j) {
+    int64_t first = left[j] < 0 ? -left[j] : 0;
+    int64_t end = min64(s->kw, s->iw - left[j]);
+    inside[j] = end > first ? column_bytes(end) & ~column_bytes(first) : 0;
+  }
+  const __m512i pad = _mm512_set1_epi8((char)q->zx);
+  const __mmask64 columns = column_bytes(s->kw);
+  const column_shuffles shuffles = window_column_shuffles();
+  int64_t plane = s->ih * s->iw * BLOCK;
+  if (consecutive && top[pixels - 1] == top[0] &&
+      (pixels <= 2 || (left[1] >= 0 && left[pixels - 2] + s->kw <= s->iw))) {
+    /* Only the first and last pixels' windows may cross the image's edge. */
+    if (inside[0] != columns || inside[pixels - 1] != columns)
+      qdepthwise_row_vnni(q, n, b0, b1, pixels, step, p0, np, top[0], left[0],
+                          inside[0], inside[pixels - 1], 1);
+    else
+      qdepthwise_row_vnni(q, n, b0, b1, pixels, step, p0, np, top[0], left[0],
+                          0, 0, 0);
+    return;
+  }
+  for (int64_t block = b0; block < b1; ++block) {
+    __m512i acc[MAX_PIXELS];
+    UNROLL_ROWS for (int j = 0; j < pixels; ++j) acc[j] =
+        _mm512_setzero_si512();
+    uintptr_t image = (uintptr_t)(q->input + (n * s->fb + block) * plane);
+    const int8_t *filter = q->filter + block * s->kh * s->kw * BLOCK;
+    for (int64_t y = 0; y < s->kh; ++y) {
+      __m512i w = window_columns(
+          shuffles,
+          _mm512_maskz_loadu_epi8(columns, filter + y * s->kw * BLOCK));
+      UNROLL_ROWS for (int j = 0; j < pixels; ++j) {
+        int64_t iy = top[j] + y * s->dh;
+        __m512i x = pad;
+        if ((uint64_t)iy < (uint64_t)s->ih)
+          x = window_columns(
+              shuffles,
+              _mm512_mask_loadu_epi8(
+                  pad, inside[j],
+                  (const void *)(image + (iy * s->iw + left[j]) * BLOCK)));
+        acc[j] = _mm512_dpbusd_epi32(acc[j], x, w);
+      }
+    }
+    v16i sums[MAX_PIXELS];
+    UNROLL_ROWS for (int j = 0; j < pixels; ++j) sums[j] = (v16i)acc[j];
+    qconv_store_pixels(q, sums, pixels, n, block, p0, np);
+  }
+}
+
+/* The VNNI tiles: full width and a third as wide, strides 1 and 2 as
+ * constants (see KILN_QDEPTHWISE_TILE). */
+#define KILN_QDEPTHWISE_VNNI_TILE(name, pixels, stride, count)                 \
+  __attribute__((target("avx512vnni"))) static void name(                      \
+      const qconv_nchwc *q, int64_t n, int64_t b0, int64_t p0, int64_t np) {   \
+    (void)np;                                                                  \
+    qdepthwise_tile_vnni(q, n, b0, min64(b0 + DEPTHWISE_BLOCKS, q->g.fb),      \
+                         pixels, (stride)*BLOCK, p0, count);                   \
+  }
+KILN_QDEPTHWISE_VNNI_TILE(qdepthwise_wide_vnni_1, DEPTHWISE_PIXELS, 1,
+                          DEPTHWISE_PIXELS)
+KILN_QDEPTHWISE_VNNI_TILE(qdepthwise_narrow_vnni_1, DEPTHWISE_TAIL, 1, np)
+KILN_QDEPTHWISE_VNNI_TILE(qdepthwise_wide_vnni_2, DEPTHWISE_PIXELS, 2,
+                          DEPTHWISE_PIXELS)
+KILN_QDEPTHWISE_VNNI_TILE(qdepthwise_narrow_vnni_2, DEPTHWISE_TAIL, 2, np)
+KILN_QDEPTHWISE_VNNI_TILE(qdepthwise_wide_vnni_any, DEPTHWISE_PIXELS, q->g.sw,
+                          DEPTHWISE_PIXELS)
+KILN_QDEPTHWISE_VNNI_TILE(qdepthwise_narrow_vnni_any, DEPTHWISE_TAIL, q->g.sw,
+                          np)
+#undef KILN_QDEPTHWISE_VNNI_TILE
+
+/* The VNNI kernel; other windows (wider than 4 columns, or dilated along
+ * the width) take the widening tiles. */
+KILN_BUILTIN void
+kiln_ukernel_depthwise_conv2d_nchwc_u8s8_vnni(KILN_QCONV_ARGUMENTS) {
+  if (kw > 4 || dw != 1) {
+    kiln_ukernel_depthwise_conv2d_nchwc_u8s8(
+        input, filter, sums, scale_bias, residual, output, workspace, batch, cb,
+        ih, iw, fb, kh, kw, oh, ow, sh, sw, dh, dw, pt, pl, activation,
+        low_bits, high_bits, zx, zy, quantized, zs, sum_scale_bits, zr,
+        residual_scale_bits, wg, wgc);
+    return;
+  }
+  KILN_QCONV_INIT(0);
+  qdepthwise_units(&q, batch,
+                   sw == 1   ? qdepthwise_wide_vnni_1
+                   : sw == 2 ? qdepthwise_wide_vnni_2
+                             : qdepthwise_wide_vnni_any,
+                   sw == 1   ? qdepthwise_narrow_vnni_1
+                   : sw == 2 ? qdepthwise_narrow_vnni_2
+                             : qdepthwise_narrow_vnni_any,
+                   wg, wgc);
+}
+#endif
