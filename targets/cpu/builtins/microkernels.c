@@ -1694,6 +1694,27 @@ column_bytes(int64_t columns) {
   return columns >= 4 ? ~(uint64_t)0 : ((uint64_t)1 << (16 * columns)) - 1;
 }
 
+/* Window row y of block `block`'s filter, transposed as window_columns
+ * does the input (zero past KW). */
+static inline __attribute__((always_inline, target("avx512vnni"))) __m512i
+depthwise_filter_row(const qconv_nchwc *q, column_shuffles shuffles,
+                     int64_t block, int64_t y) {
+  const conv_nchwc *s = &q->g;
+  const int8_t *row = q->filter + (block * s->kh + y) * s->kw * BLOCK;
+  return window_columns(shuffles,
+                        _mm512_maskz_loadu_epi8(column_bytes(s->kw), row));
+}
+
+/* The epilogue of a depthwise VNNI tile's block. */
+static inline __attribute__((always_inline, target("avx512vnni"))) void
+depthwise_store_vnni(const qconv_nchwc *q, const __m512i acc[MAX_PIXELS],
+                     int pixels, int64_t n, int64_t block, int64_t p0,
+                     int64_t np) {
+  v16i sums[MAX_PIXELS];
+  UNROLL_ROWS for (int j = 0; j < pixels; ++j) sums[j] = (v16i)acc[j];
+  qconv_store_pixels(q, sums, pixels, n, block, p0, np);
+}
+
 /* A depthwise VNNI tile of one output row whose inner pixels' windows lie
  * inside the image's width (see qdepthwise_tile_vnni): each window row is
  * tested once and read from one pointer at constant offsets. Where `edges`
@@ -1717,11 +1738,8 @@ qdepthwise_row_vnni(const qconv_nchwc *q, int64_t n, int64_t b0, int64_t b1,
     /* Masked-off bytes are not read, so an address may lie before the
      * row (a pad column) or past the plane: integer arithmetic. */
     uintptr_t image = (uintptr_t)(q->input + (n * s->fb + block) * plane);
-    const int8_t *filter = q->filter + block * s->kh * s->kw * BLOCK;
     for (int64_t y = 0; y < s->kh; ++y) {
-      __m512i w = window_columns(
-          shuffles,
-          _mm512_maskz_loadu_epi8(columns, filter + y * s->kw * BLOCK));
+      __m512i w = depthwise_filter_row(q, shuffles, block, y);
       int64_t iy = top + y * s->dh;
       if ((uint64_t)iy >= (uint64_t)s->ih) {
         /* A window row in the padding: the zero point throughout. */
@@ -1739,9 +1757,7 @@ qdepthwise_row_vnni(const qconv_nchwc *q, int64_t n, int64_t b0, int64_t b1,
         acc[j] = _mm512_dpbusd_epi32(acc[j], window_columns(shuffles, x), w);
       }
     }
-    v16i sums[MAX_PIXELS];
-    UNROLL_ROWS for (int j = 0; j < pixels; ++j) sums[j] = (v16i)acc[j];
-    qconv_store_pixels(q, sums, pixels, n, block, p0, np);
+    depthwise_store_vnni(q, acc, pixels, n, block, p0, np);
   }
 }
 
@@ -1789,11 +1805,8 @@ qdepthwise_tile_vnni(const qconv_nchwc *shared, int64_t n, int64_t b0,
     UNROLL_ROWS for (int j = 0; j < pixels; ++j) acc[j] =
         _mm512_setzero_si512();
     uintptr_t image = (uintptr_t)(q->input + (n * s->fb + block) * plane);
-    const int8_t *filter = q->filter + block * s->kh * s->kw * BLOCK;
     for (int64_t y = 0; y < s->kh; ++y) {
-      __m512i w = window_columns(
-          shuffles,
-          _mm512_maskz_loadu_epi8(columns, filter + y * s->kw * BLOCK));
+      __m512i w = depthwise_filter_row(q, shuffles, block, y);
       UNROLL_ROWS for (int j = 0; j < pixels; ++j) {
         int64_t iy = top[j] + y * s->dh;
         __m512i x = pad;
@@ -1806,9 +1819,7 @@ qdepthwise_tile_vnni(const qconv_nchwc *shared, int64_t n, int64_t b0,
         acc[j] = _mm512_dpbusd_epi32(acc[j], x, w);
       }
     }
-    v16i sums[MAX_PIXELS];
-    UNROLL_ROWS for (int j = 0; j < pixels; ++j) sums[j] = (v16i)acc[j];
-    qconv_store_pixels(q, sums, pixels, n, block, p0, np);
+    depthwise_store_vnni(q, acc, pixels, n, block, p0, np);
   }
 }
 
