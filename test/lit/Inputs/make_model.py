@@ -178,6 +178,26 @@ def linear():
     return graph_model(nodes, [tensor("x", [32, 64])], [tensor("y", [32, 48])], [w])
 
 
+def qdq_conv():
+    # A QDQ convolution, uint8 activations by per-channel int8 weights: the
+    # int8 NCHWc convolution kernel's case (sdot on ARMv8.2-A).
+    rng = np.random.default_rng(0)
+    init = {
+        "sx": np.array(0.02, np.float32), "zx": np.array(128, np.uint8),
+        "w": rng.integers(-127, 128, (32, 16, 3, 3), dtype=np.int8),
+        "sw": np.full(32, 0.01, np.float32), "zw": np.zeros(32, np.int8),
+        "sy": np.array(0.05, np.float32), "zy": np.array(0, np.uint8),
+    }
+    nodes = [helper.make_node("DequantizeLinear", ["x", "sx", "zx"], ["xf"]),
+             helper.make_node("DequantizeLinear", ["w", "sw", "zw"], ["wf"], axis=0),
+             helper.make_node("Conv", ["xf", "wf"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c"], ["r"]),
+             helper.make_node("QuantizeLinear", ["r", "sy", "zy"], ["y"])]
+    return graph_model(nodes, [tensor("x", [1, 16, 12, 12], TensorProto.UINT8)],
+                       [tensor("y", [1, 32, 12, 12], TensorProto.UINT8)],
+                       [numpy_helper.from_array(v, k) for k, v in init.items()])
+
+
 def matmul_integer():
     # uint8 activations times int8 weights with per-column zero points: the
     # int8 microkernel's case (sdot on ARMv8.2-A).
@@ -192,6 +212,7 @@ def matmul_integer():
 
 
 MODELS = {
+    "qdq_conv": qdq_conv,
     "linear": linear,
     "matmul_integer": matmul_integer,
     "f16_mul_add": f16_mul_add,
