@@ -256,8 +256,8 @@ def PackMatmulWeights : Pass<"kiln-pack-matmul-weights", "mlir::func::FuncOp"> {
   let summary = "Pack constant matmul operands into the microkernel's panels";
   let description = [{
     A `kiln.matmul` of f32 (or f16) data by a constant 2-D matrix B [K, N]
-    (a linear layer), with more than two rows, becomes `kiln.matmul_packed`: B is
-    packed at compile time into 16-column panels [P, K, 16] (B(k, n) at
+    (a linear layer), with more than two rows, becomes `kiln.matmul_packed`:
+    B is packed at compile time into 16-column panels [P, K, 16] (B(k, n) at
     [n / 16, k, n % 16], zero past N, P = 2 * ceil(N / 32)), the layout
     every CPU target's register tile reads in place, so the kernel packs
     nothing of B at run time. One or two rows stay a `kiln.matmul`: the
