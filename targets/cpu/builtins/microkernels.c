@@ -1587,24 +1587,42 @@ qdepthwise_tile(const qconv_nchwc *shared, int64_t n, int64_t b0, int64_t b1,
   }
 }
 
-/* The depthwise tiles: full width, and a third as wide for a plane's
- * last, partial unit; strides 1 and 2 as constants. */
-#define KILN_QDEPTHWISE_TILE(name, pixels, stride, count)                      \
-  static void name(const qconv_nchwc *q, int64_t n, int64_t b0, int64_t p0,    \
-                   int64_t np) {                                               \
+/* The tiles of a depthwise tile function `tile` (qdepthwise_tile, or
+ * qdepthwise_tile_vnni), named qdepthwise_{wide,narrow}SUFFIX_{1,2,any}:
+ * full width, and a third as wide for a plane's last, partial unit (a full
+ * tile's count is a constant: no pixel is skipped); strides 1 and 2 as
+ * constants. KILN_QDEPTHWISE_RUN runs a kernel's share with those of its
+ * stride. */
+#define KILN_QDEPTHWISE_TILE(tile, attributes, name, pixels, stride, count)    \
+  attributes static void name(const qconv_nchwc *q, int64_t n, int64_t b0,     \
+                              int64_t p0, int64_t np) {                        \
     (void)np;                                                                  \
-    qdepthwise_tile(q, n, b0, min64(b0 + DEPTHWISE_BLOCKS, q->g.fb), pixels,   \
-                    (stride)*BLOCK, p0, count);                                \
+    tile(q, n, b0, min64(b0 + DEPTHWISE_BLOCKS, q->g.fb), pixels,              \
+         (stride)*BLOCK, p0, count);                                           \
   }
-/* A full tile's count is a constant: no pixel is skipped. */
-KILN_QDEPTHWISE_TILE(qdepthwise_wide_1, DEPTHWISE_PIXELS, 1, DEPTHWISE_PIXELS)
-KILN_QDEPTHWISE_TILE(qdepthwise_narrow_1, DEPTHWISE_TAIL, 1, np)
-KILN_QDEPTHWISE_TILE(qdepthwise_wide_2, DEPTHWISE_PIXELS, 2, DEPTHWISE_PIXELS)
-KILN_QDEPTHWISE_TILE(qdepthwise_narrow_2, DEPTHWISE_TAIL, 2, np)
-KILN_QDEPTHWISE_TILE(qdepthwise_wide_any, DEPTHWISE_PIXELS, q->g.sw,
-                     DEPTHWISE_PIXELS)
-KILN_QDEPTHWISE_TILE(qdepthwise_narrow_any, DEPTHWISE_TAIL, q->g.sw, np)
-#undef KILN_QDEPTHWISE_TILE
+#define KILN_QDEPTHWISE_TILES(tile, attributes, suffix)                        \
+  KILN_QDEPTHWISE_TILE(tile, attributes, qdepthwise_wide##suffix##_1,          \
+                       DEPTHWISE_PIXELS, 1, DEPTHWISE_PIXELS)                  \
+  KILN_QDEPTHWISE_TILE(tile, attributes, qdepthwise_narrow##suffix##_1,        \
+                       DEPTHWISE_TAIL, 1, np)                                  \
+  KILN_QDEPTHWISE_TILE(tile, attributes, qdepthwise_wide##suffix##_2,          \
+                       DEPTHWISE_PIXELS, 2, DEPTHWISE_PIXELS)                  \
+  KILN_QDEPTHWISE_TILE(tile, attributes, qdepthwise_narrow##suffix##_2,        \
+                       DEPTHWISE_TAIL, 2, np)                                  \
+  KILN_QDEPTHWISE_TILE(tile, attributes, qdepthwise_wide##suffix##_any,        \
+                       DEPTHWISE_PIXELS, q->g.sw, DEPTHWISE_PIXELS)            \
+  KILN_QDEPTHWISE_TILE(tile, attributes, qdepthwise_narrow##suffix##_any,      \
+                       DEPTHWISE_TAIL, q->g.sw, np)
+#define KILN_QDEPTHWISE_RUN(q, suffix, batch, wg, wgc)                         \
+  qdepthwise_units(q, batch,                                                   \
+                   (q)->g.sw == 1   ? qdepthwise_wide##suffix##_1              \
+                   : (q)->g.sw == 2 ? qdepthwise_wide##suffix##_2              \
+                                    : qdepthwise_wide##suffix##_any,           \
+                   (q)->g.sw == 1   ? qdepthwise_narrow##suffix##_1            \
+                   : (q)->g.sw == 2 ? qdepthwise_narrow##suffix##_2            \
+                                    : qdepthwise_narrow##suffix##_any,         \
+                   wg, wgc)
+KILN_QDEPTHWISE_TILES(qdepthwise_tile, , )
 
 /* A depthwise tile function: pixels from p0 (np of them) of blocks from
  * b0. */
@@ -1636,14 +1654,7 @@ qdepthwise_units(const qconv_nchwc *q, int64_t batch, qdepthwise_tile_fn wide,
 KILN_BUILTIN void
 kiln_ukernel_depthwise_conv2d_nchwc_u8s8(KILN_QCONV_ARGUMENTS) {
   KILN_QCONV_INIT(0);
-  qdepthwise_units(&q, batch,
-                   sw == 1   ? qdepthwise_wide_1
-                   : sw == 2 ? qdepthwise_wide_2
-                             : qdepthwise_wide_any,
-                   sw == 1   ? qdepthwise_narrow_1
-                   : sw == 2 ? qdepthwise_narrow_2
-                             : qdepthwise_narrow_any,
-                   wg, wgc);
+  KILN_QDEPTHWISE_RUN(&q, , batch, wg, wgc);
 }
 
 #if defined(__AVX512F__)
@@ -1823,26 +1834,8 @@ qdepthwise_tile_vnni(const qconv_nchwc *shared, int64_t n, int64_t b0,
   }
 }
 
-/* The VNNI tiles: full width and a third as wide, strides 1 and 2 as
- * constants (see KILN_QDEPTHWISE_TILE). */
-#define KILN_QDEPTHWISE_VNNI_TILE(name, pixels, stride, count)                 \
-  __attribute__((target("avx512vnni"))) static void name(                      \
-      const qconv_nchwc *q, int64_t n, int64_t b0, int64_t p0, int64_t np) {   \
-    (void)np;                                                                  \
-    qdepthwise_tile_vnni(q, n, b0, min64(b0 + DEPTHWISE_BLOCKS, q->g.fb),      \
-                         pixels, (stride)*BLOCK, p0, count);                   \
-  }
-KILN_QDEPTHWISE_VNNI_TILE(qdepthwise_wide_vnni_1, DEPTHWISE_PIXELS, 1,
-                          DEPTHWISE_PIXELS)
-KILN_QDEPTHWISE_VNNI_TILE(qdepthwise_narrow_vnni_1, DEPTHWISE_TAIL, 1, np)
-KILN_QDEPTHWISE_VNNI_TILE(qdepthwise_wide_vnni_2, DEPTHWISE_PIXELS, 2,
-                          DEPTHWISE_PIXELS)
-KILN_QDEPTHWISE_VNNI_TILE(qdepthwise_narrow_vnni_2, DEPTHWISE_TAIL, 2, np)
-KILN_QDEPTHWISE_VNNI_TILE(qdepthwise_wide_vnni_any, DEPTHWISE_PIXELS, q->g.sw,
-                          DEPTHWISE_PIXELS)
-KILN_QDEPTHWISE_VNNI_TILE(qdepthwise_narrow_vnni_any, DEPTHWISE_TAIL, q->g.sw,
-                          np)
-#undef KILN_QDEPTHWISE_VNNI_TILE
+KILN_QDEPTHWISE_TILES(qdepthwise_tile_vnni,
+                      __attribute__((target("avx512vnni"))), _vnni)
 
 /* The VNNI kernel; other windows (wider than 4 columns, or dilated along
  * the width) take the widening tiles. */
@@ -1857,13 +1850,9 @@ kiln_ukernel_depthwise_conv2d_nchwc_u8s8_vnni(KILN_QCONV_ARGUMENTS) {
     return;
   }
   KILN_QCONV_INIT(0);
-  qdepthwise_units(&q, batch,
-                   sw == 1   ? qdepthwise_wide_vnni_1
-                   : sw == 2 ? qdepthwise_wide_vnni_2
-                             : qdepthwise_wide_vnni_any,
-                   sw == 1   ? qdepthwise_narrow_vnni_1
-                   : sw == 2 ? qdepthwise_narrow_vnni_2
-                             : qdepthwise_narrow_vnni_any,
-                   wg, wgc);
+  KILN_QDEPTHWISE_RUN(&q, _vnni, batch, wg, wgc);
 }
 #endif
+#undef KILN_QDEPTHWISE_RUN
+#undef KILN_QDEPTHWISE_TILES
+#undef KILN_QDEPTHWISE_TILE
