@@ -5,8 +5,7 @@
 #include "compiler/pipeline/EmitBundle.h"
 #include "compiler/pipeline/Registration.h"
 #include "passes/Passes.h"
-#include "targets/cpu/CodeGen.h"
-#include "targets/cpu/Passes.h"
+#include "targets/TargetBackend.h"
 
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
@@ -100,6 +99,7 @@ private:
   MLIRContext context;
   ScopedDiagnosticHandler diagnostics;
   OwningOpRef<ModuleOp> module;
+  std::vector<std::unique_ptr<mlir::kiln::TargetBackend>> targets;
   std::vector<OwningOpRef<ModuleOp>> loweredExecutables;
   std::vector<bundle::Executable> executables;
 };
@@ -125,18 +125,11 @@ bool Compiler::runPasses(Operation *op,
 }
 
 bool Compiler::run() {
-  std::vector<const mlir::kiln::cpu::CpuTarget *> targets;
-  for (const std::string &name : options.targets) {
-    const auto *target = mlir::kiln::cpu::findCpuTarget(name);
-    if (!target) {
-      std::string known;
-      for (llvm::StringRef t : targetNames())
-        known += (known.empty() ? "" : ", ") + t.str();
-      llvm::errs() << "kiln: error: unknown target '" << name
-                   << "' (known: " << known << ")\n";
-      return false;
-    }
-    targets.push_back(target);
+  std::string targetError;
+  targets = mlir::kiln::parseTargets(options.targets, targetError);
+  if (!targetError.empty()) {
+    llvm::errs() << "kiln: error: " << targetError << "\n";
+    return false;
   }
   if (options.emit == CompileOptions::Emit::StaticLib && targets.size() != 1) {
     llvm::errs() << "kiln: error: --emit static-lib needs exactly one "
@@ -174,8 +167,7 @@ bool Compiler::run() {
   // model at fp32 passes through unchanged.
   bool fp16 = options.precision == CompileOptions::Precision::FP16;
   bool computeF16 =
-      fp16 && !targets.empty() &&
-      llvm::all_of(targets, [](const mlir::kiln::cpu::CpuTarget *target) {
+      fp16 && !targets.empty() && llvm::all_of(targets, [](const auto &target) {
         return target->hasFp16Arithmetic();
       });
   if (!phase(Phase::Quantize, [&] {
@@ -196,7 +188,7 @@ bool Compiler::run() {
     return printIR(*module), true;
   if (options.targets.empty()) {
     for (const char *name : {"x86_64-avx2", "x86_64-avx512"})
-      targets.push_back(mlir::kiln::cpu::findCpuTarget(name));
+      targets.push_back(mlir::kiln::createTarget(name));
     bool int8 = false;
     module->walk([&](Operation *op) {
       int8 |=
@@ -204,7 +196,7 @@ bool Compiler::run() {
               op);
     });
     if (int8)
-      targets.push_back(mlir::kiln::cpu::findCpuTarget("x86_64-avx512-vnni"));
+      targets.push_back(mlir::kiln::createTarget("x86_64-avx512-vnni"));
   }
 
   // Kernel layouts (blocked convolutions with their epilogues, packed
@@ -228,51 +220,36 @@ bool Compiler::run() {
   auto main = module->lookupSymbol<func::FuncOp>("main");
   auto executable =
       module->lookupSymbol<ModuleOp>(mlir::kiln::kExecutableModuleName);
-  // The executables' entry functions, in schedule order.
-  std::vector<std::string> entryFunctions;
+  // The executables' entries, in schedule order.
+  std::vector<mlir::kiln::EntryPoint> entries;
 
   if (!phase(Phase::Lower, [&] {
         // Each target lowers its own copy. A dispatch may run as several
         // phases (kiln-cpu-split-dispatches); its scratch is the largest any
-        // phase of any target needs. All targets must split alike.
+        // phase of any target needs. All targets that split must split
+        // alike; the others run the whole dispatch on its first phase.
         using Phases = std::vector<std::pair<std::string, int64_t>>;
         llvm::StringMap<Phases> phasesOf;
         llvm::StringMap<int64_t> scratch;
-        for (size_t i = 0; i < targets.size(); ++i) {
+        for (const auto &target : targets) {
           OwningOpRef<ModuleOp> copy(executable.clone());
-          if (!runPasses(*copy, [&](OpPassManager &pm) {
-                mlir::kiln::cpu::buildCpuBufferizationPipeline(
-                    pm, targets[i]->features);
-              }))
+          llvm::StringMap<mlir::kiln::DispatchLowering> lowered;
+          if (failed(target->lower(*copy, lowered)))
             return false;
-          auto split =
-              (*copy)->getAttrOfType<DictionaryAttr>("kiln.dispatch_phases");
           for (auto call :
                main.getBody().front().getOps<mlir::kiln::DispatchCallOp>()) {
             StringRef callee = call.getCallee();
-            Phases phases;
-            if (auto list = split ? split.getAs<ArrayAttr>(callee) : nullptr)
-              for (Attribute entry : list) {
-                auto pair = cast<ArrayAttr>(entry);
-                phases.emplace_back(cast<StringAttr>(pair[0]).str(),
-                                    cast<IntegerAttr>(pair[1]).getInt());
-              }
-            else
-              phases.emplace_back(callee.str(), 1);
-            for (auto &[name, workgroups] : phases)
-              if (auto size = copy->lookupSymbol<func::FuncOp>(name)
-                                  ->getAttrOfType<IntegerAttr>(
-                                      mlir::kiln::kScratchSizeAttr))
-                scratch[callee] = std::max(scratch[callee], size.getInt());
-            auto [it, inserted] = phasesOf.try_emplace(callee, phases);
-            if (!inserted && it->second != phases) {
+            const mlir::kiln::DispatchLowering &lowering = lowered[callee];
+            scratch[callee] = std::max(scratch[callee], lowering.scratchBytes);
+            if (lowering.phases.empty())
+              continue;
+            auto [it, inserted] = phasesOf.try_emplace(callee, lowering.phases);
+            if (!inserted && it->second != lowering.phases) {
               llvm::errs() << "kiln: error: targets split dispatch " << callee
                            << " differently\n";
               return false;
             }
           }
-          if (!runPasses(*copy, mlir::kiln::cpu::buildCpuToLLVMPipeline))
-            return false;
           loweredExecutables.push_back(std::move(copy));
         }
         Builder b(&context);
@@ -282,14 +259,17 @@ bool Compiler::run() {
           if (int64_t size = scratch.lookup(callee))
             call->setAttr(mlir::kiln::kScratchSizeAttr,
                           b.getI64IntegerAttr(size));
-          SmallVector<int64_t> entries, workgroups;
-          for (auto &[name, count] : phasesOf[callee]) {
-            entries.push_back(entryFunctions.size());
-            entryFunctions.push_back(name);
-            workgroups.push_back(count);
+          SmallVector<int64_t> entryIndices, workgroups;
+          Phases phases = phasesOf.lookup(callee);
+          if (phases.empty())
+            phases.emplace_back(callee.str(), 1);
+          for (auto [index, phase] : llvm::enumerate(phases)) {
+            entryIndices.push_back(entries.size());
+            entries.push_back({phase.first, callee.str(), unsigned(index)});
+            workgroups.push_back(phase.second);
           }
           call->setAttr(mlir::kiln::kEntriesAttr,
-                        b.getDenseI64ArrayAttr(entries));
+                        b.getDenseI64ArrayAttr(entryIndices));
           call->setAttr(mlir::kiln::kWorkgroupsAttr,
                         b.getDenseI64ArrayAttr(workgroups));
         }
@@ -309,16 +289,18 @@ bool Compiler::run() {
   bool staticLib = options.emit == CompileOptions::Emit::StaticLib;
   llvm::SmallString<0> staticObject;
   if (!phase(Phase::Codegen, [&] {
-        mlir::kiln::cpu::prepareCpuCodeGen(context);
+        for (const auto &target : targets)
+          target->prepareCodeGen(context);
+        llvm::raw_ostream *listing =
+            stopsAfter(Phase::Codegen) ? &llvm::outs() : nullptr;
         if (staticLib) {
           std::string error;
-          if (!mlir::kiln::cpu::emitCpuObject(
-                  *loweredExecutables[0], *targets[0], entryFunctions,
-                  "kiln_" + staticLibName(staticLibBase()) + "_entry_table",
-                  staticObject, error,
-                  stopsAfter(Phase::Codegen) ? &llvm::outs() : nullptr)) {
+          if (!targets[0]->emitObject(*loweredExecutables[0], entries,
+                                      "kiln_" + staticLibName(staticLibBase()) +
+                                          "_entry_table",
+                                      staticObject, error, listing)) {
             llvm::errs() << "kiln: error: " << options.modelPath << ": "
-                         << targets[0]->name << " code generation: " << error
+                         << targets[0]->name() << " code generation: " << error
                          << "\n";
             return false;
           }
@@ -326,19 +308,17 @@ bool Compiler::run() {
         }
         // Targets are independent LLVM modules: each gets a thread (LLVM's
         // optimisation and code generation are most of the compile time),
-        // except when their IR is printed, which must not interleave.
+        // except when their code is printed, which must not interleave.
         size_t count = targets.size();
         std::vector<bundle::Executable> results(count);
         std::vector<std::string> errors(count);
         std::vector<char> ok(count, 0);
         auto emit = [&](size_t i) {
-          results[i].target = targets[i]->id;
-          ok[i] = mlir::kiln::cpu::emitCpuExecutable(
-              *loweredExecutables[i], *targets[i], entryFunctions,
-              results[i].image, errors[i],
-              stopsAfter(Phase::Codegen) ? &llvm::outs() : nullptr);
+          results[i].target = targets[i]->id();
+          ok[i] = targets[i]->emit(*loweredExecutables[i], entries,
+                                   results[i].image, errors[i], listing);
         };
-        if (stopsAfter(Phase::Codegen) || count == 1) {
+        if (listing || count == 1) {
           for (size_t i = 0; i < count; ++i)
             emit(i);
         } else {
@@ -352,7 +332,7 @@ bool Compiler::run() {
         for (size_t i = 0; i < count; ++i)
           if (!ok[i]) {
             llvm::errs() << "kiln: error: " << options.modelPath << ": "
-                         << targets[i]->name
+                         << targets[i]->name()
                          << " code generation: " << errors[i] << "\n";
             return false;
           }
@@ -366,7 +346,7 @@ bool Compiler::run() {
 
   return phase(Phase::Bundle, [&] {
     std::string error;
-    if (staticLib ? !writeStaticLib(*module, staticObject, targets[0]->name,
+    if (staticLib ? !writeStaticLib(*module, staticObject, targets[0]->name(),
                                     staticLibBase(), error)
                   : !writeBundle(*module, std::move(executables),
                                  options.outputPath, error)) {
@@ -393,12 +373,7 @@ std::optional<Phase> parsePhase(llvm::StringRef name) {
   return std::nullopt;
 }
 
-std::vector<llvm::StringRef> targetNames() {
-  std::vector<llvm::StringRef> names;
-  for (const auto &target : mlir::kiln::cpu::cpuTargets())
-    names.push_back(target.name);
-  return names;
-}
+std::vector<std::string> targetNames() { return mlir::kiln::targetNames(); }
 
 bool compile(const CompileOptions &options) { return Compiler(options).run(); }
 

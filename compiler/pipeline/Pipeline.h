@@ -44,7 +44,7 @@ struct CompileOptions {
 };
 
 /// Target names `--target` accepts.
-std::vector<llvm::StringRef> targetNames();
+std::vector<std::string> targetNames();
 
 /// Runs the pipeline. Errors are printed to stderr as `kiln: error: ...`
 /// with the ONNX node they concern; returns false after an error, leaving no

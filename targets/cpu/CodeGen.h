@@ -3,6 +3,7 @@
 #define KILN_TARGETS_CPU_CODEGEN_H
 
 #include "kiln/bundle_format.h"
+#include "targets/TargetBackend.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/ArrayRef.h"
@@ -34,6 +35,9 @@ struct CpuTarget {
 llvm::ArrayRef<CpuTarget> cpuTargets();
 /// The target called `name`, or null.
 const CpuTarget *findCpuTarget(llvm::StringRef name);
+
+/// The TargetBackend of `target` (CpuBackend.cpp).
+std::unique_ptr<TargetBackend> createCpuBackend(const CpuTarget &target);
 
 /// Registers the LLVM IR translations and initialises the LLVM targets:
 /// once per context, before any emit call. The emit calls then only read the
