@@ -2,12 +2,16 @@
 
 #include "targets/TargetBackend.h"
 #include "targets/cpu/CodeGen.h"
+#include "targets/cuda/CodeGen.h"
 
 namespace mlir::kiln {
 
-std::unique_ptr<TargetBackend> createTarget(llvm::StringRef name) {
+std::unique_ptr<TargetBackend> createTarget(llvm::StringRef name,
+                                            std::string &error) {
   if (const cpu::CpuTarget *target = cpu::findCpuTarget(name))
     return cpu::createCpuBackend(*target);
+  if (auto sms = cuda::parseCudaTarget(name, error))
+    return cuda::createCudaBackend(std::move(*sms));
   return nullptr;
 }
 
@@ -15,6 +19,7 @@ std::vector<std::string> targetNames() {
   std::vector<std::string> names;
   for (const cpu::CpuTarget &target : cpu::cpuTargets())
     names.push_back(target.name.str());
+  names.push_back("cuda");
   return names;
 }
 
@@ -34,7 +39,9 @@ parseTargets(llvm::ArrayRef<std::string> names, std::string &error) {
   }
   std::vector<std::unique_ptr<TargetBackend>> targets;
   for (const std::string &item : items) {
-    std::unique_ptr<TargetBackend> target = createTarget(item);
+    std::unique_ptr<TargetBackend> target = createTarget(item, error);
+    if (!error.empty())
+      return {};
     if (!target) {
       std::string known;
       for (const std::string &t : targetNames())

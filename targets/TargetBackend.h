@@ -98,8 +98,10 @@ public:
 std::vector<std::unique_ptr<TargetBackend>>
 parseTargets(llvm::ArrayRef<std::string> names, std::string &error);
 
-/// The target called `name` (one item of a `--target` list), or null.
-std::unique_ptr<TargetBackend> createTarget(llvm::StringRef name);
+/// The target called `name` (one item of a `--target` list), or null; null
+/// with `error` set for a known target spelled wrongly (`cuda:sm_70`).
+std::unique_ptr<TargetBackend> createTarget(llvm::StringRef name,
+                                            std::string &error);
 
 /// Target names `--target` accepts.
 std::vector<std::string> targetNames();

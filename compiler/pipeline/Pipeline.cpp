@@ -186,9 +186,11 @@ bool Compiler::run() {
     return false;
   if (stopsAfter(Phase::Quantize))
     return printIR(*module), true;
-  if (options.targets.empty()) {
+  // Without a CPU target named, the default ones: a bundle always runs on
+  // the CPU, GPU dispatches included, where no GPU is usable.
+  if (llvm::none_of(targets, [](const auto &t) { return t->isCpu(); })) {
     for (const char *name : {"x86_64-avx2", "x86_64-avx512"})
-      targets.push_back(mlir::kiln::createTarget(name));
+      targets.push_back(mlir::kiln::createTarget(name, targetError));
     bool int8 = false;
     module->walk([&](Operation *op) {
       int8 |=
@@ -196,7 +198,8 @@ bool Compiler::run() {
               op);
     });
     if (int8)
-      targets.push_back(mlir::kiln::createTarget("x86_64-avx512-vnni"));
+      targets.push_back(
+          mlir::kiln::createTarget("x86_64-avx512-vnni", targetError));
   }
 
   // Kernel layouts (blocked convolutions with their epilogues, packed

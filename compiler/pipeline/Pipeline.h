@@ -22,10 +22,11 @@ std::optional<Phase> parsePhase(llvm::StringRef name);
 struct CompileOptions {
   std::string modelPath;
   std::string outputPath;
-  /// CPU targets by name (x86_64-avx2, aarch64-neon, ...). Empty: the
-  /// default, which serves every x86-64 host Kiln runs on (the runtime picks
-  /// AVX-512 where the host has it, else AVX2): x86_64-avx2 and
-  /// x86_64-avx512, and x86_64-avx512-vnni too when the quantize phase
+  /// Targets by name (x86_64-avx2, aarch64-neon, ..., cuda or
+  /// cuda:sm_80,sm_90). Without a CPU target among them, the default CPU
+  /// targets are added, which serve every x86-64 host Kiln runs on (the
+  /// runtime picks AVX-512 where the host has it, else AVX2): x86_64-avx2
+  /// and x86_64-avx512, and x86_64-avx512-vnni too when the quantize phase
   /// leaves int8 contractions.
   std::vector<std::string> targets;
   OnnxImportOptions import;

@@ -4,6 +4,7 @@
 #include "compiler/pipeline/Registration.h"
 #include "passes/Passes.h"
 #include "targets/cpu/Passes.h"
+#include "targets/cuda/Passes.h"
 
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/ValueBoundsOpInterfaceImpl.h"
@@ -11,8 +12,10 @@
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Index/IR/IndexDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/ValueBoundsOpInterfaceImpl.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/Linalg/Transforms/BufferizableOpInterfaceImpl.h"
@@ -36,7 +39,7 @@ void registerKilnDialects(mlir::DialectRegistry &registry) {
               memref::MemRefDialect, bufferization::BufferizationDialect,
               scf::SCFDialect, affine::AffineDialect, cf::ControlFlowDialect,
               index::IndexDialect, vector::VectorDialect, LLVM::LLVMDialect,
-              quant::QuantizationDialect>();
+              quant::QuantizationDialect, gpu::GPUDialect, NVVM::NVVMDialect>();
   arith::registerBufferizableOpInterfaceExternalModels(registry);
   linalg::registerBufferizableOpInterfaceExternalModels(registry);
   tensor::registerBufferizableOpInterfaceExternalModels(registry);
@@ -49,6 +52,7 @@ void registerKilnDialects(mlir::DialectRegistry &registry) {
 void registerKilnPasses() {
   mlir::kiln::registerKilnPasses();
   mlir::kiln::cpu::registerKilnCpuPasses();
+  mlir::kiln::cuda::registerKilnCudaPasses();
   mlir::registerCanonicalizerPass();
   mlir::registerCSEPass();
   mlir::registerLinalgElementwiseOpFusionPass();

@@ -54,6 +54,8 @@ const char *targetName(uint32_t target) {
     return "x86_64-avx512";
   case KILN_TARGET_X86_64_AVX512_VNNI:
     return "x86_64-avx512-vnni";
+  case KILN_TARGET_CUDA:
+    return "cuda";
   case KILN_TARGET_AARCH64_NEON:
     return "aarch64-neon";
   case KILN_TARGET_AARCH64_NEON_DOTPROD_FP16:

@@ -11,6 +11,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "targets/cpu/CodeGen.h"
+#include "targets/RunTool.h"
 
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
@@ -238,66 +239,27 @@ void dropUnusedGlobals(llvm::Module &module) {
 /// Runs ld.lld on `object` and returns the shared object's bytes.
 bool linkSharedObject(llvm::StringRef object, std::vector<uint8_t> &elf,
                       std::string &error) {
-  llvm::SmallString<128> objectPath, elfPath;
-  int objectFd;
-  if (auto ec = llvm::sys::fs::createTemporaryFile("kiln-exe", "o", objectFd,
-                                                   objectPath)) {
-    error = "cannot create a temporary file: " + ec.message();
-    return false;
-  }
-  llvm::FileRemover removeObject(objectPath.str());
-  {
-    llvm::raw_fd_ostream out(objectFd, /*shouldClose=*/true);
-    out << object;
-  }
-  if (auto ec = llvm::sys::fs::createTemporaryFile("kiln-exe", "so", elfPath)) {
-    error = "cannot create a temporary file: " + ec.message();
-    return false;
-  }
-  llvm::FileRemover removeElf(elfPath.str());
-  llvm::SmallString<128> logPath;
-  llvm::sys::fs::createTemporaryFile("kiln-lld", "log", logPath);
-  llvm::FileRemover removeLog(logPath.str());
-
-  llvm::StringRef lld = KILN_LLD_PATH;
-  llvm::SmallVector<llvm::StringRef> args = {lld,
-                                             "-shared",
-                                             "--no-undefined",
-                                             "-nostdlib",
-                                             "-Bsymbolic",
-                                             "--build-id=none",
-                                             "--hash-style=both",
-                                             "-z",
-                                             "max-page-size=4096",
-                                             "-z",
-                                             "separate-loadable-segments",
-                                             "-z",
-                                             "norelro",
-                                             "-z",
-                                             "noexecstack",
-                                             "-o",
-                                             elfPath,
-                                             objectPath};
-  std::optional<llvm::StringRef> redirects[] = {
-      std::nullopt, llvm::StringRef(logPath), llvm::StringRef(logPath)};
-  std::string message;
-  int rc = llvm::sys::ExecuteAndWait(lld, args, std::nullopt, redirects, 0, 0,
-                                     &message);
-  if (rc != 0) {
-    auto log = llvm::MemoryBuffer::getFile(logPath);
-    error = "linking the executable failed" +
-            (message.empty() ? "" : ": " + message) +
-            (log ? "\n" + (*log)->getBuffer().trim().str() : "");
-    return false;
-  }
-  auto buffer = llvm::MemoryBuffer::getFile(elfPath, /*IsText=*/false,
-                                            /*RequiresNullTerminator=*/false);
-  if (!buffer) {
-    error = "cannot read the linked executable";
-    return false;
-  }
-  elf.assign((*buffer)->getBufferStart(), (*buffer)->getBufferEnd());
-  return true;
+  std::vector<std::string> args = {"-shared",
+                                   "--no-undefined",
+                                   "-nostdlib",
+                                   "-Bsymbolic",
+                                   "--build-id=none",
+                                   "--hash-style=both",
+                                   "-z",
+                                   "max-page-size=4096",
+                                   "-z",
+                                   "separate-loadable-segments",
+                                   "-z",
+                                   "norelro",
+                                   "-z",
+                                   "noexecstack",
+                                   "-o",
+                                   "{out}",
+                                   "{in}"};
+  if (runTool(KILN_LLD_PATH, args, object, "o", "so", elf, error))
+    return true;
+  error = "linking the executable failed: " + error;
+  return false;
 }
 
 } // namespace

@@ -27,7 +27,7 @@ extern "C" {
 
 #define KILN_BUNDLE_MAGIC "KILNBNDL" /* 8 bytes, no terminator in the file */
 #define KILN_BUNDLE_VERSION_MAJOR 1u
-#define KILN_BUNDLE_VERSION_MINOR 5u
+#define KILN_BUNDLE_VERSION_MINOR 6u
 
 /* Largest tensor rank a bundle can describe. */
 #define KILN_MAX_RANK 8u
@@ -75,6 +75,7 @@ typedef enum kiln_target {
   KILN_TARGET_AARCH64_NEON_DOTPROD_FP16 = 3, /* ARMv8.2-A + dotprod + fp16 */
   KILN_TARGET_X86_64_AVX512 = 4, /* x86-64 with AVX-512 F/BW/DQ/VL + AVX2 */
   KILN_TARGET_X86_64_AVX512_VNNI = 5, /* x86_64-avx512 + AVX512-VNNI */
+  KILN_TARGET_CUDA = 6, /* NVIDIA GPUs: a kiln_cuda_image (1.6) */
 } kiln_target;
 
 /* Section flags. */
@@ -227,6 +228,56 @@ typedef struct kiln_entry_table_header {
   /* followed by kiln_dispatch_fn entries[entry_count] */
 } kiln_entry_table_header;
 
+/* A CUDA executable (1.6) is a kiln_cuda_image_header followed by
+ *   kiln_cuda_binary[binary_count]   cubins for given sms, and PTX
+ *   kiln_cuda_entry[entry_count]     one per schedule entry, in order
+ *   kiln_cuda_launch[launch_count]   kernel launches, grouped by entry
+ *   strings                          kernel names, NUL-terminated
+ * and the binaries' bytes, each 16-byte aligned. Offsets are from the start
+ * of the image (the section). A dispatch placed on the GPU runs its entry's
+ * launches in order on one stream; every kernel takes the dispatch's
+ * bindings, in order, as its parameters (one device pointer each). An entry
+ * with no launches does nothing on the GPU (a later phase of a dispatch
+ * whose first phase's launches did all of it). */
+#define KILN_CUDA_IMAGE_MAGIC 0x4455434Bu /* "KCUD" */
+#define KILN_CUDA_IMAGE_VERSION 1u
+
+typedef enum kiln_cuda_binary_kind {
+  KILN_CUDA_BINARY_CUBIN = 1, /* ELF for exactly sm `sm` */
+  KILN_CUDA_BINARY_PTX = 2,   /* PTX text for compute_`sm` and newer GPUs;
+                                 NUL-terminated, the NUL not in `size` */
+} kiln_cuda_binary_kind;
+
+typedef struct kiln_cuda_image_header {
+  uint32_t magic;   /* KILN_CUDA_IMAGE_MAGIC */
+  uint32_t version; /* KILN_CUDA_IMAGE_VERSION */
+  uint32_t binary_count;
+  uint32_t entry_count; /* == the schedule's entry_count */
+  uint32_t launch_count;
+  uint32_t strings_offset; /* kernel names */
+  uint32_t strings_size;
+  uint32_t reserved; /* must be 0 */
+} kiln_cuda_image_header;
+
+typedef struct kiln_cuda_binary {
+  uint32_t kind; /* kiln_cuda_binary_kind */
+  uint32_t sm;   /* 10 * major + minor: 75 for sm_75 / compute_75 */
+  uint64_t offset;
+  uint64_t size;
+} kiln_cuda_binary;
+
+typedef struct kiln_cuda_entry {
+  uint32_t launch_first; /* into the launches */
+  uint32_t launch_count;
+} kiln_cuda_entry;
+
+typedef struct kiln_cuda_launch {
+  uint32_t kernel_name; /* offset into the image's strings */
+  uint32_t grid[3];     /* blocks */
+  uint32_t block[3];    /* threads per block */
+  uint32_t shared_bytes; /* dynamic shared memory */
+} kiln_cuda_launch;
+
 /* Bytes per element of `dtype`, or 0 for a value this version does not know.
  * Defines the rule kiln_tensor_desc.size_bytes follows. */
 static inline uint32_t kiln_dtype_element_size(uint32_t dtype) {
@@ -286,6 +337,13 @@ KILN_FORMAT_STATIC_ASSERT(sizeof(kiln_dispatch_info) == 16,
                           "dispatch info layout");
 KILN_FORMAT_STATIC_ASSERT(sizeof(kiln_entry_table_header) == 16,
                           "entry table layout");
+KILN_FORMAT_STATIC_ASSERT(sizeof(kiln_cuda_image_header) == 32,
+                          "CUDA image header layout");
+KILN_FORMAT_STATIC_ASSERT(sizeof(kiln_cuda_binary) == 24,
+                          "CUDA binary layout");
+KILN_FORMAT_STATIC_ASSERT(sizeof(kiln_cuda_entry) == 8, "CUDA entry layout");
+KILN_FORMAT_STATIC_ASSERT(sizeof(kiln_cuda_launch) == 32,
+                          "CUDA launch layout");
 #undef KILN_FORMAT_STATIC_ASSERT
 
 #endif /* KILN_BUNDLE_FORMAT_H */
