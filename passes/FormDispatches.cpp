@@ -24,8 +24,11 @@ using namespace mlir::kiln;
 
 namespace {
 
-/// A buffer alias or a compile-time value: never the body of a dispatch.
-bool staysInGraph(Operation *op) { return isa<ConstantOp, ReshapeOp>(op); }
+/// A buffer alias, a compile-time value or a transfer between devices:
+/// never the body of a dispatch.
+bool staysInGraph(Operation *op) {
+  return isa<ConstantOp, ReshapeOp, TransferOp>(op);
+}
 
 /// The constant a value is (possibly through reshapes).
 bool isConstantValue(Value v) {
@@ -76,6 +79,7 @@ struct FormDispatchesPass
             continue;
           unsigned g = groupOf[producer];
           if (groups[g].back() != producer || producer->getNumResults() != 1 ||
+              producer->getAttr(kDeviceAttr) != op.getAttr(kDeviceAttr) ||
               !operand.hasOneUse() ||
               cast<RankedTensorType>(operand.getType()).getShape() !=
                   resultType.getShape())
@@ -110,9 +114,9 @@ struct FormDispatchesPass
       for (StringRef name : covered)
         if (!llvm::is_contained(names, name))
           names.push_back(name);
-      if (!nodeFlops || !isa<ConvOp, Conv2DNchwcOp, QuantizedConv2DNchwcOp,
-                             ConvTransposeOp, MatMulOp, MatMulPackedOp,
-                             MatMulIntegerOp, GemmOp>(op))
+      if (!nodeFlops ||
+          !isa<ConvOp, Conv2DNchwcOp, QuantizedConv2DNchwcOp, ConvTransposeOp,
+               MatMulOp, MatMulPackedOp, MatMulIntegerOp, GemmOp>(op))
         continue;
       for (StringRef name : covered)
         if (auto count = nodeFlops.getAs<IntegerAttr>(name))
@@ -161,6 +165,8 @@ struct FormDispatchesPass
     auto dispatch = builder.create<DispatchOp>(last->getLoc(), name,
                                                last->getResultTypes(), inputs);
     describe(dispatch, group);
+    if (Attribute device = group.front()->getAttr(kDeviceAttr))
+      dispatch->setAttr(kDeviceAttr, device);
     Block &block = dispatch.getBody().front();
     IRMapping mapping;
     for (auto [input, arg] : llvm::zip(inputs, block.getArguments()))

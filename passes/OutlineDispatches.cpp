@@ -51,6 +51,10 @@ struct OutlineDispatchesPass
                                                  dispatch.getResultTypes(),
                                                  symbol, dispatch.getInputs());
       call->setAttr(kNameAttr, dispatch.getNameAttr());
+      if (Attribute device = dispatch->getAttr(kDeviceAttr)) {
+        func->setAttr(kDeviceAttr, device);
+        call->setAttr(kDeviceAttr, device);
+      }
       for (StringRef profileAttr : {kNodesAttr, kFlopsAttr})
         if (Attribute value = dispatch->getAttr(profileAttr))
           call->setAttr(profileAttr, value);

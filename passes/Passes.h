@@ -54,6 +54,9 @@ constexpr llvm::StringLiteral kMicrokernelWindowAttr = "kiln.window";
 /// covers (", "-separated) and the operations of their contractions.
 constexpr llvm::StringLiteral kNodeFlopsAttr = "kiln.node_flops";
 constexpr llvm::StringLiteral kNodesAttr = "kiln.nodes";
+/// The device an op, a dispatch or a dispatch function runs on ("cpu",
+/// "cuda"), where the model is compiled for a GPU (kiln-partition).
+constexpr llvm::StringLiteral kDeviceAttr = "kiln.device";
 constexpr llvm::StringLiteral kFlopsAttr = "kiln.flops";
 
 /// The ONNX node names in `loc` (through fused locations), each once, in

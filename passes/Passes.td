@@ -340,6 +340,61 @@ def PropagateTransposes
   let dependentDialects = ["mlir::kiln::KilnDialect"];
 }
 
+def Partition : Pass<"kiln-partition", "mlir::func::FuncOp"> {
+  let summary = "Place every op on a device and insert the transfers between "
+                "devices";
+  let description = [{
+    Runs where a model is compiled for a GPU as well as the CPU, once kernel
+    layouts are chosen (every target computes the same ops). Each op that
+    computes gets `kiln.device = "cuda"` or `"cpu"`:
+
+    1. An op the GPU target lacks (`unsupported`), or whose element types
+       it lacks, goes to the CPU; the others start on the GPU.
+    2. A cost model then moves ops where that lowers the estimated time of
+       the whole graph: an op's compute time on each device (its
+       contraction work and the bytes it touches, over each device's
+       throughput, plus a launch for the GPU) plus, for every edge whose
+       ends are on different devices, a transfer (latency plus bytes over
+       the host link). Model inputs arrive on the host and outputs leave
+       from it, so a small graph whose work does not pay for its transfers
+       stays on the CPU. Moves repeat until none helps.
+    3. `placement` (a JSON file) overrides both: `{"nodes": {"Conv_0":
+       "cpu"}, "op_types": {"Softmax": "cpu"}}` places ops by ONNX node
+       name or by ONNX op type (node names win); it may not put an op on a
+       device whose target lacks it.
+
+    Then a `kiln.transfer` is inserted wherever a value is used on another
+    device than the one it was produced on (a model input counts as
+    produced on the CPU, a constant as everywhere), once per value and
+    device, and before every output that a GPU produced.
+
+    Before:
+    ```mlir
+    %0 = kiln.conv %x, %w, %b {...}
+    %1 = kiln.scatter_elements %0, %i, %u {...}
+    return %1
+    ```
+
+    After (scatter_elements lacked by the GPU target):
+    ```mlir
+    %t = kiln.transfer %x to "cuda"
+    %0 = kiln.conv %t, %w, %b {kiln.device = "cuda", ...}
+    %1 = kiln.transfer %0 to "cpu"
+    %2 = kiln.scatter_elements %1, %i, %u {kiln.device = "cpu", ...}
+    return %2
+    ```
+  }];
+  let options = [
+    Option<"gpu", "gpu", "std::string", "\"\"",
+           "The GPU device (cuda); empty: everything stays on the CPU and "
+           "nothing is marked">,
+    ListOption<"unsupported", "unsupported", "std::string",
+               "Ops the GPU target lacks, by name (kiln.cum_sum, ...)">,
+    Option<"placement", "placement", "std::string", "\"\"",
+           "JSON file overriding the placement by node name or op type">,
+  ];
+}
+
 def FormDispatches : Pass<"kiln-form-dispatches", "mlir::func::FuncOp"> {
   let summary = "Fuse ops into dispatch regions (the unit of code generation)";
   let description = [{

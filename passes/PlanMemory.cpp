@@ -64,10 +64,12 @@ struct PlanMemoryPass
             isa<func::ReturnOp>(op) ? kForever
                                     : std::max(buffers[it->second].last, step);
       }
-      if (auto reshape = dyn_cast<ReshapeOp>(op)) {
-        auto it = bufferOf.find(reshape.getInput());
+      if (isa<ReshapeOp, TransferOp>(op)) {
+        // Aliases: a reshape's result is its input's buffer, and so is a
+        // transfer's (in the arena of the device it transfers to).
+        auto it = bufferOf.find(op.getOperand(0));
         if (it != bufferOf.end())
-          bufferOf[reshape.getResult()] = it->second;
+          bufferOf[op.getResult(0)] = it->second;
       } else if (auto call = dyn_cast<DispatchCallOp>(op)) {
         for (Value result : call.getResults())
           newBuffer(result, step);
@@ -117,7 +119,7 @@ struct PlanMemoryPass
       main.setArgAttr(arg.getArgNumber(), kArenaOffsetAttr,
                       builder.getI64IntegerAttr(buffers[bufferOf[arg]].offset));
     for (Operation &op : main.getBody().front()) {
-      if (!isa<DispatchCallOp, ReshapeOp>(op))
+      if (!isa<DispatchCallOp, ReshapeOp, TransferOp>(op))
         continue;
       SmallVector<int64_t> offsets;
       for (Value result : op.getResults()) {

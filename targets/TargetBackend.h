@@ -58,12 +58,18 @@ public:
   /// Whether it runs on the host CPU (its executable is what a bundle falls
   /// back to where no GPU is usable).
   virtual bool isCpu() const = 0;
+  /// The device kiln-partition places ops on for it: "cpu" or "cuda".
+  virtual llvm::StringRef device() const { return isCpu() ? "cpu" : ""; }
+  /// Ops it lacks, by name; kiln-partition keeps them on the CPU.
+  virtual std::vector<std::string> unsupportedOps() const { return {}; }
   /// Whether it computes in f16 where a model is compiled for fp16.
   virtual bool hasFp16Arithmetic() const { return false; }
 
   /// Lowers `executable`, the target's own copy of the executable module
   /// (Kiln dispatch functions on tensors), to what `emit` takes, and says
-  /// for each dispatch function how it runs. Diagnostics go to the context.
+  /// for each dispatch function how it runs. A CPU target lowers every
+  /// dispatch (the CPU runs them all where no GPU is usable); another, those
+  /// placed on its device. Diagnostics go to the context.
   virtual LogicalResult
   lower(ModuleOp executable,
         llvm::StringMap<DispatchLowering> &dispatches) const = 0;

@@ -166,7 +166,13 @@ bool BundleWriter::validate(std::string &error) const {
     const Dispatch &dispatch = dispatches[d];
     std::string where =
         "dispatch " + std::to_string(d) + " '" + dispatch.name + "'";
-    if (dispatch.entry >= entryCount) {
+    bool transfer = dispatch.flags & KILN_DISPATCH_FLAG_TRANSFER;
+    if (transfer && (dispatch.bindings.size() != 1 ||
+                     dispatch.bindings[0].kind != KILN_BUFFER_ARENA)) {
+      error = where + ": a transfer needs one arena binding";
+      return false;
+    }
+    if (!transfer && dispatch.entry >= entryCount) {
       error = where + ": entry " + std::to_string(dispatch.entry) +
               " is out of range (entry count " + std::to_string(entryCount) +
               ")";
@@ -257,6 +263,7 @@ void BundleWriter::layOut(
       for (int i = 0; i < 3; ++i)
         desc.workgroup_count[i] = dispatch.workgroupCount[i];
       desc.flags = dispatch.flags;
+      desc.device = dispatch.device;
       dispatchDescs.push_back(desc);
       for (const Binding &binding : dispatch.bindings) {
         kiln_binding_desc bindingDesc{};

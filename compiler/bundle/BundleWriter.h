@@ -43,11 +43,12 @@ struct Dispatch {
   /// separated by ", ", and the contractions' operations.
   std::string nodes;
   uint64_t flops = 0;
+  uint32_t device = KILN_DEVICE_CPU; // kiln_device
 };
 
 struct Executable {
   kiln_target target = KILN_TARGET_NONE;
-  std::vector<uint8_t> image; // ELF shared object for CPU targets
+  std::vector<uint8_t> image; // CPU: ELF shared object; CUDA: kiln_cuda_image
 };
 
 /// `size` bytes at `offset` of a file being written.

@@ -184,8 +184,29 @@ bool BundleBuilder::build(bundle::BundleWriter &writer, std::string &error) {
     writer.addOutput(std::move(spec));
   }
   uint32_t entries = 0;
-  for (auto call :
-       main.getBody().front().getOps<mlir::kiln::DispatchCallOp>()) {
+  auto deviceOf = [](StringAttr name) -> uint32_t {
+    return name && name.getValue() == "cuda" ? KILN_DEVICE_CUDA
+                                             : KILN_DEVICE_CPU;
+  };
+  for (Operation &op : main.getBody().front()) {
+    if (auto transfer = dyn_cast<mlir::kiln::TransferOp>(op)) {
+      bundle::Dispatch dispatch;
+      dispatch.name = "transfer to " + transfer.getTo().str();
+      dispatch.flags = KILN_DISPATCH_FLAG_TRANSFER;
+      dispatch.device = deviceOf(transfer.getToAttr());
+      dispatch.workgroupCount = {0, 0, 0};
+      dispatch.bindings = {bindingFor(transfer.getOutput(), writer)};
+      SmallVector<StringRef> nodes;
+      mlir::kiln::collectNodeNames(transfer.getLoc(), nodes);
+      dispatch.nodes = llvm::join(nodes, ", ");
+      writer.addDispatch(std::move(dispatch));
+      continue;
+    }
+    auto call = dyn_cast<mlir::kiln::DispatchCallOp>(op);
+    if (!call)
+      continue;
+    uint32_t device =
+        deviceOf(call->getAttrOfType<StringAttr>(mlir::kiln::kDeviceAttr));
     std::vector<bundle::Binding> bindings;
     for (Value operand : call.getInputs())
       bindings.push_back(bindingFor(operand, writer));
@@ -226,6 +247,7 @@ bool BundleBuilder::build(bundle::BundleWriter &writer, std::string &error) {
       dispatch.bindings = bindings;
       dispatch.nodes = nodes;
       dispatch.flops = i == 0 ? flops : 0;
+      dispatch.device = device;
       writer.addDispatch(std::move(dispatch));
       ++entries;
     }

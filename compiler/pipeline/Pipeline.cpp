@@ -24,9 +24,9 @@ namespace kiln {
 namespace {
 constexpr std::pair<Phase, llvm::StringLiteral> kPhases[] = {
     {Phase::Import, "import"},     {Phase::Graph, "graph"},
-    {Phase::Quantize, "quantize"}, {Phase::Fuse, "fuse"},
-    {Phase::Lower, "lower"},       {Phase::Codegen, "codegen"},
-    {Phase::Bundle, "bundle"},
+    {Phase::Quantize, "quantize"}, {Phase::Partition, "partition"},
+    {Phase::Fuse, "fuse"},         {Phase::Lower, "lower"},
+    {Phase::Codegen, "codegen"},   {Phase::Bundle, "bundle"},
 };
 
 llvm::StringRef phaseName(Phase phase) {
@@ -203,14 +203,35 @@ bool Compiler::run() {
   }
 
   // Kernel layouts (blocked convolutions with their epilogues, packed
-  // matrices) are chosen once every weight is a constant, then ops are
-  // grouped into dispatches.
-  if (!phase(Phase::Fuse, [&] {
-        return runPasses(*module, [](OpPassManager &pm) {
+  // matrices) are chosen once every weight is a constant, for every target
+  // alike; then, for a GPU, every op gets a device.
+  const mlir::kiln::TargetBackend *gpu = nullptr;
+  for (const auto &target : targets)
+    if (!target->isCpu())
+      gpu = target.get();
+  if (!phase(Phase::Partition, [&] {
+        return runPasses(*module, [&](OpPassManager &pm) {
           pm.addNestedPass<func::FuncOp>(mlir::kiln::createBlockConvolutions());
           pm.addNestedPass<func::FuncOp>(mlir::kiln::createPackMatmulWeights());
           pm.addPass(createCanonicalizerPass());
           pm.addPass(createCSEPass());
+          if (gpu) {
+            mlir::kiln::PartitionOptions partition;
+            partition.gpu = gpu->device().str();
+            partition.unsupported = gpu->unsupportedOps();
+            partition.placement = options.placementPath;
+            pm.addNestedPass<func::FuncOp>(
+                mlir::kiln::createPartition(partition));
+          }
+        });
+      }))
+    return false;
+  if (stopsAfter(Phase::Partition))
+    return printIR(*module), true;
+
+  // Ops are grouped into dispatches, each on one device.
+  if (!phase(Phase::Fuse, [&] {
+        return runPasses(*module, [](OpPassManager &pm) {
           pm.addNestedPass<func::FuncOp>(mlir::kiln::createFormDispatches());
           pm.addPass(mlir::kiln::createOutlineDispatches());
           pm.addPass(createCanonicalizerPass());

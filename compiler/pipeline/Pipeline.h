@@ -13,7 +13,16 @@
 namespace kiln {
 
 /// The phases of compilation, in order (ARCHITECTURE.md §2).
-enum class Phase { Import, Graph, Quantize, Fuse, Lower, Codegen, Bundle };
+enum class Phase {
+  Import,
+  Graph,
+  Quantize,
+  Partition,
+  Fuse,
+  Lower,
+  Codegen,
+  Bundle
+};
 
 /// Phase names as `--compile-to` takes them.
 std::vector<llvm::StringRef> phaseNames();
@@ -36,6 +45,8 @@ struct CompileOptions {
   /// (`--precision fp16`): convolution and matrix-product weights stored as
   /// f16 and widened as the kernels load them.
   enum class Precision { FP32, FP16 } precision = Precision::FP32;
+  /// `--placement FILE.json`: kiln-partition's placement overrides.
+  std::string placementPath;
   /// Print each phase and its time to stderr.
   bool verbose = false;
   /// What to write: a bundle (default), or `--emit static-lib`'s object

@@ -662,6 +662,26 @@ def Kiln_ReshapeOp : Kiln_Op<"reshape", [Pure]> {
   let hasFolder = 1;
 }
 
+def Kiln_TransferOp : Kiln_Op<"transfer", [Pure, SameOperandsAndResultType]> {
+  let summary = "the same tensor, made available on another device";
+  let description = [{
+    Inserted by kiln-partition where a value produced on one device (or a
+    model input, which arrives on the host) is used on another, and before
+    results computed on a GPU are returned. Like a reshape outside
+    dispatches, the result aliases the operand's arena buffer: every device
+    has an arena of the same layout, and the schedule's transfer step copies
+    the buffer's bytes into the arena of device `to` ("cpu" or "cuda").
+    Where everything runs on the CPU a transfer does nothing.
+
+    ```mlir
+    %1 = kiln.transfer %0 to "cuda" : tensor<1x64x56x56xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_Tensor:$input, StrAttr:$to);
+  let results = (outs Kiln_Tensor:$output);
+  let assemblyFormat = "$input `to` $to attr-dict `:` type($input)";
+}
+
 def Kiln_TransposeOp : Kiln_Op<"transpose", [Pure, InferTypeOpAdaptor]> {
   let summary = "permute dims: output dim i is input dim perm[i]";
   let arguments = (ins Kiln_Tensor:$input, DenseI64ArrayAttr:$perm);

@@ -563,7 +563,8 @@ kiln_status Verifier::verifySchedule() {
       return failIn(scheduleIndex)
              << "dispatch " << d << " '" << view.string(dispatch.name) << "': ";
     };
-    if (dispatch.entry >= schedule->entry_count) {
+    bool transfer = dispatch.flags & KILN_DISPATCH_FLAG_TRANSFER;
+    if (!transfer && dispatch.entry >= schedule->entry_count) {
       failDispatch() << "entry " << dispatch.entry
                      << " is out of range (entry_count "
                      << schedule->entry_count << ")";
@@ -586,9 +587,23 @@ kiln_status Verifier::verifySchedule() {
       return KILN_ERROR_INVALID_BUNDLE;
     }
     if (knownMinor &&
-        (dispatch.reserved != 0 ||
-         (dispatch.flags & ~uint32_t(KILN_DISPATCH_FLAG_ELASTIC_WORKGROUPS)))) {
-      failDispatch() << "reserved fields or unknown flags are set";
+        (dispatch.flags & ~uint32_t(KILN_DISPATCH_FLAG_ELASTIC_WORKGROUPS |
+                                    KILN_DISPATCH_FLAG_TRANSFER))) {
+      failDispatch() << "unknown flags are set";
+      return KILN_ERROR_INVALID_BUNDLE;
+    }
+    if (knownMinor && dispatch.device > KILN_DEVICE_CUDA) {
+      failDispatch() << "unknown device " << dispatch.device;
+      return KILN_ERROR_INVALID_BUNDLE;
+    }
+    if (transfer &&
+        (dispatch.binding_count != 1 ||
+         view.bindings[dispatch.binding_first].kind != KILN_BUFFER_ARENA ||
+         dispatch.entry != 0 || dispatch.workgroup_count[0] != 0 ||
+         dispatch.workgroup_count[1] != 0 || dispatch.workgroup_count[2] != 0 ||
+         (dispatch.flags & KILN_DISPATCH_FLAG_ELASTIC_WORKGROUPS))) {
+      failDispatch() << "a transfer needs one arena binding, entry 0 and no "
+                        "grid";
       return KILN_ERROR_INVALID_BUNDLE;
     }
     if ((dispatch.flags & KILN_DISPATCH_FLAG_ELASTIC_WORKGROUPS) &&

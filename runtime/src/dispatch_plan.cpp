@@ -26,7 +26,10 @@ void planDispatches(const BundleView &view, const kiln_dispatch_fn *entries,
     bindingPointers[b] = bindingAddress(view, view.bindings[b], arena);
   for (uint32_t d = 0; d < schedule.dispatch_count; ++d) {
     const kiln_dispatch_desc &dispatch = view.dispatches[d];
-    plans[d].entry = entries[dispatch.entry];
+    // A transfer has no grid: nothing to call on the CPU.
+    plans[d].entry = (dispatch.flags & KILN_DISPATCH_FLAG_TRANSFER)
+                         ? nullptr
+                         : entries[dispatch.entry];
     plans[d].bindings = bindingPointers + dispatch.binding_first;
     plans[d].workgroupCount = workgroupsFor(dispatch, threadCount);
   }

@@ -277,35 +277,39 @@ bool emitCudaImage(ModuleOp lowered, llvm::ArrayRef<unsigned> sms,
   for (const EntryPoint &entry : entries) {
     kiln_cuda_entry record = {uint32_t(launches.size()), 0};
     if (entry.phase == 0) {
+      // A dispatch placed on the CPU has no function here and no launches.
       auto dispatch = lowered.lookupSymbol<func::FuncOp>(entry.dispatch);
-      if (!dispatch) {
-        error = "no dispatch function " + entry.dispatch;
-        return false;
-      }
-      WalkResult walk = dispatch.walk([&](gpu::LaunchFuncOp launch) {
-        kiln_cuda_launch record = {};
-        Value sizes[] = {launch.getGridSizeX(),  launch.getGridSizeY(),
-                         launch.getGridSizeZ(),  launch.getBlockSizeX(),
-                         launch.getBlockSizeY(), launch.getBlockSizeZ()};
-        for (unsigned i = 0; i < 6; ++i) {
-          std::optional<int64_t> size = getConstantIntValue(sizes[i]);
-          if (!size || *size <= 0 || *size > INT32_MAX) {
-            error = "dispatch " + entry.dispatch +
-                    " launches a kernel with a grid that is not constant";
-            return WalkResult::interrupt();
-          }
-          (i < 3 ? record.grid[i] : record.block[i - 3]) = uint32_t(*size);
-        }
-        llvm::StringRef name = launch.getKernelName().getValue();
-        auto [it, inserted] = nameOffsets.try_emplace(name, strings.size());
-        if (inserted) {
-          strings += name.str();
-          strings.push_back('\0');
-        }
-        record.kernel_name = it->second;
-        launches.push_back(record);
-        return WalkResult::advance();
-      });
+      WalkResult walk =
+          !dispatch
+              ? WalkResult::advance()
+              : dispatch.walk([&](gpu::LaunchFuncOp launch) {
+                  kiln_cuda_launch record = {};
+                  Value sizes[] = {
+                      launch.getGridSizeX(),  launch.getGridSizeY(),
+                      launch.getGridSizeZ(),  launch.getBlockSizeX(),
+                      launch.getBlockSizeY(), launch.getBlockSizeZ()};
+                  for (unsigned i = 0; i < 6; ++i) {
+                    std::optional<int64_t> size = getConstantIntValue(sizes[i]);
+                    if (!size || *size <= 0 || *size > INT32_MAX) {
+                      error =
+                          "dispatch " + entry.dispatch +
+                          " launches a kernel with a grid that is not constant";
+                      return WalkResult::interrupt();
+                    }
+                    (i < 3 ? record.grid[i] : record.block[i - 3]) =
+                        uint32_t(*size);
+                  }
+                  llvm::StringRef name = launch.getKernelName().getValue();
+                  auto [it, inserted] =
+                      nameOffsets.try_emplace(name, strings.size());
+                  if (inserted) {
+                    strings += name.str();
+                    strings.push_back('\0');
+                  }
+                  record.kernel_name = it->second;
+                  launches.push_back(record);
+                  return WalkResult::advance();
+                });
       if (walk.wasInterrupted())
         return false;
     }

@@ -28,10 +28,24 @@ public:
   llvm::StringRef name() const override { return targetName; }
   kiln_target id() const override { return KILN_TARGET_CUDA; }
   bool isCpu() const override { return false; }
+  llvm::StringRef device() const override { return "cuda"; }
+  /// Ops whose result depends on the order of their updates (scatters with
+  /// repeated indices: the last update wins) or whose elements depend on
+  /// each other along an axis (running sums) would run on one GPU thread:
+  /// the CPU does them better.
+  std::vector<std::string> unsupportedOps() const override {
+    return {"kiln.scatter_elements", "kiln.scatter_nd", "kiln.cumsum"};
+  }
 
   LogicalResult
   lower(ModuleOp executable,
         llvm::StringMap<DispatchLowering> &dispatches) const override {
+    // Only the dispatches placed on the GPU.
+    for (auto func : llvm::to_vector(executable.getOps<func::FuncOp>())) {
+      auto device = func->getAttrOfType<StringAttr>(kDeviceAttr);
+      if (func.isPublic() && (!device || device.getValue() != "cuda"))
+        func->erase();
+    }
     PassManager bufferize(executable.getContext());
     buildCudaBufferizationPipeline(bufferize);
     if (failed(bufferize.run(executable)))

@@ -58,4 +58,24 @@ def CudaMapDispatches : Pass<"kiln-cuda-map-dispatches", "mlir::ModuleOp"> {
                            "mlir::arith::ArithDialect"];
 }
 
+def CudaLibdeviceMath : Pass<"kiln-cuda-libdevice-math",
+                             "mlir::gpu::GPUModuleOp"> {
+  let summary = "Call libdevice for the math ops convert-gpu-to-nvvm leaves";
+  let description = [{
+    MLIR 19's convert-gpu-to-nvvm maps most math ops to libdevice
+    (`__nv_expf`, ...) but not the inverse and hyperbolic trigonometric
+    functions nor round-half-even, which then fail translation to LLVM IR.
+    This pass calls libdevice for those: `__nv_<name>f` for f32,
+    `__nv_<name>` for f64, through f32 for f16.
+
+    ```mlir
+    %y = math.acosh %x : f32
+    // becomes
+    %y = llvm.call @__nv_acoshf(%x) : (f32) -> f32
+    ```
+  }];
+  let dependentDialects = ["mlir::LLVM::LLVMDialect",
+                           "mlir::arith::ArithDialect"];
+}
+
 #endif // KILN_TARGETS_CUDA_PASSES_TD

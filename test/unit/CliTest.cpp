@@ -146,10 +146,15 @@ TEST_F(Cli, BadBundlesGiveErrorsNotCrashes) {
 }
 
 TEST_F(Cli, InspectDescribesTheBundle) {
+  // The version this build writes, so that a format bump needs no edit here.
+  const std::string version = std::to_string(KILN_BUNDLE_VERSION_MAJOR) + "." +
+                              std::to_string(KILN_BUNDLE_VERSION_MINOR);
+  const std::string textVersion = "format version: " + version;
+  const std::string jsonVersion = "\"version\":\"" + version + "\"";
   CliResult text = run("inspect " + bundlePath + " --verify");
   ASSERT_EQ(text.exitCode, 0) << text.err;
   for (const char *expected :
-       {"format version: 1.5", "MANIFEST", "WEIGHTS", "page-aligned",
+       {textVersion.c_str(), "MANIFEST", "WEIGHTS", "page-aligned",
         "lazy checksum (verified)", "a: f32[6]", "y: f32[6]", "dispatches: 2",
         "entries: 2", "DISPATCH_INFO", "weights checksum: ok"})
     EXPECT_NE(text.out.find(expected), std::string::npos) << expected << "\n"
@@ -158,7 +163,7 @@ TEST_F(Cli, InspectDescribesTheBundle) {
   CliResult json = run("inspect --json " + bundlePath);
   ASSERT_EQ(json.exitCode, 0) << json.err;
   for (const char *expected :
-       {"\"version\":\"1.5\"", "\"kind\":\"EXECUTABLE\"",
+       {jsonVersion.c_str(), "\"kind\":\"EXECUTABLE\"",
         "\"kind\":\"DISPATCH_INFO\"", "\"flops\":6",
         "\"offset_page_aligned\":true",
         "\"inputs\":[{\"name\":\"a\","
@@ -185,8 +190,8 @@ TEST_F(Cli, BenchPrintsStatistics) {
 // The profile lists each dispatch with its nodes and work: "add" covers
 // Add_0 and does 6 operations, "scale" says neither (no rate: "-").
 TEST_F(Cli, BenchProfileNamesNodesAndRates) {
-  CliResult result = run("bench " + bundlePath +
-                         " --runs 3 --warmup 0 --threads 1 --profile");
+  CliResult result =
+      run("bench " + bundlePath + " --runs 3 --warmup 0 --threads 1 --profile");
   ASSERT_EQ(result.exitCode, 0) << result.err;
   for (const char *expected :
        {"profile: 2 dispatches in 2 groups", "GFLOP/s", "dispatch (ONNX nodes)",

@@ -36,7 +36,12 @@ protected:
   }
 
   std::string writeModel(const onnx::ModelProto &model) {
-    std::string path = ::testing::TempDir() + "/kiln_importer_test.onnx";
+    // One file per test: ctest runs the tests of this binary in parallel
+    // processes, which would otherwise overwrite each other's model.
+    const ::testing::TestInfo *test =
+        ::testing::UnitTest::GetInstance()->current_test_info();
+    std::string path =
+        ::testing::TempDir() + "/kiln_importer_" + test->name() + ".onnx";
     std::ofstream out(path, std::ios::binary);
     model.SerializeToOstream(&out);
     return path;

@@ -13,6 +13,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Diagnostics.h"
+#include "llvm/ADT/MapVector.h"
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -85,6 +86,9 @@ private:
   int64_t opset = 0; // of the default domain; 0 when the model imports none
   llvm::StringMap<int64_t> domainOpsets; // the other imported domains
   llvm::StringMap<Value> values;
+  /// Each imported node's ONNX op type, by node name (kiln-partition's
+  /// placement by op type reads it).
+  llvm::MapVector<StringRef, StringRef> nodeOpTypes;
 };
 
 LogicalResult GraphImporter::loadModel(onnx::ModelProto &model) {
@@ -236,6 +240,8 @@ LogicalResult GraphImporter::fixInput(const onnx::ValueInfoProto &input) {
 LogicalResult GraphImporter::importNode(const onnx::NodeProto &node,
                                         int index) {
   Location loc = nodeLoc(node, index);
+  nodeOpTypes[cast<NameLoc>(loc).getName().strref()] =
+      builder.getStringAttr(node.op_type()).strref();
   builder.setInsertionPointToEnd(builder.getBlock());
   // Ops of other domains are in the table as "<domain>.<op>", with that
   // domain's version as their opset.
@@ -443,6 +449,12 @@ OwningOpRef<ModuleOp> GraphImporter::run() {
       builder.getFunctionType(argTypes, ValueRange(results).getTypes()));
   for (auto [i, output] : llvm::enumerate(graph.output()))
     func.setResultAttr(i, "kiln.name", builder.getStringAttr(output.name()));
+  SmallVector<NamedAttribute> opTypes;
+  for (auto [name, opType] : nodeOpTypes)
+    opTypes.push_back(
+        builder.getNamedAttr(name, builder.getStringAttr(opType)));
+  func->setAttr(mlir::kiln::kNodeOpTypesAttr,
+                builder.getDictionaryAttr(opTypes));
 
   if (failed(verify(*module)))
     return nullptr;

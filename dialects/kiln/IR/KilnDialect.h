@@ -28,6 +28,10 @@ class Elementwise
 #include "dialects/kiln/KilnOps.h.inc"
 
 namespace mlir::kiln {
+/// On @main: each ONNX node's op type, by node name (set by the importer,
+/// read by kiln-partition's placement by op type).
+constexpr llvm::StringLiteral kNodeOpTypesAttr = "kiln.node_op_types";
+
 /// True for ops marked Kiln_ElementwiseTrait.
 inline bool isElementwise(Operation *op) {
   return op->hasTrait<OpTrait::Elementwise>();

@@ -75,7 +75,7 @@ typedef enum kiln_target {
   KILN_TARGET_AARCH64_NEON_DOTPROD_FP16 = 3, /* ARMv8.2-A + dotprod + fp16 */
   KILN_TARGET_X86_64_AVX512 = 4, /* x86-64 with AVX-512 F/BW/DQ/VL + AVX2 */
   KILN_TARGET_X86_64_AVX512_VNNI = 5, /* x86_64-avx512 + AVX512-VNNI */
-  KILN_TARGET_CUDA = 6, /* NVIDIA GPUs: a kiln_cuda_image (1.6) */
+  KILN_TARGET_CUDA = 6,               /* NVIDIA GPUs: a kiln_cuda_image (1.6) */
 } kiln_target;
 
 /* Section flags. */
@@ -168,9 +168,18 @@ typedef struct kiln_dispatch_desc {
   uint32_t binding_first; /* into the schedule's binding array */
   uint32_t binding_count;
   uint32_t workgroup_count[3];
-  uint32_t flags;    /* KILN_DISPATCH_FLAG_* (format 1.1; 0 in 1.0) */
-  uint32_t reserved; /* must be 0 */
+  uint32_t flags;  /* KILN_DISPATCH_FLAG_* (format 1.1; 0 in 1.0) */
+  uint32_t device; /* kiln_device (1.6; 0 before): where the dispatch runs
+                      when the bundle runs on a GPU; a transfer's
+                      destination */
 } kiln_dispatch_desc;
+
+/* Devices (1.6). A bundle compiled for a GPU places each dispatch on one;
+ * where no GPU is usable every dispatch runs on the CPU. */
+typedef enum kiln_device {
+  KILN_DEVICE_CPU = 0,
+  KILN_DEVICE_CUDA = 1,
+} kiln_device;
 
 /* Dispatch flags. */
 enum {
@@ -178,6 +187,11 @@ enum {
    * called with, so a runtime may launch any count from 1 to
    * workgroup_count[0] (e.g. one per thread). */
   KILN_DISPATCH_FLAG_ELASTIC_WORKGROUPS = 1u,
+  /* (1.6) Not a call: makes the dispatch's one binding, an arena buffer,
+   * valid on device `device` by copying it from the other device's arena
+   * (each device has an arena of the same layout). `entry` and the grid are
+   * 0. Where everything runs on the CPU a transfer does nothing. */
+  KILN_DISPATCH_FLAG_TRANSFER = 2u,
 };
 
 typedef struct kiln_schedule_header {
@@ -272,9 +286,9 @@ typedef struct kiln_cuda_entry {
 } kiln_cuda_entry;
 
 typedef struct kiln_cuda_launch {
-  uint32_t kernel_name; /* offset into the image's strings */
-  uint32_t grid[3];     /* blocks */
-  uint32_t block[3];    /* threads per block */
+  uint32_t kernel_name;  /* offset into the image's strings */
+  uint32_t grid[3];      /* blocks */
+  uint32_t block[3];     /* threads per block */
   uint32_t shared_bytes; /* dynamic shared memory */
 } kiln_cuda_launch;
 
@@ -339,11 +353,9 @@ KILN_FORMAT_STATIC_ASSERT(sizeof(kiln_entry_table_header) == 16,
                           "entry table layout");
 KILN_FORMAT_STATIC_ASSERT(sizeof(kiln_cuda_image_header) == 32,
                           "CUDA image header layout");
-KILN_FORMAT_STATIC_ASSERT(sizeof(kiln_cuda_binary) == 24,
-                          "CUDA binary layout");
+KILN_FORMAT_STATIC_ASSERT(sizeof(kiln_cuda_binary) == 24, "CUDA binary layout");
 KILN_FORMAT_STATIC_ASSERT(sizeof(kiln_cuda_entry) == 8, "CUDA entry layout");
-KILN_FORMAT_STATIC_ASSERT(sizeof(kiln_cuda_launch) == 32,
-                          "CUDA launch layout");
+KILN_FORMAT_STATIC_ASSERT(sizeof(kiln_cuda_launch) == 32, "CUDA launch layout");
 #undef KILN_FORMAT_STATIC_ASSERT
 
 #endif /* KILN_BUNDLE_FORMAT_H */
