@@ -16,6 +16,8 @@ packages=(
   # tests, examples and the reference exporter
   libonnx-testdata python3-onnx python3-numpy python3-torch python3-torchvision
   dataset-fashion-mnist
+  # kiln inspect --graph FILE.svg draws with Graphviz's dot
+  graphviz
 )
 
 missing=()

@@ -268,6 +268,7 @@ void BundleWriter::layOut(
       for (const Binding &binding : dispatch.bindings) {
         kiln_binding_desc bindingDesc{};
         bindingDesc.kind = binding.kind;
+        bindingDesc.access = binding.access;
         bindingDesc.offset = binding.offset;
         bindingDesc.size = binding.size;
         bindings.push_back(bindingDesc);

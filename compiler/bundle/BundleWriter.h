@@ -31,6 +31,7 @@ struct Binding {
   kiln_buffer_kind kind = KILN_BUFFER_ARENA;
   uint64_t offset = 0;
   uint64_t size = 0;
+  uint32_t access = 0; // KILN_ACCESS_*
 };
 
 struct Dispatch {

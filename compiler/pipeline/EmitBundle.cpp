@@ -196,6 +196,7 @@ bool BundleBuilder::build(bundle::BundleWriter &writer, std::string &error) {
       dispatch.device = deviceOf(transfer.getToAttr());
       dispatch.workgroupCount = {0, 0, 0};
       dispatch.bindings = {bindingFor(transfer.getOutput(), writer)};
+      dispatch.bindings[0].access = KILN_ACCESS_READ | KILN_ACCESS_WRITE;
       SmallVector<StringRef> nodes;
       mlir::kiln::collectNodeNames(transfer.getLoc(), nodes);
       dispatch.nodes = llvm::join(nodes, ", ");
@@ -208,17 +209,22 @@ bool BundleBuilder::build(bundle::BundleWriter &writer, std::string &error) {
     uint32_t device =
         deviceOf(call->getAttrOfType<StringAttr>(mlir::kiln::kDeviceAttr));
     std::vector<bundle::Binding> bindings;
-    for (Value operand : call.getInputs())
+    for (Value operand : call.getInputs()) {
       bindings.push_back(bindingFor(operand, writer));
-    for (Value result : call.getResults())
+      bindings.back().access = KILN_ACCESS_READ;
+    }
+    for (Value result : call.getResults()) {
       bindings.push_back(bindingFor(result, writer));
+      bindings.back().access = KILN_ACCESS_WRITE;
+    }
     if (auto offset =
             call->getAttrOfType<IntegerAttr>(mlir::kiln::kScratchOffsetAttr))
       bindings.push_back(
           {KILN_BUFFER_ARENA, (uint64_t)offset.getInt(),
            (uint64_t)call
                ->getAttrOfType<IntegerAttr>(mlir::kiln::kScratchSizeAttr)
-               .getInt()});
+               .getInt(),
+           KILN_ACCESS_SCRATCH});
     std::string name;
     if (auto attr = call->getAttrOfType<StringAttr>(mlir::kiln::kNameAttr))
       name = attr.str();

@@ -10,12 +10,14 @@
 #include "cpu/elf_loader.h"
 #include "cpu/host_target.h"
 #include "cpu/perf_map.h"
+#include "cuda/cuda_executor.h"
 #include "dispatch_plan.h"
 #include "file_mapping.h"
 #include "names.h"
 #include "parallel_executor.h"
 
 #include <chrono>
+#include <mutex>
 #include <new>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +30,14 @@ struct kiln_model {
   BundleView view;
   LoadedExecutable executable;
   kiln_target target = KILN_TARGET_NONE;
+  // The CUDA executable section, or view.sectionCount when there is none.
+  // Its module is loaded by the first session that wants the GPU; a failure
+  // is kept and not retried.
+  uint32_t cudaSection = 0;
+  std::mutex cudaMutex;
+  bool cudaTried = false;
+  cuda::Module *cudaModule = nullptr;
+  ErrorMessage cudaUnavailable;
 };
 
 struct kiln_session {
@@ -38,6 +48,8 @@ struct kiln_session {
   uint32_t dispatchCount = 0;
   uint32_t threadCount = 1;
   ParallelExecutor *executor = nullptr;
+  cuda::Session *cudaSession = nullptr; // null on the CPU
+  ErrorMessage fallbackReason;
 };
 
 namespace {
@@ -76,6 +88,7 @@ kiln_status indexError(const char *function, const char *what, uint32_t index,
 void destroyModel(kiln_model *model) {
   if (!model)
     return;
+  cuda::unloadModule(model->cudaModule);
   unloadElfExecutable(model->executable);
   unmapFile(model->mapping);
   free(model->path);
@@ -95,10 +108,13 @@ kiln_status loadBestExecutable(kiln_model &model, uint32_t flags,
   }
   uint32_t best = view.sectionCount;
   int bestRank = 0;
+  model.cudaSection = view.sectionCount;
   for (uint32_t i = 0; i < view.sectionCount; ++i) {
     const kiln_section_entry &section = view.sections[i];
     if (section.kind != KILN_SECTION_EXECUTABLE)
       continue;
+    if (section.target == KILN_TARGET_CUDA)
+      model.cudaSection = i;
     int rank = hostTargetRank(section.target);
     if (rank > bestRank) {
       bestRank = rank;
@@ -175,6 +191,44 @@ kiln_status tensorInfo(const kiln_model *model, bool output, uint32_t index,
   return KILN_OK;
 }
 
+/// The model's CUDA module, loaded on first use; null with the reason in
+/// `why` when the bundle has no GPU code or no GPU can run it.
+cuda::Module *cudaModuleOf(kiln_model &model, ErrorMessage &why) {
+  if (model.cudaSection == model.view.sectionCount) {
+    why << "the bundle has no GPU code (compile it with --target cuda,...)";
+    return nullptr;
+  }
+  std::lock_guard<std::mutex> lock(model.cudaMutex);
+  if (!model.cudaTried) {
+    model.cudaTried = true;
+    model.cudaModule = cuda::loadModule(model.view, model.cudaSection,
+                                        model.path, model.cudaUnavailable);
+  }
+  if (!model.cudaModule)
+    why << model.cudaUnavailable.c_str();
+  return model.cudaModule;
+}
+
+void runCpuDispatch(void *context, uint32_t dispatch) {
+  kiln_session &session = *static_cast<kiln_session *>(context);
+  if (session.executor)
+    runDispatchesInParallel(session.executor, session.plans + dispatch, 1);
+  else
+    runDispatchesSequentially(session.plans + dispatch, 1);
+}
+
+kiln_status runOnGpu(kiln_session &session, uint64_t *dispatchNanoseconds) {
+  ErrorMessage error;
+  kiln_status status =
+      cuda::run(*session.cudaSession, session.model->view, runCpuDispatch,
+                &session, dispatchNanoseconds, error);
+  if (status != KILN_OK) {
+    lastError.clear();
+    lastError << "kiln_session_run: " << error.c_str();
+  }
+  return status;
+}
+
 } // namespace
 
 extern "C" {
@@ -247,6 +301,20 @@ uint64_t kiln_model_arena_size(const kiln_model *model) {
   return model ? model->view.manifest->arena_size : 0;
 }
 
+uint64_t kiln_model_input_arena_offset(const kiln_model *model,
+                                       uint32_t index) {
+  const kiln_tensor_desc *tensor =
+      model ? tensorAt(model, false, index) : nullptr;
+  return tensor ? tensor->arena_offset : UINT64_MAX;
+}
+
+uint64_t kiln_model_output_arena_offset(const kiln_model *model,
+                                        uint32_t index) {
+  const kiln_tensor_desc *tensor =
+      model ? tensorAt(model, true, index) : nullptr;
+  return tensor ? tensor->arena_offset : UINT64_MAX;
+}
+
 kiln_target kiln_host_target(void) {
   uint32_t best = KILN_TARGET_NONE;
   int bestRank = 0;
@@ -307,12 +375,57 @@ uint64_t kiln_model_dispatch_flops(const kiln_model *model, uint32_t index) {
   return model->view.dispatchInfo[index].flops;
 }
 
+uint32_t kiln_model_dispatch_device(const kiln_model *model, uint32_t index) {
+  if (!model || index >= model->view.schedule->dispatch_count)
+    return KILN_DEVICE_CPU;
+  return model->view.dispatches[index].device;
+}
+
+int kiln_model_dispatch_is_transfer(const kiln_model *model, uint32_t index) {
+  return model && index < model->view.schedule->dispatch_count &&
+         (model->view.dispatches[index].flags & KILN_DISPATCH_FLAG_TRANSFER);
+}
+
+uint32_t kiln_model_dispatch_binding_count(const kiln_model *model,
+                                           uint32_t index) {
+  if (!model || index >= model->view.schedule->dispatch_count)
+    return 0;
+  return model->view.dispatches[index].binding_count;
+}
+
+kiln_status kiln_model_dispatch_binding(const kiln_model *model,
+                                        uint32_t dispatch, uint32_t binding,
+                                        kiln_binding_info *out) {
+  const char *function = "kiln_model_dispatch_binding";
+  if (!model || !out)
+    return invalidArgument(function, "model and out must not be null");
+  if (dispatch >= model->view.schedule->dispatch_count)
+    return indexError(function, "dispatch", dispatch,
+                      model->view.schedule->dispatch_count);
+  const kiln_dispatch_desc &desc = model->view.dispatches[dispatch];
+  if (binding >= desc.binding_count)
+    return indexError(function, "binding", binding, desc.binding_count);
+  const kiln_binding_desc &b =
+      model->view.bindings[desc.binding_first + binding];
+  out->kind = b.kind;
+  out->access = b.access;
+  out->offset = b.offset;
+  out->size = b.size;
+  return KILN_OK;
+}
+
 uint32_t kiln_model_entry_count(const kiln_model *model) {
   return model ? model->view.schedule->entry_count : 0;
 }
 
 uint32_t kiln_model_section_count(const kiln_model *model) {
   return model ? model->view.sectionCount : 0;
+}
+
+const void *kiln_model_section_data(const kiln_model *model, uint32_t index) {
+  if (!model || index >= model->view.sectionCount)
+    return nullptr;
+  return model->view.sectionData(index);
 }
 
 kiln_status kiln_model_section_info(const kiln_model *model, uint32_t index,
@@ -347,14 +460,22 @@ kiln_status kiln_session_create(kiln_model *model,
                            "the model was opened without an executable "
                            "(KILN_OPEN_SKIP_EXECUTABLE)");
   uint32_t threadCount = 0;
+  uint32_t device = KILN_RUN_ON_AUTO;
   if (options) {
     constexpr uint32_t kThreadCountEnd =
         offsetof(kiln_session_options, thread_count) + sizeof(uint32_t);
+    constexpr uint32_t kDeviceEnd =
+        offsetof(kiln_session_options, device) + sizeof(uint32_t);
     if (options->struct_size < offsetof(kiln_session_options, thread_count))
       return invalidArgument(function, "options->struct_size is too small");
     if (options->struct_size >= kThreadCountEnd)
       threadCount = options->thread_count;
+    if (options->struct_size >= kDeviceEnd)
+      device = options->device;
   }
+  if (device > KILN_RUN_ON_CUDA)
+    return invalidArgument(function, "options->device is not a "
+                                     "kiln_device_request");
   if (threadCount > kMaxThreadCount)
     return invalidArgument(function, "thread_count is unreasonably large");
   if (threadCount == 0)
@@ -373,6 +494,21 @@ kiln_status kiln_session_create(kiln_model *model,
   session->dispatchCount = schedule.dispatch_count;
   session->threadCount = threadCount;
 
+  if (device != KILN_RUN_ON_CPU) {
+    ErrorMessage why;
+    cuda::Module *gpu = cudaModuleOf(*model, why);
+    if (gpu)
+      session->cudaSession = cuda::createSession(*gpu, view, why);
+    if (!session->cudaSession && device == KILN_RUN_ON_CUDA) {
+      kiln_session_destroy(session);
+      error << function << ": cannot run on the GPU: " << why.c_str();
+      return fail(KILN_ERROR_UNSUPPORTED, error);
+    }
+    // A CPU-only bundle runs where it was meant to: no fallback to report.
+    if (model->cudaSection != view.sectionCount)
+      session->fallbackReason << why.c_str();
+  }
+
   // aligned_alloc wants a size that is a multiple of the alignment; an empty
   // arena still gets one block so that pointers into it are valid.
   uint64_t alignment = manifest.arena_alignment > KILN_TENSOR_ALIGNMENT
@@ -380,7 +516,11 @@ kiln_status kiln_session_create(kiln_model *model,
                            : KILN_TENSOR_ALIGNMENT;
   uint64_t arenaBytes = manifest.arena_size ? manifest.arena_size : 1;
   bool arenaFits = arenaBytes <= SIZE_MAX - alignment;
-  if (arenaFits) {
+  if (session->cudaSession) {
+    // Pinned, so that transfers are DMA; zeroed by the executor.
+    session->arena = cuda::hostArena(session->cudaSession);
+    arenaBytes = manifest.arena_size;
+  } else if (arenaFits) {
     arenaBytes = (arenaBytes + alignment - 1) & ~(alignment - 1);
     session->arena =
         static_cast<uint8_t *>(aligned_alloc(alignment, arenaBytes));
@@ -413,12 +553,32 @@ void kiln_session_destroy(kiln_session *session) {
     return;
   destroyParallelExecutor(session->executor);
   free(session->tables);
-  free(session->arena);
+  if (session->cudaSession)
+    cuda::destroySession(session->cudaSession);
+  else
+    free(session->arena);
   delete session;
 }
 
 uint32_t kiln_session_thread_count(const kiln_session *session) {
   return session ? session->threadCount : 0;
+}
+
+kiln_device kiln_session_device(const kiln_session *session) {
+  return session && session->cudaSession ? KILN_DEVICE_CUDA : KILN_DEVICE_CPU;
+}
+
+const char *kiln_session_device_description(const kiln_session *session) {
+  if (!session)
+    return "";
+  if (session->cudaSession)
+    return cuda::moduleDescription(session->model->cudaModule);
+  return kiln_target_name(session->model->target);
+}
+
+const char *kiln_session_fallback_reason(const kiln_session *session) {
+  return session && !session->cudaSession ? session->fallbackReason.c_str()
+                                          : "";
 }
 
 kiln_status kiln_session_set_input(kiln_session *session, uint32_t index,
@@ -454,6 +614,8 @@ void *kiln_session_input_data(kiln_session *session, uint32_t index) {
 kiln_status kiln_session_run(kiln_session *session) {
   if (!session)
     return invalidArgument("kiln_session_run", "session must not be null");
+  if (session->cudaSession)
+    return runOnGpu(*session, nullptr);
   if (session->executor)
     runDispatchesInParallel(session->executor, session->plans,
                             session->dispatchCount);
@@ -467,6 +629,8 @@ kiln_status kiln_session_run_profiled(kiln_session *session,
   if (!session || !dispatch_nanoseconds)
     return invalidArgument("kiln_session_run_profiled",
                            "session and dispatch_nanoseconds must not be null");
+  if (session->cudaSession)
+    return runOnGpu(*session, dispatch_nanoseconds);
   for (uint32_t d = 0; d < session->dispatchCount; ++d) {
     auto start = std::chrono::steady_clock::now();
     if (session->executor)

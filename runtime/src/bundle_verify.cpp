@@ -538,9 +538,14 @@ kiln_status Verifier::verifySchedule() {
           << "binding " << b << ": unknown kind " << binding.kind;
       return KILN_ERROR_INVALID_BUNDLE;
     }
-    if (knownMinor && binding.reserved != 0) {
+    // The access flags came with 1.6; before, the field was reserved.
+    uint32_t knownAccess =
+        view.header->version_minor >= 6
+            ? KILN_ACCESS_READ | KILN_ACCESS_WRITE | KILN_ACCESS_SCRATCH
+            : 0;
+    if (knownMinor && (binding.access & ~knownAccess) != 0) {
       failIn(scheduleIndex)
-          << "binding " << b << ": reserved field is not zero";
+          << "binding " << b << ": unknown access flags " << binding.access;
       return KILN_ERROR_INVALID_BUNDLE;
     }
     if (!rangeFits(binding.offset, binding.size, limit)) {

@@ -10,6 +10,7 @@
 
 #include "JsonWriter.h"
 #include "NpyFile.h"
+#include "Placement.h"
 #include "RandomTensor.h"
 #include "TensorProto.h"
 #include "kiln/kiln.hpp"
@@ -105,9 +106,26 @@ Model openModel(const std::string &path, uint32_t flags) {
   return model;
 }
 
-Session createSession(Model &model, uint32_t threads) {
+/// `--device`: auto (the default), cpu or cuda.
+kiln_device_request parseDevice(const std::string &device) {
+  if (device == "auto")
+    return KILN_RUN_ON_AUTO;
+  if (device == "cpu")
+    return KILN_RUN_ON_CPU;
+  if (device == "cuda")
+    return KILN_RUN_ON_CUDA;
+  fail("--device '" + device + "': expected auto, cpu or cuda");
+}
+
+/// A session on `device`; when auto falls back to the CPU from a bundle
+/// with GPU code, says why, once.
+Session createSession(Model &model, uint32_t threads,
+                      const std::string &device) {
   Session session;
-  check(session.create(model, threads));
+  check(session.create(model, threads, parseDevice(device)));
+  if (*session.fallbackReason())
+    std::fprintf(stderr, "kiln: note: running on the CPU: %s\n",
+                 session.fallbackReason());
   return session;
 }
 
@@ -131,6 +149,7 @@ struct RunOptions {
   std::vector<std::string> inputs;
   std::string outputDir = ".";
   uint32_t threads = 0;
+  std::string device = "auto";
   uint64_t seed = 0;
   bool verify = false;
 };
@@ -153,7 +172,7 @@ HostTensor loadInputFile(const std::string &path) {
 void runBundle(const RunOptions &options) {
   Model model =
       openModel(options.bundle, options.verify ? KILN_OPEN_VERIFY_WEIGHTS : 0u);
-  Session session = createSession(model, options.threads);
+  Session session = createSession(model, options.threads, options.device);
   std::vector<kiln_tensor_info> inputs = tensorInfos(model, false);
   std::vector<bool> given(inputs.size(), false);
 
@@ -240,6 +259,7 @@ struct BenchOptions {
   uint32_t runs = 100;
   uint32_t warmup = 10;
   uint32_t threads = 0;
+  std::string device = "auto";
   bool perfMap = false;
   bool profile = false;
 };
@@ -341,7 +361,7 @@ void benchBundle(const BenchOptions &options) {
     fail("--runs must be at least 1");
   Model model =
       openModel(options.bundle, options.perfMap ? KILN_OPEN_PERF_MAP : 0u);
-  Session session = createSession(model, options.threads);
+  Session session = createSession(model, options.threads, options.device);
   fillRandomInputs(session, model, 0, {});
   for (uint32_t i = 0; i < options.warmup; ++i)
     check(session.run());
@@ -365,6 +385,8 @@ void benchBundle(const BenchOptions &options) {
   size_t p90Rank = (n * 90 + 99) / 100;
   double p90 = milliseconds[p90Rank ? p90Rank - 1 : 0];
   std::printf("target: %s\n", model.targetName());
+  if (session.device() != KILN_DEVICE_CPU)
+    std::printf("device: %s\n", session.deviceDescription());
   std::printf("threads: %u\n", session.threadCount());
   std::printf("runs: %u (warmup %u)\n", options.runs, options.warmup);
   std::printf("min: %.4f ms\n", milliseconds.front());
@@ -383,12 +405,13 @@ struct InspectOptions {
   std::string bundle;
   bool json = false;
   bool verify = false;
+  std::string graph;
 };
 
 /// kiln_target_name for a raw section field (which may hold a target a newer
 /// bundle version added: no kiln_target enumerator may be made from it).
 const char *targetNameOf(uint32_t target) {
-  return target <= KILN_TARGET_X86_64_AVX512_VNNI
+  return target <= KILN_TARGET_CUDA // the last enumerator
              ? kiln_target_name(static_cast<kiln_target>(target))
              : "unknown";
 }
@@ -439,6 +462,16 @@ void inspectBundle(const InspectOptions &options) {
   }
   std::vector<kiln_tensor_info> inputs = tensorInfos(model, false);
   std::vector<kiln_tensor_info> outputs = tensorInfos(model, true);
+  bool gpuCode =
+      std::find(targets.begin(), targets.end(), "cuda") != targets.end();
+  Placement placement = describePlacement(handle);
+  uint64_t totalFlops = modelFlops(handle);
+  if (!options.graph.empty()) {
+    std::string error;
+    if (!writePlacementGraph(handle, kiln_model_name(handle), options.graph,
+                             error))
+      fail(error);
+  }
 
   if (options.json) {
     JsonWriter json;
@@ -500,7 +533,39 @@ void inspectBundle(const InspectOptions &options) {
     json.key("entry_count");
     json.value(kiln_model_entry_count(handle));
     json.key("flops");
-    json.value(modelFlops(handle));
+    json.value(totalFlops);
+    json.key("partitions");
+    json.beginArray();
+    for (const Partition &partition : placement.partitions) {
+      json.beginObject();
+      json.key("device");
+      json.value(deviceName(partition.device));
+      json.key("first_dispatch");
+      json.value(partition.firstDispatch);
+      json.key("last_dispatch");
+      json.value(partition.lastDispatch);
+      json.key("dispatch_count");
+      json.value(partition.dispatches);
+      json.key("flops");
+      json.value(partition.flops);
+      json.key("first_node");
+      json.value(partition.firstNode);
+      json.endObject();
+    }
+    json.endArray();
+    json.key("transfers");
+    json.beginObject();
+    for (auto [name, totals] : {std::pair{"to_cuda", placement.toCuda},
+                                {"to_cpu", placement.toCpu}}) {
+      json.key(name);
+      json.beginObject();
+      json.key("count");
+      json.value(totals.count);
+      json.key("bytes");
+      json.value(totals.bytes);
+      json.endObject();
+    }
+    json.endObject();
     json.key("weights_verified");
     json.value(options.verify);
     json.endObject();
@@ -526,6 +591,9 @@ void inspectBundle(const InspectOptions &options) {
     if (info.flags & KILN_SECTION_FLAG_LAZY_CHECKSUM)
       notes += options.verify ? ", lazy checksum (verified)"
                               : ", lazy checksum (not verified)";
+    if (info.kind == KILN_SECTION_EXECUTABLE && info.target == KILN_TARGET_CUDA)
+      notes += "; " +
+               describeCudaImage(kiln_model_section_data(handle, i), info.size);
     std::printf("  %-3zu %-13s %-26s %12llu %12llu %6u %-10s %s\n", i,
                 kiln_section_kind_name(info.kind),
                 info.kind == KILN_SECTION_EXECUTABLE ? targetNameOf(info.target)
@@ -548,8 +616,32 @@ void inspectBundle(const InspectOptions &options) {
               static_cast<unsigned long long>(model.arenaSize()));
   std::printf("dispatches: %u\n", kiln_model_dispatch_count(handle));
   std::printf("entries: %u\n", kiln_model_entry_count(handle));
-  std::printf("contraction work: %.3f GFLOP per run\n",
-              modelFlops(handle) / 1e9);
+  std::printf("contraction work: %.3f GFLOP per run\n", totalFlops / 1e9);
+  if (gpuCode) {
+    // Where each dispatch runs on a GPU; without one, all run on the CPU.
+    std::printf("partitions: %zu (where a GPU runs the bundle)\n",
+                placement.partitions.size());
+    std::printf("  %-3s %-6s %-11s %10s %7s  %s\n", "#", "device", "dispatches",
+                "count", "work", "first node");
+    for (size_t i = 0; i < placement.partitions.size(); ++i) {
+      const Partition &p = placement.partitions[i];
+      std::string range = std::to_string(p.firstDispatch) + "-" +
+                          std::to_string(p.lastDispatch);
+      std::printf("  %-3zu %-6s %-11s %10u %6.1f%%  %s\n", i,
+                  deviceName(p.device).c_str(), range.c_str(), p.dispatches,
+                  totalFlops ? 100.0 * p.flops / totalFlops : 0.0,
+                  p.firstNode.c_str());
+    }
+    std::printf("transfers: %u, %llu bytes (to cuda: %u, %llu bytes; to "
+                "cpu: %u, %llu bytes)\n",
+                placement.toCuda.count + placement.toCpu.count,
+                static_cast<unsigned long long>(placement.toCuda.bytes +
+                                                placement.toCpu.bytes),
+                placement.toCuda.count,
+                static_cast<unsigned long long>(placement.toCuda.bytes),
+                placement.toCpu.count,
+                static_cast<unsigned long long>(placement.toCpu.bytes));
+  }
   if (options.verify)
     std::printf("weights checksum: ok\n");
 }
@@ -570,6 +662,9 @@ void addRuntimeCommands(CLI::App &app, int &exitCode) {
                           "Directory for <output>.npy files (default .)");
   runCommand_->add_option("--threads", run->threads,
                           "Worker threads (default: all available)");
+  runCommand_->add_option("--device", run->device,
+                          "auto (default: the GPU when the bundle has code "
+                          "for it and one is usable), cpu or cuda");
   runCommand_->add_option("--seed", run->seed,
                           "Seed for random inputs (default 0)");
   runCommand_->add_flag("--verify", run->verify,
@@ -586,6 +681,9 @@ void addRuntimeCommands(CLI::App &app, int &exitCode) {
                            "Untimed runs first (default 10)");
   benchCommand->add_option("--threads", bench->threads,
                            "Worker threads (default: all available)");
+  benchCommand->add_option("--device", bench->device,
+                           "auto (default: the GPU when the bundle has code "
+                           "for it and one is usable), cpu or cuda");
   benchCommand->add_flag("--profile", bench->profile,
                          "Then time each dispatch over --runs more runs and "
                          "print where the time goes");
@@ -604,6 +702,10 @@ void addRuntimeCommands(CLI::App &app, int &exitCode) {
   inspectCommand->add_flag("--json", inspect->json, "Print one JSON object");
   inspectCommand->add_flag("--verify", inspect->verify,
                            "Also check the weights' checksum");
+  inspectCommand->add_option(
+      "--graph", inspect->graph,
+      "Draw the dispatches' data flow coloured by device into FILE.dot, or "
+      "FILE.svg (with Graphviz's dot)");
   inspectCommand->callback([inspect, &exitCode] {
     exitCode = runCommand([&] { inspectBundle(*inspect); });
   });

@@ -16,3 +16,10 @@ config.environment["PATH"] = path
 # Debian's python3 sees python3-onnx; the first python3 on PATH may not.
 config.substitutions.append(("%python", "/usr/bin/python3"))
 config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "Inputs")))
+
+# The CUDA toolkit's stub driver (cuInit returns 34): tests of the runtime's
+# fallback from an unusable driver put it first on the library path.
+cuda_stub = os.path.join(getattr(config, "cuda_root", ""), "lib64", "stubs", "libcuda.so")
+if os.path.exists(cuda_stub):
+    config.available_features.add("cuda-stub")
+    config.substitutions.append(("%cuda_stub", cuda_stub))

@@ -151,9 +151,18 @@ typedef struct kiln_manifest_header {
   /* followed by kiln_tensor_desc[input_count + output_count], inputs first */
 } kiln_manifest_header;
 
+/* How a dispatch uses a binding (1.6; before, the field was reserved, 0).
+ * For tools that follow the data (kiln inspect --graph); runtimes need not
+ * read it. A transfer reads and writes its binding, on different devices. */
+enum {
+  KILN_ACCESS_READ = 1u,
+  KILN_ACCESS_WRITE = 2u,
+  KILN_ACCESS_SCRATCH = 4u, /* the dispatch's own temporary memory */
+};
+
 typedef struct kiln_binding_desc {
-  uint32_t kind;     /* kiln_buffer_kind */
-  uint32_t reserved; /* must be 0 */
+  uint32_t kind;   /* kiln_buffer_kind */
+  uint32_t access; /* KILN_ACCESS_* (1.6); 0 before */
   uint64_t offset;   /* into the arena or the WEIGHTS section */
   uint64_t size;     /* bytes; offset + size within the arena/section */
 } kiln_binding_desc;

@@ -83,6 +83,11 @@ kiln_status kiln_model_input_info(const kiln_model *model, uint32_t index,
 kiln_status kiln_model_output_info(const kiln_model *model, uint32_t index,
                                    kiln_tensor_info *out);
 uint64_t kiln_model_arena_size(const kiln_model *model);
+/* Where input/output `index` lives in the arena (UINT64_MAX when out of
+ * range): for tools that relate tensors to dispatch bindings. */
+uint64_t kiln_model_input_arena_offset(const kiln_model *model, uint32_t index);
+uint64_t kiln_model_output_arena_offset(const kiln_model *model,
+                                        uint32_t index);
 /* The selected executable's target, e.g. "x86_64-avx2"; "none" when the model
  * was opened with KILN_OPEN_SKIP_EXECUTABLE. */
 const char *kiln_model_target_name(const kiln_model *model);
@@ -105,6 +110,28 @@ const char *kiln_model_dispatch_name(const kiln_model *model, uint32_t index);
  * multiply-add; 0 for none, or when the bundle does not say). */
 const char *kiln_model_dispatch_nodes(const kiln_model *model, uint32_t index);
 uint64_t kiln_model_dispatch_flops(const kiln_model *model, uint32_t index);
+/* Where dispatch `index` runs when the bundle runs on a GPU (a kiln_device;
+ * a transfer's destination); KILN_DEVICE_CPU in a bundle without GPU code. */
+uint32_t kiln_model_dispatch_device(const kiln_model *model, uint32_t index);
+/* Whether dispatch `index` is a transfer: a copy of its one binding from the
+ * other device's arena (nothing to do where everything runs on the CPU). */
+int kiln_model_dispatch_is_transfer(const kiln_model *model, uint32_t index);
+
+/* A buffer a dispatch binds. */
+typedef struct kiln_binding_info {
+  uint32_t kind;   /* kiln_buffer_kind */
+  uint32_t access; /* KILN_ACCESS_*; 0 when the bundle (before 1.6) does not
+                      say */
+  uint64_t offset; /* into the arena or the WEIGHTS section */
+  uint64_t size;
+} kiln_binding_info;
+
+/* The bindings of dispatch `index`; 0 when out of range. */
+uint32_t kiln_model_dispatch_binding_count(const kiln_model *model,
+                                           uint32_t index);
+kiln_status kiln_model_dispatch_binding(const kiln_model *model,
+                                        uint32_t dispatch, uint32_t binding,
+                                        kiln_binding_info *out);
 
 /* kind and target are plain integers: a bundle of a newer minor version may
  * hold values this header does not name. */
@@ -121,14 +148,36 @@ typedef struct kiln_section_info {
 uint32_t kiln_model_section_count(const kiln_model *model);
 kiln_status kiln_model_section_info(const kiln_model *model, uint32_t index,
                                     kiln_section_info *out);
+/* The bytes of section `index` (kiln_section_info.size of them), in place;
+ * NULL when out of range. Checksummed (lazily for WEIGHTS), but an
+ * executable's contents are the reader's to check. */
+const void *kiln_model_section_data(const kiln_model *model, uint32_t index);
+
+/* Where a session runs (kiln_session_options.device). */
+typedef enum kiln_device_request {
+  /* The GPU when the bundle has code for one and a usable GPU and driver are
+   * present, else the CPU (kiln_session_fallback_reason says why). */
+  KILN_RUN_ON_AUTO = 0,
+  KILN_RUN_ON_CPU = 1,
+  /* The GPU, or kiln_session_create fails saying why it cannot. */
+  KILN_RUN_ON_CUDA = 2,
+} kiln_device_request;
 
 typedef struct kiln_session_options {
   uint32_t struct_size;  /* sizeof(kiln_session_options) */
   uint32_t thread_count; /* 0 = hardware concurrency */
+  uint32_t device; /* kiln_device_request; AUTO when struct_size ends before */
 } kiln_session_options;
 
 /* Allocates the session's arena (zeroed) and prepares every dispatch;
- * kiln_session_run then allocates nothing. `options` may be NULL. */
+ * kiln_session_run then allocates nothing. `options` may be NULL.
+ *
+ * A bundle compiled for a GPU (--target cuda,...) runs every dispatch on the
+ * CPU, or each on the device the compiler placed it on. On the GPU the
+ * session also has a device arena of the same layout, the model's CUDA code
+ * is loaded on its first GPU session (device 0, once per model) and the
+ * weights copied then; inputs and outputs stay in host memory (pinned),
+ * where kiln_session_input_data and kiln_session_output point. */
 kiln_status kiln_session_create(kiln_model *model,
                                 const kiln_session_options *options,
                                 kiln_session **out);
@@ -136,6 +185,15 @@ kiln_status kiln_session_create(kiln_model *model,
 void kiln_session_destroy(kiln_session *session);
 /* Threads the session runs workgroups on (after resolving 0). */
 uint32_t kiln_session_thread_count(const kiln_session *session);
+/* Where the session runs its GPU-placed dispatches: KILN_DEVICE_CUDA, or
+ * KILN_DEVICE_CPU when it runs everything on the CPU. */
+kiln_device kiln_session_device(const kiln_session *session);
+/* "NVIDIA H200, sm_90, cubin sm_90" on a GPU, the CPU target's name
+ * otherwise. Never NULL. */
+const char *kiln_session_device_description(const kiln_session *session);
+/* Why a KILN_RUN_ON_AUTO session of a bundle with GPU code runs on the CPU
+ * ("no CUDA driver: ...", "no CUDA device ..."); "" when it does not. */
+const char *kiln_session_fallback_reason(const kiln_session *session);
 
 /* Copies an input into the arena; `size_bytes` must equal the input's size. */
 kiln_status kiln_session_set_input(kiln_session *session, uint32_t index,
@@ -155,7 +213,7 @@ kiln_status kiln_session_output(kiln_session *session, uint32_t index,
                                 const void **data, uint64_t *size_bytes);
 
 /* "x86_64-avx2", "x86_64-avx512", "aarch64-neon",
- * "aarch64-neon-dotprod-fp16", "none";
+ * "aarch64-neon-dotprod-fp16", "cuda", "none";
  * "unknown" for other values (kiln_section_info.target may hold one). */
 const char *kiln_target_name(kiln_target target);
 /* The CPU target this host runs best (the one a bundle with every target

@@ -82,8 +82,10 @@ public:
   Session &operator=(const Session &) = delete;
 
   /// `threadCount` 0 means every available hardware thread.
-  kiln_status create(Model &model, uint32_t threadCount = 0) {
-    kiln_session_options options = {sizeof(kiln_session_options), threadCount};
+  kiln_status create(Model &model, uint32_t threadCount = 0,
+                     kiln_device_request device = KILN_RUN_ON_AUTO) {
+    kiln_session_options options = {sizeof(kiln_session_options), threadCount,
+                                    uint32_t(device)};
     kiln_session *created = nullptr;
     kiln_status status = kiln_session_create(model.get(), &options, &created);
     if (status == KILN_OK) {
@@ -97,6 +99,13 @@ public:
   kiln_session *get() const { return session; }
 
   uint32_t threadCount() const { return kiln_session_thread_count(session); }
+  kiln_device device() const { return kiln_session_device(session); }
+  const char *deviceDescription() const {
+    return kiln_session_device_description(session);
+  }
+  const char *fallbackReason() const {
+    return kiln_session_fallback_reason(session);
+  }
   kiln_status setInput(uint32_t index, const void *data, uint64_t size) {
     return kiln_session_set_input(session, index, data, size);
   }

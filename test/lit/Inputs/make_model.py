@@ -211,7 +211,24 @@ def matmul_integer():
                        [tensor("y", [32, 48], TensorProto.INT32)], [w, a_zero, w_zero])
 
 
+def gpu_fallback():
+    # A CumSum between two matrix products: the CUDA target lacks
+    # kiln.cumsum, so it runs on the CPU with a transfer either side, while
+    # the products (worth a transfer of their operands) run on the GPU.
+    w1 = numpy_helper.from_array(weights((256, 256)) / 16, "w1")
+    w2 = numpy_helper.from_array(weights((256, 256), 1) / 16, "w2")
+    axis = numpy_helper.from_array(np.array(1, dtype=np.int64), "axis")
+    nodes = [
+        helper.make_node("MatMul", ["x", "w1"], ["a"], name="matmul1"),
+        helper.make_node("CumSum", ["a", "axis"], ["c"], name="cumsum1"),
+        helper.make_node("MatMul", ["c", "w2"], ["y"], name="matmul2"),
+    ]
+    return graph_model(nodes, [tensor("x", [256, 256])], [tensor("y", [256, 256])],
+                       [w1, w2, axis])
+
+
 MODELS = {
+    "gpu_fallback": gpu_fallback,
     "qdq_conv": qdq_conv,
     "linear": linear,
     "matmul_integer": matmul_integer,
