@@ -353,11 +353,15 @@ def Partition : Pass<"kiln-partition", "mlir::func::FuncOp"> {
     2. A cost model then moves ops where that lowers the estimated time of
        the whole graph: an op's compute time on each device (its
        contraction work and the bytes it touches, over each device's
-       throughput, plus a launch for the GPU) plus, for every edge whose
-       ends are on different devices, a transfer (latency plus bytes over
-       the host link). Model inputs arrive on the host and outputs leave
-       from it, so a small graph whose work does not pay for its transfers
-       stays on the CPU. Moves repeat until none helps.
+       throughput) plus, for every edge whose ends are on different
+       devices, a transfer (latency plus bytes over the host link, and the
+       wait for the stream it brings). GPU launches are not counted: they
+       are asynchronous and overlap the GPU's work. Nor are the edges to
+       model inputs and outputs: a model compiled for a GPU crosses the
+       link there wherever its first and last ops run. So a graph the GPU
+       can run runs there, however small, and what moves to the CPU are
+       cheap ops between ops the GPU lacks, which would cost two transfers
+       each. Moves repeat until none helps.
     3. `placement` (a JSON file) overrides both: `{"nodes": {"Conv_0":
        "cpu"}, "op_types": {"Softmax": "cpu"}}` places ops by ONNX node
        name or by ONNX op type (node names win); it may not put an op on a

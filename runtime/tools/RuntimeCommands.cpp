@@ -514,6 +514,12 @@ void inspectBundle(const InspectOptions &options) {
       json.value(info.offset % 64 == 0);
       json.key("offset_page_aligned");
       json.value(info.offset % KILN_PAGE_ALIGNMENT == 0);
+      if (info.kind == KILN_SECTION_EXECUTABLE &&
+          info.target == KILN_TARGET_CUDA) {
+        json.key("contents");
+        json.value(describeCudaImage(kiln_model_section_data(handle, i),
+                                     info.size));
+      }
       json.endObject();
     }
     json.endArray();

@@ -17,7 +17,17 @@ def CpuFuseElementwise : Pass<"kiln-cpu-fuse-elementwise", "mlir::ModuleOp"> {
     %1 = linalg.generic {...} ins(%0) ...   // + 1
     ```
     After: one generic computing x * 2 + 1.
+
+    With `keep-gathers-apart` (the CUDA target's), a generic that gathers
+    (reads a tensor with `tensor.extract`, as a padded copy does) is not
+    fused into a consumer with reduction loops: that consumer reads each
+    element many times, and GPU kernels stage operands, not gathers,
+    through shared memory.
   }];
+  let options = [
+    Option<"keepGathersApart", "keep-gathers-apart", "bool", "false",
+           "Do not fuse gathering generics into reductions">,
+  ];
   let dependentDialects = ["mlir::linalg::LinalgDialect",
                            "mlir::tensor::TensorDialect"];
 }

@@ -15,7 +15,21 @@ def CudaMapDispatches : Pass<"kiln-cuda-map-dispatches", "mlir::ModuleOp"> {
     `gpu.module @kernels`, launched from the dispatch function in order:
 
     - a linalg op has its parallel dims moved outermost (keeping their
-      order) and becomes a parallel loop nest; its parallel iterations are
+      order);
+    - a contraction (parallel and reduction dims, one output indexed by
+      every parallel dim: products, convolutions as
+      kiln-cuda-expose-convolutions writes them, reductions along an axis)
+      becomes a tiled kernel: a block computes up to 64 x 64 outputs along
+      the last two parallel dims (one position of the others) on up to 256
+      threads, each thread up to 4 x 4 of them in registers, neighbouring
+      threads on neighbouring columns. The reduction dims, flattened, advance
+      up to 32 at a time: the block copies every input that depends on them
+      into shared memory, for the tile's positions and the chunk, indexed by
+      iteration coordinates (so a convolution's window needs nothing
+      special) and laid out so that the copy reads contiguous addresses;
+      then waits (`gpu.barrier`), computes from shared memory, and waits
+      again. Inputs that no reduction dim indexes are read once;
+    - any other linalg op becomes a parallel loop nest whose iterations are
       flattened, one per thread, the last (contiguous) dim varying fastest
       so that neighbouring threads touch neighbouring elements (a coalesced
       mapping, unlike gpu-map-parallel-loops, which puts the outermost loop
@@ -75,6 +89,51 @@ def CudaLibdeviceMath : Pass<"kiln-cuda-libdevice-math",
     ```
   }];
   let dependentDialects = ["mlir::LLVM::LLVMDialect",
+                           "mlir::arith::ArithDialect"];
+}
+
+def CudaExposeConvolutions : Pass<"kiln-cuda-expose-convolutions",
+                                  "mlir::ModuleOp"> {
+  let summary = "Write NCHWc convolutions as reductions a GPU kernel can tile";
+  let description = [{
+    Runs on the CUDA target's copy of the executable module, on tensors,
+    before kiln-to-linalg. For the CPU, kiln-to-linalg writes an f32
+    `kiln.conv2d_nchwc` as an all-parallel generic whose body loops over the
+    window, the reference its microkernels replace; on a GPU that would be a
+    thread per output reading its whole window from global memory. Here it
+    becomes
+    - a copy of the input with its zero padding written out (where it has
+      padding), so that every index is an affine function of the loops;
+    - `linalg.fill` 0 and a generic over (n, fb, oy, ox, f | cb, y, x, c)
+      ((n, fb, oy, ox, f | y, x) when depthwise) summing input * filter,
+      which kiln-cuda-map-dispatches tiles through shared memory;
+    - an elementwise generic for the epilogue (bias, residual, relu or clip),
+      where there is one.
+
+    Before:
+    ```mlir
+    %y = kiln.conv2d_nchwc %x, %w bias %b {activation = "relu",
+        pads = array<i64: 1, 1, 1, 1>, strides = array<i64: 1, 1>, ...}
+        : (tensor<1x1x8x8x16xf32>, tensor<1x1x3x3x16x16xf32>,
+           tensor<1x16xf32>) -> tensor<1x1x8x8x16xf32>
+    ```
+
+    After:
+    ```mlir
+    %p = linalg.generic {...} outs(%e0 : tensor<1x1x10x10x16xf32>) {
+      // x[n, cb, i - 1, j - 1, c] inside the image, else 0
+    }
+    %z = linalg.fill ins(%cst : f32) outs(%e1 : tensor<1x1x8x8x16xf32>)
+    %s = linalg.generic {indexing_maps = [
+        (n, fb, oy, ox, f, cb, y, x, c) -> (n, cb, oy + y, ox + x, c),
+        (...) -> (fb, cb, y, x, c, f), (...) -> (n, fb, oy, ox, f)],
+        iterator_types = [5 x parallel, 4 x reduction]}
+        ins(%p, %w) outs(%z) { acc + x * w }
+    %y = linalg.generic {...} ins(%s, %b) outs(%e2) { max(s + b, 0) }
+    ```
+  }];
+  let dependentDialects = ["mlir::linalg::LinalgDialect",
+                           "mlir::tensor::TensorDialect",
                            "mlir::arith::ArithDialect"];
 }
 

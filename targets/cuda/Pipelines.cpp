@@ -1,10 +1,10 @@
 //===- Pipelines.cpp - CUDA lowering pipelines ----------------------------===//
 //
 // The first half is the CPU targets' up to bufferization (Kiln -> linalg,
-// elementwise fusion, the dispatch ABI, buffers, scratch): every target
-// computes the same linalg ops. The CUDA half maps them to kernels and
-// lowers the kernels to NVVM; the dispatch functions keep only their
-// launches.
+// elementwise fusion, the dispatch ABI, buffers, scratch), but for the
+// convolutions, which become reductions a kernel can tile. The CUDA half maps
+// them to kernels and lowers the kernels to NVVM; the dispatch functions keep
+// only their launches.
 //
 //===----------------------------------------------------------------------===//
 
@@ -27,9 +27,12 @@
 namespace mlir::kiln::cuda {
 
 void buildCudaBufferizationPipeline(OpPassManager &pm) {
+  pm.addPass(createCudaExposeConvolutions());
   pm.addNestedPass<func::FuncOp>(createConvertKilnToLinalg());
   pm.addPass(createCanonicalizerPass());
-  pm.addPass(cpu::createCpuFuseElementwise());
+  cpu::CpuFuseElementwiseOptions fusion;
+  fusion.keepGathersApart = true;
+  pm.addPass(cpu::createCpuFuseElementwise(fusion));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   pm.addPass(cpu::createCpuDispatchAbi());

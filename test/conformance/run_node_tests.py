@@ -62,6 +62,9 @@ class TestResult:
     # Graph inputs fixed at compile time (`kiln compile --input-value`)
     # because kiln needs their values there (shapes, axes, scales).
     fixed_inputs: tuple = ()
+    # With a cuda target: where the bundle's dispatches run on a GPU
+    # ("gpu", "mixed" or "cpu"), from kiln inspect.
+    placement: str = ""
 
 
 @dataclass
@@ -263,12 +266,14 @@ class TestFailure(Exception):
         self.stderr = stderr
 
 
-def run_kiln(phase, command, deadline, work_dir):
+def run_kiln(phase, command, deadline, work_dir, capture=False):
+    """Runs one kiln command; its stdout when `capture`."""
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         raise TestFailure(f"{phase}: timeout (test time limit reached)")
     try:
-        proc = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        proc = subprocess.run(command, stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
+                              stderr=subprocess.PIPE,
                               stdin=subprocess.DEVNULL, timeout=remaining, text=True, errors="replace")
     except subprocess.TimeoutExpired:
         raise TestFailure(f"{phase}: timeout (test time limit reached)")
@@ -283,15 +288,16 @@ def run_test(test_dir, backend, work_root, timeout, threads, tolerance):
     work_dir = os.path.join(work_root, name)
     shutil.rmtree(work_dir, ignore_errors=True)
     os.makedirs(work_dir)
-    fixed = {}
+    fixed, notes = {}, {}
     try:
-        check_test(test_dir, backend, work_dir, started + timeout, threads, tolerance, fixed)
+        check_test(test_dir, backend, work_dir, started + timeout, threads, tolerance, fixed, notes)
     except TestFailure as failure:
         return TestResult(name, False, str(failure), time.monotonic() - started)
     except Exception as error:  # a broken test file must not stop the whole run
         return TestResult(name, False, f"harness: {type(error).__name__}: {error}", time.monotonic() - started)
     shutil.rmtree(work_dir, ignore_errors=True)  # keep only failures' files around for debugging
-    return TestResult(name, True, "", time.monotonic() - started, tuple(sorted(fixed)))
+    return TestResult(name, True, "", time.monotonic() - started, tuple(sorted(fixed)),
+                      notes.get("placement", ""))
 
 
 # kiln's message when a node needs a graph input's value at compile time:
@@ -300,15 +306,79 @@ COMPILE_TIME_INPUT = re.compile(r"\(input \d+ '([^']+)'\) must be known at compi
                                 r"(?:; it is computed from graph input ((?:'[^']+'(?:, )?)+))?")
 
 
+DEFAULT_CUDA_SMS = (75, 80, 86, 89, 90)
+
+
+def cuda_sms(target):
+    """The sms a --target list asks cubins for; () without a cuda target."""
+    items = target.split(",") if target else []
+    for i, item in enumerate(items):
+        if item == "cuda":
+            return DEFAULT_CUDA_SMS
+        if item.startswith("cuda:"):
+            sms = [item[len("cuda:"):]] + [x for x in items[i + 1:] if x.startswith("sm_")]
+            return tuple(int(sm[len("sm_"):]) for sm in sms)
+    return ()
+
+
 class Backend:
     """Where the tests run: the compile target, and the command that runs a
     bundle (`kiln run`, or kiln-run cross-built for another CPU under an
     emulator)."""
 
-    def __init__(self, kiln, target=None, run_with=None):
+    def __init__(self, kiln, target=None, run_with=None, keep_dir=None):
         self.kiln = kiln
         self.target_args = ["--target", target] if target else []
         self.run_command = shlex.split(run_with) if run_with else [kiln, "run"]
+        self.cuda_sms = cuda_sms(target)
+        # Where each passing test's bundles, inputs and outputs are kept
+        # (--keep-dir), for a run on another machine (utils/gpu-check.sh).
+        self.keep_dir = keep_dir
+
+
+def keep_passing_test(backend, name, work_dir, runs):
+    """Copies a passing test's bundles, run inputs and outputs to
+    keep_dir/NAME, with `runs`: one line per data set, the kiln run arguments
+    relative to that directory, then a tab and the output directory."""
+    kept = os.path.join(backend.keep_dir, name)
+    shutil.rmtree(kept, ignore_errors=True)
+    os.makedirs(kept)
+    lines = []
+    for bundle, set_name, inputs, out_dir in runs:
+        if not os.path.exists(os.path.join(kept, os.path.basename(bundle))):
+            shutil.copy(bundle, kept)
+        os.makedirs(os.path.join(kept, set_name, "expected"))
+        args = [os.path.basename(bundle)]
+        for input_name, path in inputs:
+            copied = os.path.join(set_name, os.path.basename(path))
+            shutil.copy(path, os.path.join(kept, copied))
+            args.append(f"--input={input_name}={copied}")
+        for output in glob.glob(os.path.join(out_dir, "*.npy")):
+            shutil.copy(output, os.path.join(kept, set_name, "expected"))
+        lines.append(" ".join(shlex.quote(a) for a in args) + "\t" + set_name + "\n")
+    with open(os.path.join(kept, "runs"), "w") as f:
+        f.writelines(lines)
+
+
+def check_gpu_bundle(backend, bundle, deadline, work_dir):
+    """For a cuda target: the bundle holds a cubin for every sm asked for
+    (so ptxas assembled the PTX for each) and PTX; returns where its
+    dispatches run on a GPU: "gpu", "mixed", "cpu" or "none"."""
+    proc = run_kiln("inspect", [backend.kiln, "inspect", "--json", bundle], deadline, work_dir,
+                    capture=True)
+    info = json.loads(proc.stdout)
+    images = [s.get("contents", "") for s in info["sections"] if s["target"] == "cuda"]
+    if len(images) != 1:
+        raise TestFailure("compile: the bundle has no CUDA executable")
+    cubins = set(int(sm) for sm in re.findall(r"\bsm_(\d+)", images[0]))
+    missing = [sm for sm in backend.cuda_sms if sm not in cubins]
+    if missing or "PTX compute_" not in images[0]:
+        raise TestFailure(f"compile: the CUDA executable lacks cubins for "
+                          f"{', '.join(f'sm_{sm}' for sm in missing) or '-'} or PTX ({images[0]})")
+    devices = {p["device"] for p in info["partitions"]}
+    if not devices:
+        return "none"  # nothing to compute: the outputs are inputs or constants
+    return "gpu" if devices == {"cuda"} else ("cpu" if devices == {"cpu"} else "mixed")
 
 
 def compile_model(backend, model, bundle, shapes, inputs, input_files, fixed, deadline, work_dir):
@@ -333,13 +403,14 @@ def compile_model(backend, model, bundle, shapes, inputs, input_files, fixed, de
                 fixed[name] = files[name]
 
 
-def check_test(test_dir, backend, work_dir, deadline, threads, tolerance, fixed):
+def check_test(test_dir, backend, work_dir, deadline, threads, tolerance, fixed, notes):
     model = os.path.join(test_dir, "model.onnx")
     inputs, outputs = graph_signature(model)
     data_sets = sorted(glob.glob(os.path.join(test_dir, "test_data_set_*")))
     if not data_sets:
         raise TestFailure("harness: no test_data_set_* directory")
     bundles = {}  # --shape arguments -> compiled bundle (data sets may differ in shape)
+    runs = []  # (bundle, data set, [(input name, file)], output dir), for --keep-dir
     for data_set in data_sets:
         set_name = os.path.basename(data_set)
         where = f" ({set_name})" if len(data_sets) > 1 else ""
@@ -359,14 +430,18 @@ def check_test(test_dir, backend, work_dir, deadline, threads, tolerance, fixed)
             if not os.path.isfile(bundle):
                 raise TestFailure("compile: exit 0 but no bundle written")
             bundles[shapes] = bundle
+            if backend.cuda_sms and "placement" not in notes:
+                notes["placement"] = check_gpu_bundle(backend, bundle, deadline, work_dir)
         out_dir = os.path.join(work_dir, set_name)
         os.makedirs(out_dir)
         command = [*backend.run_command, bundles[shapes], "--output-dir", out_dir,
                    "--threads", str(threads)]
-        for graph_input, path in zip(inputs, input_files):
-            if graph_input.name not in fixed:
-                command += ["--input", f"{graph_input.name}={path}"]
+        given = [(graph_input.name, path) for graph_input, path in zip(inputs, input_files)
+                 if graph_input.name not in fixed]
+        for input_name, path in given:
+            command += ["--input", f"{input_name}={path}"]
         run_kiln("run", command, deadline, work_dir)
+        runs.append((bundles[shapes], set_name, given, out_dir))
         expected_files = numbered_files(data_set, "output")
         for output, expected_path in zip(outputs, expected_files):
             if output.kind != "tensor_type":
@@ -383,6 +458,8 @@ def check_test(test_dir, backend, work_dir, deadline, threads, tolerance, fixed)
             reason = compare_output(output.name, actual, expected, tolerance, output.elem_type)
             if reason:
                 raise TestFailure(reason + where)
+    if backend.keep_dir:
+        keep_passing_test(backend, os.path.basename(test_dir), work_dir, runs)
 
 
 # ---------------------------------------------------------------------------
@@ -509,6 +586,8 @@ def parse_args(argv):
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per test (compile + runs)")
     parser.add_argument("--threads", type=int, default=1, help="kiln run --threads (tests already run in parallel)")
     parser.add_argument("--target", help="kiln compile --target (default: the host's)")
+    parser.add_argument("--keep-dir", help="copy each passing test's bundles, inputs and outputs "
+                                           "to KEEP_DIR/NAME (for utils/gpu-check.sh)")
     parser.add_argument("--run-with", help="command that runs a bundle instead of `kiln run`, e.g. "
                         "'qemu-aarch64 -L /usr/aarch64-linux-gnu build/aarch64-runtime/bin/kiln-run'")
     parser.add_argument("--work-dir", help="where bundles and outputs go; failing tests' files are kept "
@@ -540,7 +619,8 @@ def main(argv=None):
     results = []
     try:
         with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-            backend = Backend(kiln, args.target, args.run_with)
+            backend = Backend(kiln, args.target, args.run_with,
+                              os.path.abspath(args.keep_dir) if args.keep_dir else None)
             futures = [pool.submit(run_test, os.path.join(args.node_dir, t), backend, work_root,
                                    args.timeout, args.threads, tolerance) for t in tests]
             for future in concurrent.futures.as_completed(futures):
@@ -578,6 +658,14 @@ def main(argv=None):
         print(f"listed in expected failures but no such test: {name}")
     expected_failing = sum(1 for r in results if not r.passed and r.name in expected)
     print(summary_line(results, len(tests), expected_failing))
+    placed = [r.placement for r in results if r.passed and r.placement]
+    if placed:
+        counts = {kind: placed.count(kind) for kind in ("gpu", "mixed", "cpu", "none")}
+        print(f"placement of the {len(placed)} passing tests where a GPU runs them: "
+              f"{counts['gpu']} wholly on the GPU ({100 * counts['gpu'] / len(placed):.1f}%), "
+              f"{counts['mixed']} partly, {counts['cpu']} wholly on the CPU, {counts['none']} "
+              f"with nothing to compute; every bundle holds cubins for "
+              f"{', '.join(f'sm_{sm}' for sm in backend.cuda_sms)} and PTX")
     if new_failures or unexpected_passes or stale:
         print(f"{len(new_failures)} unexpected failures, {len(unexpected_passes)} unexpected passes, "
               f"{len(stale)} stale entries; see above (rerun with --update to accept this run)")

@@ -23,3 +23,19 @@ cuda_stub = os.path.join(getattr(config, "cuda_root", ""), "lib64", "stubs", "li
 if os.path.exists(cuda_stub):
     config.available_features.add("cuda-stub")
     config.substitutions.append(("%cuda_stub", cuda_stub))
+
+# mlir-cpu-runner and its runtime libraries: tests that execute lowered IR on
+# the CPU (the GPU target's tensor-level rewrites, checked against numpy).
+runner_libs = [os.path.join(getattr(config, "llvm_libs_dir", ""), name)
+               for name in ("libmlir_runner_utils.so", "libmlir_c_runner_utils.so")]
+if (os.path.exists(os.path.join(config.llvm_tools_dir, "mlir-cpu-runner"))
+        and all(os.path.exists(lib) for lib in runner_libs)):
+    config.available_features.add("mlir-cpu-runner")
+    config.substitutions.append(
+        ("%run_on_cpu",
+         "mlir-opt --one-shot-bufferize=bufferize-function-boundaries "
+         "--convert-linalg-to-loops --lower-affine --convert-scf-to-cf "
+         "--expand-strided-metadata --finalize-memref-to-llvm --convert-math-to-llvm "
+         "--convert-arith-to-llvm --convert-func-to-llvm --convert-cf-to-llvm "
+         "--convert-index-to-llvm --reconcile-unrealized-casts | "
+         "mlir-cpu-runner -e main -entry-point-result=void -shared-libs=" + ",".join(runner_libs)))

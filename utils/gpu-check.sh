@@ -1,0 +1,110 @@
+#!/bin/bash
+# The GPU check, for a lent GPU machine (no MLIR, no packages, no network):
+# unpacks build/gpu-check/gpu-check.tar.gz (made here by
+# utils/gpu-check/prepare.sh), runs its bundles with --device cuda and prints
+#   - PASS/FAIL per node test against the CPU's outputs (max relative error
+#     1e-4: max|gpu - cpu| / max|cpu| per output; integers exactly);
+#   - each model's max relative error against the CPU;
+#   - each model's latency on the GPU beside the CPU's (kiln-run bench).
+# Sized to finish in well under 5 minutes on 16 cores and one GPU.
+#
+#   utils/gpu-check.sh [ARCHIVE]    (default build/gpu-check/gpu-check.tar.gz)
+set -uo pipefail
+archive=$(realpath "${1:-build/gpu-check/gpu-check.tar.gz}")
+if [[ ! -f $archive ]]; then
+  echo "gpu-check: no $archive; run utils/gpu-check/prepare.sh first (and carry build/gpu-check)" >&2
+  exit 2
+fi
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+tar xzf "$archive" -C "$dir"
+run=$dir/bin/kiln-run
+compare=$dir/bin/kiln-compare
+if [[ ! -x $run || ! -x $compare ]]; then
+  echo "gpu-check: $archive has no bin/kiln-run and bin/kiln-compare; run utils/gpu-check/prepare.sh again" >&2
+  exit 2
+fi
+jobs=$(nproc)
+started=$(date +%s)
+# Built on a Debian 12 machine; where they do not run (an older libc), build
+# the runtime here from the tree (it needs no MLIR), with the carried CLI11.
+if ! "$run" --help >/dev/null 2>&1 || ! "$compare" 2>&1 | grep -q usage; then
+  echo "gpu-check: the carried binaries do not run here; building the runtime"
+  source_dir=$(realpath "$(dirname "$0")/..")
+  build_dir=$(mktemp -d)
+  cmake -S "$source_dir" -B "$build_dir" -DCMAKE_BUILD_TYPE=Release \
+    -DKILN_BUILD_COMPILER=OFF -DKILN_BUILD_TESTS=OFF -DKILN_RUNTIME_THREADS=std \
+    -DKILN_BUILD_GPU_CHECK_TOOLS=ON -DCMAKE_PREFIX_PATH="$dir/cli11" >/dev/null &&
+    cmake --build "$build_dir" -j "$jobs" >/dev/null || {
+    echo "gpu-check: building the runtime failed" >&2
+    exit 2
+  }
+  run=$build_dir/bin/kiln-run
+  compare=$build_dir/bin/kiln-compare
+fi
+echo "== gpu-check on $(hostname), $(date -u '+%Y-%m-%d %H:%M UTC')"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null ||
+  echo "(nvidia-smi not found)"
+echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $jobs cores"
+
+# check_case DIR: each line of DIR/runs is "ARGS<TAB>SET"; runs ARGS on the
+# GPU and compares every output with DIR/SET/expected. Prints one line.
+check_case() {
+  local case_dir=$1 name worst=0 failed="" args set out line status
+  name=$(basename "$case_dir")
+  out=$(mktemp -d)
+  while IFS=$'\t' read -r args set; do
+    mkdir -p "$out/$set"
+    eval "set -- $args"
+    if ! (cd "$case_dir" && "$run" run "$@" --device cuda --output-dir "$out/$set" \
+      >/dev/null 2>"$out/$set.err"); then
+      failed="$set: $(grep 'error' "$out/$set.err" | tail -1)"
+      break
+    fi
+    for expected in "$case_dir/$set/expected/"*.npy; do
+      line=$("$compare" "$out/$set/$(basename "$expected")" "$expected" --tolerance 1e-4 2>&1)
+      status=$?
+      if [[ $line == "max relative error "* ]]; then
+        worst=$(awk -v a="$worst" -v b="${line##* }" 'BEGIN { print (b + 0 > a + 0) ? b : a }')
+      fi
+      if ((status != 0)); then
+        failed="$set/$(basename "$expected"): $line"
+      fi
+    done
+  done <"$case_dir/runs"
+  rm -rf "$out"
+  if [[ -n $failed ]]; then
+    echo "FAIL $name ($failed)"
+  else
+    echo "PASS $name (max relative error $worst)"
+  fi
+}
+export -f check_case
+export run compare
+
+if [[ -d $dir/node ]]; then
+  echo "== node tests (GPU against the CPU's outputs)"
+  ls -d "$dir/node"/*/ | xargs -P "$jobs" -I{} bash -c 'check_case "${1%/}"' _ {} |
+    sort -k2 >"$dir/node-results.txt"
+  cat "$dir/node-results.txt"
+  cp "$dir/node-results.txt" "${OUT:-/tmp}/node-results.txt" 2>/dev/null
+  echo "node tests: $(grep -c '^PASS' "$dir/node-results.txt") passed," \
+    "$(grep -c '^FAIL' "$dir/node-results.txt") failed of $(wc -l <"$dir/node-results.txt")"
+fi
+
+if [[ -d $dir/models ]]; then
+  echo "== models (GPU against the CPU's outputs; latency in ms)"
+  for model_dir in "$dir/models"/*/; do
+    model_dir=${model_dir%/}
+    check_case "$model_dir"
+    model=$(basename "$model_dir")
+    for device in cuda cpu; do
+      runs=50
+      [[ $device == cpu ]] && runs=10
+      median=$("$run" bench "$model_dir/model.kiln" --device "$device" --runs "$runs" \
+        --warmup 3 2>&1 | awk '/^median:/ { print $2 }')
+      echo "  $model on $device: median ${median:-?} ms ($runs runs)"
+    done
+  done
+fi
+echo "== done in $(($(date +%s) - started)) s"
