@@ -8,8 +8,16 @@
 #   - each model's latency on the GPU beside the CPU's (kiln-run bench).
 # Sized to finish in well under 5 minutes on 16 cores and one GPU.
 #
-#   utils/gpu-check.sh [ARCHIVE]    (default build/gpu-check/gpu-check.tar.gz)
+#   utils/gpu-check.sh [--dry-run] [ARCHIVE]
+#                                   (default build/gpu-check/gpu-check.tar.gz)
+# --dry-run runs everything on the CPU instead (--device cpu): a check of the
+# archive and of this script on a machine without a GPU.
 set -uo pipefail
+device=cuda
+if [[ ${1:-} == --dry-run ]]; then
+  device=cpu
+  shift
+fi
 archive=$(realpath "${1:-build/gpu-check/gpu-check.tar.gz}")
 if [[ ! -f $archive ]]; then
   echo "gpu-check: no $archive; run utils/gpu-check/prepare.sh first (and carry build/gpu-check)" >&2
@@ -28,14 +36,16 @@ jobs=$(nproc)
 started=$(date +%s)
 # Built on a Debian 12 machine; where they do not run (an older libc), build
 # the runtime here from the tree (it needs no MLIR), with the carried CLI11.
-if ! "$run" --help >/dev/null 2>&1 || ! "$compare" 2>&1 | grep -q usage; then
+if ! "$run" --help >/dev/null 2>&1 || [[ $("$compare" 2>&1) != usage:* ]]; then
   echo "gpu-check: the carried binaries do not run here; building the runtime"
   source_dir=$(realpath "$(dirname "$0")/..")
   build_dir=$(mktemp -d)
   cmake -S "$source_dir" -B "$build_dir" -DCMAKE_BUILD_TYPE=Release \
     -DKILN_BUILD_COMPILER=OFF -DKILN_BUILD_TESTS=OFF -DKILN_RUNTIME_THREADS=std \
-    -DKILN_BUILD_GPU_CHECK_TOOLS=ON -DCMAKE_PREFIX_PATH="$dir/cli11" >/dev/null &&
-    cmake --build "$build_dir" -j "$jobs" >/dev/null || {
+    -DKILN_BUILD_GPU_CHECK_TOOLS=ON -DCMAKE_PREFIX_PATH="$dir/cli11" \
+    >"$dir/build.log" 2>&1 &&
+    cmake --build "$build_dir" -j "$jobs" >>"$dir/build.log" 2>&1 || {
+    tail -20 "$dir/build.log"
     echo "gpu-check: building the runtime failed" >&2
     exit 2
   }
@@ -56,7 +66,7 @@ check_case() {
   while IFS=$'\t' read -r args set; do
     mkdir -p "$out/$set"
     eval "set -- $args"
-    if ! (cd "$case_dir" && "$run" run "$@" --device cuda --output-dir "$out/$set" \
+    if ! (cd "$case_dir" && "$run" run "$@" --device "$device" --output-dir "$out/$set" \
       >/dev/null 2>"$out/$set.err"); then
       failed="$set: $(grep 'error' "$out/$set.err" | tail -1)"
       break
@@ -80,10 +90,10 @@ check_case() {
   fi
 }
 export -f check_case
-export run compare
+export run compare device
 
 if [[ -d $dir/node ]]; then
-  echo "== node tests (GPU against the CPU's outputs)"
+  echo "== node tests (--device $device against the CPU's outputs)"
   ls -d "$dir/node"/*/ | xargs -P "$jobs" -I{} bash -c 'check_case "${1%/}"' _ {} |
     sort -k2 >"$dir/node-results.txt"
   cat "$dir/node-results.txt"
@@ -93,17 +103,17 @@ if [[ -d $dir/node ]]; then
 fi
 
 if [[ -d $dir/models ]]; then
-  echo "== models (GPU against the CPU's outputs; latency in ms)"
+  echo "== models (--device $device against the CPU's outputs; latency in ms)"
   for model_dir in "$dir/models"/*/; do
     model_dir=${model_dir%/}
     check_case "$model_dir"
     model=$(basename "$model_dir")
-    for device in cuda cpu; do
+    for bench_device in "$device" cpu; do
       runs=50
-      [[ $device == cpu ]] && runs=10
-      median=$("$run" bench "$model_dir/model.kiln" --device "$device" --runs "$runs" \
+      [[ $bench_device == cpu ]] && runs=10
+      median=$("$run" bench "$model_dir/model.kiln" --device "$bench_device" --runs "$runs" \
         --warmup 3 2>&1 | awk '/^median:/ { print $2 }')
-      echo "  $model on $device: median ${median:-?} ms ($runs runs)"
+      echo "  $model on $bench_device: median ${median:-?} ms ($runs runs)"
     done
   done
 fi

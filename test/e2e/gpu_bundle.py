@@ -19,6 +19,7 @@ ctest reports as skipped, saying why.
 """
 
 import argparse
+import ctypes
 import filecmp
 import glob
 import json
@@ -58,6 +59,13 @@ def main():
     parser.add_argument("--tolerance", type=float, default=1e-4)
     args = parser.parse_args()
 
+    if args.on_gpu:
+        # Without a driver there is nothing to compile for: say so at once.
+        try:
+            ctypes.CDLL("libcuda.so.1")
+        except OSError as error:
+            print(f"skipped: no usable GPU: no CUDA driver: {error}")
+            return SKIP
     shutil.rmtree(args.work_dir, ignore_errors=True)
     os.makedirs(args.work_dir)
     gpu_bundle = os.path.join(args.work_dir, "gpu.kiln")
