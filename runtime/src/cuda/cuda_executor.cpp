@@ -450,12 +450,14 @@ kiln_status run(Session &session, const BundleView &view,
   // come dispatches later than the kernel that caused it.
   error << "CUDA run failed";
   if (failed < schedule.dispatch_count)
-    error << " at dispatch " << failed << " ("
+    error << " by dispatch " << failed << " ("
           << view.string(view.dispatches[failed].name) << ")";
   else
-    error << " (at the end of the run)";
+    error << " by the end of the run";
   error << ": ";
   appendResult(error, d, result);
+  error << " (GPU work runs ahead of the host: the cause may be an earlier "
+           "GPU dispatch; kiln bench --profile waits after each)";
   return KILN_ERROR_INTERNAL;
 }
 
