@@ -37,6 +37,10 @@ inline std::pair<Value, Value> workgroupIdAndCount(func::FuncOp func) {
 /// variants.
 void buildCpuBufferizationPipeline(OpPassManager &pm,
                                    llvm::StringRef targetFeatures);
+/// The part every target shares: Kiln -> linalg on tensors, fusion, the
+/// dispatch ABI and one-shot bufferization (copies as linalg.copy).
+void buildLinalgOnBuffersPipeline(OpPassManager &pm,
+                                  const CpuFuseElementwiseOptions &fusion);
 void buildCpuToLLVMPipeline(OpPassManager &pm);
 
 } // namespace mlir::kiln::cpu

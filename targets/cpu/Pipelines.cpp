@@ -23,11 +23,11 @@ using namespace mlir;
 
 namespace mlir::kiln::cpu {
 
-void buildCpuBufferizationPipeline(OpPassManager &pm,
-                                   llvm::StringRef targetFeatures) {
+void buildLinalgOnBuffersPipeline(OpPassManager &pm,
+                                  const CpuFuseElementwiseOptions &fusion) {
   pm.addNestedPass<func::FuncOp>(createConvertKilnToLinalg());
   pm.addPass(createCanonicalizerPass());
-  pm.addPass(createCpuFuseElementwise());
+  pm.addPass(createCpuFuseElementwise(fusion));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   pm.addPass(createCpuDispatchAbi());
@@ -43,6 +43,11 @@ void buildCpuBufferizationPipeline(OpPassManager &pm,
   };
   pm.addPass(bufferization::createOneShotBufferizePass(options));
   pm.addPass(createCanonicalizerPass());
+}
+
+void buildCpuBufferizationPipeline(OpPassManager &pm,
+                                   llvm::StringRef targetFeatures) {
+  buildLinalgOnBuffersPipeline(pm, {});
   pm.addPass(createCpuMicrokernels({targetFeatures.str()}));
   pm.addPass(createCpuScratchBuffers());
   pm.addPass(createCpuDistributeLoops());

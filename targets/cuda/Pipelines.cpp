@@ -17,10 +17,7 @@
 #include "mlir/Conversion/GPUToNVVM/GPUToNVVMPass.h"
 #include "mlir/Conversion/ReconcileUnrealizedCasts/ReconcileUnrealizedCasts.h"
 #include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
-#include "mlir/Dialect/Bufferization/Transforms/OneShotAnalysis.h"
-#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
-#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Transforms/Passes.h"
 
@@ -28,24 +25,9 @@ namespace mlir::kiln::cuda {
 
 void buildCudaBufferizationPipeline(OpPassManager &pm) {
   pm.addPass(createCudaExposeConvolutions());
-  pm.addNestedPass<func::FuncOp>(createConvertKilnToLinalg());
-  pm.addPass(createCanonicalizerPass());
   cpu::CpuFuseElementwiseOptions fusion;
   fusion.keepGathersApart = true;
-  pm.addPass(cpu::createCpuFuseElementwise(fusion));
-  pm.addPass(createCanonicalizerPass());
-  pm.addPass(createCSEPass());
-  pm.addPass(cpu::createCpuDispatchAbi());
-  pm.addPass(bufferization::createEmptyTensorEliminationPass());
-  bufferization::OneShotBufferizationOptions options;
-  options.bufferizeFunctionBoundaries = false;
-  options.memCpyFn = [](OpBuilder &b, Location loc, Value from,
-                        Value to) -> LogicalResult {
-    b.create<linalg::CopyOp>(loc, from, to);
-    return success();
-  };
-  pm.addPass(bufferization::createOneShotBufferizePass(options));
-  pm.addPass(createCanonicalizerPass());
+  cpu::buildLinalgOnBuffersPipeline(pm, fusion);
   pm.addPass(cpu::createCpuScratchBuffers());
 }
 
