@@ -108,6 +108,13 @@ if [[ -d $dir/models ]]; then
     model_dir=${model_dir%/}
     check_case "$model_dir"
     model=$(basename "$model_dir")
+    if [[ $model == mobilenet_v2 && $device == cuda ]]; then
+      # The driver's compilation of the PTX (what a GPU newer than any
+      # cubin runs), and where the GPU's time goes.
+      KILN_CUDA_BINARY=ptx check_case "$model_dir" | sed 's/^/  PTX: /'
+      "$run" bench "$model_dir/model.kiln" --device cuda --runs 10 --warmup 3 \
+        --profile 2>&1 | sed -n '/^median/,$p' | head -30
+    fi
     for bench_device in "$device" cpu; do
       runs=50
       [[ $bench_device == cpu ]] && runs=10

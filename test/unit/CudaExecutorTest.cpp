@@ -225,9 +225,13 @@ TEST_F(CudaExecutor, ChoosesTheBinaryForTheDevice) {
        "Fake GPU, sm_86, cubin sm_80"},
       {"120", kDefaultBinaries, "Fake GPU, sm_120, PTX compute_90"},
       {"89", kDefaultBinaries, "Fake GPU, sm_89, cubin sm_89"},
+      // KILN_CUDA_BINARY=ptx: the PTX even where a cubin fits.
+      {"90", kDefaultBinaries, "Fake GPU, sm_90, PTX compute_90"},
   };
   for (const Case &c : cases) {
     setenv("KILN_FAKE_CUDA_SM", c.sm, 1);
+    if (&c == &cases[3])
+      setenv("KILN_CUDA_BINARY", "ptx", 1);
     std::string error;
     kiln_session *s =
         session(gpuAddBundle(c.binaries), KILN_RUN_ON_CUDA, error);
@@ -238,6 +242,7 @@ TEST_F(CudaExecutor, ChoosesTheBinaryForTheDevice) {
     kiln_model_close(model);
     model = nullptr;
   }
+  unsetenv("KILN_CUDA_BINARY");
 }
 
 TEST_F(CudaExecutor, SaysWhyItCannotUseTheGpu) {

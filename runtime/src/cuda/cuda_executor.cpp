@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <new>
+#include <stdlib.h>
 #include <string.h>
 
 namespace kiln::runtime::cuda {
@@ -109,8 +110,11 @@ bool verifyImage(const uint8_t *image, uint64_t size, uint32_t entryCount,
 /// The binary to load on a device of compute capability `sm`: its own cubin,
 /// else the cubin of the newest older sm of the same major (cubins run on
 /// later minors), else the PTX of the newest sm not above it. Null if none.
+/// With `ptxOnly` (KILN_CUDA_BINARY=ptx, to check the driver's compilation
+/// of the PTX on a GPU that has a cubin), only PTX.
 const kiln_cuda_binary *chooseBinary(const kiln_cuda_binary *binaries,
-                                     uint32_t count, uint32_t sm) {
+                                     uint32_t count, uint32_t sm,
+                                     bool ptxOnly) {
   const kiln_cuda_binary *cubin = nullptr, *ptx = nullptr;
   for (uint32_t i = 0; i < count; ++i) {
     const kiln_cuda_binary &b = binaries[i];
@@ -122,7 +126,7 @@ const kiln_cuda_binary *chooseBinary(const kiln_cuda_binary *binaries,
     if (b.kind == KILN_CUDA_BINARY_PTX && (!ptx || b.sm > ptx->sm))
       ptx = &b;
   }
-  return cubin ? cubin : ptx;
+  return cubin && !ptxOnly ? cubin : ptx;
 }
 
 void appendBinaries(ErrorMessage &message, const kiln_cuda_binary *binaries,
@@ -193,8 +197,9 @@ Module *loadModule(const BundleView &view, uint32_t section, const char *origin,
     return nullptr;
   }
   uint32_t sm = uint32_t(10 * major + minor);
-  const kiln_cuda_binary *binary =
-      chooseBinary(binaries, header.binary_count, sm);
+  const char *choice = getenv("KILN_CUDA_BINARY");
+  const kiln_cuda_binary *binary = chooseBinary(
+      binaries, header.binary_count, sm, choice && strcmp(choice, "ptx") == 0);
   if (!binary) {
     why << "no code for this GPU, " << name << " (sm_" << sm
         << "): the bundle's CUDA executable holds ";
