@@ -517,8 +517,8 @@ void inspectBundle(const InspectOptions &options) {
       if (info.kind == KILN_SECTION_EXECUTABLE &&
           info.target == KILN_TARGET_CUDA) {
         json.key("contents");
-        json.value(describeCudaImage(kiln_model_section_data(handle, i),
-                                     info.size));
+        json.value(
+            describeCudaImage(kiln_model_section_data(handle, i), info.size));
       }
       json.endObject();
     }
@@ -724,6 +724,8 @@ int runCommandLine(CLI::App &app, int argc, char **argv, const int &exitCode) {
     return app.exit(help);
   } catch (const CLI::CallForAllHelp &help) {
     return app.exit(help);
+  } catch (const CLI::CallForVersion &version) {
+    return app.exit(version);
   } catch (const CLI::ParseError &error) {
     std::fprintf(stderr, "kiln: error: %s\n", error.what());
     return 1;

@@ -19,7 +19,8 @@ void addRuntimeCommands(CLI::App &app, int &exitCode);
 
 /// Parses the command line and runs the chosen subcommand; returns the
 /// process exit code (`exitCode` as the subcommand set it, 1 with a
-/// `kiln: error:` line for a bad command line, 0 after --help).
+/// `kiln: error:` line for a bad command line, 0 after --help or
+/// --version).
 int runCommandLine(CLI::App &app, int argc, char **argv, const int &exitCode);
 
 } // namespace kiln::tools

@@ -11,10 +11,12 @@
 //===----------------------------------------------------------------------===//
 
 #include "RuntimeCommands.h"
+#include "kiln/bundle_format.h"
 
 #include <CLI/CLI.hpp>
 
 #include <cstring>
+#include <string>
 #include <vector>
 
 int main(int argc, char **argv) {
@@ -22,6 +24,10 @@ int main(int argc, char **argv) {
                "  kiln-run BUNDLE [--input NAME=FILE]... [--output-dir DIR] "
                "runs a bundle (the same as `kiln-run run BUNDLE ...`)"};
   app.require_subcommand(1);
+  app.set_version_flag("--version",
+                       "kiln-run " KILN_VERSION ", bundle format " +
+                           std::to_string(KILN_BUNDLE_VERSION_MAJOR) + "." +
+                           std::to_string(KILN_BUNDLE_VERSION_MINOR));
   int exitCode = 0;
   kiln::tools::addRuntimeCommands(app, exitCode);
   // A first argument that is neither a subcommand nor an option is the

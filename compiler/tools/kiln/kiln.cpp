@@ -13,6 +13,7 @@
 #include "targets/TargetBackend.h"
 
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/Config/llvm-config.h"
 
 #include <CLI/CLI.hpp>
 #include <onnx/onnx_pb.h>
@@ -112,6 +113,11 @@ int main(int argc, char **argv) {
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
   CLI::App app{"kiln: ahead-of-time compiler and runtime for ONNX models"};
   app.require_subcommand(1);
+  app.set_version_flag("--version",
+                       "kiln " KILN_VERSION ", LLVM " LLVM_VERSION_STRING
+                       ", bundle format " +
+                           std::to_string(KILN_BUNDLE_VERSION_MAJOR) + "." +
+                           std::to_string(KILN_BUNDLE_VERSION_MINOR));
   int exitCode = 0;
 
   kiln::CompileOptions options;
