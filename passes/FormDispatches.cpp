@@ -114,9 +114,7 @@ struct FormDispatchesPass
       for (StringRef name : covered)
         if (!llvm::is_contained(names, name))
           names.push_back(name);
-      if (!nodeFlops ||
-          !isa<ConvOp, Conv2DNchwcOp, QuantizedConv2DNchwcOp, ConvTransposeOp,
-               MatMulOp, MatMulPackedOp, MatMulIntegerOp, GemmOp>(op))
+      if (!nodeFlops || !isCountedContraction(op))
         continue;
       for (StringRef name : covered)
         if (auto count = nodeFlops.getAs<IntegerAttr>(name))

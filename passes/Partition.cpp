@@ -102,14 +102,12 @@ struct PartitionPass : public mlir::kiln::impl::PartitionBase<PartitionPass> {
   /// flops, per node) and the bytes it reads and writes.
   double computeSeconds(Operation *op, StringRef dev, DictionaryAttr flops) {
     double work = 0, bytes = 0;
-    if (flops) {
+    if (flops && isCountedContraction(op)) {
       SmallVector<StringRef> names;
       collectNodeNames(op->getLoc(), names);
-      if (isa<ConvOp, Conv2DNchwcOp, QuantizedConv2DNchwcOp, ConvTransposeOp,
-              MatMulOp, MatMulPackedOp, MatMulIntegerOp, GemmOp>(op))
-        for (StringRef name : names)
-          if (auto count = flops.getAs<IntegerAttr>(name))
-            work += double(count.getInt());
+      for (StringRef name : names)
+        if (auto count = flops.getAs<IntegerAttr>(name))
+          work += double(count.getInt());
     }
     for (Value operand : op->getOperands())
       bytes += valueBytes(operand);

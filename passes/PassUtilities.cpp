@@ -5,6 +5,11 @@
 using namespace mlir;
 using namespace mlir::kiln;
 
+bool mlir::kiln::isCountedContraction(Operation *op) {
+  return isa<ConvOp, Conv2DNchwcOp, QuantizedConv2DNchwcOp, ConvTransposeOp,
+             MatMulOp, MatMulPackedOp, MatMulIntegerOp, GemmOp>(op);
+}
+
 int64_t mlir::kiln::elementByteSize(Type type) {
   unsigned bits = type.getIntOrFloatBitWidth();
   return bits < 8 ? 1 : bits / 8;

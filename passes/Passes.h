@@ -63,6 +63,10 @@ constexpr llvm::StringLiteral kFlopsAttr = "kiln.flops";
 /// order.
 void collectNodeNames(Location loc, SmallVectorImpl<StringRef> &names);
 
+/// Whether `op` is a contraction whose nodes' work kiln-count-flops counts
+/// (convolutions and matrix products, in any of their forms).
+bool isCountedContraction(Operation *op);
+
 /// Bytes one element of `type` occupies in a buffer (i1 takes a byte).
 int64_t elementByteSize(Type type);
 /// Bytes of a static-shape tensor's buffer.

@@ -43,7 +43,7 @@ public:
     // Only the dispatches placed on the GPU.
     for (auto func : llvm::to_vector(executable.getOps<func::FuncOp>())) {
       auto device = func->getAttrOfType<StringAttr>(kDeviceAttr);
-      if (func.isPublic() && (!device || device.getValue() != "cuda"))
+      if (func.isPublic() && (!device || device.getValue() != this->device()))
         func->erase();
     }
     PassManager bufferize(executable.getContext());
