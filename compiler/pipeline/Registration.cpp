@@ -27,6 +27,7 @@
 #include "mlir/Dialect/Tensor/Transforms/BufferizableOpInterfaceImpl.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/DialectRegistry.h"
+#include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
 
 namespace kiln {
@@ -59,6 +60,17 @@ void registerKilnPasses() {
   mlir::registerConvertLinalgToLoopsPass();
   mlir::bufferization::registerOneShotBufferizePass();
   mlir::bufferization::registerEmptyTensorEliminationPass();
+  // The CUDA target's two halves, for tests of what each produces.
+  mlir::PassPipelineRegistration<>(
+      "kiln-cuda-bufferize",
+      "The CUDA target's lowering of an executable module to dispatch "
+      "functions on buffers",
+      mlir::kiln::cuda::buildCudaBufferizationPipeline);
+  mlir::PassPipelineRegistration<>(
+      "kiln-cuda-lower-kernels",
+      "The CUDA target's mapping of dispatches on buffers to kernels in the "
+      "NVVM dialect",
+      mlir::kiln::cuda::buildCudaKernelPipeline);
 }
 
 } // namespace kiln
