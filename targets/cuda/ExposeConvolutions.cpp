@@ -39,11 +39,18 @@ struct ExposeConv2DNchwc : public OpRewritePattern<kiln::Conv2DNchwcOp> {
     auto filterType = cast<RankedTensorType>(op.getFilter().getType());
     auto resultType = cast<RankedTensorType>(op.getResult().getType());
     Type f32 = rewriter.getF32Type();
+    // f32 activations; f32 weights, or f16 (`--precision fp16`), which
+    // kiln-cuda-map-dispatches computes on tensor cores.
+    Type filterElement = filterType.getElementType();
     if (inputType.getElementType() != f32 ||
-        filterType.getElementType() != f32 ||
+        (filterElement != f32 && !filterElement.isF16()) ||
         resultType.getElementType() != f32 || !inputType.hasStaticShape() ||
         !resultType.hasStaticShape())
       return rewriter.notifyMatchFailure(op, "not a static f32 convolution");
+    /// `v` as f32.
+    auto extended = [&](OpBuilder &b, Location l, Value v) -> Value {
+      return v.getType() == f32 ? v : b.create<arith::ExtFOp>(l, f32, v);
+    };
     Location loc = op.getLoc();
     MLIRContext *context = op.getContext();
     ArrayRef<int64_t> strides = op.getStrides(), pads = op.getPads(),
@@ -134,7 +141,8 @@ struct ExposeConv2DNchwc : public OpRewritePattern<kiln::Conv2DNchwcOp> {
                                    context)},
                 iterators,
                 [&](OpBuilder &b, Location l, ValueRange args) {
-                  Value product = b.create<arith::MulFOp>(l, args[0], args[1]);
+                  Value product = b.create<arith::MulFOp>(
+                      l, args[0], extended(b, l, args[1]));
                   b.create<linalg::YieldOp>(
                       l,
                       ValueRange{b.create<arith::AddFOp>(l, args[2], product)});
@@ -174,7 +182,7 @@ struct ExposeConv2DNchwc : public OpRewritePattern<kiln::Conv2DNchwcOp> {
                 [&](OpBuilder &b, Location l, ValueRange args) {
                   Value v = args[0];
                   for (unsigned i = 1; i < inputs.size(); ++i)
-                    v = b.create<arith::AddFOp>(l, v, args[i]);
+                    v = b.create<arith::AddFOp>(l, v, extended(b, l, args[i]));
                   if (activation == "relu" || activation == "clip")
                     v = b.create<arith::MaximumFOp>(
                         l, v,

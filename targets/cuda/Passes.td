@@ -29,6 +29,16 @@ def CudaMapDispatches : Pass<"kiln-cuda-map-dispatches", "mlir::ModuleOp"> {
       special) and laid out so that the copy reads contiguous addresses;
       then waits (`gpu.barrier`), computes from shared memory, and waits
       again. Inputs that no reduction dim indexes are read once;
+    - a contraction that sums products of two inputs into f32 where an
+      input is f16 (a model's f16 tensors, or `--precision fp16`'s
+      weights; an f32 model never) runs on tensor cores instead:
+      `nvvm.mma.sync` m16n8k8 with f16 operands and f32 accumulators (sm_75
+      and later). A block computes up to 64 x 64 outputs as 16 x 8
+      fragments on up to 8 warps, each thread holding 4 accumulators per
+      fragment in mma.sync's layout; 32 reduction steps at a time, A's rows
+      and B's columns are staged in shared memory as f16, k contiguous
+      (f32 operands rounded, zeros outside the ranges), rows padded so a
+      warp's fragment loads hit distinct banks;
     - any other linalg op becomes a parallel loop nest whose iterations are
       flattened, one per thread, the last (contiguous) dim varying fastest
       so that neighbouring threads touch neighbouring elements (a coalesced
@@ -69,6 +79,7 @@ def CudaMapDispatches : Pass<"kiln-cuda-map-dispatches", "mlir::ModuleOp"> {
     ```
   }];
   let dependentDialects = ["mlir::gpu::GPUDialect", "mlir::scf::SCFDialect",
+                           "mlir::LLVM::LLVMDialect", "mlir::NVVM::NVVMDialect",
                            "mlir::arith::ArithDialect"];
 }
 
@@ -97,16 +108,18 @@ def CudaExposeConvolutions : Pass<"kiln-cuda-expose-convolutions",
   let summary = "Write NCHWc convolutions as reductions a GPU kernel can tile";
   let description = [{
     Runs on the CUDA target's copy of the executable module, on tensors,
-    before kiln-to-linalg. For the CPU, kiln-to-linalg writes an f32
-    `kiln.conv2d_nchwc` as an all-parallel generic whose body loops over the
+    before kiln-to-linalg. For the CPU, kiln-to-linalg writes a
+    `kiln.conv2d_nchwc` on f32 activations (its filter f32, or f16 with
+    `--precision fp16`) as an all-parallel generic whose body loops over the
     window, the reference its microkernels replace; on a GPU that would be a
     thread per output reading its whole window from global memory. Here it
     becomes
     - a copy of the input with its zero padding written out (where it has
       padding), so that every index is an affine function of the loops;
     - `linalg.fill` 0 and a generic over (n, fb, oy, ox, f | cb, y, x, c)
-      ((n, fb, oy, ox, f | y, x) when depthwise) summing input * filter,
-      which kiln-cuda-map-dispatches tiles through shared memory;
+      ((n, fb, oy, ox, f | y, x) when depthwise) summing input * filter
+      (an f16 filter extended to f32), which kiln-cuda-map-dispatches tiles
+      through shared memory;
     - an elementwise generic for the epilogue (bias, residual, relu or clip),
       where there is one.
 
