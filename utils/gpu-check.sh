@@ -4,7 +4,8 @@
 # utils/gpu-check/prepare.sh), runs its bundles with --device cuda and prints
 #   - PASS/FAIL per node test against the CPU's outputs (max relative error
 #     1e-4: max|gpu - cpu| / max|cpu| per output; integers exactly);
-#   - each model's max relative error against the CPU;
+#   - each model's max relative error against the CPU (1e-4; 5e-2 for
+#     mobilenet_v2_fp16, whose tensor cores compute on f16 activations);
 #   - each model's latency on the GPU beside the CPU's (kiln-run bench).
 # Sized to finish in well under 5 minutes on 16 cores and one GPU.
 #
@@ -58,10 +59,12 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $jobs cores"
 
 # check_case DIR: each line of DIR/runs is "ARGS<TAB>SET"; runs ARGS on the
-# GPU and compares every output with DIR/SET/expected. Prints one line.
+# GPU and compares every output with DIR/SET/expected, within 1e-4 or
+# DIR/tolerance (f16 compute). Prints one line.
 check_case() {
-  local case_dir=$1 name worst=0 failed="" args set out line status
+  local case_dir=$1 name worst=0 failed="" args set out line status tolerance=1e-4
   name=$(basename "$case_dir")
+  if [[ -f $case_dir/tolerance ]]; then tolerance=$(cat "$case_dir/tolerance"); fi
   out=$(mktemp -d)
   while IFS=$'\t' read -r args set; do
     mkdir -p "$out/$set"
@@ -72,7 +75,7 @@ check_case() {
       break
     fi
     for expected in "$case_dir/$set/expected/"*.npy; do
-      line=$("$compare" "$out/$set/$(basename "$expected")" "$expected" --tolerance 1e-4 2>&1)
+      line=$("$compare" "$out/$set/$(basename "$expected")" "$expected" --tolerance "$tolerance" 2>&1)
       status=$?
       if [[ $line == "max relative error "* ]]; then
         worst=$(awk -v a="$worst" -v b="${line##* }" 'BEGIN { print (b + 0 > a + 0) ? b : a }')

@@ -27,6 +27,7 @@
 #include "mlir/Target/LLVMIR/Dialect/NVVM/NVVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
 #include "llvm/Bitcode/BitcodeReader.h"
+#include "llvm/Bitcode/BitcodeWriter.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
 #include "llvm/Linker/Linker.h"
@@ -315,6 +316,22 @@ bool emitCudaImage(ModuleOp lowered, llvm::ArrayRef<unsigned> sms,
     }
     record.launch_count = uint32_t(launches.size()) - record.launch_first;
     entryTable.push_back(record);
+  }
+
+  // $KILN_CUDA_DUMP_LLVM_IR: the kernels' LLVM IR as translated from NVVM
+  // (before libdevice and NVPTX), as bitcode, for the GPU emulator's tests
+  // (compiler/tools/kiln-cuda-emulate) and for reading with llvm-dis.
+  if (const char *dump = std::getenv("KILN_CUDA_DUMP_LLVM_IR"); dump && *dump) {
+    llvm::LLVMContext context;
+    std::unique_ptr<llvm::Module> module =
+        translateModuleToLLVMIR(kernels, context, "kiln_kernels");
+    std::error_code failure;
+    llvm::raw_fd_ostream out(dump, failure);
+    if (!module || failure) {
+      error = "cannot write the kernels' LLVM IR to " + std::string(dump);
+      return false;
+    }
+    llvm::WriteBitcodeToFile(*module, out);
   }
 
   // PTX and cubins, one sm per thread.

@@ -11,12 +11,29 @@
 //                            of a newer ISA than it reads fails to load
 // fakeCudaCalls() (an extra export) counts launches and copies.
 //
+// Built with KILN_FAKE_CUDA_EMULATE (libcuda.so.1 in emulated-cuda/), it runs
+// the kernels a bundle was compiled with, on the GPU emulator
+// (compiler/tools/kiln-cuda-emulate/GpuEmulator.h): a module loads the
+// kernels' LLVM IR from $KILN_FAKE_CUDA_KERNELS (written by `kiln compile`
+// with $KILN_CUDA_DUMP_LLVM_IR) instead of its cubin or PTX, so a whole
+// bundle runs with --device cuda through the real CUDA executor.
+//
 //===----------------------------------------------------------------------===//
 
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
+
+#ifdef KILN_FAKE_CUDA_EMULATE
+#include "compiler/tools/kiln-cuda-emulate/GpuEmulator.h"
+#include "llvm/Bitcode/BitcodeReader.h"
+#include "llvm/IR/Module.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include <vector>
+#endif
 
 namespace {
 
@@ -27,6 +44,9 @@ struct Kernel {
   const char *name;
   // Runs one thread of the kernel: bindings are device pointers.
   void (*thread)(void **parameters, uint64_t index);
+  // Or, in the emulated driver, the emulator's kernel
+  // (kiln::GpuEmulator::Kernel).
+  const void *emulated = nullptr;
 };
 
 int envInt(const char *name, int fallback) {
@@ -50,7 +70,12 @@ const Kernel kKernels[] = {{"add_kernel", addThread},
                            {"fault_kernel", faultThread}};
 
 struct Module {
-  int unused;
+#ifdef KILN_FAKE_CUDA_EMULATE
+  std::unique_ptr<kiln::GpuEmulator> emulator;
+  // The functions cuModuleGetFunction returned, kept for the module's life.
+  std::vector<std::unique_ptr<Kernel>> functions;
+  std::vector<std::unique_ptr<kiln::GpuEmulator::Kernel>> emulated;
+#endif
 };
 struct Context {
   int unused;
@@ -141,14 +166,51 @@ CUresult cuModuleLoadDataEx(void **module, const void *image, unsigned, int *,
     if (major * 10 + minor > maxPtxIsa(envInt("KILN_FAKE_CUDA_VERSION", 13000)))
       return 222;
   }
-  *module = new Module();
+  auto loaded = std::make_unique<Module>();
+#ifdef KILN_FAKE_CUDA_EMULATE
+  const char *path = std::getenv("KILN_FAKE_CUDA_KERNELS");
+  auto bitcode = llvm::MemoryBuffer::getFile(path ? path : "");
+  if (!bitcode) {
+    std::fprintf(stderr,
+                 "emulated CUDA driver: no kernels: set KILN_FAKE_CUDA_KERNELS "
+                 "to the LLVM IR kiln compile wrote with "
+                 "KILN_CUDA_DUMP_LLVM_IR\n");
+    return 200; // CUDA_ERROR_INVALID_IMAGE
+  }
+  auto context = std::make_unique<llvm::LLVMContext>();
+  auto parsed = llvm::parseBitcodeFile((*bitcode)->getMemBufferRef(), *context);
+  std::string error;
+  if (parsed)
+    loaded->emulator = kiln::GpuEmulator::create(std::move(*parsed),
+                                                 std::move(context), error);
+  else
+    error = llvm::toString(parsed.takeError());
+  if (!loaded->emulator) {
+    std::fprintf(stderr, "emulated CUDA driver: %s: %s\n", path, error.c_str());
+    return 200;
+  }
+#endif
+  *module = loaded.release();
   return 0;
 }
 CUresult cuModuleUnload(void *module) {
   delete static_cast<Module *>(module);
   return 0;
 }
-CUresult cuModuleGetFunction(void **function, void *, const char *name) {
+CUresult cuModuleGetFunction(void **function, void *module, const char *name) {
+#ifdef KILN_FAKE_CUDA_EMULATE
+  auto *loaded = static_cast<Module *>(module);
+  if (auto kernel = loaded->emulator->lookup(name)) {
+    loaded->emulated.push_back(
+        std::make_unique<kiln::GpuEmulator::Kernel>(*kernel));
+    loaded->functions.push_back(std::make_unique<Kernel>(
+        Kernel{"", nullptr, loaded->emulated.back().get()}));
+    *function = loaded->functions.back().get();
+    return 0;
+  }
+#else
+  (void)module;
+#endif
   for (const Kernel &kernel : kKernels)
     if (std::strcmp(kernel.name, name) == 0) {
       *function = const_cast<Kernel *>(&kernel);
@@ -215,6 +277,19 @@ CUresult cuLaunchKernel(void *function, unsigned gridX, unsigned gridY,
     pendingError = 700; // as a real fault: seen at the next wait
     return 0;
   }
+#ifdef KILN_FAKE_CUDA_EMULATE
+  if (kernel->emulated) {
+    unsigned grid[] = {gridX, gridY, gridZ}, block[] = {blockX, blockY, blockZ};
+    std::string error;
+    if (!kiln::GpuEmulator::launch(
+            *static_cast<const kiln::GpuEmulator::Kernel *>(kernel->emulated),
+            grid, block, parameters, error)) {
+      std::fprintf(stderr, "emulated CUDA driver: %s\n", error.c_str());
+      pendingError = 719; // CUDA_ERROR_LAUNCH_FAILED, at the next wait
+    }
+    return 0;
+  }
+#endif
   uint64_t threads = uint64_t(gridX) * gridY * gridZ * blockX * blockY * blockZ;
   for (uint64_t i = 0; i < threads; ++i)
     kernel->thread(parameters, i);
