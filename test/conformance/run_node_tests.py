@@ -266,7 +266,7 @@ class TestFailure(Exception):
         self.stderr = stderr
 
 
-def run_kiln(phase, command, deadline, work_dir, capture=False):
+def run_kiln(phase, command, deadline, work_dir, capture=False, env=None):
     """Runs one kiln command; its stdout when `capture`."""
     remaining = deadline - time.monotonic()
     if remaining <= 0:
@@ -274,7 +274,8 @@ def run_kiln(phase, command, deadline, work_dir, capture=False):
     try:
         proc = subprocess.run(command, stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
                               stderr=subprocess.PIPE,
-                              stdin=subprocess.DEVNULL, timeout=remaining, text=True, errors="replace")
+                              stdin=subprocess.DEVNULL, timeout=remaining, text=True, errors="replace",
+                              env=env)
     except subprocess.TimeoutExpired:
         raise TestFailure(f"{phase}: timeout (test time limit reached)")
     if proc.returncode != 0:
@@ -326,8 +327,11 @@ class Backend:
     bundle (`kiln run`, or kiln-run cross-built for another CPU under an
     emulator)."""
 
-    def __init__(self, kiln, target=None, run_with=None, keep_dir=None):
+    def __init__(self, kiln, target=None, run_with=None, keep_dir=None, emulated_cuda=None):
         self.kiln = kiln
+        # The emulated CUDA driver's folder (--emulated-cuda): bundles run with
+        # --device cuda, their kernels on the CPU (test/unit/fake_cuda).
+        self.emulated_cuda = emulated_cuda
         self.target_args = ["--target", target] if target else []
         self.run_command = shlex.split(run_with) if run_with else [kiln, "run"]
         self.cuda_sms = cuda_sms(target)
@@ -388,8 +392,11 @@ def compile_model(backend, model, bundle, shapes, inputs, input_files, fixed, de
     while True:
         values = [arg for name in sorted(fixed) for arg in ("--input-value", f"{name}={fixed[name]}")]
         try:
+            env = None
+            if backend.emulated_cuda:
+                env = dict(os.environ, KILN_CUDA_DUMP_LLVM_IR=bundle + ".bc")
             run_kiln("compile", [backend.kiln, "compile", model, "-o", bundle, *backend.target_args,
-                                 *shapes, *values], deadline, work_dir)
+                                 *shapes, *values], deadline, work_dir, env=env)
             return
         except TestFailure as failure:
             needed = COMPILE_TIME_INPUT.search(failure.stderr)
@@ -440,7 +447,12 @@ def check_test(test_dir, backend, work_dir, deadline, threads, tolerance, fixed,
                  if graph_input.name not in fixed]
         for input_name, path in given:
             command += ["--input", f"{input_name}={path}"]
-        run_kiln("run", command, deadline, work_dir)
+        env = None
+        if backend.emulated_cuda:
+            command += ["--device", "cuda"]
+            env = dict(os.environ, LD_LIBRARY_PATH=backend.emulated_cuda,
+                       KILN_FAKE_CUDA_KERNELS=bundles[shapes] + ".bc")
+        run_kiln("run", command, deadline, work_dir, env=env)
         runs.append((bundles[shapes], set_name, given, out_dir))
         expected_files = numbered_files(data_set, "output")
         for output, expected_path in zip(outputs, expected_files):
@@ -586,6 +598,10 @@ def parse_args(argv):
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per test (compile + runs)")
     parser.add_argument("--threads", type=int, default=1, help="kiln run --threads (tests already run in parallel)")
     parser.add_argument("--target", help="kiln compile --target (default: the host's)")
+    parser.add_argument("--emulated-cuda", metavar="DIR",
+                        help="run with --device cuda on the emulated CUDA driver in DIR (the "
+                             "bundles' kernels on the CPU; build/default/emulated-cuda); needs a "
+                             "cuda --target")
     parser.add_argument("--keep-dir", help="copy each passing test's bundles, inputs and outputs "
                                            "to KEEP_DIR/NAME (for utils/gpu-check.sh)")
     parser.add_argument("--run-with", help="command that runs a bundle instead of `kiln run`, e.g. "
@@ -620,7 +636,8 @@ def main(argv=None):
     try:
         with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
             backend = Backend(kiln, args.target, args.run_with,
-                              os.path.abspath(args.keep_dir) if args.keep_dir else None)
+                              os.path.abspath(args.keep_dir) if args.keep_dir else None,
+                              os.path.abspath(args.emulated_cuda) if args.emulated_cuda else None)
             futures = [pool.submit(run_test, os.path.join(args.node_dir, t), backend, work_root,
                                    args.timeout, args.threads, tolerance) for t in tests]
             for future in concurrent.futures.as_completed(futures):

@@ -16,6 +16,13 @@ Compiles the model twice, with --target cuda,x86_64-avx2 and with
 --on-gpu instead runs the GPU bundle with --device cuda and compares it with
 the CPU run (max relative error 1e-4); without a usable GPU it exits 77, which
 ctest reports as skipped, saying why.
+
+--emulated-cuda DIR does the same on the emulated CUDA driver in DIR
+(DIR/libcuda.so.1, built from test/unit/fake_cuda): the bundle's own kernels,
+whose LLVM IR the compile writes (KILN_CUDA_DUMP_LLVM_IR), run on the CPU
+through the CUDA executor, so the GPU code is checked where there is no GPU.
+--precision fp16 compiles for tensor cores (a looser --tolerance then: their
+operands are rounded to f16).
 """
 
 import argparse
@@ -56,6 +63,8 @@ def main():
     parser.add_argument("--work-dir", required=True)
     parser.add_argument("--cuda-stub", help="the toolkit's stub libcuda.so")
     parser.add_argument("--on-gpu", action="store_true")
+    parser.add_argument("--emulated-cuda", metavar="DIR")
+    parser.add_argument("--precision", default="fp32")
     parser.add_argument("--tolerance", type=float, default=1e-4)
     args = parser.parse_args()
 
@@ -70,7 +79,10 @@ def main():
     os.makedirs(args.work_dir)
     gpu_bundle = os.path.join(args.work_dir, "gpu.kiln")
     cpu_bundle = os.path.join(args.work_dir, "cpu.kiln")
-    run([args.kiln, "compile", args.model, "--target", "cuda,x86_64-avx2", "-o", gpu_bundle])
+    kernels = os.path.join(args.work_dir, "kernels.bc")
+    run([args.kiln, "compile", args.model, "--target", "cuda,x86_64-avx2",
+         "--precision", args.precision, "-o", gpu_bundle],
+        env=dict(os.environ, KILN_CUDA_DUMP_LLVM_IR=kernels) if args.emulated_cuda else None)
 
     def run_bundle(bundle, name, *extra, env=None, check=True):
         out_dir = os.path.join(args.work_dir, name)
@@ -78,11 +90,16 @@ def main():
                    env=env, check=check)
         return out_dir, proc
 
-    if args.on_gpu:
-        gpu_dir, proc = run_bundle(gpu_bundle, "on-gpu", "--device", "cuda", check=False)
+    if args.on_gpu or args.emulated_cuda:
+        env = None
+        if args.emulated_cuda:
+            env = dict(os.environ, LD_LIBRARY_PATH=args.emulated_cuda,
+                       KILN_FAKE_CUDA_KERNELS=kernels)
+        gpu_dir, proc = run_bundle(gpu_bundle, "on-gpu", "--device", "cuda", env=env,
+                                   check=False)
         if proc.returncode != 0:
             reason = re.search(r"cannot run on the GPU: (.*)", proc.stderr)
-            if reason:
+            if reason and not args.emulated_cuda:
                 print(f"skipped: no usable GPU: {reason.group(1)}")
                 return SKIP
             sys.stderr.write(proc.stderr)
@@ -96,7 +113,8 @@ def main():
             error = float(np.abs(actual - expected).max()) if expected.size else 0.0
             error = error / scale if scale > 0 else error
             worst = max(worst, error)
-            print(f"{name}: max relative error {error:.3g} against the CPU")
+            print(f"{name}: max relative error {error:.3g} against the CPU"
+                  + (" (emulated GPU)" if args.emulated_cuda else ""))
         if not worst <= args.tolerance:
             raise SystemExit(f"gpu_bundle: the GPU's outputs differ from the CPU's by {worst:.3g}")
         return 0
