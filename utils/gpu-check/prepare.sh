@@ -5,9 +5,9 @@
 #     threads, libstdc++ linked in: the lent machine has no packages);
 #   - every node test that passes on the CPU, compiled for the GPU with the
 #     CPU fallback, with its inputs and the CPU's outputs;
-#   - the models (mobilenet_v2, the encoder, the Fashion-MNIST CNN,
-#     mobilenet_v2 with --precision fp16 (tensor cores), and resnet18 while
-#     the whole stays under the 64 MiB a run may carry), with
+#   - the models (mobilenet_v2, the encoder, the Fashion-MNIST CNN, the
+#     Fashion-MNIST MobileNet with --precision fp16 (tensor cores), and
+#     resnet18 while the whole stays under the 64 MiB a run may carry), with
 #     the CPU's outputs on seeded random inputs;
 # all in one compressed archive, build/gpu-check/gpu-check.tar.gz (the
 # bundles' cubins and ELF code compress about five-fold), which
@@ -46,15 +46,17 @@ trap 'rm -rf "$work"' EXIT
 
 /usr/bin/python3 utils/export_models.py --out-dir build/default/test/e2e/models \
   mobilenet_v2 encoder resnet18
-# mobilenet_v2_fp16: --precision fp16, whose convolutions run on tensor
-# cores with activations rounded to f16 (the CPU keeps f32 activations), so
-# it is held to a looser bound than the exact f32 models.
-for model in fashion_cnn mobilenet_v2 encoder mobilenet_v2_fp16 resnet18; do
+# fashion_mobilenet_fp16: the trained Fashion-MNIST MobileNet at
+# --precision fp16, whose convolutions run on tensor cores with activations
+# rounded to f16 (the CPU keeps f32 activations), so it is held to a looser
+# bound. (mobilenet_v2's weights are untrained: its activations, about 1e-8,
+# fall below f16's range.)
+for model in fashion_cnn mobilenet_v2 encoder fashion_mobilenet_fp16 resnet18; do
   flags=()
   case $model in
   fashion_cnn) onnx=examples/fashion_mnist/fashion_cnn.onnx ;;
-  *_fp16)
-    onnx=build/default/test/e2e/models/${model%_fp16}/model.onnx
+  fashion_mobilenet_fp16)
+    onnx=examples/fashion_mnist/fashion_mobilenet.onnx
     flags=(--precision fp16)
     ;;
   *) onnx=build/default/test/e2e/models/$model/model.onnx ;;
@@ -62,7 +64,7 @@ for model in fashion_cnn mobilenet_v2 encoder mobilenet_v2_fp16 resnet18; do
   dir=$out/models/$model
   mkdir -p "$dir/run/expected"
   "$kiln" compile "$onnx" --target "$target" "${flags[@]}" -o "$dir/model.kiln"
-  if [[ $model == *_fp16 ]]; then echo 5e-2 >"$dir/tolerance"; fi
+  if [[ $model == *_fp16 ]]; then echo 5e-3 >"$dir/tolerance"; fi
   if (($(tar czf - -C "$out" . | wc -c) > limit)); then
     echo "prepare: $model does not fit the carry limit; left out"
     rm -rf "$dir"
