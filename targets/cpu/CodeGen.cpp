@@ -11,6 +11,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "targets/cpu/CodeGen.h"
+#include "targets/OptimizeModule.h"
 #include "targets/RunTool.h"
 
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
@@ -176,15 +177,10 @@ bool addEntryTable(llvm::Module &module,
 }
 
 bool optimize(llvm::Module &module, llvm::TargetMachine &machine) {
-  llvm::LoopAnalysisManager lam;
-  llvm::FunctionAnalysisManager fam;
-  llvm::CGSCCAnalysisManager cgam;
-  llvm::ModuleAnalysisManager mam;
   llvm::PipelineTuningOptions tuning;
   tuning.LoopVectorization = true;
   tuning.SLPVectorization = true;
   tuning.LoopUnrolling = true;
-  llvm::PassBuilder builder(&machine, tuning);
   // No C library: LLVM must not turn code into calls of library functions
   // beyond memcpy, memmove and memset, which the builtins provide. Copy
   // loops become calls of those; left as loops, LLVM vectorised and
@@ -194,15 +190,8 @@ bool optimize(llvm::Module &module, llvm::TargetMachine &machine) {
   for (llvm::LibFunc function :
        {llvm::LibFunc_memcpy, llvm::LibFunc_memmove, llvm::LibFunc_memset})
     library.setAvailable(function);
-  fam.registerPass([&] { return llvm::TargetLibraryAnalysis(library); });
-  builder.registerModuleAnalyses(mam);
-  builder.registerCGSCCAnalyses(cgam);
-  builder.registerFunctionAnalyses(fam);
-  builder.registerLoopAnalyses(lam);
-  builder.crossRegisterProxies(lam, fam, cgam, mam);
-  llvm::ModulePassManager passes =
-      builder.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3);
-  passes.run(module, mam);
+  optimizeModule(module, &machine, llvm::OptimizationLevel::O3, tuning,
+                 &library);
   return true;
 }
 

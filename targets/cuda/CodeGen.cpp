@@ -15,6 +15,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "targets/cuda/CodeGen.h"
+#include "targets/OptimizeModule.h"
 #include "targets/RunTool.h"
 #include "targets/cuda/Passes.h"
 
@@ -205,18 +206,7 @@ bool emitPtx(gpu::GPUModuleOp kernels, llvm::StringRef libdevice, unsigned sm,
     if (!function.isDeclaration() && !kernelNames.contains(function.getName()))
       function.setLinkage(llvm::GlobalValue::InternalLinkage);
 
-  llvm::LoopAnalysisManager lam;
-  llvm::FunctionAnalysisManager fam;
-  llvm::CGSCCAnalysisManager cgam;
-  llvm::ModuleAnalysisManager mam;
-  llvm::PassBuilder builder(machine.get());
-  builder.registerModuleAnalyses(mam);
-  builder.registerCGSCCAnalyses(cgam);
-  builder.registerFunctionAnalyses(fam);
-  builder.registerLoopAnalyses(lam);
-  builder.crossRegisterProxies(lam, fam, cgam, mam);
-  builder.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3)
-      .run(*module, mam);
+  optimizeModule(*module, machine.get(), llvm::OptimizationLevel::O3);
 
   llvm::SmallString<0> ptx;
   llvm::raw_svector_ostream out(ptx);

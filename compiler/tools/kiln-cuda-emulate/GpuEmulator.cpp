@@ -18,6 +18,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "compiler/tools/kiln-cuda-emulate/GpuEmulator.h"
+#include "targets/OptimizeModule.h"
 
 #include "llvm/ADT/StringSet.h"
 #include "llvm/ExecutionEngine/Orc/ExecutionUtils.h"
@@ -27,7 +28,6 @@
 #include "llvm/IR/InstIterator.h"
 #include "llvm/IR/Instructions.h"
 #include "llvm/IR/Module.h"
-#include "llvm/Passes/PassBuilder.h"
 #include "llvm/Support/TargetSelect.h"
 
 #include <cstring>
@@ -422,21 +422,6 @@ bool retargetToHost(llvm::Module &module, const llvm::DataLayout &layout,
   return true;
 }
 
-void optimize(llvm::Module &module, llvm::TargetMachine *machine) {
-  llvm::LoopAnalysisManager lam;
-  llvm::FunctionAnalysisManager fam;
-  llvm::CGSCCAnalysisManager cgam;
-  llvm::ModuleAnalysisManager mam;
-  llvm::PassBuilder builder(machine);
-  builder.registerModuleAnalyses(mam);
-  builder.registerCGSCCAnalyses(cgam);
-  builder.registerFunctionAnalyses(fam);
-  builder.registerLoopAnalyses(lam);
-  builder.crossRegisterProxies(lam, fam, cgam, mam);
-  builder.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O2)
-      .run(module, mam);
-}
-
 /// The kernels of `module`: functions the NVVM annotations mark as kernels,
 /// or with the PTX kernel calling convention.
 llvm::StringSet<> kernelsOf(llvm::Module &module) {
@@ -499,7 +484,8 @@ GpuEmulator::create(std::unique_ptr<llvm::Module> module,
   if (!retargetToHost(*module, (*machine)->createDataLayout(),
                       (*machine)->getTargetTriple().str(), kernels, error))
     return nullptr;
-  optimize(*module, machine->get());
+  mlir::kiln::optimizeModule(*module, machine->get(),
+                             llvm::OptimizationLevel::O2);
 
   auto jit = llvm::orc::LLJITBuilder().create();
   if (!jit)
