@@ -38,6 +38,13 @@ struct kiln_model {
   bool cudaTried = false;
   cuda::Module *cudaModule = nullptr;
   ErrorMessage cudaUnavailable;
+  // The WEIGHTS checksum, checked once, when the first session is created
+  // (unless the open checked it or was told to trust it); a mismatch is
+  // kept and fails every session.
+  std::mutex weightsMutex;
+  bool weightsChecked = false;
+  kiln_status weightsStatus = KILN_OK;
+  ErrorMessage weightsError;
 };
 
 struct kiln_session {
@@ -152,6 +159,8 @@ kiln_status openModel(const uint8_t *data, uint64_t size, uint32_t flags,
   ErrorMessage error;
   kiln_status status =
       verifyBundle(data, size, flags, model->path, model->view, error);
+  model->weightsChecked =
+      flags & (KILN_OPEN_VERIFY_WEIGHTS | KILN_OPEN_TRUST_WEIGHTS);
   if (status == KILN_OK && !(flags & KILN_OPEN_SKIP_EXECUTABLE))
     status = loadBestExecutable(*model, flags, error);
   if (status != KILN_OK) {
@@ -163,7 +172,20 @@ kiln_status openModel(const uint8_t *data, uint64_t size, uint32_t flags,
 }
 
 constexpr uint32_t kKnownOpenFlags =
-    KILN_OPEN_VERIFY_WEIGHTS | KILN_OPEN_SKIP_EXECUTABLE | KILN_OPEN_PERF_MAP;
+    KILN_OPEN_VERIFY_WEIGHTS | KILN_OPEN_SKIP_EXECUTABLE | KILN_OPEN_PERF_MAP |
+    KILN_OPEN_TRUST_WEIGHTS;
+
+/// The model's weights against their checksum, once per model: a flipped
+/// weight would otherwise give wrong answers without an error.
+kiln_status checkWeightsOnce(kiln_model &model) {
+  std::lock_guard<std::mutex> lock(model.weightsMutex);
+  if (!model.weightsChecked) {
+    model.weightsChecked = true;
+    model.weightsStatus =
+        verifyLazyChecksums(model.view, model.path, model.weightsError);
+  }
+  return model.weightsStatus;
+}
 
 const kiln_tensor_desc *tensorAt(const kiln_model *model, bool output,
                                  uint32_t index) {
@@ -480,6 +502,8 @@ kiln_status kiln_session_create(kiln_model *model,
     return invalidArgument(function, "thread_count is unreasonably large");
   if (threadCount == 0)
     threadCount = defaultThreadCount();
+  if (kiln_status status = checkWeightsOnce(*model))
+    return fail(status, model->weightsError);
 
   const BundleView &view = model->view;
   const kiln_manifest_header &manifest = *view.manifest;

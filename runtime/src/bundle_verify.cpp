@@ -333,19 +333,27 @@ kiln_status Verifier::verifySectionTable() {
   return KILN_OK;
 }
 
+/// Checks section `index`'s checksum against its bytes.
+kiln_status verifySectionChecksum(const BundleView &view, uint32_t index,
+                                  const char *origin, ErrorMessage &error) {
+  const kiln_section_entry &section = view.sections[index];
+  uint32_t crc = kiln_crc32(0, view.data + section.offset, section.size);
+  if (crc == section.checksum)
+    return KILN_OK;
+  startSectionError(error, origin, view, index) << "checksum mismatch (stored ";
+  error.appendHex32(section.checksum) << ", computed ";
+  error.appendHex32(crc) << ")";
+  return KILN_ERROR_INVALID_BUNDLE;
+}
+
 kiln_status Verifier::verifyChecksums() {
   bool verifyLazy = flags & KILN_OPEN_VERIFY_WEIGHTS;
   for (uint32_t i = 0; i < view.sectionCount; ++i) {
     const kiln_section_entry &section = view.sections[i];
     if ((section.flags & KILN_SECTION_FLAG_LAZY_CHECKSUM) && !verifyLazy)
       continue;
-    uint32_t crc = kiln_crc32(0, data + section.offset, section.size);
-    if (crc != section.checksum) {
-      failIn(i) << "checksum mismatch (stored ";
-      error.appendHex32(section.checksum) << ", computed ";
-      error.appendHex32(crc) << ")";
-      return KILN_ERROR_INVALID_BUNDLE;
-    }
+    if (kiln_status status = verifySectionChecksum(view, i, origin, error))
+      return status;
   }
   return KILN_OK;
 }
@@ -693,6 +701,15 @@ kiln_status verifyBundle(const uint8_t *data, uint64_t size, uint32_t flags,
   if (status != KILN_OK)
     view = BundleView();
   return status;
+}
+
+kiln_status verifyLazyChecksums(const BundleView &view, const char *origin,
+                                ErrorMessage &error) {
+  for (uint32_t i = 0; i < view.sectionCount; ++i)
+    if (view.sections[i].flags & KILN_SECTION_FLAG_LAZY_CHECKSUM)
+      if (kiln_status status = verifySectionChecksum(view, i, origin, error))
+        return status;
+  return KILN_OK;
 }
 
 } // namespace kiln::runtime

@@ -56,6 +56,12 @@ kiln_status verifyBundle(const uint8_t *data, uint64_t size, uint32_t flags,
                          const char *origin, BundleView &view,
                          ErrorMessage &error);
 
+/// Checks the checksums verifyBundle leaves for later (sections flagged
+/// KILN_SECTION_FLAG_LAZY_CHECKSUM: the WEIGHTS), reading all their bytes;
+/// a mismatch names the section.
+kiln_status verifyLazyChecksums(const BundleView &view, const char *origin,
+                                ErrorMessage &error);
+
 /// "MANIFEST", "WEIGHTS", ...; "unknown" for other values.
 
 /// Starts `error` with "<origin>: " (nothing for a null origin).

@@ -152,6 +152,7 @@ struct RunOptions {
   std::string device = "auto";
   uint64_t seed = 0;
   bool verify = false;
+  bool trustWeights = false;
 };
 
 HostTensor loadInputFile(const std::string &path) {
@@ -171,7 +172,9 @@ HostTensor loadInputFile(const std::string &path) {
 
 void runBundle(const RunOptions &options) {
   Model model =
-      openModel(options.bundle, options.verify ? KILN_OPEN_VERIFY_WEIGHTS : 0u);
+      openModel(options.bundle,
+                (options.verify ? KILN_OPEN_VERIFY_WEIGHTS : 0u) |
+                    (options.trustWeights ? KILN_OPEN_TRUST_WEIGHTS : 0u));
   Session session = createSession(model, options.threads, options.device);
   std::vector<kiln_tensor_info> inputs = tensorInfos(model, false);
   std::vector<bool> given(inputs.size(), false);
@@ -262,6 +265,7 @@ struct BenchOptions {
   std::string device = "auto";
   bool perfMap = false;
   bool profile = false;
+  bool trustWeights = false;
 };
 
 /// Operations of all the model's contractions (kiln_model_dispatch_flops).
@@ -360,7 +364,9 @@ void benchBundle(const BenchOptions &options) {
   if (options.runs == 0)
     fail("--runs must be at least 1");
   Model model =
-      openModel(options.bundle, options.perfMap ? KILN_OPEN_PERF_MAP : 0u);
+      openModel(options.bundle,
+                (options.perfMap ? KILN_OPEN_PERF_MAP : 0u) |
+                    (options.trustWeights ? KILN_OPEN_TRUST_WEIGHTS : 0u));
   Session session = createSession(model, options.threads, options.device);
   fillRandomInputs(session, model, 0, {});
   for (uint32_t i = 0; i < options.warmup; ++i)
@@ -674,7 +680,10 @@ void addRuntimeCommands(CLI::App &app, int &exitCode) {
   runCommand_->add_option("--seed", run->seed,
                           "Seed for random inputs (default 0)");
   runCommand_->add_flag("--verify", run->verify,
-                        "Also check the weights' checksum");
+                        "Check the weights' checksum when the bundle is "
+                        "opened (else before the first run)");
+  runCommand_->add_flag("--trust-weights", run->trustWeights,
+                        "Skip the weights' checksum");
   runCommand_->callback(
       [run, &exitCode] { exitCode = runCommand([&] { runBundle(*run); }); });
 
@@ -693,6 +702,9 @@ void addRuntimeCommands(CLI::App &app, int &exitCode) {
   benchCommand->add_flag("--profile", bench->profile,
                          "Then time each dispatch over --runs more runs and "
                          "print where the time goes");
+  benchCommand->add_flag("--trust-weights", bench->trustWeights,
+                         "Skip the weights' checksum (checked once before "
+                         "the first run otherwise)");
   benchCommand->add_flag("--perf-map", bench->perfMap,
                          "Write /tmp/perf-<pid>.map so that perf names the "
                          "dispatches and kernels");

@@ -102,6 +102,43 @@ TEST_F(BundleCorruption, FlippedSectionBytes) {
   }
 }
 
+// A flipped weight is not read at open but fails the first session (and
+// every later one), naming the WEIGHTS section; KILN_OPEN_TRUST_WEIGHTS
+// skips the check.
+TEST_F(BundleCorruption, FlippedWeightFailsTheFirstSession) {
+  const kiln_section_entry weights =
+      BundleLayout(bytes).section(KILN_SECTION_WEIGHTS);
+  ASSERT_GT(weights.size, 0u);
+  bytes[weights.offset + weights.size / 2] ^= 0x01;
+  TempDir dir;
+  std::string path = dir.file("flipped.kiln");
+  writeFileBytes(path, bytes);
+
+  kiln_model *model = nullptr;
+  ASSERT_EQ(kiln_model_open_file(path.c_str(), 0, &model), KILN_OK)
+      << kiln_last_error();
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    kiln_session *session = nullptr;
+    EXPECT_EQ(kiln_session_create(model, nullptr, &session),
+              KILN_ERROR_INVALID_BUNDLE);
+    EXPECT_EQ(session, nullptr);
+    std::string message = kiln_last_error();
+    EXPECT_NE(message.find("flipped.kiln: section"), std::string::npos)
+        << message;
+    EXPECT_NE(message.find("(WEIGHTS"), std::string::npos) << message;
+    EXPECT_NE(message.find("checksum mismatch"), std::string::npos) << message;
+  }
+  kiln_model_close(model);
+
+  ASSERT_EQ(kiln_model_open_file(path.c_str(), KILN_OPEN_TRUST_WEIGHTS, &model),
+            KILN_OK);
+  kiln_session *session = nullptr;
+  EXPECT_EQ(kiln_session_create(model, nullptr, &session), KILN_OK)
+      << kiln_last_error();
+  kiln_session_destroy(session);
+  kiln_model_close(model);
+}
+
 TEST_F(BundleCorruption, OtherMajorVersionIsUnsupported) {
   writeAt<uint16_t>(bytes, offsetof(kiln_bundle_header, version_major), 2);
   EXPECT_EQ(openBytes(bytes), KILN_ERROR_UNSUPPORTED);

@@ -45,7 +45,11 @@ typedef struct kiln_session kiln_session;
 
 /* kiln_model_open_* flags. */
 enum {
-  /* Also check the WEIGHTS section's checksum (touches every weight page). */
+  /* Check the WEIGHTS section's checksum at open (touches every weight
+   * page). Without this flag or KILN_OPEN_TRUST_WEIGHTS, it is checked once
+   * per model when the first session is created, and a mismatch fails that
+   * and every later kiln_session_create, naming the section; opening stays
+   * cheap for tools that only describe a bundle. */
   KILN_OPEN_VERIFY_WEIGHTS = 1u,
   /* Verify the bundle but load no executable: for tools that only describe a
    * bundle (possibly one built for another machine). Sessions cannot be
@@ -55,6 +59,10 @@ enum {
    * for generated code), so that perf names dispatches and microkernels.
    * Hosted runtime only; failing to write the map fails the open. */
   KILN_OPEN_PERF_MAP = 4u,
+  /* Never check the WEIGHTS checksum: for callers that verified the file
+   * themselves (or keep it in memory they trust) and cannot afford reading
+   * every weight page at the first session. */
+  KILN_OPEN_TRUST_WEIGHTS = 8u,
 };
 
 /* Maps `path` read-only and verifies it. */
