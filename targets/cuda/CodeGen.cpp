@@ -234,6 +234,20 @@ uint64_t append(std::vector<uint8_t> &image, const void *bytes, size_t size,
 
 } // namespace
 
+bool launchDimensions(gpu::LaunchFuncOp launch, uint32_t grid[3],
+                      uint32_t block[3]) {
+  Value sizes[] = {launch.getGridSizeX(),  launch.getGridSizeY(),
+                   launch.getGridSizeZ(),  launch.getBlockSizeX(),
+                   launch.getBlockSizeY(), launch.getBlockSizeZ()};
+  for (unsigned i = 0; i < 6; ++i) {
+    std::optional<int64_t> size = getConstantIntValue(sizes[i]);
+    if (!size || *size <= 0 || *size > INT32_MAX)
+      return false;
+    (i < 3 ? grid[i] : block[i - 3]) = uint32_t(*size);
+  }
+  return true;
+}
+
 void prepareCudaCodeGen(MLIRContext &context) {
   static std::once_flag once;
   std::call_once(once, [] {
@@ -275,20 +289,11 @@ bool emitCudaImage(ModuleOp lowered, llvm::ArrayRef<unsigned> sms,
               ? WalkResult::advance()
               : dispatch.walk([&](gpu::LaunchFuncOp launch) {
                   kiln_cuda_launch record = {};
-                  Value sizes[] = {
-                      launch.getGridSizeX(),  launch.getGridSizeY(),
-                      launch.getGridSizeZ(),  launch.getBlockSizeX(),
-                      launch.getBlockSizeY(), launch.getBlockSizeZ()};
-                  for (unsigned i = 0; i < 6; ++i) {
-                    std::optional<int64_t> size = getConstantIntValue(sizes[i]);
-                    if (!size || *size <= 0 || *size > INT32_MAX) {
-                      error =
-                          "dispatch " + entry.dispatch +
-                          " launches a kernel with a grid that is not constant";
-                      return WalkResult::interrupt();
-                    }
-                    (i < 3 ? record.grid[i] : record.block[i - 3]) =
-                        uint32_t(*size);
+                  if (!launchDimensions(launch, record.grid, record.block)) {
+                    error =
+                        "dispatch " + entry.dispatch +
+                        " launches a kernel with a grid that is not constant";
+                    return WalkResult::interrupt();
                   }
                   llvm::StringRef name = launch.getKernelName().getValue();
                   auto [it, inserted] =

@@ -4,6 +4,7 @@
 
 #include "targets/TargetBackend.h"
 
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/StringRef.h"
@@ -33,6 +34,12 @@ std::unique_ptr<TargetBackend> createCudaBackend(std::vector<unsigned> sms);
 /// Registers the LLVM IR translations and initialises NVPTX: once per
 /// context before emitCudaImage.
 void prepareCudaCodeGen(MLIRContext &context);
+
+/// The grid and block sizes of `launch`, which must be constants in
+/// [1, INT32_MAX] (the kiln_cuda_launch record and the emulator need them
+/// so); false where they are not.
+bool launchDimensions(gpu::LaunchFuncOp launch, uint32_t grid[3],
+                      uint32_t block[3]);
 
 /// Compiles the lowered module's kernels (`gpu.module @kernels` in NVVM)
 /// with libdevice to PTX for each sm through LLVM's NVPTX back end,

@@ -316,6 +316,27 @@ struct ContractionTiles {
     return coords;
   }
 
+  /// `coords` with output position (m, n) (m ignored without an M dim):
+  /// whether it is in range in `*inRange` when asked, clamped into range
+  /// (for reads of positions that are not stored) with `clamp`.
+  SmallVector<Value> outputCoords(IndexMath &math, ArrayRef<Value> coords,
+                                  Value m, Value n, bool clamp,
+                                  Value *inRange) const {
+    if (inRange)
+      *inRange = math.both(dimM >= 0 ? math.less(m, rangeM()) : Value(),
+                           math.less(n, ranges[dimN]));
+    auto clamped = [&](Value v, int64_t range) -> Value {
+      return clamp ? math.b.create<arith::MinUIOp>(math.loc, v,
+                                                   math.index(range - 1))
+                   : v;
+    };
+    SmallVector<Value> c(coords);
+    c[dimN] = clamped(n, ranges[dimN]);
+    if (dimM >= 0)
+      c[dimM] = clamped(m, rangeM());
+    return c;
+  }
+
   /// Sets the reduction coordinates in `coords` to those of flattened
   /// reduction position `r` (the last dim fastest).
   void reductionCoords(IndexMath &math, Value r,
@@ -646,22 +667,10 @@ private:
     SmallVector<Value> coords = tiles.origin(math, blockId, m0, n0);
     // The loop coordinates of output (i, j) of this thread: in range, and
     // clamped into range for reads (out-of-range outputs are not stored).
-    Value lastM = math.index(rangeM - 1), lastN = math.index(rangeN - 1);
     auto outputCoords = [&](int64_t i, int64_t j, bool clamp, Value *inRange) {
-      SmallVector<Value> c(coords);
       Value n = math.add(n0, math.add(tx, math.index(j * threadsN)));
       Value m = math.add(m0, math.add(ty, math.index(i * threadsM)));
-      if (inRange)
-        *inRange = math.both(dimM >= 0 ? math.less(m, rangeM) : Value(),
-                             math.less(n, rangeN));
-      if (clamp) {
-        n = b.create<arith::MinUIOp>(loc, n, lastN);
-        m = b.create<arith::MinUIOp>(loc, m, lastM);
-      }
-      c[dimN] = n;
-      if (dimM >= 0)
-        c[dimM] = m;
-      return c;
+      return tiles.outputCoords(math, coords, m, n, clamp, inRange);
     };
 
     // Initial accumulators, and the inputs no reduction dim indexes.
@@ -898,16 +907,7 @@ private:
                          math.add(group, math.index(q / 2 * 8)));
       Value n = math.add(math.add(n0, fragmentColumn[j]),
                          math.add(math.mul(inGroup, 2), math.index(q % 2)));
-      if (inRange)
-        *inRange = math.both(math.less(m, rangeM), math.less(n, rangeN));
-      if (clamp) {
-        m = b.create<arith::MinUIOp>(loc, m, math.index(rangeM - 1));
-        n = b.create<arith::MinUIOp>(loc, n, math.index(rangeN - 1));
-      }
-      SmallVector<Value> c(coords);
-      c[dimM] = m;
-      c[dimN] = n;
-      return c;
+      return tiles.outputCoords(math, coords, m, n, clamp, inRange);
     };
 
     OpOperand *output = generic.getDpsInitOperand(0);

@@ -18,6 +18,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "compiler/tools/kiln-cuda-emulate/GpuEmulator.h"
+#include "RandomTensor.h"
 #include "targets/OptimizeModule.h"
 
 #include "llvm/ADT/StringSet.h"
@@ -127,28 +128,6 @@ struct Launch {
 
 Launch *running = nullptr;
 
-float halfToFloat(uint16_t h) {
-  uint32_t sign = uint32_t(h >> 15) << 31, exponent = (h >> 10) & 0x1f,
-           mantissa = h & 0x3ff, bits;
-  if (exponent == 0x1f) {
-    bits = sign | 0x7f800000 | (mantissa << 13);
-  } else if (exponent != 0) {
-    bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
-  } else if (mantissa == 0) {
-    bits = sign;
-  } else { // subnormal: normalise
-    int shift = 0;
-    while (!(mantissa & 0x400)) {
-      mantissa <<= 1;
-      ++shift;
-    }
-    bits = sign | uint32_t(113 - shift) << 23 | ((mantissa & 0x3ff) << 13);
-  }
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-
 /// mma.sync.aligned.m16n8k8.row.col.f32.f16.f16.f32 for one warp, with the
 /// PTX ISA's fragments: for lane l, g = l / 4 and t = l % 4; A's first pair
 /// is row g, columns 2t and 2t + 1, its second pair row g + 8; B's pair is
@@ -160,9 +139,10 @@ void multiplyAccumulate(Fiber *lanes) {
     unsigned g = lane / 4, t = lane % 4;
     const Fiber &f = lanes[lane];
     for (unsigned i = 0; i < 2; ++i) {
-      a[g][2 * t + i] = halfToFloat(uint16_t(f.a[0] >> (16 * i)));
-      a[g + 8][2 * t + i] = halfToFloat(uint16_t(f.a[1] >> (16 * i)));
-      b[2 * t + i][g] = halfToFloat(uint16_t(f.b >> (16 * i)));
+      a[g][2 * t + i] = tools::halfBitsToFloat(uint16_t(f.a[0] >> (16 * i)));
+      a[g + 8][2 * t + i] =
+          tools::halfBitsToFloat(uint16_t(f.a[1] >> (16 * i)));
+      b[2 * t + i][g] = tools::halfBitsToFloat(uint16_t(f.b >> (16 * i)));
       c[g][2 * t + i] = f.c[i];
       c[g + 8][2 * t + i] = f.c[2 + i];
     }

@@ -21,7 +21,6 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
-#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
@@ -117,17 +116,9 @@ int main(int argc, char **argv) {
 
   // The launches, in order.
   dispatch.walk([&](gpu::LaunchFuncOp op) {
-    unsigned grid[3], block[3];
-    Value sizes[] = {op.getGridSizeX(),  op.getGridSizeY(),
-                     op.getGridSizeZ(),  op.getBlockSizeX(),
-                     op.getBlockSizeY(), op.getBlockSizeZ()};
-    for (unsigned i = 0; i < 6; ++i) {
-      std::optional<int64_t> size = getConstantIntValue(sizes[i]);
-      if (!size || *size <= 0)
-        fail("a launch of " + dispatchName +
-             " has a grid that is not constant");
-      (i < 3 ? grid[i] : block[i - 3]) = unsigned(*size);
-    }
+    uint32_t grid[3], block[3];
+    if (!mlir::kiln::cuda::launchDimensions(op, grid, block))
+      fail("a launch of " + dispatchName + " has a grid that is not constant");
     std::vector<void *> arguments, parameters;
     for (Value operand : op.getKernelOperands()) {
       auto argument = dyn_cast<BlockArgument>(operand);

@@ -72,9 +72,13 @@ const Kernel kKernels[] = {{"add_kernel", addThread},
 struct Module {
 #ifdef KILN_FAKE_CUDA_EMULATE
   std::unique_ptr<kiln::GpuEmulator> emulator;
-  // The functions cuModuleGetFunction returned, kept for the module's life.
-  std::vector<std::unique_ptr<Kernel>> functions;
-  std::vector<std::unique_ptr<kiln::GpuEmulator::Kernel>> emulated;
+  // The functions cuModuleGetFunction returned (function.emulated points to
+  // kernel), kept for the module's life.
+  struct EmulatedFunction {
+    Kernel function;
+    kiln::GpuEmulator::Kernel kernel;
+  };
+  std::vector<std::unique_ptr<EmulatedFunction>> functions;
 #endif
 };
 struct Context {
@@ -201,11 +205,10 @@ CUresult cuModuleGetFunction(void **function, void *module, const char *name) {
 #ifdef KILN_FAKE_CUDA_EMULATE
   auto *loaded = static_cast<Module *>(module);
   if (auto kernel = loaded->emulator->lookup(name)) {
-    loaded->emulated.push_back(
-        std::make_unique<kiln::GpuEmulator::Kernel>(*kernel));
-    loaded->functions.push_back(std::make_unique<Kernel>(
-        Kernel{"", nullptr, loaded->emulated.back().get()}));
-    *function = loaded->functions.back().get();
+    auto &emulated = loaded->functions.emplace_back(
+        new Module::EmulatedFunction{{"", nullptr}, *kernel});
+    emulated->function.emulated = &emulated->kernel;
+    *function = &emulated->function;
     return 0;
   }
 #else

@@ -31,7 +31,7 @@ def dispatch(bindings, body):
             f"{body}  return\n}}\n")
 
 
-def contraction(inputs, output, maps, iterators, zero_fill=True):
+def contraction(inputs, output, maps, iterators):
     """A generic summing the product of its two inputs (each extended to
     the output's type where it is f16) into `output`, after a fill with 0."""
     bindings = inputs + [output]
@@ -46,10 +46,8 @@ def contraction(inputs, output, maps, iterators, zero_fill=True):
             operands.append(f"%e{i}")
         else:
             operands.append(f"%x{i}")
-    text = ""
-    if zero_fill:
-        text += (f"  %zero = arith.constant 0.0 : {elem}\n"
-                 f"  linalg.fill ins(%zero : {elem}) outs({out} : {mlir_type(output)})\n")
+    text = (f"  %zero = arith.constant 0.0 : {elem}\n"
+            f"  linalg.fill ins(%zero : {elem}) outs({out} : {mlir_type(output)})\n")
     text += ("  linalg.generic {indexing_maps = [" + ", ".join(
         f"affine_map<{m}>" for m in maps) + "], iterator_types = [" + ", ".join(
         f'"{t}"' for t in iterators) + "]}\n"
