@@ -13,6 +13,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "NpyFile.h"
+#include "RandomTensor.h"
 
 #include <cmath>
 #include <cstdio>
@@ -20,28 +21,6 @@
 #include <string>
 
 namespace {
-
-float halfToFloat(uint16_t h) {
-  uint32_t sign = uint32_t(h >> 15) << 31, exponent = (h >> 10) & 0x1f,
-           mantissa = h & 0x3ff, bits;
-  if (exponent == 0x1f) {
-    bits = sign | 0x7f800000u | (mantissa << 13);
-  } else if (exponent) {
-    bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
-  } else if (mantissa) { // subnormal: normalise
-    exponent = 113;
-    while (!(mantissa & 0x400)) {
-      mantissa <<= 1;
-      --exponent;
-    }
-    bits = sign | (exponent << 23) | ((mantissa & 0x3ff) << 13);
-  } else {
-    bits = sign;
-  }
-  float value;
-  std::memcpy(&value, &bits, sizeof(value));
-  return value;
-}
 
 /// Element `i` as a double, for floating-point dtypes; false for others.
 bool floatAt(const kiln::tools::HostTensor &t, size_t i, double &value) {
@@ -59,7 +38,7 @@ bool floatAt(const kiln::tools::HostTensor &t, size_t i, double &value) {
   case KILN_DTYPE_F16: {
     uint16_t h;
     std::memcpy(&h, p + 2 * i, 2);
-    value = halfToFloat(h);
+    value = kiln::tools::halfBitsToFloat(h);
     return true;
   }
   case KILN_DTYPE_BF16: {
